@@ -17,8 +17,11 @@ public interface XenStoreOps {
     /** Creates an empty node (and missing parents); no error if it exists. */
     void mkdir(XsPath path);
 
-    /** Removes the node and its subtree; false if it did not exist. */
-    boolean rm(XsPath path);
+    /**
+     * Removes the node and its subtree. Removing a node that does not exist is not an error
+     * (xenstored itself answers OK when the parent exists).
+     */
+    void rm(XsPath path);
 
     /** The names of the node's children; empty when the node does not exist. */
     List<String> list(XsPath path);

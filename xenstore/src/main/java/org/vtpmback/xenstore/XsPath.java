@@ -17,8 +17,8 @@ public final class XsPath implements Comparable<XsPath> {
     public static final XsPath INTRODUCE_DOMAIN = new XsPath("@introduceDomain");
     public static final XsPath RELEASE_DOMAIN = new XsPath("@releaseDomain");
 
-    private static final Pattern ABSOLUTE = Pattern.compile("/|(/[A-Za-z0-9_@.:-]+)+");
-    private static final Pattern ELEMENT = Pattern.compile("[A-Za-z0-9_@.:-]+");
+    private static final Pattern ABSOLUTE = Pattern.compile("/|(/[A-Za-z0-9_@-]+)+");
+    private static final Pattern ELEMENT = Pattern.compile("[A-Za-z0-9_@-]+");
 
     private final String value;
 
