@@ -1,0 +1,32 @@
+package org.vtpmback.backend.device;
+
+/**
+ * A vtpm device as the toolstack names it: {@code backend/vtpm/<frontendDomid>/<devid>}. Only for
+ * routing and logs; the vTPM's state is keyed by its uuid, never by this (domids change on reboot,
+ * restore and migration).
+ */
+public record DeviceId(int frontendDomid, int devid) {
+    /** Domain ids from DOMID_FIRST_RESERVED (0x7FF0) up are not guests. */
+    public static final int MAX_DOMID = 0x7FEF;
+
+    public DeviceId {
+        if (frontendDomid < 1 || frontendDomid > MAX_DOMID || devid < 0) {
+            throw new IllegalArgumentException("not a guest vtpm device: domid " + frontendDomid + " devid " + devid);
+        }
+    }
+
+    /** Parses the two path elements below {@code backend/vtpm}; empty for anything else. */
+    public static java.util.Optional<DeviceId> parse(String domid, String devid) {
+        if (!Decimal.isCanonical(domid, 5) || !Decimal.isCanonical(devid, 9)) {
+            return java.util.Optional.empty();
+        }
+        int d = Integer.parseInt(domid);
+        int v = Integer.parseInt(devid);
+        return d >= 1 && d <= MAX_DOMID ? java.util.Optional.of(new DeviceId(d, v)) : java.util.Optional.empty();
+    }
+
+    @Override
+    public String toString() {
+        return "domain " + frontendDomid + " vtpm " + devid;
+    }
+}

@@ -1,0 +1,60 @@
+package org.vtpmback.backend.device;
+
+import java.util.ArrayDeque;
+import java.util.Queue;
+import java.util.concurrent.Executor;
+
+/**
+ * Runs tasks one at a time, in submission order, on a shared pool: each device gets its own ordering
+ * (events and TPM commands never overlap) without a thread of its own, so an idle guest costs no
+ * thread. A failing task is logged and does not stop the ones after it.
+ */
+public final class SerialExecutor implements Executor {
+    private static final System.Logger LOG = System.getLogger(SerialExecutor.class.getName());
+
+    private final Executor pool;
+    private final String name;
+    private final Queue<Runnable> tasks = new ArrayDeque<>();
+    private boolean running;
+
+    public SerialExecutor(Executor pool, String name) {
+        this.pool = pool;
+        this.name = name;
+    }
+
+    @Override
+    public void execute(Runnable task) {
+        synchronized (tasks) {
+            tasks.add(task);
+            if (running) {
+                return;
+            }
+            running = true;
+        }
+        pool.execute(this::drain);
+    }
+
+    private void drain() {
+        String poolName = Thread.currentThread().getName();
+        Thread.currentThread().setName(name);
+        try {
+            while (true) {
+                Runnable next;
+                synchronized (tasks) {
+                    next = tasks.poll();
+                    if (next == null) {
+                        running = false;
+                        return;
+                    }
+                }
+                try {
+                    next.run();
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.ERROR, name + ": task failed", e);
+                }
+            }
+        } finally {
+            Thread.currentThread().setName(poolName);
+        }
+    }
+}
