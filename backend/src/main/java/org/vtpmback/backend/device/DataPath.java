@@ -1,0 +1,129 @@
+package org.vtpmback.backend.device;
+
+import org.vtpmback.backend.engine.EngineException;
+import org.vtpmback.backend.engine.TpmEngine;
+import org.vtpmback.backend.instance.ActiveInstance;
+import org.vtpmback.backend.instance.Teardown;
+import org.vtpmback.backend.ring.MalformedRequestException;
+import org.vtpmback.backend.ring.PageState;
+import org.vtpmback.backend.ring.SharedPage;
+import org.vtpmback.backend.ring.TpmRequest;
+import org.vtpmback.backend.ring.TpmResponses;
+import org.vtpmback.backend.xen.BoundPort;
+import org.vtpmback.backend.xen.MappedGrant;
+
+/**
+ * A connected device's data path: the mapped page, the bound port and the vTPM instance. Serves one
+ * command at a time (tpmif allows one in flight). Confined to the device's serial executor.
+ */
+final class DataPath {
+    private static final System.Logger LOG = System.getLogger(DataPath.class.getName());
+    /** TPM_RC_LOCALITY (TPM 2.0) and TPM_BAD_LOCALITY (1.2): what a real TPM answers for a bad locality. */
+    private static final int TPM2_RC_LOCALITY = 0x907;
+    private static final int TPM12_BAD_LOCALITY = 0x3d;
+    /** TPM_RC_COMMAND_SIZE / TPM_BAD_PARAM_SIZE, for requests the page codec refuses. */
+    private static final int TPM2_RC_COMMAND_SIZE = 0x142;
+    private static final int TPM12_BAD_PARAM_SIZE = 0x19;
+
+    private final String device;
+    private final MappedGrant grant;
+    private final SharedPage page;
+    private final ActiveInstance instance;
+    private BoundPort port;
+    private long served;
+
+    DataPath(String device, MappedGrant grant, ActiveInstance instance) {
+        this.device = device;
+        this.grant = grant;
+        this.page = new SharedPage(grant.page());
+        this.instance = instance;
+    }
+
+    void attachPort(BoundPort port) {
+        this.port = port;
+    }
+
+    /**
+     * Looks at the page and acts on what the guest asked for. Called after every event and right
+     * after connecting: Linux submits its first command before the backend binds, and Xen drops a
+     * notification to an unbound port, so the page itself is the source of truth.
+     */
+    void service() {
+        PageState state = page.state();
+        if (state == PageState.SUBMIT) {
+            respond(run());
+        } else if (state == PageState.CANCEL) {
+            // Nothing runs between two service() calls, so a cancel always finds us idle.
+            page.acknowledgeCancel();
+            port.notifyRemote();
+        }
+        // IDLE, FINISH and unknown values: a spurious wake-up, nothing to do.
+    }
+
+    private byte[] run() {
+        TpmRequest request;
+        try {
+            request = page.takeRequest();
+        } catch (MalformedRequestException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: refused request: {1}", device, e.getMessage());
+            return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_COMMAND_SIZE) : TpmResponses.tpm12Error(TPM12_BAD_PARAM_SIZE);
+        }
+        if (request.locality() > 3) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: refused command at locality {1}: guests may use 0-3 only",
+                    device, request.locality());
+            return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_LOCALITY) : TpmResponses.tpm12Error(TPM12_BAD_LOCALITY);
+        }
+        TpmEngine engine = instance.engine();
+        byte[] response;
+        try {
+            response = engine.execute(request.locality(), request.command());
+        } catch (EngineException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: command refused by the engine: {1}", device, e.getMessage());
+            return engine.family().failureResponse();
+        }
+        served++;
+        if (!engine.isAlive()) {
+            recoverEngine();
+        }
+        return response;
+    }
+
+    private void recoverEngine() {
+        LOG.log(System.Logger.Level.ERROR, "{0}: TPM engine died; answered the command with a TPM failure and restarting it", device);
+        try {
+            instance.restartEngine();
+            LOG.log(System.Logger.Level.INFO, "{0}: TPM engine restarted", device);
+        } catch (RuntimeException e) {
+            // Leave the dead engine in place: each later command gets a failure response, none hangs.
+            LOG.log(System.Logger.Level.ERROR, device + ": TPM engine restart failed", e);
+        }
+    }
+
+    private boolean isTpm2() {
+        return instance.engine().family() == org.vtpmback.backend.engine.TpmFamily.TPM2;
+    }
+
+    private void respond(byte[] response) {
+        page.writeResponse(response);
+        port.notifyRemote();
+    }
+
+    long served() {
+        return served;
+    }
+
+    /** Releases port, page and instance, in the reverse order of acquisition. Safe to call once. */
+    void release(Teardown why) {
+        try {
+            if (port != null) {
+                port.close();
+            }
+        } finally {
+            try {
+                grant.close();
+            } finally {
+                instance.deactivate(why);
+            }
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package org.vtpmback.backend.device;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.vtpmback.xenstore.Watch;
+import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.XsPath;
+
+/**
+ * The backend daemon: watches {@code /local/domain/<own>/backend/vtpm} (first, then scans what is
+ * already there, so nothing created in between is missed) and runs one {@link VtpmDevice} per
+ * {@code <domid>/<devid>}. Devices borrow threads from one pool only while they have work, so an
+ * idle guest costs no thread.
+ */
+public final class VtpmDaemon implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(VtpmDaemon.class.getName());
+    private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+
+    private final XenStore store;
+    private final int backendDomid;
+    private final DeviceResources resources;
+    private final XsPath base;
+    private final ExecutorService pool;
+    private final SerialExecutor control;
+    private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
+    private Watch watch;
+
+    public VtpmDaemon(XenStore store, int backendDomid, DeviceResources resources) {
+        this.store = store;
+        this.backendDomid = backendDomid;
+        this.resources = resources;
+        this.base = XsPath.of("/local/domain/" + backendDomid).child("backend").child("vtpm");
+        AtomicInteger n = new AtomicInteger();
+        // Threads exist only while devices have work; at most one per busy device (serial executors).
+        ThreadPoolExecutor p = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 30, TimeUnit.SECONDS, new SynchronousQueue<>(),
+                r -> {
+                    Thread t = new Thread(r, "vtpm-worker-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        this.pool = p;
+        this.control = new SerialExecutor(pool, "vtpm-daemon");
+    }
+
+    /** Starts watching; devices that already exist are picked up (re-attached if Connected). */
+    public void start() {
+        LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
+        watch = store.watch(base, path -> {
+            if (!belongsToKnownDevice(path)) {
+                control.execute(this::scan);
+            }
+        });
+        control.execute(this::scan);
+    }
+
+    private boolean belongsToKnownDevice(XsPath path) {
+        if (!base.contains(path) || path.equals(base)) {
+            return false;
+        }
+        String[] parts = base.relativize(path).split("/");
+        return parts.length >= 2 && DeviceId.parse(parts[0], parts[1]).map(devices::containsKey).orElse(false);
+    }
+
+    private void scan() {
+        for (String domid : store.list(base)) {
+            for (String devid : store.list(base.child(domid))) {
+                Optional<DeviceId> id = DeviceId.parse(domid, devid);
+                if (id.isEmpty()) {
+                    LOG.log(System.Logger.Level.WARNING, "ignoring {0}/{1}/{2}: not a guest vtpm device", base, domid, devid);
+                } else if (!devices.containsKey(id.get())) {
+                    addDevice(id.get());
+                }
+            }
+        }
+    }
+
+    private void addDevice(DeviceId id) {
+        VtpmDevice device = new VtpmDevice(id, store, backendDomid, resources, pool, () -> {
+            devices.remove(id);
+            LOG.log(System.Logger.Level.INFO, "{0}: device gone", id);
+        });
+        devices.put(id, device);
+        device.start(store);
+    }
+
+    /** The devices currently handled, for status output and tests. */
+    public java.util.Set<DeviceId> devices() {
+        return java.util.Set.copyOf(devices.keySet());
+    }
+
+    /**
+     * Stops without disturbing the guests: no state is written, so a restarted daemon re-attaches and
+     * the frontends never see Closing (Linux would drop the TPM). Idempotent.
+     */
+    @Override
+    public void close() {
+        if (watch == null) {
+            return;
+        }
+        watch.close();
+        watch = null;
+        CountDownLatch detached = new CountDownLatch(devices.size());
+        devices.values().forEach(d -> d.detach(detached::countDown));
+        try {
+            if (!detached.await(STOP_TIMEOUT.toSeconds(), TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.ERROR, "{0} devices did not detach within {1}", detached.getCount(), STOP_TIMEOUT);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        devices.clear();
+        pool.shutdown();
+        LOG.log(System.Logger.Level.INFO, "stopped");
+    }
+}

@@ -1,0 +1,188 @@
+package org.vtpmback.backend.device;
+
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import org.vtpmback.backend.instance.ActivationRequest;
+import org.vtpmback.backend.instance.ActiveInstance;
+import org.vtpmback.backend.instance.Teardown;
+import org.vtpmback.backend.xen.BoundPort;
+import org.vtpmback.backend.xen.MappedGrant;
+import org.vtpmback.xenstore.Watch;
+import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.XenbusState;
+
+/**
+ * One {@code backend/vtpm/<domid>/<devid>} device. Every xenstore event and every event-channel
+ * notification becomes a task on the device's own {@link SerialExecutor}, so the handshake and the
+ * TPM commands of one guest never overlap, while different guests run in parallel.
+ */
+public final class VtpmDevice {
+    private static final System.Logger LOG = System.getLogger(VtpmDevice.class.getName());
+
+    private final DeviceId id;
+    private final DeviceNodes nodes;
+    private final DeviceResources resources;
+    private final SerialExecutor executor;
+    private final Runnable onRemoved;
+    private List<Watch> watches = List.of();
+    private DataPath dataPath;
+    private boolean removed;
+
+    VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool, Runnable onRemoved) {
+        this.id = id;
+        this.nodes = new DeviceNodes(store, backendDomid, id);
+        this.resources = resources;
+        this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
+        this.onRemoved = onRemoved;
+    }
+
+    public DeviceId id() {
+        return id;
+    }
+
+    /** Watches the backend directory and the frontend state; each watch fires once at once. */
+    void start(XenStore store) {
+        executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));
+        watches = List.of(
+                store.watch(nodes.backend(), p -> executor.execute(this::reevaluate)),
+                store.watch(nodes.frontendState(), p -> executor.execute(this::reevaluate)));
+    }
+
+    /** Re-reads everything and takes the next step: watches are level-triggered. */
+    private void reevaluate() {
+        if (removed) {
+            return;
+        }
+        if (!nodes.backendExists()) {
+            LOG.log(System.Logger.Level.INFO, "{0}: backend directory removed", id);
+            release(Teardown.DEVICE_CLOSED);
+            remove();
+            return;
+        }
+        XenbusState ours = nodes.ourState();
+        XenbusState theirs = nodes.theirState();
+        boolean online = nodes.online();
+        XenbusStep step = XenbusStateMachine.step(ours, theirs, online, dataPath != null);
+        if (!(step instanceof XenbusStep.Stay)) {
+            LOG.log(System.Logger.Level.DEBUG, "{0}: ours {1} theirs {2} online {3} -> {4}", id, ours, theirs, online, step);
+        }
+        try {
+            apply(step, ours);
+        } catch (RuntimeException e) {
+            fail(e);
+        }
+    }
+
+    private void apply(XenbusStep step, XenbusState ours) {
+        if (step instanceof XenbusStep.Switch s) {
+            if (s.to() == XenbusState.INIT_WAIT) {
+                nodes.checkFrontendPath();
+                nodes.advertiseFeatures(); // must exist before the frontend sees us Connected
+            }
+            switchState(s.to());
+        } else if (step instanceof XenbusStep.Connect) {
+            connect(ours == XenbusState.CONNECTED);
+        } else if (step instanceof XenbusStep.Disconnect d) {
+            release(Teardown.DEVICE_CLOSED);
+            switchState(d.then());
+        }
+    }
+
+    private void connect(boolean reattach) {
+        nodes.checkFrontendPath();
+        FrontendRing ring = nodes.readRing();
+        ActivationRequest request = new ActivationRequest(id.toString(), id.frontendDomid(),
+                nodes.backendKey(VtpmKeys.UUID), isTrue(nodes.backendKey(VtpmKeys.RESUME)), reattach);
+        MappedGrant grant = resources.grants().map(id.frontendDomid(), ring.grantRef());
+        ActiveInstance instance;
+        try {
+            instance = resources.instances().activate(request);
+        } catch (RuntimeException e) {
+            grant.close();
+            throw e;
+        }
+        DataPath path = new DataPath(id.toString(), grant, instance);
+        try {
+            BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
+                    p -> executor.execute(this::serviceRing));
+            path.attachPort(port);
+        } catch (RuntimeException e) {
+            path.release(Teardown.ENGINE_FAILED);
+            throw e;
+        }
+        dataPath = path;
+        nodes.advertiseFeatures();
+        nodes.writeIfPresent(VtpmKeys.READY, "1");
+        nodes.clearError();
+        switchState(XenbusState.CONNECTED);
+        LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
+                reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
+        dataPath.service(); // the frontend may have submitted before we were bound
+    }
+
+    private void serviceRing() {
+        if (dataPath != null) {
+            dataPath.service();
+        }
+    }
+
+    private void fail(RuntimeException e) {
+        String message = e.getMessage() == null ? e.toString() : e.getMessage();
+        LOG.log(System.Logger.Level.ERROR, "{0}: {1}", id, message);
+        if (!(e instanceof MalformedFrontendException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
+            LOG.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
+        }
+        release(Teardown.ENGINE_FAILED);
+        try {
+            nodes.writeError(message);
+            switchState(XenbusState.CLOSING); // as xenbus_dev_fatal does: the guest gives up on this device
+        } catch (RuntimeException again) {
+            LOG.log(System.Logger.Level.ERROR, id + ": could not report the failure in xenstore", again);
+        }
+    }
+
+    private void switchState(XenbusState to) {
+        if (nodes.switchState(to)) {
+            LOG.log(System.Logger.Level.INFO, "{0}: backend state -> {1}", id, to);
+        }
+    }
+
+    private void release(Teardown why) {
+        if (dataPath != null) {
+            DataPath old = dataPath;
+            dataPath = null;
+            try {
+                old.release(why);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, id + ": releasing the data path failed", e);
+            }
+            LOG.log(System.Logger.Level.INFO, "{0}: disconnected after {1} commands", id, old.served());
+        }
+    }
+
+    private void remove() {
+        removed = true;
+        watches.forEach(Watch::close);
+        onRemoved.run();
+    }
+
+    /** Detaches without touching xenstore, for a daemon stop: the guest stays Connected. */
+    void detach(Runnable done) {
+        executor.execute(() -> {
+            try {
+                removed = true;
+                watches.forEach(Watch::close);
+                release(Teardown.DAEMON_STOP);
+            } finally {
+                done.run();
+            }
+        });
+    }
+
+    /** xend wrote "True"/"False"; accept the obvious spellings of true, nothing else. */
+    static boolean isTrue(Optional<String> value) {
+        return value.map(v -> v.trim().toLowerCase(Locale.ROOT)).map(v -> v.equals("true") || v.equals("1")).orElse(false);
+    }
+}
