@@ -148,16 +148,19 @@ public final class SwtpmEngine implements TpmEngine {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        if (!dead && process.isAlive()) {
+        boolean orderly = !dead && process.isAlive();
+        if (orderly) {
             try {
                 ctrl.shutdown(SHUTDOWN_GRACE);
             } catch (IOException | EngineException e) {
+                orderly = false;
                 LOG.log(Level.DEBUG, "swtpm[{0}] CMD_SHUTDOWN failed, killing it: {1}", name, e.toString());
             }
         }
         ctrl.close();
         data.close();
-        process.stop(SHUTDOWN_GRACE);
+        // A dead (hung or broken) swtpm gets no grace: it would only hold the state-dir lock longer.
+        process.stop(orderly ? SHUTDOWN_GRACE : Duration.ZERO);
         LOG.log(Level.INFO, "swtpm[{0}] closed ({1})", name, process.describe());
     }
 
@@ -176,10 +179,14 @@ public final class SwtpmEngine implements TpmEngine {
         return ctrl;
     }
 
+    /** Runs on a JDK process-reaper thread whenever swtpm exits, so even an idle death is logged. */
     private void onProcessExit() {
-        if (!closed.get()) {
-            markDead("idle", new IOException("swtpm exited unexpectedly"));
+        if (closed.get()) {
+            return;
         }
+        dead = true;
+        LOG.log(Level.WARNING, "swtpm[{0}] exited unexpectedly ({1}); log: {2}", name, process.describe(),
+                process.logTail(LOG_TAIL_LINES));
     }
 
     private synchronized void markDead(String during, Exception cause) {
