@@ -14,11 +14,13 @@ public class EngineException extends RuntimeException {
     /** The TPM result code swtpm answered with, or -1 when the failure was not a result code. */
     private final int resultCode;
 
+    /** A failure that is not a swtpm result code; the message names the instance. */
     public EngineException(String message) {
         super(message);
         this.resultCode = -1;
     }
 
+    /** As {@link #EngineException(String)}, caused by {@code cause} (typically the broken socket). */
     public EngineException(String message, Throwable cause) {
         super(message, cause);
         this.resultCode = -1;

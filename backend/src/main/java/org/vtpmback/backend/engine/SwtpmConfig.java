@@ -32,14 +32,17 @@ public record SwtpmConfig(String swtpmBinary, Path runtimeDir, Duration startTim
                 Duration.ofSeconds(120));
     }
 
+    /** A copy running {@code binary} instead. */
     public SwtpmConfig withSwtpmBinary(String binary) {
         return new SwtpmConfig(binary, runtimeDir, startTimeout, ctrlTimeout, responseTimeout);
     }
 
+    /** A copy with another bound on ctrl answers. */
     public SwtpmConfig withCtrlTimeout(Duration timeout) {
         return new SwtpmConfig(swtpmBinary, runtimeDir, startTimeout, timeout, responseTimeout);
     }
 
+    /** A copy with another bound on TPM responses. */
     public SwtpmConfig withResponseTimeout(Duration timeout) {
         return new SwtpmConfig(swtpmBinary, runtimeDir, startTimeout, ctrlTimeout, timeout);
     }

@@ -194,6 +194,11 @@ public final class SwtpmEngine implements TpmEngine {
             return;
         }
         dead = true;
+        if (closed.get()) {
+            // close() from another thread cut the in-flight command short: expected, not a failure
+            LOG.log(Level.DEBUG, "swtpm[{0}] {1} interrupted by close: {2}", name, during, cause.toString());
+            return;
+        }
         LOG.log(Level.WARNING, "swtpm[{0}] lost during {1}: {2} ({3}); log: {4}", name, during, cause.toString(),
                 process.describe(), process.logTail(LOG_TAIL_LINES));
     }

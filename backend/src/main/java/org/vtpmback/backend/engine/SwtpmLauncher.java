@@ -25,6 +25,7 @@ public final class SwtpmLauncher implements EngineFactory {
 
     private final SwtpmConfig config;
 
+    /** A launcher for engines run as {@code config} says. */
     public SwtpmLauncher(SwtpmConfig config) {
         this.config = config;
     }
