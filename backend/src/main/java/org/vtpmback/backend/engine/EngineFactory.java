@@ -1,0 +1,23 @@
+package org.vtpmback.backend.engine;
+
+import java.nio.file.Path;
+
+/**
+ * Creates {@link TpmEngine}s. The device layer also uses it to recover: after an engine died, close
+ * it and create a new one on the same state dir (the dead process's state-dir lock is gone once
+ * {@link TpmEngine#close()} returned). Implementations are thread-safe.
+ */
+public interface EngineFactory {
+    /**
+     * Starts an engine with the TPM not yet running.
+     *
+     * @param name     instance name, unique among live engines: names sockets and logs, appears in
+     *                 every message; letters, digits, {@code . _ -}
+     * @param family   TPM 2.0 or 1.2
+     * @param stateDir the instance's own state directory (created if missing); two engines must never
+     *                 share one (swtpm's {@code .lock}, trap 6)
+     * @return a started engine, owned by the caller
+     * @throws EngineException if swtpm cannot be started
+     */
+    TpmEngine create(String name, TpmFamily family, Path stateDir);
+}

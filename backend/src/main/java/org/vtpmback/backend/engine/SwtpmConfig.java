@@ -1,0 +1,55 @@
+package org.vtpmback.backend.engine;
+
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * How {@link SwtpmLauncher} runs swtpm. Immutable.
+ *
+ * @param swtpmBinary     the swtpm executable: a path, or a name looked up in {@code PATH}
+ * @param runtimeDir      where sockets ({@code <name>.sock}, {@code <name>.sock.ctrl}) and logs
+ *                        ({@code <name>.log}) go; created if missing. Keep it short: a UNIX socket
+ *                        path has at most 107 bytes
+ * @param startTimeout    how long a new swtpm may take until its sockets accept
+ * @param ctrlTimeout     bound on every control-channel answer
+ * @param responseTimeout bound on every TPM response; generous, because RSA key generation on a loaded
+ *                        host takes seconds, and after it the engine is dead
+ */
+public record SwtpmConfig(String swtpmBinary, Path runtimeDir, Duration startTimeout, Duration ctrlTimeout,
+                          Duration responseTimeout) {
+    public SwtpmConfig {
+        if (swtpmBinary == null || swtpmBinary.isEmpty() || runtimeDir == null) {
+            throw new IllegalArgumentException("swtpmBinary and runtimeDir are required");
+        }
+        requirePositive(startTimeout, "startTimeout");
+        requirePositive(ctrlTimeout, "ctrlTimeout");
+        requirePositive(responseTimeout, "responseTimeout");
+    }
+
+    /** {@code swtpm} from {@code PATH}; 10 s to start, 10 s per ctrl answer, 120 s per TPM response. */
+    public static SwtpmConfig defaults(Path runtimeDir) {
+        return new SwtpmConfig("swtpm", runtimeDir, Duration.ofSeconds(10), Duration.ofSeconds(10),
+                Duration.ofSeconds(120));
+    }
+
+    /** A copy running {@code binary} instead. */
+    public SwtpmConfig withSwtpmBinary(String binary) {
+        return new SwtpmConfig(binary, runtimeDir, startTimeout, ctrlTimeout, responseTimeout);
+    }
+
+    /** A copy with another bound on ctrl answers. */
+    public SwtpmConfig withCtrlTimeout(Duration timeout) {
+        return new SwtpmConfig(swtpmBinary, runtimeDir, startTimeout, timeout, responseTimeout);
+    }
+
+    /** A copy with another bound on TPM responses. */
+    public SwtpmConfig withResponseTimeout(Duration timeout) {
+        return new SwtpmConfig(swtpmBinary, runtimeDir, startTimeout, ctrlTimeout, timeout);
+    }
+
+    private static void requirePositive(Duration d, String what) {
+        if (d == null || d.isNegative() || d.isZero()) {
+            throw new IllegalArgumentException(what + " must be positive, got " + d);
+        }
+    }
+}

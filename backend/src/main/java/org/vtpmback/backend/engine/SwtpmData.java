@@ -1,0 +1,54 @@
+package org.vtpmback.backend.engine;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * swtpm's data channel ({@code --server type=unixio}): raw TPM commands and responses. swtpm takes
+ * one {@code read()} as one whole command (trap 1), so each command goes out in a single write and
+ * only one is ever outstanding; the response is framed by its header's size field.
+ * Not thread-safe: confined to the engine's device executor.
+ */
+final class SwtpmData implements AutoCloseable {
+    /** TPM header: tag u16, size u32, code u32. */
+    static final int HEADER_SIZE = 10;
+    /** libtpms never answers more than its 4096-byte maximum buffer. */
+    static final int MAX_RESPONSE = 4096;
+
+    private final TimedChannel channel;
+    private final Duration timeout;
+
+    private SwtpmData(TimedChannel channel, Duration timeout) {
+        this.channel = channel;
+        this.timeout = timeout;
+    }
+
+    static SwtpmData connect(Path socket, Duration timeout) throws IOException {
+        return new SwtpmData(TimedChannel.connect(socket), timeout);
+    }
+
+    /**
+     * Sends one command and returns its complete response. Any failure (EOF, timeout, a size outside
+     * 10..4096) is an {@link IOException}, after which the stream is out of step and unusable.
+     */
+    byte[] transact(byte[] command) throws IOException {
+        long deadline = TimedChannel.deadline(timeout);
+        channel.writeOnce(ByteBuffer.wrap(command));
+        ByteBuffer header = ByteBuffer.allocate(HEADER_SIZE);
+        channel.readFully(header, deadline);
+        int size = header.getInt(2);
+        if (size < HEADER_SIZE || size > MAX_RESPONSE) {
+            throw new IOException("swtpm response size " + size + " outside " + HEADER_SIZE + ".." + MAX_RESPONSE);
+        }
+        ByteBuffer response = ByteBuffer.allocate(size).put(header.flip());
+        channel.readFully(response, deadline);
+        return response.array();
+    }
+
+    @Override
+    public void close() {
+        channel.close();
+    }
+}

@@ -1,0 +1,133 @@
+package org.vtpmback.backend.engine;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * Starts one swtpm process per engine, the way QEMU/libvirt do: no {@code --flags}, so the TPM is not
+ * running until the engine sends {@code CMD_INIT}; path sockets (Java NIO cannot pass fds for
+ * {@code CMD_SET_DATAFD}); locality 4 refused; buffer size capped to what a Xen shared page carries.
+ * Thread-safe and stateless apart from its configuration.
+ */
+public final class SwtpmLauncher implements EngineFactory {
+    private static final System.Logger LOG = System.getLogger(SwtpmLauncher.class.getName());
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
+    /** sun_path is 108 bytes including the terminating NUL. */
+    private static final int MAX_SOCKET_PATH = 107;
+    private static final long CONNECT_POLL_MS = 2;
+
+    private final SwtpmConfig config;
+
+    /** A launcher for engines run as {@code config} says. */
+    public SwtpmLauncher(SwtpmConfig config) {
+        this.config = config;
+    }
+
+    @Override
+    public TpmEngine create(String name, TpmFamily family, Path stateDir) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad instance name '" + name + "': use 1-64 of [A-Za-z0-9._-]");
+        }
+        Path dataSocket = config.runtimeDir().resolve(name + ".sock");
+        // swtpm's TCTI convention: the ctrl socket is "<data socket>.ctrl" (swtpm.md, command lines)
+        Path ctrlSocket = config.runtimeDir().resolve(name + ".sock.ctrl");
+        Path logFile = config.runtimeDir().resolve(name + ".log");
+        if (ctrlSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+            throw new EngineException("swtpm[" + name + "] socket path too long for AF_UNIX: " + ctrlSocket);
+        }
+        SwtpmProcess process = spawn(name, family, stateDir, dataSocket, ctrlSocket, logFile);
+        SwtpmCtrl ctrl = null;
+        SwtpmData data = null;
+        try {
+            long deadline = TimedChannel.deadline(config.startTimeout());
+            ctrl = connect(name, process, ctrlSocket, deadline, s -> SwtpmCtrl.connect(name, s, config.ctrlTimeout()));
+            data = connect(name, process, dataSocket, deadline, s -> SwtpmData.connect(s, config.responseTimeout()));
+            // Before the first INIT (setting it needs a stopped TPM): libtpms then reports 4088 as
+            // TPM_PT_MAX_COMMAND/RESPONSE_SIZE, so the guest never builds a command the page can't carry.
+            SwtpmCtrl.BufferSize size = ctrl.setBufferSize(TpmEngine.MAX_COMMAND_SIZE);
+            if (size.size() != TpmEngine.MAX_COMMAND_SIZE) {
+                throw new EngineException("swtpm[" + name + "] buffer size is " + size + ", wanted "
+                        + TpmEngine.MAX_COMMAND_SIZE);
+            }
+            return SwtpmEngine.start(name, family, stateDir, process, ctrl, data);
+        } catch (IOException | RuntimeException e) {
+            if (data != null) {
+                data.close();
+            }
+            if (ctrl != null) {
+                ctrl.close();
+            }
+            process.stop(Duration.ZERO);
+            String detail = "swtpm[" + name + "] failed to start (" + process.describe() + "); log: "
+                    + process.logTail(5);
+            LOG.log(Level.ERROR, detail);
+            throw new EngineException(detail, e);
+        }
+    }
+
+    private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket,
+                               Path logFile) {
+        List<String> cmd = new ArrayList<>(List.of(config.swtpmBinary(), "socket"));
+        if (family == TpmFamily.TPM2) {
+            cmd.add("--tpm2");
+        }
+        cmd.addAll(List.of(
+                "--tpmstate", "dir=" + stateDir + ",mode=0600",
+                "--server", "type=unixio,path=" + dataSocket + ",mode=0600",
+                "--ctrl", "type=unixio,path=" + ctrlSocket + ",mode=0600",
+                "--log", "file=" + logFile + ",level=1",
+                // in-band SetLocality stays off: only the backend chooses localities
+                "--locality", "reject-locality-4"));
+        try {
+            Files.createDirectories(config.runtimeDir());
+            Files.createDirectories(stateDir);
+            // A killed swtpm leaves its socket files behind; clear them so a stale one is never connected.
+            Files.deleteIfExists(dataSocket);
+            Files.deleteIfExists(ctrlSocket);
+            Process p = new ProcessBuilder(cmd)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
+                    .start();
+            return new SwtpmProcess(p, logFile);
+        } catch (IOException e) {
+            throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd), e);
+        }
+    }
+
+    private interface Connector<T> {
+        T connect(Path socket) throws IOException;
+    }
+
+    /**
+     * Retries until swtpm accepts on {@code socket} (the file appears at bind(), before listen(), so
+     * its existence alone proves nothing); fails early if the process exits.
+     */
+    private static <T> T connect(String name, SwtpmProcess process, Path socket, long deadline,
+                                 Connector<T> connector) throws IOException {
+        while (true) {
+            try {
+                return connector.connect(socket);
+            } catch (IOException e) {
+                if (!process.isAlive()) {
+                    throw new IOException("swtpm exited before accepting on " + socket, e);
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IOException("swtpm[" + name + "] did not accept on " + socket + " in time", e);
+                }
+            }
+            try {
+                Thread.sleep(CONNECT_POLL_MS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted waiting for " + socket, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package org.vtpmback.backend.engine;
+
+/**
+ * One guest's TPM: the API the device layer drives. An engine starts with the TPM <em>not running</em>
+ * (like QEMU's swtpm, it waits for {@code _TPM_Init}); the device then either boots it
+ * ({@link #initClear()}, after which the guest firmware or {@link #sendStartupClear()} starts it) or
+ * resumes saved state ({@link #restoreState}).
+ *
+ * <p>Lifecycle recipes (swtpm.md flows):
+ * <ul>
+ *   <li>guest reboot: {@link #shutdownOrderly()} then {@link #initClear()}; the guest sends Startup.
+ *       The orderly shutdown keeps hard resets from counting as DA failures (trap 5), at the cost of
+ *       letting a guest reset without a lockout penalty.</li>
+ *   <li>save/migrate: quiesce the device, {@link #saveState}{@code (true)}, {@link #close()}; the
+ *       destination gets a new engine on its own (empty) state dir and {@link #restoreState}.</li>
+ *   <li>recovery after swtpm died: {@link #close()}, then {@link EngineFactory#create} on the same
+ *       state dir; there is no {@code restart()}, so every engine maps to exactly one process.</li>
+ * </ul>
+ *
+ * <p>Ownership: the creator owns the engine and must {@link #close()} it. Thread-safety: not
+ * thread-safe; an engine is confined to its device's single executor, which also matches tpmif's
+ * one-request-in-flight rule. Only {@link #isAlive()}, {@link #family()} and {@link #close()} may be
+ * called from other threads.
+ */
+public interface TpmEngine extends AutoCloseable {
+    /** Largest command (and response) the Xen shared page carries: 4096 minus the tpmif header. */
+    int MAX_COMMAND_SIZE = 4088;
+
+    /**
+     * Runs one TPM command at {@code locality} and returns the TPM's response. A command shorter than
+     * a header or longer than {@link #MAX_COMMAND_SIZE} is answered with a size error without reaching
+     * swtpm. If swtpm is dead, hangs past the response timeout or breaks the stream, this returns the
+     * family's {@link TpmFamily#failureResponse()} and the engine is dead from then on.
+     *
+     * @throws EngineException if {@code locality} is not 0..3 (4 is the CPU's, never a guest's)
+     */
+    byte[] execute(int locality, byte[] command);
+
+    /**
+     * {@code _TPM_Init} for a cold boot or reboot: the TPM restarts from its permanent state, with
+     * PCRs and transient objects cleared; it needs a Startup before anything else.
+     *
+     * @throws EngineException if swtpm refuses or is dead
+     */
+    void initClear();
+
+    /** Sends Startup(CLEAR) at locality 0, as firmware would, and returns the TPM response code. */
+    int sendStartupClear();
+
+    /**
+     * Sends the orderly-shutdown command (TPM2_Shutdown(CLEAR) / TPM_SaveState) and returns its TPM
+     * response code. The TPM keeps answering commands until the next {@link #initClear()}.
+     */
+    int shutdownOrderly();
+
+    /**
+     * Snapshots the state of a running TPM between two commands. With {@code includeVolatile} the
+     * snapshot resumes the TPM exactly (PCRs, sessions, loaded objects); without, it boots it.
+     *
+     * @throws EngineException if the TPM is not running or swtpm is dead
+     */
+    StateBlobs saveState(boolean includeVolatile);
+
+    /**
+     * Replaces this engine's state with {@code blobs} and re-initialises the TPM. With a volatile blob
+     * the TPM continues where it was saved (no Startup: it would fail with TPM_RC_INITIALIZE);
+     * without, it is as after {@link #initClear()}.
+     *
+     * @throws EngineException if swtpm rejects a blob (0x03 corrupt, 0x0d encrypted) or is dead
+     */
+    void restoreState(StateBlobs blobs);
+
+    /** Whether the swtpm process runs and its channels are intact. */
+    boolean isAlive();
+
+    /** Which TPM this engine emulates. */
+    TpmFamily family();
+
+    /**
+     * Stops swtpm ({@code CMD_SHUTDOWN}, then a kill if it has not exited within 2 s) and releases the
+     * sockets. Does not save volatile state. Idempotent; after it, the state dir lock is released.
+     */
+    @Override
+    void close();
+}

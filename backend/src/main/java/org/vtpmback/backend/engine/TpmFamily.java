@@ -1,0 +1,77 @@
+package org.vtpmback.backend.engine;
+
+import java.nio.ByteBuffer;
+
+/**
+ * The TPM family an engine emulates, with the few raw commands and answers the backend itself has to
+ * produce for it. Immutable; the byte arrays are copied on every call.
+ */
+public enum TpmFamily {
+    /** TPM 2.0 ({@code swtpm --tpm2}); state files {@code tpm2-00.*}. */
+    TPM2("tpm2-00",
+            hex("80010000000c000001440000"),    // TPM2_Startup(SU_CLEAR)
+            hex("80010000000c000001450000"),    // TPM2_Shutdown(SU_CLEAR)
+            hex("8001" + "0000000a" + "00000101")), // tag ST_NO_SESSIONS, TPM_RC_FAILURE
+    /** TPM 1.2 (swtpm's default); state files {@code tpm-00.*}. */
+    TPM12("tpm-00",
+            hex("00c10000000c000000990001"),    // TPM_Startup(TPM_ST_CLEAR)
+            hex("00c10000000a00000098"),        // TPM_SaveState
+            hex("00c4" + "0000000a" + "00000009")); // tag TPM_TAG_RSP_COMMAND, TPM_FAIL
+
+    private final String statePrefix;
+    private final byte[] startupClear;
+    private final byte[] orderlyShutdown;
+    private final byte[] failureResponse;
+
+    TpmFamily(String statePrefix, byte[] startupClear, byte[] orderlyShutdown, byte[] failureResponse) {
+        this.statePrefix = statePrefix;
+        this.startupClear = startupClear;
+        this.orderlyShutdown = orderlyShutdown;
+        this.failureResponse = failureResponse;
+    }
+
+    /** The raw Startup(CLEAR) command the guest firmware would send after a reset. */
+    public byte[] startupClearCommand() {
+        return startupClear.clone();
+    }
+
+    /**
+     * The raw command that makes the next {@code _TPM_Init} orderly: TPM2_Shutdown(CLEAR), or
+     * TPM_SaveState for 1.2 (TPM 1.2 has no TPM_Shutdown; SaveState is its orderly-shutdown marker).
+     */
+    public byte[] orderlyShutdownCommand() {
+        return orderlyShutdown.clone();
+    }
+
+    /**
+     * A well-formed 10-byte error response (TPM_RC_FAILURE 0x101 for TPM 2, TPM_FAIL 0x09 for 1.2), which
+     * the engine hands to the guest when swtpm cannot answer: the guest's driver handles a TPM error,
+     * whereas a missing answer would hang it.
+     */
+    public byte[] failureResponse() {
+        return failureResponse.clone();
+    }
+
+    /** A 10-byte error response with the given result code and this family's response tag. */
+    byte[] errorResponse(int resultCode) {
+        return ByteBuffer.wrap(failureResponse()).putInt(6, resultCode).array();
+    }
+
+    /** Result code for a command whose size the backend refuses (TPM_RC_COMMAND_SIZE / TPM_BAD_PARAM_SIZE). */
+    int commandSizeError() {
+        return this == TPM2 ? 0x142 : 0x19;
+    }
+
+    /** Name of swtpm's volatile-state file in the state dir (swtpm.md trap 7). */
+    String volatileStateFile() {
+        return statePrefix + ".volatilestate";
+    }
+
+    private static byte[] hex(String s) {
+        byte[] b = new byte[s.length() / 2];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) Integer.parseInt(s.substring(2 * i, 2 * i + 2), 16);
+        }
+        return b;
+    }
+}
