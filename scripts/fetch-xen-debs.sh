@@ -43,7 +43,7 @@ complete() {
 }
 
 if complete; then
-	echo "fetch-xen-debs: $dest is complete ($(tr '\n' ' ' < "$dest/$stamp_name"))"
+	echo "fetch-xen-debs: $dest is up to date ($(head -n1 "$dest/$stamp_name"))"
 	exit 0
 fi
 
@@ -52,6 +52,16 @@ command -v apt-get >/dev/null 2>&1 ||
 otherwise unpack these packages (Xen 4.17) with 'dpkg -x' into $dest yourself:
   ${packages[*]}"
 command -v dpkg >/dev/null 2>&1 || die "dpkg not found (needed for dpkg -x)"
+
+# A fresh system (e.g. a Debian container) may have empty apt lists.
+if ! apt-cache show xen-utils-4.17 >/dev/null 2>&1; then
+	if [ "$(id -u)" = 0 ]; then
+		echo "fetch-xen-debs: apt does not know xen-utils-4.17 yet; running apt-get update"
+		apt-get update -q || die "apt-get update failed"
+	else
+		die "apt does not know xen-utils-4.17: run 'sudo apt-get update' (Debian 12 bookworm, main) and retry"
+	fi
+fi
 
 mkdir -p "$debs" "$dest"
 cd "$debs"
