@@ -54,6 +54,11 @@ public final class XcDomainInfo extends Structure {
         checkSize();
     }
 
+    /** Byte offset of a field as JNA laid it out; for the layout test. */
+    public int offsetOf(String field) {
+        return fieldOffset(field);
+    }
+
     private void checkSize() {
         if (size() != SIZE) {
             throw new IllegalStateException("xc_domaininfo_t mapped as " + size() + " bytes, expected " + SIZE);
