@@ -1,0 +1,136 @@
+package org.vtpmback.backend.xen;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.OptionalInt;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.vtpmback.xen.EventChannelDevice;
+
+/**
+ * {@link EventChannels} on real Xen: one {@code /dev/xen/evtchn} handle (libxenevtchn) multiplexing
+ * every bound port, and one reader thread that polls it. Per xenevtchn.h a delivered port stays
+ * masked until unmasked, so the handler runs first and the port is unmasked after it (QEMU's
+ * xen_device_event does the same), and the fd is polled before {@code pending()}.
+ */
+public final class XenEventChannels implements EventChannels {
+    public static final String THREAD_NAME = "vtpm-evtchn";
+    private static final System.Logger LOG = System.getLogger(XenEventChannels.class.getName());
+    /** How often the reader re-checks its stop flag while no event arrives. */
+    private static final Duration POLL_INTERVAL = Duration.ofMillis(200);
+
+    private final EventChannelDevice device;
+    private final Map<Integer, Port> ports = new ConcurrentHashMap<>();
+    private final Thread reader;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    XenEventChannels(EventChannelDevice device) {
+        this.device = device;
+        this.reader = new Thread(this::readEvents, THREAD_NAME);
+        reader.setDaemon(true);
+        reader.start();
+    }
+
+    /** Opens the event-channel device; throws a clear error where Xen (or evtchn) is missing. */
+    public static XenEventChannels open() {
+        return new XenEventChannels(EventChannelDevice.open());
+    }
+
+    @Override
+    public BoundPort bind(int remoteDomid, int remotePort, Consumer<BoundPort> onEvent) {
+        if (closed.get()) {
+            throw new IllegalStateException("event channels are closed");
+        }
+        int local = device.bindInterdomain(remoteDomid, remotePort);
+        Port port = new Port(local, remoteDomid, remotePort, onEvent);
+        ports.put(local, port);
+        return port;
+    }
+
+    private void readEvents() {
+        while (!closed.get()) {
+            try {
+                if (device.awaitEvent(POLL_INTERVAL)) {
+                    OptionalInt pending = device.pending();
+                    if (pending.isPresent()) {
+                        deliver(pending.getAsInt());
+                    }
+                }
+            } catch (RuntimeException e) {
+                if (!closed.get()) {
+                    LOG.log(System.Logger.Level.ERROR, "event-channel reader failed; continuing", e);
+                }
+            }
+        }
+    }
+
+    private void deliver(int localPort) {
+        Port port = ports.get(localPort);
+        if (port == null) {
+            return; // unbound meanwhile
+        }
+        try {
+            port.onEvent.accept(port);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "handler of " + port + " failed", e);
+        }
+        if (ports.containsKey(localPort)) {
+            device.unmask(localPort);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            try {
+                reader.join(POLL_INTERVAL.multipliedBy(10).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            ports.values().forEach(Port::close);
+            device.close();
+        }
+    }
+
+    private final class Port implements BoundPort {
+        private final int local;
+        private final int remoteDomid;
+        private final int remotePort;
+        private final Consumer<BoundPort> onEvent;
+        private final AtomicBoolean open = new AtomicBoolean(true);
+
+        Port(int local, int remoteDomid, int remotePort, Consumer<BoundPort> onEvent) {
+            this.local = local;
+            this.remoteDomid = remoteDomid;
+            this.remotePort = remotePort;
+            this.onEvent = onEvent;
+        }
+
+        @Override
+        public int localPort() {
+            return local;
+        }
+
+        @Override
+        public void notifyRemote() {
+            if (!open.get()) {
+                throw new IllegalStateException(this + " is unbound");
+            }
+            device.notify(local);
+        }
+
+        @Override
+        public void close() {
+            if (open.compareAndSet(true, false)) {
+                ports.remove(local);
+                device.unbind(local); // the guest's port reverts to unbound: a restarted daemon can bind it
+            }
+        }
+
+        @Override
+        public String toString() {
+            return "port " + local + " (domain " + remoteDomid + " port " + remotePort + ")";
+        }
+    }
+}
