@@ -1,8 +1,10 @@
 package org.vtpmback.test.emulator;
 
+import java.time.Duration;
 import java.util.OptionalInt;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.vtpmback.backend.device.VtpmKeys;
@@ -46,6 +48,7 @@ final class BackendStub implements AutoCloseable {
     private final SimulatedEventChannels channels;
     private final ExecutorService executor;
     private final AtomicInteger served = new AtomicInteger();
+    private final Semaphore unservedSubmits = new Semaphore(0);
     private volatile boolean serving = true;
     private XsPath frontend;
     private Watch watch;
@@ -86,6 +89,19 @@ final class BackendStub implements AutoCloseable {
         if (on) {
             executor.execute(this::service);
         }
+    }
+
+    /** While not serving: waits until a SUBMIT was seen and left alone. */
+    boolean awaitUnservedSubmit(Duration timeout) throws InterruptedException {
+        return unservedSubmits.tryAcquire(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Misbehaves on purpose: answers the pending SUBMIT with IDLE, which the guest reads as cancelled. */
+    void answerIdle() {
+        executor.execute(() -> {
+            page.acknowledgeCancel();
+            port.notifyRemote();
+        });
     }
 
     private void onFrontendChanged() {
@@ -134,13 +150,19 @@ final class BackendStub implements AutoCloseable {
     }
 
     private void service() {
-        if (page == null || !serving) {
+        if (page == null) {
             return;
         }
         PageState state;
         try {
             state = page.state();
         } catch (MalformedRequestException e) {
+            return;
+        }
+        if (!serving) {
+            if (state == PageState.SUBMIT) {
+                unservedSubmits.release();
+            }
             return;
         }
         if (state == PageState.SUBMIT) {

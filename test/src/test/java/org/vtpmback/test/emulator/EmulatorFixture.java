@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmLauncher;
@@ -50,13 +51,14 @@ final class EmulatorFixture implements AutoCloseable {
         backendState = new StateWaiter(beStore, Toolstack.backendPath(BACKEND_DOMID, domid, DEVID).child("state"));
     }
 
-    /** Boot sequence A: backend InitWait, then the guest probes and both sides connect. */
-    EmulatorFixture connected() throws InterruptedException {
+    /** Boot sequence A: backend InitWait, the guest probes, both sides connect, first command answered. */
+    EmulatorFixture connected() throws Exception {
         stub.start();
         frontend.probe();
         if (!frontend.awaitConnected(WAIT)) {
             throw new AssertionError("frontend did not connect; state " + frontend.state());
         }
+        frontend.firstResponse().get(WAIT.toSeconds(), TimeUnit.SECONDS);
         return this;
     }
 

@@ -91,7 +91,6 @@ class FrontendEmulatorTest {
     @Test
     void resumeBringsANewRingAndAFirstCommandAgain() throws Exception {
         fx.connected();
-        fx.frontend.firstResponse().get(WAIT.toSeconds(), TimeUnit.SECONDS);
         int oldRef = fx.frontend.ringRef();
         int oldPort = fx.frontend.eventChannel();
 
@@ -111,13 +110,8 @@ class FrontendEmulatorTest {
     void backendClosingUnregistersTheDeviceAndCommandsFailFast() throws Exception {
         fx.connected();
         fx.stub.setServing(false); // keep the next command in flight
-        CompletableFuture<byte[]> inFlight = CompletableFuture.supplyAsync(() -> {
-            try {
-                return fx.frontend.transmit(TpmPackets.tpm2GetRandom(8), Duration.ofSeconds(60));
-            } catch (Exception e) {
-                throw new RuntimeException(e);
-            }
-        });
+        CompletableFuture<byte[]> inFlight = transmitAsync(Duration.ofSeconds(60));
+        assertTrue(fx.stub.awaitUnservedSubmit(WAIT), "the command reached the page");
 
         Toolstack.detach(fx.beStore, EmulatorFixture.BACKEND_DOMID, fx.domid, EmulatorFixture.DEVID);
         assertTrue(fx.frontend.awaitState(XenbusState.CLOSED, WAIT));
@@ -138,7 +132,6 @@ class FrontendEmulatorTest {
     @Test
     void timeoutWritesCancelAndTheNextCommandWaitsForTheAcknowledgement() throws Exception {
         fx.connected();
-        fx.frontend.firstResponse().get(WAIT.toSeconds(), TimeUnit.SECONDS);
         fx.stub.setServing(false);
         assertThrows(TpmTimeoutException.class,
                 () -> fx.frontend.transmit(TpmPackets.tpm2GetRandom(8), Duration.ofMillis(200)));
@@ -148,6 +141,29 @@ class FrontendEmulatorTest {
         assertEquals(0, TpmPackets.responseCode(response));
         assertArrayEquals(new byte[] {0, 16}, java.util.Arrays.copyOfRange(response, 10, 12));
         assertEquals(served + 1, fx.stub.served(), "the cancelled command was never run");
+    }
+
+    @Test
+    void idleInsteadOfFinishIsReportedAsCancelled() throws Exception {
+        fx.connected();
+        fx.stub.setServing(false);
+        CompletableFuture<byte[]> inFlight = transmitAsync(Duration.ofSeconds(60));
+        assertTrue(fx.stub.awaitUnservedSubmit(WAIT), "the command reached the page");
+        fx.stub.answerIdle();
+        ExecutionException failed = assertThrows(ExecutionException.class, () -> inFlight.get(10, TimeUnit.SECONDS));
+        assertTrue(failed.getCause().getCause() instanceof TpmCancelledException, failed.toString());
+        fx.stub.setServing(true);
+        assertEquals(0, TpmPackets.responseCode(fx.frontend.transmit(TpmPackets.tpm2GetRandom(8), WAIT)));
+    }
+
+    private CompletableFuture<byte[]> transmitAsync(Duration timeout) {
+        return CompletableFuture.supplyAsync(() -> {
+            try {
+                return fx.frontend.transmit(TpmPackets.tpm2GetRandom(8), timeout);
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
     }
 
     @Test
