@@ -86,6 +86,11 @@ public final class RuntimeDirInstances implements VtpmInstances {
         }
 
         @Override
+        public void afterCommand() {
+            // state lives in the folder swtpm writes itself; nothing to checkpoint
+        }
+
+        @Override
         public void deactivate(Teardown why) {
             if (why != Teardown.ENGINE_FAILED && engine.isAlive()) {
                 engine.shutdownOrderly(); // keeps the dictionary-attack counter from growing (swtpm trap 5)
