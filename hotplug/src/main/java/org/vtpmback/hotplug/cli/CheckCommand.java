@@ -93,9 +93,9 @@ final class CheckCommand {
         XsPath backend = XsPath.of("/local/domain/" + config.backendDomid() + "/backend/vtpm");
         Supplier<String> probe = () -> {
             try (XenStore store = config.xenstoredSocket().map(LibXenStore::connect).orElseGet(LibXenStore::connectDefault)) {
-                int top = store.list(XsPath.ROOT).size();
+                store.list(XsPath.ROOT);
                 int frontends = store.list(backend).size();
-                return where + " answers (" + top + " top-level nodes; " + frontends + " domain(s) under " + backend + ")";
+                return where + " answers; " + frontends + " guest domain(s) under " + backend;
             }
         };
         CompletableFuture<String> answer = new CompletableFuture<>();

@@ -88,8 +88,8 @@ final class DaemonCommand {
         }
         LOG.log(Level.INFO, "vtpmback {0} serving backend domain {1} on {2}, state in {3}, host {4}",
                 Version.get(), config.backendDomid(), config.xenstoredDescription(), config.stateDir(), host.description());
-        LOG.log(Level.INFO, "config {0}; swtpm {1}; runtime in {2}; default TPM family {3}, {4} per-vTPM override(s)",
-                config.source().map(Object::toString).orElse("(none: defaults)"), swtpm, config.runtimeDir(),
+        LOG.log(Level.INFO, "config file {0}; swtpm {1}; runtime in {2}; default TPM family {3}, {4} per-vTPM override(s)",
+                config.source().map(Object::toString).orElse("none (built-in defaults)"), swtpm, config.runtimeDir(),
                 VtpmbackConfig.familyValue(config.defaultTpmFamily()), config.tpmFamilies().size());
         try {
             stopped.await();

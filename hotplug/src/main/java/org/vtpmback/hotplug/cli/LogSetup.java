@@ -1,7 +1,9 @@
 package org.vtpmback.hotplug.cli;
 
 import java.io.PrintStream;
+import java.util.List;
 import java.util.logging.Handler;
+import java.util.logging.Level;
 import java.util.logging.LogManager;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
@@ -13,6 +15,8 @@ import org.vtpmback.hotplug.config.LogLevel;
  * ends up here too: with the java.logging module present, the JDK's default LoggerFinder is JUL.
  */
 final class LogSetup {
+    /** Libraries whose DEBUG output is noise to an operator: they log at DEBUG only with log-level=trace. */
+    private static final List<Logger> QUIET = List.of(Logger.getLogger("com.sun.jna"));
     private static volatile boolean configured;
 
     private LogSetup() {
@@ -29,6 +33,9 @@ final class LogSetup {
         handler.setLevel(level.julLevel());
         root.addHandler(handler);
         root.setLevel(level.julLevel());
+        for (Logger quiet : QUIET) {
+            quiet.setLevel(level == LogLevel.DEBUG ? Level.INFO : null); // null: the root's level
+        }
         configured = true;
     }
 

@@ -30,9 +30,26 @@ public final class Main {
             + "                    (e.g. --set log-level=debug --set host=simulated)\n"
             + "  -h, --help        show this help\n"
             + "\n"
-            + "Configuration keys: " + String.join(", ", ConfigLoader.keys()) + ",\n"
-            + "  " + ConfigLoader.TPM_FAMILY_PREFIX + "<uuid> (2.0 or 1.2 for one vTPM). The commented defaults are in\n"
-            + "  etc/vtpmback.conf of the distribution.\n";
+            + "Configuration keys (the commented defaults are in etc/vtpmback.conf of the distribution):\n"
+            + wrap(String.join(", ", ConfigLoader.keys()) + ", " + ConfigLoader.TPM_FAMILY_PREFIX
+                    + "<uuid> (2.0 or 1.2 for one vTPM)", "  ", 78);
+
+    /** {@code text} broken at blanks into lines of at most {@code width} characters, each indented. */
+    static String wrap(String text, String indent, int width) {
+        StringBuilder sb = new StringBuilder();
+        StringBuilder line = new StringBuilder(indent);
+        for (String word : text.split(" ")) {
+            if (line.length() > indent.length() && line.length() + 1 + word.length() > width) {
+                sb.append(line).append('\n');
+                line = new StringBuilder(indent);
+            }
+            if (line.length() > indent.length()) {
+                line.append(' ');
+            }
+            line.append(word);
+        }
+        return sb.append(line).append('\n').toString();
+    }
 
     /** What a command does once its options are parsed. */
     @FunctionalInterface
