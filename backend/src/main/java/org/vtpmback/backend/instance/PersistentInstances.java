@@ -52,7 +52,7 @@ public final class PersistentInstances implements VtpmInstances {
 
     @Override
     public ActiveInstance activate(ActivationRequest request) {
-        String uuid = InstanceStore.canonicalUuid(RuntimeDirInstances.checkedUuid(request));
+        String uuid = checkedUuid(request);
         try {
             leases.acquire(uuid, request.device(), handoverTimeout);
         } catch (InterruptedException e) {
@@ -64,6 +64,17 @@ public final class PersistentInstances implements VtpmInstances {
         } catch (RuntimeException e) {
             leases.release(uuid, request.device());
             throw e;
+        }
+    }
+
+    /** The backend's uuid key, canonical; a device without one (or with garbage) is refused. */
+    static String checkedUuid(ActivationRequest request) {
+        String uuid = request.uuid().orElseThrow(() -> new InstanceException(request.device()
+                + ": the backend has no uuid key; a vTPM is identified by its uuid (xl: vtpm=[\"backend=0,uuid=...\"])"));
+        try {
+            return InstanceStore.canonicalUuid(uuid);
+        } catch (IllegalArgumentException e) {
+            throw new InstanceException(request.device() + ": backend uuid " + e.getMessage());
         }
     }
 

@@ -7,7 +7,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmLauncher;
-import org.vtpmback.backend.instance.RuntimeDirInstances;
+import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
 import org.vtpmback.xenstore.XenStore;
@@ -57,7 +57,14 @@ final class DaemonCommand {
             return Main.fail(inv, "cannot connect to xenstored (" + config.xenstoredDescription() + "): " + e.getMessage());
         }
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(config.runtimeDir()).withSwtpmBinary(config.swtpm()));
-        RuntimeDirInstances instances = new RuntimeDirInstances(launcher, config.stateDir(), config::familyOf);
+        PersistentInstances instances;
+        try {
+            instances = Instances.open(config, launcher, host.domains());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
+        }
         VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
 
         CountDownLatch stopped = new CountDownLatch(1);

@@ -24,7 +24,7 @@ import org.vtpmback.backend.engine.TpmFamily;
  * @param host             {@code host}: xen or simulated
  * @param simulationDir    {@code simulation-dir}: the simulation folder (only for host=simulated)
  * @param xenstoredSocket  {@code xenstored-socket}: empty for libxenstore's default
- * @param masterKey        {@code master-key}: the key that will encrypt vTPM state (not used yet)
+ * @param masterKey        {@code master-key}: the host key every vTPM's state key is derived from
  * @param logLevel         {@code log-level}
  * @param tpmFamilies      {@code tpm-family.<uuid>}: per-vTPM family overrides, uuids in lower case
  */
@@ -84,7 +84,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         lines.add("simulation-dir = " + simulationDir + (host == HostKind.SIMULATED ? "" : "   (unused: host=xen)"));
         lines.add("xenstored-socket = " + xenstoredSocket.map(Path::toString).orElse("")
                 + (xenstoredSocket.isEmpty() ? "   (libxenstore default)" : ""));
-        lines.add("master-key = " + masterKey + "   (not used yet)");
+        lines.add("master-key = " + masterKey);
         lines.add("log-level = " + logLevel.configValue());
         new TreeMap<>(tpmFamilies).forEach((uuid, family) ->
                 lines.add(ConfigLoader.TPM_FAMILY_PREFIX + uuid + " = " + familyValue(family)));

@@ -11,6 +11,11 @@ import org.vtpmback.backend.xen.EventChannels;
 import org.vtpmback.backend.xen.GrantMapper;
 import org.vtpmback.backend.xen.sim.SimulatedEventChannels;
 import org.vtpmback.backend.xen.sim.SimulatedGrantMapper;
+import org.vtpmback.backend.xen.sim.SimulatedDomainStatus;
+import org.vtpmback.backend.xen.XenEventChannels;
+import org.vtpmback.backend.xen.XenGrantMapper;
+import org.vtpmback.backend.instance.DomainStatus;
+import org.vtpmback.backend.instance.XenDomainStatus;
 import org.vtpmback.backend.xen.sim.SimulationDirectory;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
@@ -20,22 +25,21 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
  * opened; {@link #close()} releases it (event channels, and the grant mapper if it is closeable).
  */
 public final class Host implements AutoCloseable {
-    /** What {@link #xen} says until the Xen adapters are wired in. */
-    public static final String XEN_NOT_WIRED = "host=xen needs the Xen adapters: not wired yet";
-
     private final String description;
     private final GrantMapper grants;
     private final EventChannels eventChannels;
+    private final DomainStatus domains;
 
     /**
      * @param description for logs and {@code vtpmback check}, e.g. {@code xen} or {@code simulated (/tmp/x)}
      * @param grants the grant mapper; closed with the host if it is {@link AutoCloseable}
      * @param eventChannels the event channels; closed with the host
      */
-    public Host(String description, GrantMapper grants, EventChannels eventChannels) {
+    public Host(String description, GrantMapper grants, EventChannels eventChannels, DomainStatus domains) {
         this.description = Objects.requireNonNull(description);
         this.grants = Objects.requireNonNull(grants);
         this.eventChannels = Objects.requireNonNull(eventChannels);
+        this.domains = Objects.requireNonNull(domains);
     }
 
     /** The host {@code config} asks for. */
@@ -62,20 +66,26 @@ public final class Host implements AutoCloseable {
         }
         SimulationDirectory sim = new SimulationDirectory(dir);
         return new Host("simulated (" + dir + ")", new SimulatedGrantMapper(sim),
-                new SimulatedEventChannels(sim, backendDomid));
+                new SimulatedEventChannels(sim, backendDomid), new SimulatedDomainStatus(sim));
     }
 
     /**
-     * Real Xen: should open {@code XenGrantMapper} and {@code XenEventChannels} (package
-     * {@code org.vtpmback.backend.xen}, over native-bindings' GrantTable and EventChannelDevice) and
-     * return {@code new Host("xen", grants, eventChannels)}, closing the grant mapper if the event
-     * channels fail to open. Throws {@link org.vtpmback.xen.XenLibraryUnavailableException} when the Xen
-     * libraries are missing; {@code vtpmback check} reports its message.
-     *
-     * @throws UnsupportedOperationException until the Xen adapters exist
+     * Real Xen: grants through {@code /dev/xen/gntdev}, event channels through {@code /dev/xen/evtchn},
+     * domain fates from the hypervisor (libxenctrl). Throws a clear error where any of them is missing.
      */
     public static Host xen(int backendDomid) {
-        throw new UnsupportedOperationException(XEN_NOT_WIRED);
+        XenGrantMapper grants = XenGrantMapper.open();
+        XenEventChannels channels = null;
+        try {
+            channels = XenEventChannels.open();
+            return new Host("xen (backend domain " + backendDomid + ")", grants, channels, XenDomainStatus.open());
+        } catch (RuntimeException e) {
+            if (channels != null) {
+                channels.close();
+            }
+            grants.close();
+            throw e;
+        }
     }
 
     /** The resources devices share: this host's grants and event channels, and {@code instances}. */
@@ -91,6 +101,11 @@ public final class Host implements AutoCloseable {
         return eventChannels;
     }
 
+    /** Why domains went away, asked when a vTPM is saved at teardown. */
+    public DomainStatus domains() {
+        return domains;
+    }
+
     public String description() {
         return description;
     }
@@ -101,13 +116,17 @@ public final class Host implements AutoCloseable {
         try {
             eventChannels.close();
         } finally {
-            if (grants instanceof AutoCloseable) {
-                try {
-                    ((AutoCloseable) grants).close();
-                } catch (Exception e) {
-                    System.getLogger(Host.class.getName()).log(System.Logger.Level.WARNING,
-                            "closing the grant mapper failed", e);
-                }
+            closeIfCloseable(domains);
+            closeIfCloseable(grants);
+        }
+    }
+
+    private static void closeIfCloseable(Object part) {
+        if (part instanceof AutoCloseable closeable) {
+            try {
+                closeable.close();
+            } catch (Exception e) {
+                System.getLogger(Host.class.getName()).log(System.Logger.Level.WARNING, "closing " + part + " failed", e);
             }
         }
     }
