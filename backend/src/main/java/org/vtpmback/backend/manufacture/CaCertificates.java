@@ -54,7 +54,11 @@ final class CaCertificates {
     /** Certificates start slightly in the past so a verifier whose clock lags a little accepts them. */
     static final Duration BACKDATE = Duration.ofHours(1);
     private static final int SERIAL_BYTES = 16;
-    private static final SecureRandom RANDOM = new SecureRandom();
+    /**
+     * The JDK's non-blocking SecureRandom, handed to BC explicitly: BC's own default DRBG gathers seed
+     * entropy itself, which took seconds on a fresh JVM.
+     */
+    static final SecureRandom RANDOM = new SecureRandom();
 
     private CaCertificates() {
     }
@@ -119,7 +123,7 @@ final class CaCertificates {
         try {
             return new JcaX509CertificateConverter().setProvider(Bc.PROVIDER)
                     .getCertificate(b.build(new JcaContentSignerBuilder(SIGNATURE_ALGORITHM)
-                            .setProvider(Bc.PROVIDER).build(key)));
+                            .setProvider(Bc.PROVIDER).setSecureRandom(RANDOM).build(key)));
         } catch (OperatorCreationException e) {
             throw new GeneralSecurityException("cannot sign with " + SIGNATURE_ALGORITHM, e);
         }

@@ -98,7 +98,7 @@ public final class LocalCa {
                 Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PemFiles.DIR_MODE));
             }
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC", Bc.PROVIDER);
-            g.initialize(new ECGenParameterSpec("secp256r1"));
+            g.initialize(new ECGenParameterSpec("secp256r1"), CaCertificates.RANDOM);
             KeyPair pair = g.generateKeyPair();
             X509Certificate cert = CaCertificates.selfSignedCa(pair, caSubject(hostName()), Instant.now());
             // key first: a crash between the two renames leaves a key without a cert, which loadOrCreate
@@ -137,7 +137,7 @@ public final class LocalCa {
         try {
             byte[] challenge = UUID.randomUUID().toString().getBytes(StandardCharsets.US_ASCII);
             Signature s = Signature.getInstance(CaCertificates.SIGNATURE_ALGORITHM, Bc.PROVIDER);
-            s.initSign(key);
+            s.initSign(key, CaCertificates.RANDOM);
             s.update(challenge);
             byte[] sig = s.sign();
             Signature v = Signature.getInstance(CaCertificates.SIGNATURE_ALGORITHM, Bc.PROVIDER);
