@@ -20,7 +20,10 @@ import org.bouncycastle.asn1.DERUTF8String;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.ASN1OctetString;
 import org.bouncycastle.asn1.x509.Attribute;
+import org.bouncycastle.asn1.x509.AuthorityKeyIdentifier;
+import org.bouncycastle.asn1.x509.SubjectKeyIdentifier;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
@@ -100,7 +103,6 @@ final class CaCertificates {
         try {
             X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(ca, serial(),
                     Date.from(now.minus(BACKDATE)), notAfter, subject, ek);
-            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
             b.addExtension(Extension.basicConstraints, true, new BasicConstraints(false));
             b.addExtension(Extension.keyUsage, true,
                     new KeyUsage(ek instanceof RSAPublicKey ? KeyUsage.keyEncipherment : KeyUsage.keyAgreement));
@@ -112,11 +114,21 @@ final class CaCertificates {
             b.addExtension(Extension.subjectDirectoryAttributes, false,
                     new SubjectDirectoryAttributes(new java.util.Vector<>(java.util.List.of(
                             new Attribute(TPM_SPECIFICATION, new DERSet(spec))))));
-            b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(ca));
+            // keyIdentifier only (the CA's SKI), no issuer/serial: a re-issued CA cert with the same key still matches
+            b.addExtension(Extension.authorityKeyIdentifier, false, new AuthorityKeyIdentifier(caKeyId(ca)));
             return sign(b, caKey);
         } catch (CertIOException e) {
             throw new GeneralSecurityException("cannot encode EK certificate extension", e);
         }
+    }
+
+    /** The CA certificate's subjectKeyIdentifier, or one computed from its key (RFC 5280 §4.2.1.2 method 1). */
+    private static byte[] caKeyId(X509Certificate ca) throws GeneralSecurityException {
+        byte[] ext = ca.getExtensionValue(Extension.subjectKeyIdentifier.getId());
+        if (ext != null) {
+            return SubjectKeyIdentifier.getInstance(ASN1OctetString.getInstance(ext).getOctets()).getKeyIdentifier();
+        }
+        return new JcaX509ExtensionUtils().createSubjectKeyIdentifier(ca.getPublicKey()).getKeyIdentifier();
     }
 
     private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key) throws GeneralSecurityException {

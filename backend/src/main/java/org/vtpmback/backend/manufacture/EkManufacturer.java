@@ -79,7 +79,7 @@ public final class EkManufacturer {
             }
             throw e;
         }
-        tpm.flushContext(primary); // the persistent copy is independent of the primary one
+        tpm.flushContext(primary); // the persistent copy does not depend on the transient one
         RSAPublicKey ek = EkTemplate.publicKey(tpm.readPublic(EK_HANDLE)
                 .orElseThrow(() -> new ManufactureException("EK vanished from 0x81010001 after EvictControl")));
         TpmIdentity identity = TpmIdentity.query(tpm);
@@ -111,9 +111,9 @@ public final class EkManufacturer {
 
     /**
      * Manufactures a fresh TPM 1.2: TPM_CreateEndorsementKeyPair (TPM 1.2 Main Part 3 §14.1) for an
-     * RSA 2048 EK. No certificate is issued: TPM 1.2 guests find EK credentials only through the
-     * owner-authorised NV index 0x1000F000, which the TPM owner, not the platform, controls; swtpm_setup
-     * writes it only with {@code --create-ek-cert}, after taking ownership itself.
+     * RSA 2048 EK, as swtpm_setup does for {@code --createek}; a fresh libtpms TPM 1.2 has no EK, and
+     * TPM_TakeOwnership needs one. No EK certificate is issued or stored: TPM 1.2 guests rarely look
+     * for one, and storing it (NV index 0x1000F000) is not implemented here.
      *
      * @return the EK's public key
      * @throws ManufactureException if the TPM already has an EK (TPM_DISABLED_CMD) or the command fails

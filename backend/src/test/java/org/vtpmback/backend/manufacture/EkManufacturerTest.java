@@ -179,6 +179,7 @@ class EkManufacturerTest {
             ManufactureException ex = assertThrows(ManufactureException.class,
                     () -> new EkManufacturer().manufactureTpm12(e));
             assertTrue(ex.getMessage().contains("TPM_CreateEndorsementKeyPair"), ex.getMessage());
+            assertEquals(0x08, ex.responseCode(), "TPM_DISABLED_CMD: the EK exists");
         }
     }
 
