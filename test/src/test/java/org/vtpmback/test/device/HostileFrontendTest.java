@@ -100,6 +100,22 @@ class HostileFrontendTest {
         assertNeighbourUnaffected();
     }
 
+    @Test
+    void unknownPageStateFoundAtConnectIsIgnored() throws Exception {
+        try (HostileFrontend fe = new HostileFrontend(host, NEXT_DOMID.getAndIncrement(), UUID.randomUUID().toString())) {
+            fe.allocateRing().publishRing();
+            fe.page().put(HostileFrontend.OFFSET_STATE, (byte) 7); // before the backend ever looked: the connect-time scan
+            fe.state(XenbusState.INITIALISED);
+            assertTrue(fe.awaitBackend(XenbusState.CONNECTED, SimulatedVtpmHost.WAIT), "connects despite the odd byte; is "
+                    + fe.backendState() + ", error " + fe.errorNode());
+            log.awaitContaining(WAIT, "domain " + fe.domid + " vtpm 0", "state 7");
+            assertEquals(Optional.empty(), fe.errorNode());
+            TpmCommands.assertRandom(fe.exchange(TpmPackets.tpm2GetRandom(8), WAIT).orElseThrow(), 8);
+            assertNeighbourUnaffected();
+            assertTrue(host.toolstack().removeVtpm(fe.domid, 0, false));
+        }
+    }
+
     /** REF and PORT stand for the guest's real grant reference and port; "-" leaves the key out. */
     @ParameterizedTest(name = "ring-ref {0}, event-channel {1}, feature-protocol-v2 {2}")
     @CsvSource({

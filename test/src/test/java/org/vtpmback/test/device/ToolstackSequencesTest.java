@@ -19,6 +19,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.vtpmback.backend.device.DeviceId;
 import org.vtpmback.test.emulator.FrontendEmulator;
 import org.vtpmback.test.emulator.TpmPackets;
@@ -99,13 +101,15 @@ class ToolstackSequencesTest {
         TpmCommands.assertRandom(again.transmit(TpmPackets.tpm2GetRandom(8), WAIT), 8);
     }
 
-    @Test
-    void removalReachesClosedWithinLibxlBudget() throws Exception {
+    /** Without force: xl vtpm-detach; with force: domain destroy, the frontend directory deleted first. */
+    @ParameterizedTest(name = "force {0}")
+    @ValueSource(booleans = {false, true})
+    void removalReachesClosedWithinLibxlBudget(boolean force) throws Exception {
         Guest guest = host.boot(UUID.randomUUID().toString());
         TpmCommands.assertRandom(guest.transmit(TpmPackets.tpm2GetRandom(8)), 8);
         ProcessHandle engine = SwtpmProcesses.of(host, guest.uuid());
         long start = System.nanoTime();
-        boolean closed = host.toolstack().removeVtpm(guest.domid(), 0, false); // xl vtpm-detach
+        boolean closed = host.toolstack().removeVtpm(guest.domid(), 0, force);
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         assertTrue(closed, "backend reached Closed within libxl's 10 s");
         assertTrue(took.compareTo(LIBXL_BUDGET) < 0, "removal took " + took);
