@@ -50,7 +50,14 @@ final class DataPath {
      * notification to an unbound port, so the page itself is the source of truth.
      */
     void service() {
-        PageState state = page.state();
+        PageState state;
+        try {
+            state = page.state();
+        } catch (MalformedRequestException e) {
+            // A state byte tpmif.h does not define: ignored like a spurious wake-up, the page left alone.
+            LOG.log(System.Logger.Level.WARNING, "{0}: ignoring the shared page: {1}", device, e.getMessage());
+            return;
+        }
         if (state == PageState.SUBMIT) {
             respond(run());
         } else if (state == PageState.CANCEL) {
