@@ -115,7 +115,7 @@ public final class DomainResume {
         } catch (IOException e) {
             return Outcome.failed(e.getMessage() + "; nothing was changed");
         }
-        return markAndUnpause(domid, name, "found");
+        return markAndUnpause(domid, name, "received");
     }
 
     private Outcome markAndUnpause(int domid, String name, String what) throws InterruptedException {
