@@ -162,4 +162,41 @@ class Tpm2LifecycleTest {
             }
         }
     }
+
+    /** TPM2_PT_LOCKOUT_COUNTER from tpm2_getcap properties-variable. */
+    static int lockoutCounter(Guest g) throws Exception {
+        String out = g.tpm2("tpm2_getcap", "properties-variable");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("TPM2_PT_LOCKOUT_COUNTER:\\s*0x([0-9A-Fa-f]+)").matcher(out);
+        assertTrue(m.find(), out);
+        return Integer.parseInt(m.group(1), 16);
+    }
+
+    /** Uses a DA-protected authorisation (the password of a key without noDA). */
+    void useDaProtectedAuth(Guest g, int n) throws Exception {
+        g.tpm2("tpm2_create", "-C", "0x81000002", "-P", "secret", "-G", "ecc256", "-u", work.resolve("k" + n + ".pub").toString(),
+                "-r", work.resolve("k" + n + ".priv").toString());
+    }
+
+    @Test
+    void rebootsDoNotCountAsDictionaryAttacksButHardResetsDo() throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        g.tpm2("tpm2_createprimary", "-C", "o", "-G", "ecc256", "-p", "secret", "-c", work.resolve("da.ctx").toString());
+        g.tpm2("tpm2_evictcontrol", "-C", "o", "-c", work.resolve("da.ctx").toString(), "0x81000002");
+        g.tpm2("tpm2_flushcontext", "-t");
+        useDaProtectedAuth(g, 0);
+        assertEquals(0, lockoutCounter(g));
+        for (int i = 1; i <= 4; i++) { // more than MAX_AUTH_FAIL (3) reboots: swtpm trap 5
+            g.shutdown(ShutdownReason.REBOOT);
+            awaitEnded(host, uuid);
+            g = host.boot(uuid);
+            assertEquals(0, lockoutCounter(g), "reboot " + i + " counted as a DA failure");
+            useDaProtectedAuth(g, i);
+        }
+        // Sensitivity check: a hard reset (xl destroy, no orderly TPM shutdown) does count, as on hardware.
+        g.destroy();
+        awaitEnded(host, uuid);
+        g = host.boot(uuid);
+        assertEquals(1, lockoutCounter(g), "xl destroy is a hard reset");
+    }
 }
