@@ -121,11 +121,11 @@ class InstanceHistoryTest {
         mark = logs.size();
         host.stopDaemon();
         InstanceRecord kept = stored(host, uuid);
-        history.add("    daemon stopped: stored generation " + kept.generation() + ", last end " + kept.lastEnd()
-                + kept.snapshot().map(s -> ", " + s.reason() + " snapshot").orElse(", no snapshot"));
+        assertTrue(kept.snapshot().isPresent(), kept.toString());
         host.startDaemon();
         assertEquals(pcr16, pcr(g, 16));
-        step("6. daemon restart under the running domain " + g.domid() + " (systemctl restart vtpmback); PCR 16 kept", mark, uuid);
+        step("6. daemon restart under the running domain " + g.domid() + " (systemctl restart vtpmback); on stop it stored"
+                + " generation " + kept.generation() + ", last end " + kept.lastEnd() + " with a snapshot; PCR 16 kept", mark, uuid);
 
         mark = logs.size();
         g.shutdown(ShutdownReason.POWEROFF);
