@@ -24,6 +24,7 @@ import org.vtpmback.backend.xen.sim.SimulatedDomainStatus;
 import org.vtpmback.backend.xen.sim.SimulatedEventChannels;
 import org.vtpmback.backend.xen.sim.SimulatedGrantMapper;
 import org.vtpmback.backend.xen.sim.SimulationDirectory;
+import org.vtpmback.hotplug.toolstack.ResumeSignal;
 import org.vtpmback.test.emulator.ToolstackEmulator;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 import org.vtpmback.xenstore.XenStore;
@@ -105,18 +106,32 @@ public final class SimulatedVtpmHost implements AutoCloseable {
      * restore the documented way when {@code resume}, then probes the frontend like Linux.
      */
     public Guest boot(String uuid, boolean resume) throws Exception {
+        Guest guest = create(uuid, resume);
+        guest.unpause();
+        return guest;
+    }
+
+    /**
+     * {@code xl create -p} / {@code xl restore -p}: the domain exists with its vtpm device (backend in
+     * InitWait), paused, so its frontend has not probed yet. With {@code resume} the restore is marked
+     * the documented way, through {@link ResumeSignal} (the code {@code vtpmback restore} and
+     * {@code vtpmback resume-domain} run). {@link Guest#unpause()} lets the guest run.
+     */
+    public Guest create(String uuid, boolean resume) throws Exception {
         int domid = NEXT_DOMID.getAndIncrement();
         domains.record(domid, Optional.empty());
         toolstack.createDomain(domid);
         toolstack.addVtpm(domid, 0, uuid);
         if (resume) {
-            toolstack.setResume(domid, 0, true);
+            List<ResumeSignal.Marked> marked = ResumeSignal.mark(tools, BACKEND_DOMID, domid);
+            if (marked.size() != 1) {
+                throw new IllegalStateException("domain " + domid + ": ResumeSignal marked " + marked);
+            }
         }
         Guest guest = new Guest(this, domid, uuid);
         synchronized (guests) {
             guests.add(guest);
         }
-        guest.probe();
         return guest;
     }
 
