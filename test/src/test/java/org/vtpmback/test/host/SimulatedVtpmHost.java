@@ -40,7 +40,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     public static final Duration WAIT = Duration.ofSeconds(30);
     private static final AtomicInteger NEXT_DOMID = new AtomicInteger(100);
 
-    private final XenstoredDaemon xenstored;
+    private final Path xenstoredSocket;
     private final Path work;
     private final SimulationDirectory sim;
     private final SimulatedDomainStatus domains;
@@ -54,11 +54,20 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private PersistentInstances instances;
 
     public SimulatedVtpmHost(XenstoredDaemon xenstored, Path work) throws IOException {
-        this.xenstored = xenstored;
+        this(xenstored.socket(), work, work.resolve("sim"));
+    }
+
+    /**
+     * A host on the xenstored at {@code xenstoredSocket} whose simulated Xen lives in {@code simDir};
+     * without {@link #startDaemon()} it drives a vtpmback daemon running elsewhere (host=simulated with
+     * the same simulation-dir), as {@code scripts/demo.sh} does.
+     */
+    public SimulatedVtpmHost(Path xenstoredSocket, Path work, Path simDir) throws IOException {
+        this.xenstoredSocket = xenstoredSocket;
         this.work = work;
-        this.sim = new SimulationDirectory(Files.createDirectories(work.resolve("sim")));
+        this.sim = new SimulationDirectory(Files.createDirectories(simDir));
         this.domains = new SimulatedDomainStatus(sim);
-        this.tools = LibXenStore.connect(xenstored.socket());
+        this.tools = LibXenStore.connect(xenstoredSocket);
         this.toolstack = new ToolstackEmulator(tools, BACKEND_DOMID);
         this.manufacturer = new StandardManufacturer(work.resolve("state/ca"));
     }
@@ -80,7 +89,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
-        daemonStore = LibXenStore.connect(xenstored.socket());
+        daemonStore = LibXenStore.connect(xenstoredSocket);
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
                 new SimulatedEventChannels(sim, BACKEND_DOMID), instances));
         daemon.start();
