@@ -26,9 +26,14 @@ public record SwtpmConfig(String swtpmBinary, Path runtimeDir, Duration startTim
         requirePositive(responseTimeout, "responseTimeout");
     }
 
-    /** {@code swtpm} from {@code PATH}; 10 s to start, 10 s per ctrl answer, 120 s per TPM response. */
+    /**
+     * {@code swtpm} from {@code PATH}; 30 s to start, 120 s per ctrl answer, 120 s per TPM response.
+     * The ctrl bound is generous because a TPM 1.2 CMD_INIT runs libtpms' self-test: 0.4 s natively,
+     * but 3-12 s measured in a dom0 under QEMU emulation, longer on a loaded host. The bounds exist so a
+     * hung swtpm cannot hang a device forever, not to police speed.
+     */
     public static SwtpmConfig defaults(Path runtimeDir) {
-        return new SwtpmConfig("swtpm", runtimeDir, Duration.ofSeconds(10), Duration.ofSeconds(10),
+        return new SwtpmConfig("swtpm", runtimeDir, Duration.ofSeconds(30), Duration.ofSeconds(120),
                 Duration.ofSeconds(120));
     }
 

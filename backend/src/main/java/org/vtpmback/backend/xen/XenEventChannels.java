@@ -42,10 +42,15 @@ public final class XenEventChannels implements EventChannels {
         if (closed.get()) {
             throw new IllegalStateException("event channels are closed");
         }
-        int local = device.bindInterdomain(remoteDomid, remotePort);
-        Port port = new Port(local, remoteDomid, remotePort, onEvent);
-        ports.put(local, port);
-        return port;
+        // Xen marks a port pending as soon as an interdomain bind completes (evtchn_bind_interdomain),
+        // so the reader may see the new port before we know it: binding and registering under the lock
+        // the reader takes for its lookup closes that gap.
+        synchronized (ports) {
+            int local = device.bindInterdomain(remoteDomid, remotePort);
+            Port port = new Port(local, remoteDomid, remotePort, onEvent);
+            ports.put(local, port);
+            return port;
+        }
     }
 
     private void readEvents() {
@@ -66,9 +71,14 @@ public final class XenEventChannels implements EventChannels {
     }
 
     private void deliver(int localPort) {
-        Port port = ports.get(localPort);
+        Port port;
+        synchronized (ports) {
+            port = ports.get(localPort);
+        }
         if (port == null) {
-            return; // unbound meanwhile
+            // Unbound meanwhile, or not ours yet: unmask anyway, a port left masked never fires again.
+            unmaskQuietly(localPort);
+            return;
         }
         try {
             port.onEvent.accept(port);
@@ -77,6 +87,14 @@ public final class XenEventChannels implements EventChannels {
         }
         if (ports.containsKey(localPort)) {
             device.unmask(localPort);
+        }
+    }
+
+    private void unmaskQuietly(int localPort) {
+        try {
+            device.unmask(localPort);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.DEBUG, "unmask of unknown port {0}: {1}", localPort, e.getMessage());
         }
     }
 
