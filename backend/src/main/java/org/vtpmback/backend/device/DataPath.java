@@ -3,7 +3,6 @@ package org.vtpmback.backend.device;
 import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.instance.ActiveInstance;
-import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.ring.MalformedRequestException;
 import org.vtpmback.backend.ring.PageState;
 import org.vtpmback.backend.ring.SharedPage;
@@ -26,14 +25,16 @@ final class DataPath {
     private static final int TPM12_BAD_PARAM_SIZE = 0x19;
 
     private final String device;
+    private final FrontendRing ring;
     private final MappedGrant grant;
     private final SharedPage page;
     private final ActiveInstance instance;
     private BoundPort port;
     private long served;
 
-    DataPath(String device, MappedGrant grant, ActiveInstance instance) {
+    DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance) {
         this.device = device;
+        this.ring = ring;
         this.grant = grant;
         this.page = new SharedPage(grant.page());
         this.instance = instance;
@@ -84,6 +85,8 @@ final class DataPath {
         served++;
         if (!engine.isAlive()) {
             recoverEngine();
+        } else {
+            instance.afterCommand(); // persist NV and key changes before the guest sees the answer
         }
         return response;
     }
@@ -112,18 +115,22 @@ final class DataPath {
         return served;
     }
 
-    /** Releases port, page and instance, in the reverse order of acquisition. Safe to call once. */
-    void release(Teardown why) {
+    FrontendRing ring() {
+        return ring;
+    }
+
+    /**
+     * Releases port and page (the guest's resources) and hands back the vTPM instance, still running:
+     * whether it is saved and stopped now or reused by a reconnecting frontend is the device's call.
+     */
+    ActiveInstance releaseRing() {
         try {
             if (port != null) {
                 port.close();
             }
         } finally {
-            try {
-                grant.close();
-            } finally {
-                instance.deactivate(why);
-            }
+            grant.close();
         }
+        return instance;
     }
 }

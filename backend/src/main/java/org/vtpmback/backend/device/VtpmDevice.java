@@ -28,6 +28,10 @@ public final class VtpmDevice {
     private final Runnable onRemoved;
     private List<Watch> watches = List.of();
     private DataPath dataPath;
+    /** A vTPM kept running while the frontend is closed: reused if it reconnects, saved when the device goes. */
+    private ActiveInstance parked;
+    /** The frontend closed the device itself (guest shutdown, driver unload) since it last connected. */
+    private boolean frontendClosed;
     private boolean removed;
 
     VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool, Runnable onRemoved) {
@@ -57,21 +61,48 @@ public final class VtpmDevice {
         }
         if (!nodes.backendExists()) {
             LOG.log(System.Logger.Level.INFO, "{0}: backend directory removed", id);
-            release(Teardown.DEVICE_CLOSED);
+            releaseRing();
+            finishInstance(removalTeardown());
             remove();
             return;
         }
         XenbusState ours = nodes.ourState();
         XenbusState theirs = nodes.theirState();
         boolean online = nodes.online();
-        XenbusStep step = XenbusStateMachine.step(ours, theirs, online, dataPath != null);
-        if (!(step instanceof XenbusStep.Stay)) {
-            LOG.log(System.Logger.Level.DEBUG, "{0}: ours {1} theirs {2} online {3} -> {4}", id, ours, theirs, online, step);
-        }
         try {
+            if (dataPath != null && theirs == XenbusState.INITIALISED && ringReplaced()) {
+                // The frontend published a new page and port without closing (resume in place): drop
+                // the old ring, keep the TPM, and connect to the new one.
+                LOG.log(System.Logger.Level.INFO, "{0}: frontend published a new ring; reconnecting", id);
+                releaseRing();
+            }
+            if (!online || theirs == XenbusState.UNKNOWN) {
+                // The toolstack is taking the device away. Save the vTPM before reporting Closed: libxl
+                // destroys the domain right after, and the save asks the domain why it went away.
+                releaseRing();
+                finishInstance(removalTeardown());
+            } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
+                frontendClosed = true;
+            }
+            XenbusStep step = XenbusStateMachine.step(ours, theirs, online, dataPath != null);
+            if (!(step instanceof XenbusStep.Stay)) {
+                LOG.log(System.Logger.Level.DEBUG, "{0}: ours {1} theirs {2} online {3} -> {4}", id, ours, theirs, online, step);
+            }
             apply(step, ours);
         } catch (RuntimeException e) {
             fail(e);
+        }
+    }
+
+    private Teardown removalTeardown() {
+        return frontendClosed ? Teardown.DEVICE_REMOVED_AFTER_CLOSE : Teardown.DEVICE_REMOVED;
+    }
+
+    private boolean ringReplaced() {
+        try {
+            return !nodes.readRing().equals(dataPath.ring());
+        } catch (MalformedFrontendException e) {
+            return true; // let the connect path report what is wrong with it
         }
     }
 
@@ -85,7 +116,7 @@ public final class VtpmDevice {
         } else if (step instanceof XenbusStep.Connect) {
             connect(ours == XenbusState.CONNECTED);
         } else if (step instanceof XenbusStep.Disconnect d) {
-            release(Teardown.DEVICE_CLOSED);
+            releaseRing();
             switchState(d.then());
         }
     }
@@ -93,26 +124,33 @@ public final class VtpmDevice {
     private void connect(boolean reattach) {
         nodes.checkFrontendPath();
         FrontendRing ring = nodes.readRing();
-        ActivationRequest request = new ActivationRequest(id.toString(), id.frontendDomid(),
-                nodes.backendKey(VtpmKeys.UUID), isTrue(nodes.backendKey(VtpmKeys.RESUME)), reattach);
+        boolean resume = isTrue(nodes.backendKey(VtpmKeys.RESUME));
         MappedGrant grant = resources.grants().map(id.frontendDomid(), ring.grantRef());
         ActiveInstance instance;
         try {
-            instance = resources.instances().activate(request);
+            instance = parked != null ? parked : resources.instances().activate(new ActivationRequest(id.toString(),
+                    id.frontendDomid(), nodes.backendKey(VtpmKeys.UUID), resume, reattach));
+            parked = null;
         } catch (RuntimeException e) {
             grant.close();
             throw e;
         }
-        DataPath path = new DataPath(id.toString(), grant, instance);
+        DataPath path = new DataPath(id.toString(), ring, grant, instance);
         try {
             BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
                     p -> executor.execute(this::serviceRing));
             path.attachPort(port);
         } catch (RuntimeException e) {
-            path.release(Teardown.ENGINE_FAILED);
+            parked = path.releaseRing();
             throw e;
         }
         dataPath = path;
+        frontendClosed = false;
+        if (resume) {
+            // The restore signal is consumed, as xend's _endRestore did: a later reconnect of this
+            // frontend must not ask for the (now used) snapshot again.
+            nodes.writeIfPresent(VtpmKeys.RESUME, "False");
+        }
         nodes.advertiseFeatures();
         nodes.writeIfPresent(VtpmKeys.READY, "1");
         nodes.clearError();
@@ -134,7 +172,7 @@ public final class VtpmDevice {
         if (!(e instanceof MalformedFrontendException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
             LOG.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
         }
-        release(Teardown.ENGINE_FAILED);
+        releaseRing();
         try {
             nodes.writeError(message);
             switchState(XenbusState.CLOSING); // as xenbus_dev_fatal does: the guest gives up on this device
@@ -149,16 +187,30 @@ public final class VtpmDevice {
         }
     }
 
-    private void release(Teardown why) {
+    /** Unmaps and unbinds; the vTPM keeps running, parked, until the device's fate is known. */
+    private void releaseRing() {
         if (dataPath != null) {
             DataPath old = dataPath;
             dataPath = null;
             try {
-                old.release(why);
+                parked = old.releaseRing();
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, id + ": releasing the data path failed", e);
+                LOG.log(System.Logger.Level.ERROR, id + ": releasing the shared page or port failed", e);
             }
             LOG.log(System.Logger.Level.INFO, "{0}: disconnected after {1} commands", id, old.served());
+        }
+    }
+
+    /** Saves and stops the parked vTPM as {@code why} requires, and lets go of it. */
+    private void finishInstance(Teardown why) {
+        if (parked != null) {
+            ActiveInstance instance = parked;
+            parked = null;
+            try {
+                instance.deactivate(why);
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.ERROR, id + ": saving the vTPM failed", e);
+            }
         }
     }
 
@@ -174,7 +226,8 @@ public final class VtpmDevice {
             try {
                 removed = true;
                 watches.forEach(Watch::close);
-                release(Teardown.DAEMON_STOP);
+                releaseRing();
+                finishInstance(Teardown.DAEMON_STOP);
             } finally {
                 done.run();
             }

@@ -15,6 +15,12 @@ public interface ActiveInstance {
      */
     TpmEngine restartEngine();
 
+    /**
+     * Called after every guest command: persists permanent-state changes (NV writes, new persistent
+     * keys) right away, so a host crash loses at most the command in flight.
+     */
+    void afterCommand();
+
     /** Saves what {@code why} calls for, stops the engine and releases the instance. Idempotent. */
     void deactivate(Teardown why);
 }

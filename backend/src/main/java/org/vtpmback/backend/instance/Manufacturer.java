@@ -1,0 +1,9 @@
+package org.vtpmback.backend.instance;
+
+import org.vtpmback.backend.engine.TpmEngine;
+
+/** Gives a brand-new TPM its factory identity (EK, EK certificate). Runs on a started TPM. */
+@FunctionalInterface
+public interface Manufacturer {
+    void manufacture(TpmEngine engine, String uuid);
+}

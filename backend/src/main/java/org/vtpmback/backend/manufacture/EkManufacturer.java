@@ -1,0 +1,145 @@
+package org.vtpmback.backend.manufacture;
+
+import static org.vtpmback.backend.manufacture.Tpm2Marshal.TPM_RH_ENDORSEMENT;
+import static org.vtpmback.backend.manufacture.Tpm2Marshal.TPM_RH_PLATFORM;
+
+import java.lang.System.Logger.Level;
+import java.security.cert.CertificateEncodingException;
+import java.security.cert.X509Certificate;
+import java.security.interfaces.RSAPublicKey;
+import java.util.Locale;
+import java.util.Optional;
+import org.vtpmback.backend.engine.TpmEngine;
+import org.vtpmback.backend.engine.TpmFamily;
+
+/**
+ * "Manufactures" a vTPM on its first start, as a TPM vendor (or {@code swtpm_setup --createek
+ * --create-ek-cert --lock-nvram}, xen-vtpm-protocol.md §5.5) would: for TPM 2.0 it creates the
+ * Endorsement Key from the TCG default RSA 2048 template, persists it at the TCG handle, and stores an
+ * EK certificate from the host's {@link LocalCa} in the TCG NV index, where guest tools
+ * ({@code tpm2_nvread 0x1c00002}, {@code tpm2_getekcertificate}) look for it.
+ *
+ * <p>Preconditions: the engine's TPM was just started ({@code initClear()} + Startup(CLEAR)), so the
+ * platform hierarchy is enabled and all hierarchy passwords are empty; nothing else has used it yet.
+ * Manufacturing changes permanent state command by command and cannot be rolled back: a failure leaves
+ * a half-manufactured state, so callers should manufacture a fresh state dir and adopt it only when
+ * this returns (never re-manufacture an existing state, xen-vtpm-protocol.md pitfall 1).
+ *
+ * <p>Stateless; the engine passed in is confined to the calling thread as {@link TpmEngine} requires.
+ */
+public final class EkManufacturer {
+    /** TCG persistent handle of the RSA 2048 EK (TCG TPM v2.0 Provisioning Guide §7.8, Table 2). */
+    public static final int EK_HANDLE = 0x81010001;
+    /** TCG NV index of the RSA 2048 EK certificate (EK Credential Profile 2.0 §2.2.1.4). */
+    public static final int EK_CERT_NV_INDEX = 0x01C00002;
+    /** Chunk size for NV writes when the TPM does not report TPM_PT_NV_BUFFER_MAX (swtpm_setup uses 1024). */
+    static final int DEFAULT_NV_CHUNK = 1024;
+    /** TPM 2.0 Part 2 §6.13: TPM_PT_NV_BUFFER_MAX = PT_FIXED + 44. */
+    private static final int TPM_PT_NV_BUFFER_MAX = 0x12C;
+    private static final System.Logger LOG = System.getLogger(EkManufacturer.class.getName());
+
+    private final boolean lockNvram;
+
+    /** A manufacturer that write-locks the certificate index, like libvirt's {@code --lock-nvram}. */
+    public EkManufacturer() {
+        this(true);
+    }
+
+    /** A manufacturer that write-locks the certificate index only if {@code lockNvram}. */
+    public EkManufacturer(boolean lockNvram) {
+        this.lockNvram = lockNvram;
+    }
+
+    /**
+     * Manufactures a fresh TPM 2.0: EK at {@link #EK_HANDLE}, its certificate (issued by {@code ca} for
+     * {@code uuid}) in {@link #EK_CERT_NV_INDEX}. Steps, each response code checked:
+     * CreatePrimary(endorsement, template L-1), EvictControl, FlushContext, ReadPublic,
+     * NV_DefineSpace(platform), NV_Write in chunks, NV_WriteLock.
+     *
+     * @return the EK certificate now stored in the TPM
+     * @throws ManufactureException if the TPM already has an EK or EK certificate index (it is refused,
+     *         not overwritten), or a command fails (the message names it and the response code)
+     */
+    public X509Certificate manufacture(TpmEngine engine, String uuid, LocalCa ca) {
+        requireFamily(engine, TpmFamily.TPM2);
+        Tpm2Client tpm = new Tpm2Client(engine);
+        if (tpm.readPublic(EK_HANDLE).isPresent() || tpm.nvReadPublic(EK_CERT_NV_INDEX).isPresent()) {
+            throw new ManufactureException(String.format(Locale.ROOT,
+                    "vtpm %s is already (maybe partly) manufactured: 0x%08x or NV 0x%08x exists; refusing to "
+                            + "overwrite its endorsement", uuid, EK_HANDLE, EK_CERT_NV_INDEX));
+        }
+        int primary = tpm.createPrimary(TPM_RH_ENDORSEMENT, EkTemplate.rsa2048());
+        try {
+            tpm.evictControl(primary, EK_HANDLE);
+        } catch (RuntimeException e) {
+            try {
+                tpm.flushContext(primary);
+            } catch (RuntimeException f) {
+                e.addSuppressed(f);
+            }
+            throw e;
+        }
+        tpm.flushContext(primary); // the persistent copy does not depend on the transient one
+        RSAPublicKey ek = EkTemplate.publicKey(tpm.readPublic(EK_HANDLE)
+                .orElseThrow(() -> new ManufactureException("EK vanished from 0x81010001 after EvictControl")));
+        TpmIdentity identity = TpmIdentity.query(tpm);
+        X509Certificate cert = ca.issueEkCertificate(ek, uuid, identity);
+        byte[] der = encoded(cert);
+        tpm.nvDefineSpace(TPM_RH_PLATFORM, EK_CERT_NV_INDEX, NvAttributes.EK_CERT, der.length);
+        tpm.nvWrite(TPM_RH_PLATFORM, EK_CERT_NV_INDEX, der, nvChunk(tpm));
+        if (lockNvram) {
+            tpm.nvWriteLock(TPM_RH_PLATFORM, EK_CERT_NV_INDEX);
+        }
+        LOG.log(Level.INFO, "vtpm {0}: manufactured RSA 2048 EK at 0x81010001, {1}-byte EK certificate (serial {2})"
+                + " in NV 0x01c00002", uuid, der.length, cert.getSerialNumber().toString(16));
+        return cert;
+    }
+
+    /**
+     * Whether the TPM 2.0 behind {@code engine} is manufactured: an EK at {@link #EK_HANDLE} and a written
+     * {@link #EK_CERT_NV_INDEX}. For TPM 1.2: whether it has an EK ({@link Tpm12Endorsement#hasEk}).
+     * The TPM must be started.
+     */
+    public static boolean isManufactured(TpmEngine engine) {
+        if (engine.family() == TpmFamily.TPM12) {
+            return Tpm12Endorsement.hasEk(engine);
+        }
+        Tpm2Client tpm = new Tpm2Client(engine);
+        Optional<Tpm2Client.NvPublic> nv = tpm.nvReadPublic(EK_CERT_NV_INDEX);
+        return tpm.readPublic(EK_HANDLE).isPresent() && nv.isPresent() && nv.get().written();
+    }
+
+    /**
+     * Manufactures a fresh TPM 1.2: TPM_CreateEndorsementKeyPair (TPM 1.2 Main Part 3 §14.1) for an
+     * RSA 2048 EK, as swtpm_setup does for {@code --createek}; a fresh libtpms TPM 1.2 has no EK, and
+     * TPM_TakeOwnership needs one. No EK certificate is issued or stored: TPM 1.2 guests rarely look
+     * for one, and storing it (NV index 0x1000F000) is not implemented here.
+     *
+     * @return the EK's public key
+     * @throws ManufactureException if the TPM already has an EK (TPM_DISABLED_CMD) or the command fails
+     */
+    public RSAPublicKey manufactureTpm12(TpmEngine engine) {
+        requireFamily(engine, TpmFamily.TPM12);
+        return Tpm12Endorsement.createEndorsementKeyPair(engine);
+    }
+
+    /** The EK certificate's chunk size: TPM_PT_NV_BUFFER_MAX, or 1024 if not reported. */
+    private static int nvChunk(Tpm2Client tpm) {
+        Integer max = tpm.properties(TPM_PT_NV_BUFFER_MAX, 1).get(TPM_PT_NV_BUFFER_MAX);
+        return max == null || max <= 0 ? DEFAULT_NV_CHUNK : Math.min(max, TpmEngine.MAX_COMMAND_SIZE - 64);
+    }
+
+    private static byte[] encoded(X509Certificate cert) {
+        try {
+            return cert.getEncoded();
+        } catch (CertificateEncodingException e) {
+            throw new ManufactureException("cannot DER-encode the EK certificate", e);
+        }
+    }
+
+    private static void requireFamily(TpmEngine engine, TpmFamily family) {
+        if (engine.family() != family) {
+            throw new IllegalArgumentException("engine emulates " + engine.family() + ", not " + family);
+        }
+    }
+}

@@ -1,0 +1,134 @@
+package org.vtpmback.backend.manufacture;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.StringWriter;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.PrivateKey;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.util.Set;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.util.io.pem.PemObject;
+import org.bouncycastle.util.io.pem.PemWriter;
+
+/**
+ * PEM encoding of the CA key (PKCS#8 "PRIVATE KEY") and certificate, and crash-safe writes: the
+ * bytes go to a temp file in the target's directory that is created with its final permissions
+ * (the key is never readable by others, not even for an instant), fsynced, renamed over the target,
+ * then the directory is fsynced so the rename itself survives a power loss.
+ */
+final class PemFiles {
+    static final Set<PosixFilePermission> KEY_MODE = PosixFilePermissions.fromString("rw-------");
+    static final Set<PosixFilePermission> CERT_MODE = PosixFilePermissions.fromString("rw-r--r--");
+    static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
+
+    private PemFiles() {
+    }
+
+    static String encode(PrivateKey key) throws IOException {
+        return pem(new JcaPKCS8Generator(key, null).generate());
+    }
+
+    static String encode(X509Certificate cert) throws IOException {
+        try {
+            return pem(new PemObject("CERTIFICATE", cert.getEncoded()));
+        } catch (CertificateException e) {
+            throw new IOException("cannot encode certificate", e);
+        }
+    }
+
+    private static String pem(PemObject o) throws IOException {
+        StringWriter s = new StringWriter();
+        try (PemWriter w = new PemWriter(s)) {
+            w.writeObject(o);
+        }
+        return s.toString();
+    }
+
+    /** Reads the single PKCS#8 private key in {@code file}; a clear error names the file otherwise. */
+    static PrivateKey readKey(Path file) {
+        Object o = readObject(file);
+        if (!(o instanceof PrivateKeyInfo info)) {
+            throw new ManufactureException(file + ": not a PKCS#8 private key (found " + describe(o) + ")");
+        }
+        try {
+            return new JcaPEMKeyConverter().setProvider(Bc.PROVIDER).getPrivateKey(info);
+        } catch (IOException | RuntimeException e) {
+            throw new ManufactureException(file + ": unreadable private key: " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads the single X.509 certificate in {@code file}; a clear error names the file otherwise. */
+    static X509Certificate readCertificate(Path file) {
+        Object o = readObject(file);
+        if (!(o instanceof X509CertificateHolder holder)) {
+            throw new ManufactureException(file + ": not an X.509 certificate (found " + describe(o) + ")");
+        }
+        try {
+            return new JcaX509CertificateConverter().setProvider(Bc.PROVIDER).getCertificate(holder);
+        } catch (CertificateException e) {
+            throw new ManufactureException(file + ": unreadable certificate: " + e.getMessage(), e);
+        }
+    }
+
+    private static Object readObject(Path file) {
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII);
+             PEMParser p = new PEMParser(r)) {
+            return p.readObject();
+        } catch (IOException | RuntimeException e) {
+            // BC throws PEMException (an IOException) or runtime exceptions for bad base64/DER
+            throw new ManufactureException(file + ": corrupt PEM: " + e.getMessage(), e);
+        }
+    }
+
+    private static String describe(Object o) {
+        return o == null ? "no PEM object" : o.getClass().getSimpleName();
+    }
+
+    /** Atomically replaces {@code target} with {@code text}, the file having {@code mode} from creation. */
+    static void writeAtomically(Path target, String text, Set<PosixFilePermission> mode) throws IOException {
+        Path dir = target.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
+                PosixFilePermissions.asFileAttribute(mode));
+        try {
+            // createTempFile applies the umask; widen a public file to its intended mode before any byte is
+            // written (a secret file is only ever narrowed by the umask, never widened here)
+            if (!mode.equals(KEY_MODE)) {
+                Files.setPosixFilePermissions(tmp, mode);
+            }
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII));
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+                ch.force(true);
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+        fsyncDirectory(dir);
+    }
+
+    /** fsync(2) on a directory, so a rename in it is durable (Linux allows opening a directory read-only). */
+    static void fsyncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+package org.vtpmback.backend.state;
+
+import java.nio.file.Path;
+
+/** A stored vTPM cannot be used; the instance must not start, and must not be re-manufactured. */
+public class CorruptStateException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    public CorruptStateException(String uuid, Path file, String problem) {
+        super("stored state of vTPM " + uuid + " (" + file + ") " + problem
+                + "; refusing to start it (restore the file from a backup or an export, or delete the instance)");
+    }
+}

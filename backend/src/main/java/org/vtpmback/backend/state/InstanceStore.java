@@ -1,0 +1,120 @@
+package org.vtpmback.backend.state;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * The encrypted, crash-safe store of vTPM instances: one sealed file per uuid,
+ * {@code <dir>/<uuid>.vtpm}, replaced atomically on every save. Nothing of a vTPM is on disk in
+ * plaintext. A file that fails to open is never replaced by a fresh TPM: the instance refuses to start
+ * until an operator acts (re-manufacturing silently is how the Xen 3.x and mini-os stacks lost keys).
+ *
+ * <p>Thread-safe for different uuids; the caller holds the instance's lease for writes to one uuid.
+ */
+public final class InstanceStore {
+    public static final String SUFFIX = ".vtpm";
+    private static final Pattern UUID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+    private static final String PURPOSE = "instance-state";
+
+    private final Path dir;
+    private final MasterKey masterKey;
+
+    public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
+        this.dir = AtomicFiles.createPrivateDirectory(dir);
+        this.masterKey = masterKey;
+        AtomicFiles.removeLeftovers(dir);
+    }
+
+    /** Lower-case canonical form; throws for anything that is not a uuid. */
+    public static String canonicalUuid(String uuid) {
+        String u = uuid.toLowerCase(Locale.ROOT);
+        if (!UUID.matcher(u).matches()) {
+            throw new IllegalArgumentException("'" + uuid + "' is not a uuid");
+        }
+        return u;
+    }
+
+    public Path fileOf(String uuid) {
+        return dir.resolve(canonicalUuid(uuid) + SUFFIX);
+    }
+
+    /**
+     * The stored instance, or empty if there is none.
+     *
+     * @throws CorruptStateException if a file exists but cannot be authenticated or parsed
+     */
+    public Optional<InstanceRecord> load(String uuid) throws CorruptStateException {
+        Path file = fileOf(uuid);
+        byte[] sealed;
+        try {
+            if (!Files.exists(file)) {
+                return Optional.empty();
+            }
+            sealed = Files.readAllBytes(file);
+        } catch (IOException e) {
+            throw new CorruptStateException(uuid, file, "cannot be read: " + e.getMessage());
+        }
+        try {
+            byte[] plain = Sealer.open(keyOf(uuid), context(uuid), sealed);
+            InstanceRecord record = InstanceRecord.decode(plain);
+            if (!record.uuid().equals(canonicalUuid(uuid))) {
+                throw new CorruptStateException(uuid, file, "holds vTPM " + record.uuid());
+            }
+            return Optional.of(record);
+        } catch (SealedDataException e) {
+            throw new CorruptStateException(uuid, file, e.getMessage());
+        } catch (IOException e) {
+            throw new CorruptStateException(uuid, file, "authenticated but unreadable: " + e.getMessage());
+        }
+    }
+
+    /** Replaces the stored instance atomically (old or new after any crash). */
+    public void save(InstanceRecord record) throws IOException {
+        String uuid = canonicalUuid(record.uuid());
+        AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), record.encode()), AtomicFiles.OWNER_ONLY);
+    }
+
+    public boolean delete(String uuid) throws IOException {
+        return AtomicFiles.delete(fileOf(uuid));
+    }
+
+    /** The uuids of all stored instances. */
+    public List<String> list() {
+        List<String> out = new ArrayList<>();
+        try (var files = Files.list(dir)) {
+            files.map(p -> p.getFileName().toString())
+                    .filter(n -> n.endsWith(SUFFIX))
+                    .map(n -> n.substring(0, n.length() - SUFFIX.length()))
+                    .filter(n -> UUID.matcher(n).matches())
+                    .sorted()
+                    .forEach(out::add);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + dir, e);
+        }
+        return out;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    MasterKey masterKey() {
+        return masterKey;
+    }
+
+    private byte[] keyOf(String uuid) {
+        return masterKey.derive(canonicalUuid(uuid), PURPOSE);
+    }
+
+    /** Associated data: the file belongs to this uuid and this role. */
+    private static String context(String uuid) {
+        return "vtpmback instance " + canonicalUuid(uuid);
+    }
+}

@@ -1,0 +1,70 @@
+package org.vtpmback.backend.state;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.InstanceRecord.EndKind;
+import org.vtpmback.backend.state.InstanceRecord.Snapshot;
+
+/** The start-mode table of the state-lifecycle issue, every combination written out. */
+class StartModeTest {
+    private static final Optional<InstanceRecord> NOTHING = Optional.empty();
+    private static final Optional<InstanceRecord> PERMANENT_ONLY = Optional.of(record(Optional.empty()));
+    private static final Optional<InstanceRecord> SUSPENDED = Optional.of(record(Optional.of(new Snapshot(EndKind.SUSPENDED, new byte[] {1}))));
+    private static final Optional<InstanceRecord> DAEMON_STOPPED = Optional.of(record(Optional.of(new Snapshot(EndKind.DAEMON_STOPPED, new byte[] {1}))));
+
+    @Test
+    void everyCase() {
+        // stored state, resume key, re-attach -> mode
+        Object[][] table = {
+            {NOTHING, false, false, StartMode.MANUFACTURE},
+            {NOTHING, true, false, StartMode.REFUSE},          // never hand a restored guest a new TPM
+            {NOTHING, false, true, StartMode.REFUSE},
+            {NOTHING, true, true, StartMode.REFUSE},
+            {PERMANENT_ONLY, false, false, StartMode.CLEAR},   // boot / reboot
+            {PERMANENT_ONLY, true, false, StartMode.REFUSE},   // resume without snapshot
+            {PERMANENT_ONLY, false, true, StartMode.CLEAR},    // daemon crashed earlier: best effort
+            {PERMANENT_ONLY, true, true, StartMode.REFUSE},
+            {SUSPENDED, false, false, StartMode.CLEAR},        // a reboot instead of a resume: snapshot discarded
+            {SUSPENDED, true, false, StartMode.RESTORE},       // save/restore, migration
+            {SUSPENDED, false, true, StartMode.RESTORE},
+            {SUSPENDED, true, true, StartMode.RESTORE},
+            {DAEMON_STOPPED, false, false, StartMode.CLEAR},
+            {DAEMON_STOPPED, true, false, StartMode.RESTORE},
+            {DAEMON_STOPPED, false, true, StartMode.RESTORE},  // daemon restart under a running guest
+            {DAEMON_STOPPED, true, true, StartMode.RESTORE},
+        };
+        List<String> wrong = new ArrayList<>();
+        for (Object[] row : table) {
+            @SuppressWarnings("unchecked")
+            StartMode.Decision d = StartMode.decide((Optional<InstanceRecord>) row[0], (Boolean) row[1], (Boolean) row[2]);
+            if (d.mode() != row[3]) {
+                wrong.add(describe(row) + " gave " + d.mode() + " (" + d.reason() + ")");
+            }
+        }
+        assertEquals(List.of(), wrong);
+    }
+
+    @Test
+    void refusalSaysWhatToDo() {
+        StartMode.Decision d = StartMode.decide(PERMANENT_ONLY, true, false);
+        assertEquals("resume requested but no suspend snapshot is stored (last end: SHUTDOWN); nothing was changed", d.reason());
+    }
+
+    private static String describe(Object[] row) {
+        @SuppressWarnings("unchecked")
+        Optional<InstanceRecord> stored = (Optional<InstanceRecord>) row[0];
+        return stored.map(r -> r.snapshot().map(s -> s.reason().name()).orElse("permanent-only")).orElse("nothing")
+                + " resume=" + row[1] + " reattach=" + row[2];
+    }
+
+    private static InstanceRecord record(Optional<Snapshot> snapshot) {
+        return new InstanceRecord("4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", TpmFamily.TPM2, Instant.EPOCH, 3,
+                snapshot.map(Snapshot::reason).orElse(EndKind.SHUTDOWN), new byte[] {9}, snapshot);
+    }
+}

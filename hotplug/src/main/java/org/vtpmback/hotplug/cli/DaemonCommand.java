@@ -1,0 +1,128 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.vtpmback.backend.device.VtpmDaemon;
+import org.vtpmback.backend.engine.SwtpmConfig;
+import org.vtpmback.backend.engine.SwtpmLauncher;
+import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+import org.vtpmback.hotplug.host.Host;
+import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.XsPath;
+import org.vtpmback.xenstore.libxs.LibXenStore;
+
+/**
+ * {@code vtpmback daemon}: runs the backend in the foreground until the process is told to stop
+ * (SIGTERM, SIGINT), then detaches from the guests without disturbing them. Every start-up failure is
+ * one line on stderr and exit status 1.
+ */
+final class DaemonCommand {
+    private static final System.Logger LOG = System.getLogger("vtpmback");
+
+    private DaemonCommand() {
+    }
+
+    static int run(Invocation inv, VtpmbackConfig config) {
+        LogSetup.configure(config.logLevel(), inv.err());
+        String swtpm;
+        try {
+            swtpm = Swtpm.version(config.swtpm());
+        } catch (Swtpm.Unusable e) {
+            return Main.fail(inv, e.getMessage());
+        }
+        try {
+            Dirs.createPrivate(config.stateDir());
+        } catch (IOException e) {
+            return Main.fail(inv, "cannot create state-dir " + config.stateDir() + ": " + e);
+        }
+        try {
+            Dirs.createPrivate(config.runtimeDir());
+        } catch (IOException e) {
+            return Main.fail(inv, "cannot create runtime-dir " + config.runtimeDir() + ": " + e);
+        }
+        Host host;
+        try {
+            host = Host.open(config);
+        } catch (RuntimeException e) {
+            return Main.fail(inv, "cannot open host=" + config.host().configValue() + ": " + e.getMessage());
+        }
+        XenStore store;
+        try {
+            store = connect(config);
+        } catch (RuntimeException e) {
+            host.close();
+            return Main.fail(inv, "cannot connect to xenstored (" + config.xenstoredDescription() + "): " + e.getMessage());
+        }
+        SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(config.runtimeDir()).withSwtpmBinary(config.swtpm()));
+        PersistentInstances instances;
+        try {
+            instances = Instances.open(config, launcher, host.domains());
+        } catch (IOException | RuntimeException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
+        }
+        VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
+
+        CountDownLatch stopped = new CountDownLatch(1);
+        AtomicBoolean stopping = new AtomicBoolean();
+        Runnable stop = () -> {
+            if (!stopping.compareAndSet(false, true)) {
+                return;
+            }
+            LOG.log(Level.INFO, "stopping: detaching from the guests (they keep their vTPMs; a restarted daemon re-attaches)");
+            try {
+                daemon.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, "stopping the daemon failed", e);
+            } finally {
+                closeQuietly(store, "xenstore connection");
+                closeQuietly(host, "host");
+                stopped.countDown();
+            }
+        };
+        Lifecycle.Registration hook = inv.lifecycle().onStop(stop);
+        try {
+            daemon.start();
+        } catch (RuntimeException e) {
+            hook.cancel();
+            stop.run();
+            return Main.fail(inv, "cannot start watching backend domain " + config.backendDomid() + " in xenstore: "
+                    + e.getMessage());
+        }
+        LOG.log(Level.INFO, "vtpmback {0} serving backend domain {1} on {2}, state in {3}, host {4}",
+                Version.get(), config.backendDomid(), config.xenstoredDescription(), config.stateDir(), host.description());
+        LOG.log(Level.INFO, "config file {0}; swtpm {1}; runtime in {2}; default TPM family {3}, {4} per-vTPM override(s)",
+                config.source().map(Object::toString).orElse("none (built-in defaults)"), swtpm, config.runtimeDir(),
+                VtpmbackConfig.familyValue(config.defaultTpmFamily()), config.tpmFamilies().size());
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stop.run();
+        }
+        return Main.OK;
+    }
+
+    private static XenStore connect(VtpmbackConfig config) {
+        XenStore store = config.xenstoredSocket().map(LibXenStore::connect).orElseGet(LibXenStore::connectDefault);
+        try {
+            store.list(XsPath.ROOT); // xs_open only connects: make xenstored answer once
+            return store;
+        } catch (RuntimeException e) {
+            store.close();
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(AutoCloseable c, String what) {
+        try {
+            c.close();
+        } catch (Exception e) {
+            LOG.log(Level.WARNING, "closing the " + what + " failed", e);
+        }
+    }
+}

@@ -1,0 +1,39 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.vtpmback.backend.engine.EngineFactory;
+import org.vtpmback.backend.instance.DomainStatus;
+import org.vtpmback.backend.instance.Manufacturer;
+import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+
+/** Opens the configured vTPM store: {@code <state-dir>/instances}, sealed with the master key. */
+final class Instances {
+    /** How long a migration destination waits for the source to save and release the vTPM. */
+    static final Duration HANDOVER_TIMEOUT = Duration.ofSeconds(60);
+
+    private Instances() {
+    }
+
+    static InstanceStore store(VtpmbackConfig config) throws IOException {
+        return new InstanceStore(config.stateDir().resolve("instances"), MasterKey.loadOrCreate(config.masterKey()));
+    }
+
+    static PersistentInstances open(VtpmbackConfig config, EngineFactory engines, DomainStatus domains) throws IOException {
+        return new PersistentInstances(store(config), engines, runtimeInstancesDir(config), config::familyOf,
+                manufacturer(config), domains, HANDOVER_TIMEOUT);
+    }
+
+    /** swtpm's working folders: under the runtime directory, a tmpfs, so plaintext never reaches a disk. */
+    static Path runtimeInstancesDir(VtpmbackConfig config) {
+        return config.runtimeDir().resolve("instances");
+    }
+
+    static Manufacturer manufacturer(VtpmbackConfig config) {
+        return (engine, uuid) -> { }; // EK manufacture is wired in with the local CA
+    }
+}

@@ -1,0 +1,286 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.PrintStream;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.vtpmback.hotplug.config.ConfigException;
+import org.vtpmback.hotplug.config.ConfigLoader;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+
+/**
+ * {@code vtpmback <command> [options]}: the operator's entry point. Exit status 0 on success, 1 when
+ * something failed at run time, 2 for a usage error (the message says what and where to find help).
+ */
+public final class Main {
+    public static final String PROGRAM = "vtpmback";
+    public static final int OK = 0;
+    public static final int FAILURE = 1;
+    public static final int USAGE = 2;
+
+    private static final String CONFIG_OPTIONS = ""
+            + "Options:\n"
+            + "  --config FILE     configuration file (default " + VtpmbackConfig.DEFAULT_FILE + ";\n"
+            + "                    if that file is missing, the built-in defaults apply)\n"
+            + "  --set KEY=VALUE   override one configuration key; repeatable\n"
+            + "                    (e.g. --set log-level=debug --set host=simulated)\n"
+            + "  -h, --help        show this help\n"
+            + "\n"
+            + "Configuration keys (the commented defaults are in etc/vtpmback.conf of the distribution):\n"
+            + wrap(String.join(", ", ConfigLoader.keys()) + ", " + ConfigLoader.TPM_FAMILY_PREFIX
+                    + "<uuid> (2.0 or 1.2 for one vTPM)", "  ", 78);
+
+    /** {@code text} broken at blanks into lines of at most {@code width} characters, each indented. */
+    static String wrap(String text, String indent, int width) {
+        StringBuilder sb = new StringBuilder();
+        StringBuilder line = new StringBuilder(indent);
+        for (String word : text.split(" ")) {
+            if (line.length() > indent.length() && line.length() + 1 + word.length() > width) {
+                sb.append(line).append('\n');
+                line = new StringBuilder(indent);
+            }
+            if (line.length() > indent.length()) {
+                line.append(' ');
+            }
+            line.append(word);
+        }
+        return sb.append(line).append('\n').toString();
+    }
+
+    /** What a command does once its options are parsed. */
+    @FunctionalInterface
+    interface Handler {
+        int run(Invocation inv, VtpmbackConfig config);
+    }
+
+    /**
+     * One row of the command table.
+     *
+     * @param name    what the operator types
+     * @param summary one line for the command list
+     * @param usage   the usage line after {@code vtpmback}
+     * @param help    the command's help text (description and options)
+     * @param usesConfig whether it takes {@code --config} and {@code --set}
+     * @param handler null for a planned command that is not implemented yet
+     */
+    record Command(String name, String summary, String usage, String help, boolean usesConfig, Handler handler) {
+        boolean implemented() {
+            return handler != null;
+        }
+    }
+
+    /**
+     * The command table, in help order. Later commands get a row here: until their handler exists they
+     * are listed as planned and refused with exit status 2.
+     */
+    static final Map<String, Command> COMMANDS = new LinkedHashMap<>();
+
+    static {
+        add(new Command("daemon", "run the backend in the foreground until SIGTERM or SIGINT",
+                "daemon [--config FILE] [--set KEY=VALUE]...",
+                "Serves the vTPMs of backend/vtpm in xenstore: one swtpm per vTPM uuid, state in state-dir.\n"
+                        + "Runs in the foreground and logs to stderr (systemd: Type=simple). On SIGTERM or SIGINT it\n"
+                        + "detaches from the guests without disturbing them; a restarted daemon re-attaches.\n"
+                        + "Exits 1 at once, with one line saying why, if swtpm does not run, the directories cannot\n"
+                        + "be created, the Xen side cannot be opened or xenstored does not answer.\n\n" + CONFIG_OPTIONS,
+                true, DaemonCommand::run));
+        add(new Command("check", "show the effective configuration and check swtpm, Xen, xenstored and directories",
+                "check [--config FILE] [--set KEY=VALUE]...",
+                "Prints the configuration the daemon would use, then one OK or FAIL line per check: swtpm runs\n"
+                        + "(swtpm --version), the Xen libraries and devices open (host=xen), xenstored answers, and\n"
+                        + "state-dir, runtime-dir (and simulation-dir) are usable. Changes nothing. Exits 1 if any\n"
+                        + "check failed.\n\n" + CONFIG_OPTIONS,
+                true, CheckCommand::run));
+        add(new Command("version", "print the version", "version",
+                "Prints 'vtpmback <version>'.\n\nOptions:\n  -h, --help        show this help\n",
+                false, (inv, config) -> {
+                    inv.out().println(PROGRAM + " " + Version.get());
+                    return OK;
+                }));
+        // Planned commands: give each a handler when it lands.
+        planned("restore", "restore a saved domain so that its vTPM resumes its suspended state");
+        planned("migrate-receive", "receive a migrating domain so that its vTPM resumes on this host");
+        planned("export", "write a vTPM's state to a file");
+        planned("import", "read a vTPM's state from a file");
+        planned("delete", "delete a vTPM's state");
+        planned("list", "list the vTPMs and their state");
+    }
+
+    private static void add(Command c) {
+        COMMANDS.put(c.name(), c);
+    }
+
+    private static void planned(String name, String summary) {
+        add(new Command(name, summary, name, "Not implemented in this version.\n", false, null));
+    }
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        // Before anything touches java.util.logging: keep the handlers through the JVM's shutdown hooks.
+        if (System.getProperty("java.util.logging.manager") == null) {
+            System.setProperty("java.util.logging.manager", ShutdownSafeLogManager.class.getName());
+        }
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs one command line and returns its exit status; never calls System.exit. */
+    public static int run(String[] args, PrintStream out, PrintStream err) {
+        return run(args, out, err, Lifecycle.JVM);
+    }
+
+    static int run(String[] args, PrintStream out, PrintStream err, Lifecycle lifecycle) {
+        String context = PROGRAM;
+        try {
+            if (args.length == 0) {
+                throw new UsageException("no command given");
+            }
+            String first = args[0];
+            if (first.equals("-h") || first.equals("--help")) {
+                out.print(globalHelp());
+                return OK;
+            }
+            if (first.equals("--version") || first.equals("-V")) {
+                out.println(PROGRAM + " " + Version.get());
+                return OK;
+            }
+            if (first.equals("help")) {
+                if (args.length == 1) {
+                    out.print(globalHelp());
+                    return OK;
+                }
+                if (args.length > 2) {
+                    throw new UsageException("help takes at most one command, got " + (args.length - 1) + " arguments");
+                }
+                out.print(commandHelp(command(args[1])));
+                return OK;
+            }
+            if (first.startsWith("-")) {
+                throw new UsageException("unknown option '" + first + "' (command options go after the command)");
+            }
+            Command c = command(first);
+            context = PROGRAM + " " + c.name();
+            Optional<Path> config = Optional.empty();
+            List<String> overrides = new ArrayList<>();
+            boolean help = false;
+            for (int i = 1; i < args.length; i++) {
+                String a = args[i];
+                if (a.equals("-h") || a.equals("--help")) {
+                    help = true;
+                } else if (c.usesConfig() && (a.equals("--config") || a.startsWith("--config="))) {
+                    if (config.isPresent()) {
+                        throw new UsageException("--config given twice");
+                    }
+                    String v = a.equals("--config") ? value(args, ++i, a) : a.substring("--config=".length());
+                    config = Optional.of(path(v));
+                } else if (c.usesConfig() && (a.equals("--set") || a.startsWith("--set="))) {
+                    String v = a.equals("--set") ? value(args, ++i, a) : a.substring("--set=".length());
+                    if (v.indexOf('=') <= 0) {
+                        throw new UsageException("--set " + v + ": expected --set KEY=VALUE");
+                    }
+                    overrides.add(v);
+                } else if (a.startsWith("-")) {
+                    throw new UsageException("unknown option '" + a + "'");
+                } else {
+                    throw new UsageException("unexpected argument '" + a + "'");
+                }
+            }
+            if (help) {
+                out.print(commandHelp(c));
+                return OK;
+            }
+            if (!c.implemented()) {
+                err.println(context + ": not implemented in this version (planned)");
+                return USAGE;
+            }
+            Invocation inv = new Invocation(c.name(), config, overrides, out, err, lifecycle);
+            VtpmbackConfig cfg;
+            try {
+                cfg = inv.loadConfig();
+            } catch (ConfigException e) {
+                err.println(context + ": " + e.getMessage());
+                if (e.commandLine()) {
+                    err.println("Try '" + context + " --help'.");
+                    return USAGE;
+                }
+                return FAILURE;
+            }
+            return c.handler().run(inv, cfg);
+        } catch (UsageException e) {
+            err.println(context + ": " + e.getMessage());
+            err.println("Try '" + (context.equals(PROGRAM) ? PROGRAM : context) + " --help'.");
+            return USAGE;
+        }
+    }
+
+    /** Prints {@code vtpmback <command>: message} to stderr and returns {@link #FAILURE}. */
+    static int fail(Invocation inv, String message) {
+        inv.err().println(PROGRAM + " " + inv.command() + ": " + message);
+        return FAILURE;
+    }
+
+    private static Command command(String name) throws UsageException {
+        Command c = COMMANDS.get(name);
+        if (c == null) {
+            throw new UsageException("unknown command '" + name + "'; commands: " + String.join(", ", implementedNames()));
+        }
+        return c;
+    }
+
+    private static String value(String[] args, int i, String option) throws UsageException {
+        if (i >= args.length) {
+            throw new UsageException(option + " needs a value");
+        }
+        return args[i];
+    }
+
+    private static Path path(String v) throws UsageException {
+        try {
+            if (v.isEmpty()) {
+                throw new UsageException("--config needs a file name");
+            }
+            return Path.of(v);
+        } catch (InvalidPathException e) {
+            throw new UsageException("--config " + v + ": not a path (" + e.getReason() + ")");
+        }
+    }
+
+    private static List<String> implementedNames() {
+        List<String> names = new ArrayList<>();
+        COMMANDS.values().stream().filter(Command::implemented).forEach(c -> names.add(c.name()));
+        return names;
+    }
+
+    static String globalHelp() {
+        StringBuilder sb = new StringBuilder();
+        sb.append("Usage: ").append(PROGRAM).append(" <command> [options]\n")
+                .append("       ").append(PROGRAM).append(" --help | --version\n\n")
+                .append("Xen vTPM backend: serves Linux xen-tpmfront guests with one swtpm per vTPM uuid.\n\n")
+                .append("Commands:\n");
+        List<String> planned = new ArrayList<>();
+        for (Command c : COMMANDS.values()) {
+            if (c.implemented()) {
+                sb.append(String.format("  %-16s %s%n", c.name(), c.summary()));
+            } else {
+                planned.add(c.name());
+            }
+        }
+        sb.append(String.format("  %-16s %s%n", "help [COMMAND]", "show this help, or a command's"));
+        if (!planned.isEmpty()) {
+            sb.append("\nPlanned, not in this version: ").append(String.join(", ", planned)).append('\n');
+        }
+        sb.append("\nRun '").append(PROGRAM).append(" <command> --help' for a command's options.\n")
+                .append("Exit status: 0 success, 1 failure, 2 usage error.\n");
+        return sb.toString();
+    }
+
+    static String commandHelp(Command c) {
+        return "Usage: " + PROGRAM + " " + c.usage() + "\n\n" + c.summary().substring(0, 1).toUpperCase(java.util.Locale.ROOT)
+                + c.summary().substring(1) + ".\n\n" + c.help();
+    }
+}

@@ -1,0 +1,260 @@
+package org.vtpmback.hotplug.config;
+
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.BiConsumer;
+import java.util.regex.Pattern;
+import org.vtpmback.backend.engine.TpmFamily;
+
+/**
+ * Reads a {@link VtpmbackConfig}: the file, then {@code --set key=value} overrides, every key optional.
+ *
+ * <p>The file is a subset of the Java properties syntax: one {@code key = value} (or {@code key: value})
+ * per line, blank lines and lines starting with {@code #} or {@code !} ignored, surrounding blanks
+ * trimmed, UTF-8. No escapes and no continuation lines. An unknown key, a key set twice or a bad value
+ * is an error naming the file, the line and the key; nothing is silently ignored.
+ */
+public final class ConfigLoader {
+    /** Prefix of the per-vTPM family override keys, {@code tpm-family.<uuid>}. */
+    public static final String TPM_FAMILY_PREFIX = "tpm-family.";
+    /**
+     * Longest runtime-dir: a UNIX socket path has at most 107 bytes, and the longest socket swtpm gets
+     * is {@code /vtpm-<5-digit domid>-<8 hex>.sock.ctrl} (30 bytes).
+     */
+    static final int MAX_RUNTIME_DIR_BYTES = 107 - 30;
+    /** Domain ids from 0x7FF0 (DOMID_FIRST_RESERVED) on are special, never a backend. */
+    static final int MAX_DOMID = 0x7FEF;
+    private static final Pattern UUID =
+            Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+
+    /** The keys, in documentation order, each with its setter. */
+    private static final Map<String, BiConsumer<Builder, String>> KEYS = new LinkedHashMap<>();
+
+    static {
+        KEYS.put("backend-domid", (b, v) -> b.backendDomid = domid(v));
+        KEYS.put("state-dir", (b, v) -> b.stateDir = absolutePath(v));
+        KEYS.put("runtime-dir", (b, v) -> b.runtimeDir = runtimeDir(v));
+        KEYS.put("swtpm", (b, v) -> b.swtpm = nonEmpty(v));
+        KEYS.put("default-tpm-family", (b, v) -> b.defaultTpmFamily = family(v));
+        KEYS.put("host", (b, v) -> b.host = oneOf(v, HostKind.values(), HostKind::configValue));
+        KEYS.put("simulation-dir", (b, v) -> b.simulationDir = absolutePath(v));
+        KEYS.put("xenstored-socket", (b, v) -> b.xenstoredSocket = v.isEmpty() ? Optional.empty() : Optional.of(absolutePath(v)));
+        KEYS.put("master-key", (b, v) -> b.masterKey = absolutePath(v));
+        KEYS.put("log-level", (b, v) -> b.logLevel = oneOf(v, LogLevel.values(), LogLevel::configValue));
+    }
+
+    private ConfigLoader() {
+    }
+
+    /** The names of the plain keys, in documentation order (plus {@code tpm-family.<uuid>}). */
+    public static List<String> keys() {
+        return List.copyOf(KEYS.keySet());
+    }
+
+    /**
+     * Loads the configuration.
+     *
+     * @param file      {@code --config FILE}, which must exist; empty for {@link VtpmbackConfig#DEFAULT_FILE},
+     *                  which may be missing (then the defaults apply)
+     * @param overrides {@code --set} arguments, {@code key=value}, applied after the file in order
+     * @throws ConfigException naming the file and line, or the {@code --set} argument, and the key
+     */
+    public static VtpmbackConfig load(Optional<Path> file, List<String> overrides) {
+        Path path = file.orElse(VtpmbackConfig.DEFAULT_FILE);
+        Optional<String> text;
+        try {
+            byte[] bytes = Files.readAllBytes(path);
+            text = Optional.of(StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes)).toString());
+        } catch (NoSuchFileException e) {
+            if (file.isPresent()) {
+                throw new ConfigException(path + ": no such configuration file", true, e);
+            }
+            text = Optional.empty();
+        } catch (CharacterCodingException e) {
+            throw new ConfigException(path + ": not UTF-8 text", false, e);
+        } catch (IOException e) {
+            throw new ConfigException(path + ": cannot read the configuration file: " + e, false, e);
+        }
+        return parse(text.map(t -> Map.entry(path, t)), overrides);
+    }
+
+    /** Parses {@code file} (path and text), if any, then applies {@code overrides}. */
+    public static VtpmbackConfig parse(Optional<Map.Entry<Path, String>> file, List<String> overrides) {
+        Builder b = new Builder();
+        file.ifPresent(f -> {
+            b.source = Optional.of(f.getKey());
+            parseFile(b, f.getKey(), f.getValue());
+        });
+        Map<String, String> seen = new HashMap<>();
+        for (String arg : overrides) {
+            int eq = arg.indexOf('=');
+            if (eq <= 0) {
+                throw new ConfigException("--set " + arg + ": expected --set key=value", true);
+            }
+            String key = arg.substring(0, eq).trim();
+            String previous = seen.put(key, arg);
+            if (previous != null) {
+                throw new ConfigException("--set " + arg + ": key '" + key + "' already set by --set " + previous, true);
+            }
+            apply(b, key, arg.substring(eq + 1).trim(), "--set " + arg, true);
+        }
+        return b.build();
+    }
+
+    private static void parseFile(Builder b, Path path, String text) {
+        Map<String, Integer> seen = new HashMap<>();
+        String[] lines = text.split("\n", -1);
+        for (int i = 0; i < lines.length; i++) {
+            String where = path + ":" + (i + 1);
+            String line = lines[i].strip();
+            if (line.isEmpty() || line.startsWith("#") || line.startsWith("!")) {
+                continue;
+            }
+            if (line.endsWith("\\")) {
+                throw new ConfigException(where + ": continuation lines (trailing \\) are not supported", false);
+            }
+            int sep = separator(line);
+            if (sep <= 0) {
+                throw new ConfigException(where + ": expected 'key = value', got '" + line + "'", false);
+            }
+            String key = line.substring(0, sep).strip();
+            Integer previous = seen.put(key, i + 1);
+            if (previous != null) {
+                throw new ConfigException(where + ": key '" + key + "' is already set on line " + previous, false);
+            }
+            apply(b, key, line.substring(sep + 1).strip(), where, false);
+        }
+    }
+
+    private static int separator(String line) {
+        int eq = line.indexOf('=');
+        int colon = line.indexOf(':');
+        if (eq < 0) {
+            return colon;
+        }
+        return colon < 0 ? eq : Math.min(eq, colon);
+    }
+
+    private static void apply(Builder b, String key, String value, String where, boolean commandLine) {
+        try {
+            if (key.startsWith(TPM_FAMILY_PREFIX)) {
+                String uuid = key.substring(TPM_FAMILY_PREFIX.length());
+                if (!UUID.matcher(uuid).matches()) {
+                    throw new IllegalArgumentException("'" + uuid + "' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
+                }
+                b.tpmFamilies.put(uuid.toLowerCase(Locale.ROOT), family(value));
+                return;
+            }
+            BiConsumer<Builder, String> setter = KEYS.get(key);
+            if (setter == null) {
+                throw new ConfigException(where + ": unknown key '" + key + "' (known keys: "
+                        + String.join(", ", KEYS.keySet()) + ", " + TPM_FAMILY_PREFIX + "<uuid>)", commandLine);
+            }
+            setter.accept(b, value);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException(where + ": bad value for " + key + ": " + e.getMessage(), commandLine, e);
+        }
+    }
+
+    private static int domid(String v) {
+        int domid;
+        try {
+            domid = Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("'" + v + "' is not a domain id (a number, 0 for dom0)", e);
+        }
+        if (domid < 0 || domid > MAX_DOMID) {
+            throw new IllegalArgumentException(domid + " is not a domain id (0 to " + MAX_DOMID + ")");
+        }
+        return domid;
+    }
+
+    private static Path absolutePath(String v) {
+        if (v.isEmpty()) {
+            throw new IllegalArgumentException("empty; give an absolute path");
+        }
+        Path p;
+        try {
+            p = Path.of(v);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new IllegalArgumentException("'" + v + "' is not a path: " + e.getReason(), e);
+        }
+        if (!p.isAbsolute()) {
+            throw new IllegalArgumentException("'" + v + "' is not an absolute path");
+        }
+        return p.normalize();
+    }
+
+    private static Path runtimeDir(String v) {
+        Path p = absolutePath(v);
+        int bytes = p.toString().getBytes(StandardCharsets.UTF_8).length;
+        if (bytes > MAX_RUNTIME_DIR_BYTES) {
+            throw new IllegalArgumentException("'" + v + "' is " + bytes + " bytes long; swtpm's UNIX socket paths"
+                    + " must fit in 107 bytes, so keep it to " + MAX_RUNTIME_DIR_BYTES + " bytes");
+        }
+        return p;
+    }
+
+    private static String nonEmpty(String v) {
+        if (v.isEmpty()) {
+            throw new IllegalArgumentException("empty");
+        }
+        return v;
+    }
+
+    static TpmFamily family(String v) {
+        switch (v) {
+            case "2.0":
+                return TpmFamily.TPM2;
+            case "1.2":
+                return TpmFamily.TPM12;
+            default:
+                throw new IllegalArgumentException("'" + v + "' is not a TPM family (2.0 or 1.2)");
+        }
+    }
+
+    private static <E extends Enum<E>> E oneOf(String v, E[] values, java.util.function.Function<E, String> spelling) {
+        for (E e : values) {
+            if (spelling.apply(e).equals(v)) {
+                return e;
+            }
+        }
+        StringBuilder allowed = new StringBuilder();
+        for (E e : values) {
+            allowed.append(allowed.length() == 0 ? "" : " | ").append(spelling.apply(e));
+        }
+        throw new IllegalArgumentException("'" + v + "' is not one of " + allowed);
+    }
+
+    /** Mutable accumulator, starting at the defaults. */
+    private static final class Builder {
+        private final VtpmbackConfig d = VtpmbackConfig.defaults();
+        Optional<Path> source = Optional.empty();
+        int backendDomid = d.backendDomid();
+        Path stateDir = d.stateDir();
+        Path runtimeDir = d.runtimeDir();
+        String swtpm = d.swtpm();
+        TpmFamily defaultTpmFamily = d.defaultTpmFamily();
+        HostKind host = d.host();
+        Path simulationDir = d.simulationDir();
+        Optional<Path> xenstoredSocket = d.xenstoredSocket();
+        Path masterKey = d.masterKey();
+        LogLevel logLevel = d.logLevel();
+        final Map<String, TpmFamily> tpmFamilies = new HashMap<>();
+
+        VtpmbackConfig build() {
+            return new VtpmbackConfig(source, backendDomid, stateDir, runtimeDir, swtpm, defaultTpmFamily, host,
+                    simulationDir, xenstoredSocket, masterKey, logLevel, tpmFamilies);
+        }
+    }
+}

@@ -1,0 +1,93 @@
+package org.vtpmback.hotplug.config;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.vtpmback.backend.engine.TpmFamily;
+
+/**
+ * The daemon's configuration, immutable. Built by {@link ConfigLoader} from the configuration file
+ * (default {@value #DEFAULT_FILE_NAME}) and {@code --set key=value} overrides; every key has a default
+ * ({@link #defaults()}).
+ *
+ * @param source           the file the values came from; empty if only defaults and overrides apply
+ * @param backendDomid     {@code backend-domid}: the domain this daemon serves as backend (0 = dom0)
+ * @param stateDir         {@code state-dir}: where each vTPM's state lives, one folder per uuid
+ * @param runtimeDir       {@code runtime-dir}: swtpm sockets and logs; short (UNIX socket paths)
+ * @param swtpm            {@code swtpm}: the swtpm executable, a path or a name looked up in PATH
+ * @param defaultTpmFamily {@code default-tpm-family}: 2.0 or 1.2 for vTPMs without an override
+ * @param host             {@code host}: xen or simulated
+ * @param simulationDir    {@code simulation-dir}: the simulation folder (only for host=simulated)
+ * @param xenstoredSocket  {@code xenstored-socket}: empty for libxenstore's default
+ * @param masterKey        {@code master-key}: the host key every vTPM's state key is derived from
+ * @param logLevel         {@code log-level}
+ * @param tpmFamilies      {@code tpm-family.<uuid>}: per-vTPM family overrides, uuids in lower case
+ */
+public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path stateDir, Path runtimeDir, String swtpm,
+                             TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
+                             Optional<Path> xenstoredSocket, Path masterKey, LogLevel logLevel,
+                             Map<String, TpmFamily> tpmFamilies) {
+    static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
+    /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
+    public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
+
+    public VtpmbackConfig {
+        Objects.requireNonNull(source, "source");
+        Objects.requireNonNull(stateDir, "stateDir");
+        Objects.requireNonNull(runtimeDir, "runtimeDir");
+        Objects.requireNonNull(swtpm, "swtpm");
+        Objects.requireNonNull(defaultTpmFamily, "defaultTpmFamily");
+        Objects.requireNonNull(host, "host");
+        Objects.requireNonNull(simulationDir, "simulationDir");
+        Objects.requireNonNull(xenstoredSocket, "xenstoredSocket");
+        Objects.requireNonNull(masterKey, "masterKey");
+        Objects.requireNonNull(logLevel, "logLevel");
+        tpmFamilies = Map.copyOf(tpmFamilies);
+    }
+
+    /** Every key at its default, no file. */
+    public static VtpmbackConfig defaults() {
+        return new VtpmbackConfig(Optional.empty(), 0, Path.of("/var/lib/vtpmback"), Path.of("/run/vtpmback"), "swtpm",
+                TpmFamily.TPM2, HostKind.XEN, Path.of("/tmp/vtpmback-sim"), Optional.empty(),
+                Path.of("/var/lib/vtpmback/master.key"), LogLevel.INFO, Map.of());
+    }
+
+    /** The TPM family of the vTPM with this uuid: its {@code tpm-family.<uuid>} override, else the default. */
+    public TpmFamily familyOf(String uuid) {
+        return tpmFamilies.getOrDefault(uuid.toLowerCase(Locale.ROOT), defaultTpmFamily);
+    }
+
+    /** The configuration file's spelling of a family: {@code 2.0} or {@code 1.2}. */
+    public static String familyValue(TpmFamily family) {
+        return family == TpmFamily.TPM2 ? "2.0" : "1.2";
+    }
+
+    /** Where the daemon finds xenstored, for messages. */
+    public String xenstoredDescription() {
+        return xenstoredSocket.map(Path::toString).orElse("the default xenstored");
+    }
+
+    /** Every effective value as {@code key = value} lines, in the file's syntax and key order. */
+    public List<String> describe() {
+        List<String> lines = new ArrayList<>();
+        lines.add("backend-domid = " + backendDomid);
+        lines.add("state-dir = " + stateDir);
+        lines.add("runtime-dir = " + runtimeDir);
+        lines.add("swtpm = " + swtpm);
+        lines.add("default-tpm-family = " + familyValue(defaultTpmFamily));
+        lines.add("host = " + host.configValue());
+        lines.add("simulation-dir = " + simulationDir + (host == HostKind.SIMULATED ? "" : "   (unused: host=xen)"));
+        lines.add("xenstored-socket = " + xenstoredSocket.map(Path::toString).orElse("")
+                + (xenstoredSocket.isEmpty() ? "   (libxenstore default)" : ""));
+        lines.add("master-key = " + masterKey);
+        lines.add("log-level = " + logLevel.configValue());
+        new TreeMap<>(tpmFamilies).forEach((uuid, family) ->
+                lines.add(ConfigLoader.TPM_FAMILY_PREFIX + uuid + " = " + familyValue(family)));
+        return lines;
+    }
+}

@@ -1,0 +1,174 @@
+package org.vtpmback.hotplug.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vtpmback.backend.engine.TpmFamily;
+
+class ConfigLoaderTest {
+    private static final String UUID = "9f8c3a1e-5b2d-4c6f-8e0a-1b2c3d4e5f60";
+    private static final Path FILE = Path.of("/etc/vtpmback/test.conf");
+
+    @TempDir
+    Path tmp;
+
+    private static VtpmbackConfig parse(String text, String... overrides) {
+        return ConfigLoader.parse(Optional.of(Map.entry(FILE, text)), List.of(overrides));
+    }
+
+    private static ConfigException failure(String text, String... overrides) {
+        return assertThrows(ConfigException.class, () -> parse(text, overrides));
+    }
+
+    @Test
+    void emptyFileGivesTheDefaults() {
+        VtpmbackConfig c = parse("# nothing here\n\n! nor here\n");
+        VtpmbackConfig d = VtpmbackConfig.defaults();
+        assertEquals(Optional.of(FILE), c.source());
+        assertEquals(0, c.backendDomid());
+        assertEquals(Path.of("/var/lib/vtpmback"), c.stateDir());
+        assertEquals(Path.of("/run/vtpmback"), c.runtimeDir());
+        assertEquals("swtpm", c.swtpm());
+        assertEquals(TpmFamily.TPM2, c.defaultTpmFamily());
+        assertEquals(HostKind.XEN, c.host());
+        assertEquals(Path.of("/tmp/vtpmback-sim"), c.simulationDir());
+        assertEquals(Optional.empty(), c.xenstoredSocket());
+        assertEquals(Path.of("/var/lib/vtpmback/master.key"), c.masterKey());
+        assertEquals(LogLevel.INFO, c.logLevel());
+        assertEquals(Map.of(), c.tpmFamilies());
+        assertEquals(d.describe(), c.describe());
+    }
+
+    @Test
+    void missingDefaultFileGivesTheDefaults() {
+        // The tests do not run where /etc/vtpmback/vtpmback.conf exists; if it ever does, skip the comparison.
+        if (!Files.exists(VtpmbackConfig.DEFAULT_FILE)) {
+            assertEquals(VtpmbackConfig.defaults(), ConfigLoader.load(Optional.empty(), List.of()));
+        }
+    }
+
+    @Test
+    void missingExplicitFileIsAnError() {
+        Path missing = tmp.resolve("nope.conf");
+        ConfigException e = assertThrows(ConfigException.class, () -> ConfigLoader.load(Optional.of(missing), List.of()));
+        assertTrue(e.getMessage().contains(missing.toString()), e.getMessage());
+    }
+
+    @Test
+    void everyKeyIsRead() throws Exception {
+        Path file = tmp.resolve("vtpmback.conf");
+        Files.writeString(file, String.join("\n",
+                "backend-domid = 3",
+                "  state-dir=/srv/vtpm/state  ",
+                "runtime-dir: /run/vt",
+                "swtpm = /opt/swtpm/bin/swtpm",
+                "default-tpm-family = 1.2",
+                "host = simulated",
+                "simulation-dir = /tmp/sim",
+                "xenstored-socket = /run/xenstored/socket",
+                "master-key = /etc/vtpmback/master.key",
+                "log-level = debug",
+                "tpm-family." + UUID.toUpperCase() + " = 2.0",
+                ""));
+        VtpmbackConfig c = ConfigLoader.load(Optional.of(file), List.of());
+        assertEquals(Optional.of(file), c.source());
+        assertEquals(3, c.backendDomid());
+        assertEquals(Path.of("/srv/vtpm/state"), c.stateDir());
+        assertEquals(Path.of("/run/vt"), c.runtimeDir());
+        assertEquals("/opt/swtpm/bin/swtpm", c.swtpm());
+        assertEquals(TpmFamily.TPM12, c.defaultTpmFamily());
+        assertEquals(HostKind.SIMULATED, c.host());
+        assertEquals(Path.of("/tmp/sim"), c.simulationDir());
+        assertEquals(Optional.of(Path.of("/run/xenstored/socket")), c.xenstoredSocket());
+        assertEquals(Path.of("/etc/vtpmback/master.key"), c.masterKey());
+        assertEquals(LogLevel.DEBUG, c.logLevel());
+        assertEquals(TpmFamily.TPM2, c.familyOf(UUID));
+        assertEquals(TpmFamily.TPM12, c.familyOf("00000000-0000-0000-0000-000000000000"));
+    }
+
+    @Test
+    void overridesWinOverTheFile() {
+        VtpmbackConfig c = parse("backend-domid = 3\nlog-level = warn\n",
+                "backend-domid=7", "xenstored-socket=", "tpm-family." + UUID + "=1.2");
+        assertEquals(7, c.backendDomid());
+        assertEquals(LogLevel.WARN, c.logLevel());
+        assertEquals(Optional.empty(), c.xenstoredSocket());
+        assertEquals(TpmFamily.TPM12, c.familyOf(UUID));
+        assertEquals(TpmFamily.TPM12, c.familyOf(UUID.toUpperCase()));
+        assertEquals(TpmFamily.TPM2, c.familyOf("00000000-0000-0000-0000-000000000000"));
+    }
+
+    @Test
+    void perUuidFamilyOverridesTheDefault() {
+        VtpmbackConfig c = parse("default-tpm-family = 1.2\ntpm-family." + UUID + " = 2.0\n");
+        assertEquals(TpmFamily.TPM2, c.familyOf(UUID));
+        assertEquals(TpmFamily.TPM12, c.familyOf("11111111-2222-3333-4444-555555555555"));
+        assertTrue(c.describe().contains("tpm-family." + UUID + " = 2.0"), c.describe().toString());
+    }
+
+    @Test
+    void unknownKeyNamesFileLineAndKey() {
+        ConfigException e = failure("# comment\nbackend-domid = 0\n\nstate_dir = /x\n");
+        assertEquals(FILE + ":4: unknown key 'state_dir'", e.getMessage().substring(0, e.getMessage().indexOf(" (")));
+        assertTrue(e.getMessage().contains("state-dir"), "lists the known keys: " + e.getMessage());
+        assertFalse(e.commandLine());
+    }
+
+    @Test
+    void unknownKeyInSetIsACommandLineError() {
+        ConfigException e = failure("", "colour=blue");
+        assertTrue(e.getMessage().startsWith("--set colour=blue: unknown key 'colour'"), e.getMessage());
+        assertTrue(e.commandLine());
+    }
+
+    @Test
+    void badFamilyIsRejected() {
+        ConfigException e = failure("\ndefault-tpm-family = 2\n");
+        assertEquals(FILE + ":2: bad value for default-tpm-family: '2' is not a TPM family (2.0 or 1.2)", e.getMessage());
+        ConfigException perUuid = failure("tpm-family." + UUID + " = tpm2\n");
+        assertTrue(perUuid.getMessage().startsWith(FILE + ":1: bad value for tpm-family." + UUID + ": 'tpm2'"),
+                perUuid.getMessage());
+    }
+
+    @Test
+    void familyKeyNeedsAUuid() {
+        ConfigException e = failure("tpm-family.guest1 = 1.2\n");
+        assertTrue(e.getMessage().startsWith(FILE + ":1: bad value for tpm-family.guest1: 'guest1' is not a uuid"),
+                e.getMessage());
+    }
+
+    @Test
+    void badValuesAreRejectedWithLineAndKey() {
+        assertTrue(failure("backend-domid = dom0").getMessage().startsWith(FILE + ":1: bad value for backend-domid"));
+        assertTrue(failure("backend-domid = 32752").getMessage().contains("0 to 32751"));
+        assertTrue(failure("backend-domid = -1").getMessage().startsWith(FILE + ":1: bad value for backend-domid"));
+        assertTrue(failure("host = hvm").getMessage().contains("'hvm' is not one of xen | simulated"));
+        assertTrue(failure("log-level = verbose").getMessage().startsWith(FILE + ":1: bad value for log-level"));
+        assertTrue(failure("state-dir = var/lib").getMessage().contains("not an absolute path"));
+        assertTrue(failure("swtpm =").getMessage().startsWith(FILE + ":1: bad value for swtpm: empty"));
+        assertTrue(failure("runtime-dir = /" + "r".repeat(80)).getMessage().contains("107 bytes"));
+    }
+
+    @Test
+    void syntaxErrorsAreRejected() {
+        assertTrue(failure("state-dir /x").getMessage().startsWith(FILE + ":1: expected 'key = value'"));
+        assertTrue(failure("state-dir = /a\\\n/b").getMessage().contains("continuation"));
+        ConfigException twice = failure("log-level = info\nswtpm = swtpm\nlog-level = debug\n");
+        assertEquals(FILE + ":3: key 'log-level' is already set on line 1", twice.getMessage());
+        assertTrue(failure("", "log-level").getMessage().contains("expected --set key=value"));
+    }
+
+    @Test
+    void windowsLineEndingsAreTolerated() {
+        assertEquals(5, parse("backend-domid = 5\r\nlog-level = error\r\n").backendDomid());
+    }
+}

@@ -1,0 +1,132 @@
+package org.vtpmback.test.host;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.vtpmback.test.emulator.FrontendEmulator;
+import org.vtpmback.test.emulator.SwtpmSocketServer;
+import org.vtpmback.xen.ShutdownReason;
+import org.vtpmback.xenstore.XenbusState;
+
+/** One emulated domain with a vtpm device on a {@link SimulatedVtpmHost}. */
+public final class Guest {
+    private final SimulatedVtpmHost host;
+    private final int domid;
+    private final String uuid;
+    private final FrontendEmulator frontend;
+    private SwtpmSocketServer socket;
+
+    Guest(SimulatedVtpmHost host, int domid, String uuid) {
+        this.host = host;
+        this.domid = domid;
+        this.uuid = uuid;
+        this.frontend = new FrontendEmulator(host.xenstore(), host.simulation(), domid, 0, SimulatedVtpmHost.BACKEND_DOMID);
+    }
+
+    void probe() throws Exception {
+        frontend.probe();
+        if (!frontend.awaitConnected(SimulatedVtpmHost.WAIT)) {
+            throw new IllegalStateException("domain " + domid + ": frontend not connected within " + SimulatedVtpmHost.WAIT
+                    + " (frontend " + frontend.state() + ", backend " + host.toolstack().backendState(domid, 0) + ")");
+        }
+    }
+
+    public int domid() {
+        return domid;
+    }
+
+    public String uuid() {
+        return uuid;
+    }
+
+    public FrontendEmulator frontend() {
+        return frontend;
+    }
+
+    /** One raw TPM command through the whole path. */
+    public byte[] transmit(byte[] command) throws IOException {
+        return frontend.transmit(command, SimulatedVtpmHost.WAIT);
+    }
+
+    /** Runs a tpm2-tools command against this guest's TPM; returns stdout, fails on a non-zero exit. */
+    public String tpm2(String... args) throws Exception {
+        if (socket == null) {
+            socket = SwtpmSocketServer.start(host.work().resolve("tpm-" + domid + ".sock"), frontend, SimulatedVtpmHost.WAIT);
+        }
+        List<String> cmd = new ArrayList<>(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        Map<String, String> env = pb.environment();
+        env.put("TPM2TOOLS_TCTI", "swtpm:path=" + socket.dataSocket());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException(String.join(" ", args) + " hung");
+        }
+        if (p.exitValue() != 0) {
+            throw new IllegalStateException(String.join(" ", args) + " exited " + p.exitValue() + ": " + out);
+        }
+        return out;
+    }
+
+    /**
+     * Guest poweroff or reboot as Linux and xl do it: the frontend closes (Closing, then Closed when
+     * the backend follows), the domain shuts down with {@code reason}, then libxl destroys it.
+     */
+    public void shutdown(ShutdownReason reason) throws Exception {
+        host.xenstore().write(frontend.frontendPath().child("state"), XenbusState.CLOSING.wire());
+        if (!frontend.awaitState(XenbusState.CLOSED, SimulatedVtpmHost.WAIT)) {
+            throw new IllegalStateException("domain " + domid + ": frontend did not close (backend "
+                    + host.toolstack().backendState(domid, 0) + ")");
+        }
+        host.domains().record(domid, Optional.of(reason));
+        destroyDomain();
+    }
+
+    /** {@code xl save}: the guest suspends (no xenbus change), then libxl destroys the domain. */
+    public void suspend() throws Exception {
+        host.domains().record(domid, Optional.of(ShutdownReason.SUSPEND));
+        destroyDomain();
+    }
+
+    /** {@code xl destroy} of the running domain. */
+    public boolean destroy() throws Exception {
+        return destroyDomain();
+    }
+
+    private boolean destroyDomain() throws Exception {
+        closeSocket();
+        boolean closedInTime = host.toolstack().destroyDomain(domid, 0);
+        frontend.close();
+        if (!closedInTime) {
+            throw new IllegalStateException("domain " + domid + ": backend did not reach Closed within libxl's 10 s");
+        }
+        return closedInTime;
+    }
+
+    private void closeSocket() throws IOException {
+        if (socket != null) {
+            socket.close();
+            socket = null;
+        }
+    }
+
+    void closeQuietly() {
+        try {
+            closeSocket();
+        } catch (IOException e) {
+            // test teardown
+        }
+        frontend.close();
+    }
+
+    public Path work() {
+        return host.work();
+    }
+}

@@ -1,0 +1,159 @@
+package org.vtpmback.test.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.vtpmback.backend.device.DeviceResources;
+import org.vtpmback.backend.device.VtpmDaemon;
+import org.vtpmback.backend.engine.SwtpmConfig;
+import org.vtpmback.backend.engine.SwtpmLauncher;
+import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.instance.Manufacturer;
+import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.xen.sim.SimulatedDomainStatus;
+import org.vtpmback.backend.xen.sim.SimulatedEventChannels;
+import org.vtpmback.backend.xen.sim.SimulatedGrantMapper;
+import org.vtpmback.backend.xen.sim.SimulationDirectory;
+import org.vtpmback.test.emulator.ToolstackEmulator;
+import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.libxs.LibXenStore;
+
+/**
+ * A dom0 without Xen for end-to-end tests: the real vtpmback daemon (real xenstored, real swtpm,
+ * the encrypted store) on the simulated grants and event channels, plus an emulated libxl toolstack
+ * and Linux frontends. The daemon has its own xenstore connection, as it would in dom0.
+ */
+public final class SimulatedVtpmHost implements AutoCloseable {
+    public static final int BACKEND_DOMID = 0;
+    public static final Duration WAIT = Duration.ofSeconds(30);
+    private static final AtomicInteger NEXT_DOMID = new AtomicInteger(100);
+
+    private final XenstoredDaemon xenstored;
+    private final Path work;
+    private final SimulationDirectory sim;
+    private final SimulatedDomainStatus domains;
+    private final XenStore tools;
+    private final ToolstackEmulator toolstack;
+    private final Map<String, TpmFamily> families = new ConcurrentHashMap<>();
+    private final List<Guest> guests = new ArrayList<>();
+    private Manufacturer manufacturer = (engine, uuid) -> { };
+    private XenStore daemonStore;
+    private VtpmDaemon daemon;
+    private PersistentInstances instances;
+
+    public SimulatedVtpmHost(XenstoredDaemon xenstored, Path work) throws IOException {
+        this.xenstored = xenstored;
+        this.work = work;
+        this.sim = new SimulationDirectory(Files.createDirectories(work.resolve("sim")));
+        this.domains = new SimulatedDomainStatus(sim);
+        this.tools = LibXenStore.connect(xenstored.socket());
+        this.toolstack = new ToolstackEmulator(tools, BACKEND_DOMID);
+    }
+
+    /** The family a new vTPM of {@code uuid} gets (default TPM 2.0), like {@code tpm-family.<uuid>}. */
+    public SimulatedVtpmHost family(String uuid, TpmFamily family) {
+        families.put(uuid, family);
+        return this;
+    }
+
+    public SimulatedVtpmHost manufacturer(Manufacturer m) {
+        this.manufacturer = m;
+        return this;
+    }
+
+    /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
+    public SimulatedVtpmHost startDaemon() throws IOException {
+        InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key")));
+        SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
+        instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
+                uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
+        daemonStore = LibXenStore.connect(xenstored.socket());
+        daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
+                new SimulatedEventChannels(sim, BACKEND_DOMID), instances));
+        daemon.start();
+        return this;
+    }
+
+    /** Stops the daemon the way SIGTERM does: guests stay connected in xenstore. */
+    public void stopDaemon() {
+        if (daemon != null) {
+            daemon.close();
+            daemonStore.close();
+            daemon = null;
+        }
+    }
+
+    /** A new domain with one vtpm device of {@code uuid}, booted: the frontend connected. */
+    public Guest boot(String uuid) throws Exception {
+        return boot(uuid, false);
+    }
+
+    /**
+     * Creates a domain as libxl does (device added, backend must reach InitWait within 10 s), marks a
+     * restore the documented way when {@code resume}, then probes the frontend like Linux.
+     */
+    public Guest boot(String uuid, boolean resume) throws Exception {
+        int domid = NEXT_DOMID.getAndIncrement();
+        domains.record(domid, Optional.empty());
+        toolstack.createDomain(domid);
+        toolstack.addVtpm(domid, 0, uuid);
+        if (resume) {
+            toolstack.setResume(domid, 0, true);
+        }
+        Guest guest = new Guest(this, domid, uuid);
+        synchronized (guests) {
+            guests.add(guest);
+        }
+        guest.probe();
+        return guest;
+    }
+
+    public ToolstackEmulator toolstack() {
+        return toolstack;
+    }
+
+    public XenStore xenstore() {
+        return tools;
+    }
+
+    public SimulationDirectory simulation() {
+        return sim;
+    }
+
+    public SimulatedDomainStatus domains() {
+        return domains;
+    }
+
+    public PersistentInstances instances() {
+        return instances;
+    }
+
+    public VtpmDaemon daemon() {
+        return daemon;
+    }
+
+    public Path work() {
+        return work;
+    }
+
+    @Override
+    public void close() throws Exception {
+        synchronized (guests) {
+            for (Guest g : guests) {
+                g.closeQuietly();
+            }
+        }
+        stopDaemon();
+        tools.close();
+    }
+}
