@@ -20,7 +20,7 @@ phase dom0-init "kernel=$(uname -r) build=$(cat /e2e/build-id)"
 E2E_SCENARIOS=1,2,3,4,5; E2E_BACKEND=java; E2E_READY_RE="serving backend domain 0"; SHELLMODE=
 for a in $(cat /proc/cmdline); do
   case $a in
-    e2e_scenarios=*) E2E_SCENARIOS=${a#*=} ;;
+    e2e_scenarios=*) E2E_SCENARIOS=$(echo "${a#*=}" | tr : ,) ;;
     e2e_backend=*) E2E_BACKEND=${a#*=} ;;
     e2e_ready_re=*) E2E_READY_RE=$(printf '%b' "${a#*=}") ;;
     e2e_shell) SHELLMODE=1 ;;
@@ -32,7 +32,9 @@ mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen/console /var/run/xen 
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe $m 2>/dev/null; done
 mount -t xenfs xenfs /proc/xen
 export XENSTORED_ROOTDIR=/run/xenstored
-$XEN/xenstored --pid-file /run/xenstored.pid
+# the trace file records every request with its payload: the scenarios read
+# from it who wrote which xenbus state (a watch would miss short-lived values)
+$XEN/xenstored --pid-file /run/xenstored.pid --trace-file /run/xenstored-trace.log
 i=0; while ! xenstore-read -s / >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.2; i=$((i+1)); done
 $XEN/xen-init-dom0 >/dev/null
 $XEN/xenconsoled --pid-file=/run/xenconsoled.pid --log=guest --log-dir=/var/log/xen/console
