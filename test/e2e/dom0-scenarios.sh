@@ -74,7 +74,7 @@ tpm-family.$U20 = 2.0
 EOF
 }
 
-ready_count() { grep -c -E "$E2E_READY_RE" $DLOG 2>/dev/null || true; }
+ready_count() { n=$(grep -c -E "$E2E_READY_RE" $DLOG 2>/dev/null); echo "${n:-0}"; }
 
 # daemon_start: start the backend in the background; wait for its readiness line
 daemon_start() {
@@ -366,6 +366,7 @@ scenario2() {
 
 # ---------------------------------------------------------------- main
 write_config
+: > $DLOG
 tail -n +1 -F $DLOG 2>/dev/null | sed -u 's/^/E2E-VTPMBACK| /' &
 for g in domu12 domu20; do
   tail -n 0 -F $CONSOLE/guest-$g.log 2>/dev/null | tr -d '\r' | sed -u "s/^/E2E-DOMU $g| /" &

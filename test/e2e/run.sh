@@ -185,7 +185,7 @@ payload() {
   echo "$KVER" > "$p/kver"
   (cd "$REPO" && git describe --always --dirty 2>/dev/null || echo unknown) > "$p/build-id"
   local kb
-  kb=$(du -sk "$p" | cut -f1)
+  kb=$(du -sk --apparent-size "$p" | cut -f1)
   rm -f "$W/payload.img"
   truncate -s $(( (kb * 2 + 32768) * 1024 )) "$W/payload.img"
   mke2fs -q -t ext4 -d "$p" -L e2epayload "$W/payload.img"
