@@ -7,6 +7,7 @@ import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.instance.DomainStatus;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.backend.manufacture.StandardManufacturer;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
@@ -33,7 +34,8 @@ final class Instances {
         return config.runtimeDir().resolve("instances");
     }
 
+    /** EK and EK certificate from the host's local CA, kept in {@code <state-dir>/ca}. */
     static Manufacturer manufacturer(VtpmbackConfig config) {
-        return (engine, uuid) -> { }; // EK manufacture is wired in with the local CA
+        return new StandardManufacturer(config.stateDir().resolve("ca"));
     }
 }

@@ -63,7 +63,7 @@ final class BackendStub implements AutoCloseable {
     BackendStub(XenStore xs, SimulationDirectory directory, int beDomid, int feDomid, int devid, TpmEngine engine) {
         this.xs = xs;
         this.feDomid = feDomid;
-        this.backend = Toolstack.backendPath(beDomid, feDomid, devid);
+        this.backend = new ToolstackEmulator(xs, beDomid).backendPath(feDomid, devid);
         this.engine = engine;
         this.mapper = new SimulatedGrantMapper(directory);
         this.channels = new SimulatedEventChannels(directory, beDomid);

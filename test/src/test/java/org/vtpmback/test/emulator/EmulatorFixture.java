@@ -32,6 +32,7 @@ final class EmulatorFixture implements AutoCloseable {
     final SimulationDirectory directory;
     final XenStore feStore;
     final XenStore beStore;
+    final ToolstackEmulator toolstack;
     final TpmEngine engine;
     final BackendStub stub;
     final FrontendEmulator frontend;
@@ -45,10 +46,11 @@ final class EmulatorFixture implements AutoCloseable {
                 .create("vtpm-d" + domid, TpmFamily.TPM2, tmp.resolve("state"));
         engine.initClear();
         assertEquals(0, engine.sendStartupClear(), "Startup(CLEAR)");
-        Toolstack.addDevice(beStore, BACKEND_DOMID, domid, DEVID);
+        toolstack = new ToolstackEmulator(beStore, BACKEND_DOMID);
+        toolstack.writeDevice(domid, DEVID, java.util.UUID.randomUUID().toString());
         stub = new BackendStub(beStore, directory, BACKEND_DOMID, domid, DEVID, engine);
         frontend = new FrontendEmulator(feStore, directory, domid, DEVID, BACKEND_DOMID);
-        backendState = new StateWaiter(beStore, Toolstack.backendPath(BACKEND_DOMID, domid, DEVID).child("state"));
+        backendState = new StateWaiter(beStore, toolstack.backendPath(domid, DEVID).child("state"));
     }
 
     /** Boot sequence A: backend InitWait, the guest probes, both sides connect, first command answered. */

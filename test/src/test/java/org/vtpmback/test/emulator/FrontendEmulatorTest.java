@@ -113,7 +113,7 @@ class FrontendEmulatorTest {
         CompletableFuture<byte[]> inFlight = transmitAsync(Duration.ofSeconds(60));
         assertTrue(fx.stub.awaitUnservedSubmit(WAIT), "the command reached the page");
 
-        Toolstack.detach(fx.beStore, EmulatorFixture.BACKEND_DOMID, fx.domid, EmulatorFixture.DEVID);
+        fx.toolstack.startRemoval(fx.domid, EmulatorFixture.DEVID);
         assertTrue(fx.frontend.awaitState(XenbusState.CLOSED, WAIT));
         assertFalse(fx.frontend.isConnected());
         ExecutionException failed = assertThrows(ExecutionException.class, () -> inFlight.get(10, TimeUnit.SECONDS));
@@ -124,7 +124,7 @@ class FrontendEmulatorTest {
         assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(1), "fails fast");
         assertTrue(fx.awaitBackendState(XenbusState.CLOSED), "the stub followed the frontend to Closed");
         // No re-probe by itself: a later backend state change is ignored until probe() is called.
-        fx.beStore.write(Toolstack.backendPath(0, fx.domid, 0).child("state"), "4");
+        fx.beStore.write(fx.toolstack.backendPath(fx.domid, 0).child("state"), "4");
         assertThrows(TpmDeviceGoneException.class, () -> fx.frontend.transmit(TpmPackets.tpm2GetRandom(8), WAIT));
         assertEquals(XenbusState.CLOSED, fx.frontend.state());
     }
@@ -170,7 +170,7 @@ class FrontendEmulatorTest {
     void backendWithoutProtocolV2IsFatal() throws Exception {
         fx.frontend.probe();
         // A backend that connects without advertising feature-protocol-v2 (e.g. a 2.6.18-era tpmback)
-        fx.beStore.write(Toolstack.backendPath(0, fx.domid, 0).child("state"), "4");
+        fx.beStore.write(fx.toolstack.backendPath(fx.domid, 0).child("state"), "4");
         assertTrue(fx.frontend.awaitState(XenbusState.CLOSING, WAIT));
         XsPath error = XsPath.of("/local/domain").child(fx.domid).child("error").child("device").child("vtpm")
                 .child(0).child("error");

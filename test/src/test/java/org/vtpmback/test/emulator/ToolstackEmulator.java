@@ -3,10 +3,6 @@ package org.vtpmback.test.emulator;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
-import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
 import org.vtpmback.xenstore.XsPath;
@@ -64,32 +60,9 @@ public final class ToolstackEmulator {
      */
     public Duration addVtpm(int domid, int devid, String uuid) throws InterruptedException {
         XsPath be = backendPath(domid, devid);
-        XsPath fe = frontendPath(domid, devid);
-        XsPath lx = libxlPath(domid, devid);
         long start = System.nanoTime();
-        try (StateWaiter waiter = new StateWaiter(be.child("state"))) {
-            store.inTransaction(t -> {
-                if (t.read(be.child("state")).isPresent()) {
-                    throw new IllegalStateException("device " + be + " already exists"); // libxl refuses too
-                }
-                t.write(be.child("frontend"), fe.value());
-                t.write(be.child("frontend-id"), Integer.toString(domid));
-                t.write(be.child("online"), "1");
-                t.write(be.child("state"), XenbusState.INITIALISING.wire());
-                t.write(be.child("handle"), Integer.toString(devid));
-                t.write(be.child("uuid"), uuid);
-                t.write(be.child("resume"), "False"); // libxl 4.17 hard-codes it
-                t.setPermissions(be, List.of(XsPermission.owner(backendDomid), XsPermission.read(domid)));
-                t.write(fe.child("backend"), be.value());
-                t.write(fe.child("backend-id"), Integer.toString(backendDomid));
-                t.write(fe.child("state"), XenbusState.INITIALISING.wire());
-                t.write(fe.child("handle"), Integer.toString(devid));
-                t.setPermissions(fe, List.of(XsPermission.owner(domid), XsPermission.read(backendDomid)));
-                t.write(lx.child("frontend"), fe.value());
-                t.write(lx.child("backend"), be.value());
-                t.write(lx.child("uuid"), uuid);
-                return null;
-            });
+        try (StateWaiter waiter = new StateWaiter(store, be.child("state"))) {
+            writeDevice(domid, devid, uuid);
             if (!waiter.await(XenbusState.INIT_WAIT, LIBXL_INIT_TIMEOUT)) {
                 throw new ToolstackException("unable to add device with path " + be + ": backend state is "
                         + store.read(be.child("state")).orElse("absent") + ", not 2, after " + LIBXL_INIT_TIMEOUT.toSeconds() + " s");
@@ -98,9 +71,51 @@ public final class ToolstackEmulator {
         return Duration.ofNanos(System.nanoTime() - start);
     }
 
+    /**
+     * The one transaction of {@code libxl__device_add} for a vtpm: backend, frontend and /libxl nodes
+     * with libxl's keys and permissions, both sides in state 1. Does not wait for the backend.
+     */
+    public void writeDevice(int domid, int devid, String uuid) {
+        XsPath be = backendPath(domid, devid);
+        XsPath fe = frontendPath(domid, devid);
+        XsPath lx = libxlPath(domid, devid);
+        store.inTransaction(t -> {
+            if (t.read(be.child("state")).isPresent()) {
+                throw new IllegalStateException("device " + be + " already exists"); // libxl refuses too
+            }
+            t.write(be.child("frontend"), fe.value());
+            t.write(be.child("frontend-id"), Integer.toString(domid));
+            t.write(be.child("online"), "1");
+            t.write(be.child("state"), XenbusState.INITIALISING.wire());
+            t.write(be.child("handle"), Integer.toString(devid));
+            t.write(be.child("uuid"), uuid);
+            t.write(be.child("resume"), "False"); // libxl 4.17 hard-codes it
+            t.setPermissions(be, List.of(XsPermission.owner(backendDomid), XsPermission.read(domid)));
+            t.write(fe.child("backend"), be.value());
+            t.write(fe.child("backend-id"), Integer.toString(backendDomid));
+            t.write(fe.child("state"), XenbusState.INITIALISING.wire());
+            t.write(fe.child("handle"), Integer.toString(devid));
+            t.setPermissions(fe, List.of(XsPermission.owner(domid), XsPermission.read(backendDomid)));
+            t.write(lx.child("frontend"), fe.value());
+            t.write(lx.child("backend"), be.value());
+            t.write(lx.child("uuid"), uuid);
+            return null;
+        });
+    }
+
     /** What libxl writes for a restore with vtpmback's documented restore path: resume = True. */
     public void setResume(int domid, int devid, boolean resume) {
         store.write(backendPath(domid, devid).child("resume"), resume ? "True" : "False");
+    }
+
+    /** The first step of a removal without waiting: online = 0 and state = 5 in one transaction. */
+    public void startRemoval(int domid, int devid) {
+        XsPath be = backendPath(domid, devid);
+        store.inTransaction(t -> {
+            t.write(be.child("online"), "0");
+            t.write(be.child("state"), XenbusState.CLOSING.wire());
+            return null;
+        });
     }
 
     /**
@@ -113,7 +128,7 @@ public final class ToolstackEmulator {
     public boolean removeVtpm(int domid, int devid, boolean force) throws InterruptedException {
         XsPath be = backendPath(domid, devid);
         boolean closed;
-        try (StateWaiter waiter = new StateWaiter(be.child("state"))) {
+        try (StateWaiter waiter = new StateWaiter(store, be.child("state"))) {
             store.inTransaction(t -> {
                 if (force) {
                     t.rm(frontendPath(domid, devid));
@@ -151,49 +166,5 @@ public final class ToolstackEmulator {
 
     public Optional<XenbusState> backendState(int domid, int devid) {
         return store.read(backendPath(domid, devid).child("state")).flatMap(XenbusState::parse);
-    }
-
-    /** Waits for one state node to hold a value, re-reading it on every watch event as libxl's devstate_callback does. */
-    private final class StateWaiter implements AutoCloseable {
-        private final XsPath node;
-        private final ReentrantLock lock = new ReentrantLock();
-        private final Condition changed = lock.newCondition();
-        private final Watch watch;
-
-        StateWaiter(XsPath node) {
-            this.node = node;
-            this.watch = store.watch(node, p -> signal());
-        }
-
-        private void signal() {
-            lock.lock();
-            try {
-                changed.signalAll();
-            } finally {
-                lock.unlock();
-            }
-        }
-
-        boolean await(XenbusState wanted, Duration timeout) throws InterruptedException {
-            long deadline = System.nanoTime() + timeout.toNanos();
-            lock.lock();
-            try {
-                while (!store.read(node).equals(Optional.of(wanted.wire()))) {
-                    long left = deadline - System.nanoTime();
-                    if (left <= 0) {
-                        return false;
-                    }
-                    changed.await(Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)), TimeUnit.NANOSECONDS);
-                }
-                return true;
-            } finally {
-                lock.unlock();
-            }
-        }
-
-        @Override
-        public void close() {
-            watch.close();
-        }
     }
 }

@@ -17,6 +17,7 @@ import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.backend.manufacture.StandardManufacturer;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.xen.sim.SimulatedDomainStatus;
@@ -46,7 +47,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private final ToolstackEmulator toolstack;
     private final Map<String, TpmFamily> families = new ConcurrentHashMap<>();
     private final List<Guest> guests = new ArrayList<>();
-    private Manufacturer manufacturer = (engine, uuid) -> { };
+    private Manufacturer manufacturer;
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
@@ -58,6 +59,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         this.domains = new SimulatedDomainStatus(sim);
         this.tools = LibXenStore.connect(xenstored.socket());
         this.toolstack = new ToolstackEmulator(tools, BACKEND_DOMID);
+        this.manufacturer = new StandardManufacturer(work.resolve("state/ca"));
     }
 
     /** The family a new vTPM of {@code uuid} gets (default TPM 2.0), like {@code tpm-family.<uuid>}. */
