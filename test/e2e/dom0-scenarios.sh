@@ -71,6 +71,7 @@ runtime-dir = /run/vtpmback
 default-tpm-family = 1.2
 tpm-family.$U12 = 1.2
 tpm-family.$U20 = 2.0
+log-level = ${E2E_LOG_LEVEL:-info}
 EOF
 }
 
@@ -373,6 +374,25 @@ for g in domu12 domu20; do
 done
 t0=$(up); java -version 2>&1 | head -n 1 | sed 's/^/E2E-INFO /'
 echo "E2E-PHASE java-version dom0-uptime=$(up) took=$(since $t0)s"
+
+# E2E_PROBE=1: how long swtpm's CMD_INIT takes here on a fresh state (the
+# daemon bounds every control-channel answer)
+probe_swtpm() { # $1 = 1.2|2.0
+  d=/tmp/probe-$1; rm -rf $d; mkdir -p $d
+  [ $1 = 2.0 ] && f=--tpm2 || f=
+  t0=$(up)
+  swtpm socket $f --tpmstate dir=$d --server type=unixio,path=$d/s --ctrl type=unixio,path=$d/c --log file=$d/log,level=1 &
+  sp=$!
+  while [ ! -S $d/c ]; do sleep 0.05; done
+  t1=$(up)
+  swtpm_ioctl --unix $d/c -i > $d/out 2>&1; rc=$?
+  t2=$(up)
+  swtpm_ioctl --unix $d/c -i > $d/out2 2>&1
+  t3=$(up)
+  kill $sp 2>/dev/null
+  echo "E2E-PROBE swtpm TPM $1: socket after $(awk -v a=$t0 -v b=$t1 'BEGIN{print b-a}')s, first CMD_INIT $(awk -v a=$t1 -v b=$t2 'BEGIN{print b-a}')s (rc $rc $(cat $d/out | xargs)), second CMD_INIT $(awk -v a=$t2 -v b=$t3 'BEGIN{print b-a}')s"
+}
+if [ "${E2E_PROBE:-0}" = 1 ]; then probe_swtpm 1.2; probe_swtpm 2.0; fi
 
 echo "E2E-PHASE backend-start dom0-uptime=$(up) backend=$E2E_BACKEND"
 if ! daemon_start; then

@@ -31,6 +31,7 @@ fi
 
 # tpm <hex>: one raw TPM command on /dev/tpm0 (one write, one read, same fd)
 tpm() {
+  [ -c /dev/tpm0 ] || { echo "TPMERR no /dev/tpm0"; return 1; }
   printf "$(echo "$1" | sed 's/../\\x&/g')" > /tmp/cmd
   exec 3<>/dev/tpm0 || { echo "TPMERR open"; return 1; }
   if ! dd if=/tmp/cmd bs=4096 count=1 2>/tmp/dd.err >&3; then

@@ -24,6 +24,8 @@
 #                         developing the harness only)
 #   E2E_TIMEOUT=1200      hard limit in seconds on the QEMU run
 #   E2E_READY_RE=...      daemon log line meaning "ready" (ERE)
+#   E2E_LOG_LEVEL=info    the daemon's log-level (debug shows every xenbus step)
+#   E2E_PROBE=1           time swtpm's CMD_INIT (TPM 1.2 and 2.0) in dom0 first
 #   E2E_SKIP_APT=1        do not apt-get the host packages
 #   E2E_MIRROR=...        Debian mirror (default http://deb.debian.org/debian)
 #   SMP=2 MEM=3072        QEMU vCPUs and memory (MiB)
@@ -39,6 +41,8 @@ E2E_TIMEOUT=${E2E_TIMEOUT:-1200}
 E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
+E2E_LOG_LEVEL=${E2E_LOG_LEVEL:-info}
+E2E_PROBE=${E2E_PROBE:-0}
 MIRROR=${E2E_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 
@@ -225,7 +229,7 @@ scenario_section() {  # $1 = log, $2 = scenario number
 boot() {
   [ -s "$W/payload.img" ] && [ -s "$W/rootfs.img" ] || die "nothing built in $W; run '$0 build' first"
   # no commas (qemu's -initrd list) nor spaces: ':' for ',' and octal escapes
-  local args="e2e_scenarios=$(echo "$E2E_SCENARIOS" | tr , :) e2e_backend=$E2E_BACKEND e2e_ready_re=$(echo "$E2E_READY_RE" | sed 's/ /\\040/g; s/,/\\054/g')"
+  local args="e2e_scenarios=$(echo "$E2E_SCENARIOS" | tr , :) e2e_backend=$E2E_BACKEND e2e_log_level=$E2E_LOG_LEVEL e2e_probe=$E2E_PROBE e2e_ready_re=$(echo "$E2E_READY_RE" | sed 's/ /\\040/g; s/,/\\054/g')"
   qemu_args "$args"
   LOG=$W/serial-$(date +%Y%m%d-%H%M%S).log
   ln -sf "$(basename "$LOG")" "$W/serial.log"
@@ -239,7 +243,7 @@ boot() {
     while IFS= read -r l; do
       l=${l%$'\r'}
       printf '%7.1f %s\n' "$(el "$T0" "${EPOCHREALTIME/,/.}")" "$l"
-      case $l in *E2E-SCENARIO\ *|*E2E-PHASE*|*E2E-FATAL*) echo "e2e: [$(el "$T0" "${EPOCHREALTIME/,/.}")s] $l" >&2;; esac
+      case $l in *E2E-SCENARIO\ *|*E2E-PHASE*|*E2E-FATAL*|*E2E-PROBE*) echo "e2e: [$(el "$T0" "${EPOCHREALTIME/,/.}")s] $l" >&2;; esac
     done > "$LOG"
   local qrc=${PIPESTATUS[0]}
   set -e
@@ -252,7 +256,7 @@ boot() {
 judge() {  # $1 = serial log
   local lg=$1 n line res failed=0
   echo "=================== e2e summary ==================="
-  grep -a -E ' E2E-PHASE ' "$lg" | sed 's/^/  /' || true
+  grep -a -E ' E2E-(PHASE|PROBE) ' "$lg" | sed 's/^/  /' || true
   for n in ${E2E_SCENARIOS//,/ }; do
     line=$(grep -a -E "^ *[0-9.]+ E2E-SCENARIO $n " "$lg" | tail -1 | cut -d' ' -f2- || true)
     line=$(echo "$line" | sed 's/^ *[0-9.]* //')
