@@ -91,7 +91,7 @@ daemon_start() {
     if ! kill -0 $DPID 2>/dev/null; then
       wait $DPID; say "backend exited with status $? before it was ready"; return 1
     fi
-    i=$((i+1)); [ $i -gt 600 ] && { say "backend not ready after 120 s"; return 1; }
+    i=$((i+1)); [ $i -gt 1500 ] && { say "backend not ready after 300 s"; return 1; }
     sleep 0.2
   done
   # the launcher may run java as a child instead of exec'ing it
@@ -142,7 +142,7 @@ EOF
   [ $rc = 0 ] || return 1
   i=0
   while ! grep -aq E2E-GUEST-READY $L 2>/dev/null; do
-    i=$((i+1)); [ $i -gt 600 ] && { say "guest $name: no E2E-GUEST-READY within 120 s"; return 1; }
+    i=$((i+1)); [ $i -gt 1800 ] && { say "guest $name: no E2E-GUEST-READY within 360 s"; return 1; }
     sleep 0.2
   done
   say "guest $name: $(grep -a E2E-GUEST-READY $L | tr -d '\r') ($(since $t0)s after xl create)"
@@ -370,7 +370,7 @@ write_config
 : > $DLOG
 tail -n +1 -F $DLOG 2>/dev/null | sed -u 's/^/E2E-VTPMBACK| /' &
 for g in domu12 domu20; do
-  tail -n 0 -F $CONSOLE/guest-$g.log 2>/dev/null | tr -d '\r' | sed -u "s/^/E2E-DOMU $g| /" &
+  tail -n 0 -F $CONSOLE/guest-$g.log 2>/dev/null | sed -u "s/\r\$//; s/^/E2E-DOMU $g| /" &
 done
 t0=$(up); java -version 2>&1 | head -n 1 | sed 's/^/E2E-INFO /'
 echo "E2E-PHASE java-version dom0-uptime=$(up) took=$(since $t0)s"

@@ -21,7 +21,12 @@ echo "E2E-GUEST init uptime=$(up) kernel=$(uname -r)"
 # tpm core is built in (CONFIG_TCG_TPM=y); the frontend is a module
 # (CONFIG_TCG_XEN=m, alias xen:vtpm).  Its probe may wait for the backend.
 insmod /lib/xen-tpmfront.ko &
-i=0; while [ ! -e /dev/tpm0 ] && [ $i -lt 120 ]; do sleep 0.25; i=$((i+1)); done
+ip=$!
+# wait up to 300 s, or until insmod returned without a chip
+i=0; while [ ! -e /dev/tpm0 ] && [ $i -lt 1200 ]; do
+  kill -0 $ip 2>/dev/null || { sleep 1; [ -e /dev/tpm0 ] || break; }
+  sleep 0.25; i=$((i+1))
+done
 if [ -e /dev/tpm0 ]; then
   echo "E2E-GUEST-READY tpm0=yes uptime=$(up) tpm_version_major=$(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"
 else
