@@ -357,8 +357,9 @@ scenario2() {
       *) bad "backend state never written Closed (6): writes '$vals'" ;;
     esac
     newlog=$(tail -n +$((n0 + 1)) $DLOG)
-    if echo "$newlog" | grep -q -E "$id/0.*(disconnected|device gone|released)|dom$id.*(released|closed)"; then
-      ok "daemon released the device: $(echo "$newlog" | grep -E "disconnected|device gone|released|closed" | head -n 3 | xargs)"
+    rel="(domain $id vtpm 0|$id/0)[: ].*(disconnected|device gone|released)"
+    if echo "$newlog" | grep -q -E "$rel"; then
+      ok "daemon released the device: $(echo "$newlog" | grep -E "$rel" | head -n 3 | sed 's/^.*\] //' | xargs)"
     else bad "no release line for device $id/0 in the daemon log"; fi
     if [ -z "$(domid_of $name)" ]; then ok "$name is gone"; else bad "$name still listed"; fi
   done
