@@ -45,7 +45,10 @@ finish() {
   echo "E2E-SCENARIO $SN $SNAME $res $(since $ST0)"
 }
 dump() {
+  # a JVM thread dump goes to the daemon's stdout, i.e. its log (and the serial log)
+  p=$(cat $R/daemon.pid 2>/dev/null); [ -n "$p" ] && [ "$E2E_BACKEND" = java ] && kill -QUIT $p 2>/dev/null && sleep 3
   echo "---- vtpmback log (last 60 lines) ----"; tail -n 60 $DLOG 2>/dev/null
+  echo "---- dom0 event channel interrupts ----"; grep -i -E 'evtchn|xen-dyn' /proc/interrupts 2>/dev/null | head -20
   echo "---- xl list ----"; xl list 2>&1
   echo "---- xenstore backend/vtpm ----"; xenstore-ls -f /local/domain/0/backend/vtpm 2>&1 | head -60
   for d in $(xenstore-list /local/domain 2>/dev/null); do
@@ -56,6 +59,8 @@ dump() {
   for g in $CONSOLE/guest-*.log; do
     [ -f "$g" ] || continue
     echo "---- $g (last 25 lines) ----"; tail -n 25 "$g" | tr -d '\r'
+    n=${g##*guest-}; n=${n%.log}
+    [ -n "$(domid_of $n)" ] && { echo "---- $n: tpm kernel messages, xenbus state ----"; gcmd $n 'tpmlog | tail -n 15; fstate; cat /proc/interrupts | grep -i -E "evtchn|xen" | head -5'; }
   done
 }
 
