@@ -50,11 +50,19 @@ final class DataPath {
      * notification to an unbound port, so the page itself is the source of truth.
      */
     void service() {
-        PageState state = page.state();
+        PageState state;
+        try {
+            state = page.state();
+        } catch (MalformedRequestException e) {
+            // A state byte tpmif.h does not define: ignored like a spurious wake-up, the page left alone.
+            LOG.log(System.Logger.Level.WARNING, "{0}: ignoring the shared page: {1}", device, e.getMessage());
+            return;
+        }
         if (state == PageState.SUBMIT) {
             respond(run());
         } else if (state == PageState.CANCEL) {
             // Nothing runs between two service() calls, so a cancel always finds us idle.
+            LOG.log(System.Logger.Level.DEBUG, "{0}: guest cancelled; acknowledged with IDLE", device);
             page.acknowledgeCancel();
             port.notifyRemote();
         }
@@ -75,6 +83,7 @@ final class DataPath {
             return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_LOCALITY) : TpmResponses.tpm12Error(TPM12_BAD_LOCALITY);
         }
         TpmEngine engine = instance.engine();
+        long start = System.nanoTime();
         byte[] response;
         try {
             response = engine.execute(request.locality(), request.command());
@@ -82,13 +91,24 @@ final class DataPath {
             LOG.log(System.Logger.Level.WARNING, "{0}: command refused by the engine: {1}", device, e.getMessage());
             return engine.family().failureResponse();
         }
+        long executed = System.nanoTime();
         served++;
         if (!engine.isAlive()) {
             recoverEngine();
         } else {
             instance.afterCommand(); // persist NV and key changes before the guest sees the answer
         }
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, String.format("%s: command %d ordinal 0x%08x (%d bytes, locality %d) -> rc 0x%x"
+                    + " (%d bytes) in %.1f ms + %.1f ms persisting", device, served, word(request.command(), 6),
+                    request.command().length, request.locality(), word(response, 6), response.length,
+                    (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
+        }
         return response;
+    }
+
+    private static int word(byte[] packet, int offset) {
+        return packet.length >= offset + 4 ? java.nio.ByteBuffer.wrap(packet, offset, 4).getInt() : -1;
     }
 
     private void recoverEngine() {

@@ -49,7 +49,8 @@ public final class SerialExecutor implements Executor {
                 }
                 try {
                     next.run();
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | LinkageError | AssertionError e) {
+                    // A linkage error (a native library that cannot load) fails this task, not the device.
                     LOG.log(System.Logger.Level.ERROR, name + ": task failed", e);
                 }
             }

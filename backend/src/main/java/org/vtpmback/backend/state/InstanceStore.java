@@ -26,10 +26,25 @@ public final class InstanceStore {
     private final Path dir;
     private final MasterKey masterKey;
 
+    /** The daemon's store: it owns the folder, so temp files a crash left behind are removed. */
     public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
+        this(dir, masterKey, true);
+    }
+
+    private InstanceStore(Path dir, MasterKey masterKey, boolean owner) throws IOException {
         this.dir = AtomicFiles.createPrivateDirectory(dir);
         this.masterKey = masterKey;
-        AtomicFiles.removeLeftovers(dir);
+        if (owner) {
+            AtomicFiles.removeLeftovers(dir);
+        }
+    }
+
+    /**
+     * The store as a second process (the {@code vtpmback} commands) opens it while the daemon may be
+     * running: it leaves temp files alone, since one may be the daemon's save in progress.
+     */
+    public static InstanceStore shared(Path dir, MasterKey masterKey) throws IOException {
+        return new InstanceStore(dir, masterKey, false);
     }
 
     /** Lower-case canonical form; throws for anything that is not a uuid. */

@@ -110,6 +110,19 @@ class InstanceStoreTest {
         assertEquals(2, reopened.load(UUID_A).orElseThrow().generation());
     }
 
+    @Test
+    void aSecondProcessLeavesTheDaemonsTempFilesAlone() throws Exception {
+        InstanceStore daemon = store();
+        daemon.save(record(UUID_A, 2, 100));
+        // The daemon is between "write temp file" and "rename" when `vtpmback list` opens the store.
+        Path inFlight = daemon.dir().resolve("." + UUID_A + ".vtpm.5678" + AtomicFiles.TEMP_SUFFIX);
+        Files.write(inFlight, new byte[] {1, 2});
+        InstanceStore cli = InstanceStore.shared(daemon.dir(), MasterKey.loadOrCreate(daemon.masterKey().path()));
+        assertTrue(Files.exists(inFlight), "deleting it would make the daemon's rename fail");
+        assertEquals(List.of(UUID_A), cli.list());
+        assertEquals(2, cli.load(UUID_A).orElseThrow().generation());
+    }
+
     private static int indexOf(byte[] hay, byte[] needle) {
         outer:
         for (int i = 0; i + needle.length <= hay.length; i++) {

@@ -43,6 +43,7 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, "cannot create runtime-dir " + config.runtimeDir() + ": " + e);
         }
+        warnUnlessTmpfs(config.runtimeDir());
         Host host;
         try {
             host = Host.open(config);
@@ -123,6 +124,19 @@ final class DaemonCommand {
             c.close();
         } catch (Exception e) {
             LOG.log(Level.WARNING, "closing the " + what + " failed", e);
+        }
+    }
+
+    /** Running vTPMs live unencrypted in runtime-dir: that is only acceptable in RAM. */
+    private static void warnUnlessTmpfs(java.nio.file.Path dir) {
+        try {
+            String type = java.nio.file.Files.getFileStore(dir).type();
+            if (!type.equals("tmpfs") && !type.equals("ramfs")) {
+                LOG.log(Level.WARNING, "runtime-dir {0} is on a {1} file system, not tmpfs: running vTPMs'' working state"
+                        + " (unencrypted) will touch a disk; use a folder under /run", dir, type);
+            }
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "cannot tell which file system runtime-dir {0} is on: {1}", dir, e.getMessage());
         }
     }
 }

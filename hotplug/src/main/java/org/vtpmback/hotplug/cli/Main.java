@@ -8,6 +8,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import org.vtpmback.hotplug.config.ConfigException;
 import org.vtpmback.hotplug.config.ConfigLoader;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
@@ -67,10 +68,27 @@ public final class Main {
      * @param usesConfig whether it takes {@code --config} and {@code --set}
      * @param handler null for a planned command that is not implemented yet
      */
-    record Command(String name, String summary, String usage, String help, boolean usesConfig, Handler handler) {
+    record Command(String name, String summary, String usage, String help, boolean usesConfig, Syntax syntax, Handler handler) {
+        Command(String name, String summary, String usage, String help, boolean usesConfig, Handler handler) {
+            this(name, summary, usage, help, usesConfig, Syntax.NONE, handler);
+        }
+
         boolean implemented() {
             return handler != null;
         }
+    }
+
+    /**
+     * What a command takes besides {@code --config}/{@code --set}/{@code --help}.
+     *
+     * @param minArgs     fewest positional arguments
+     * @param maxArgs     most positional arguments
+     * @param flags       options without a value, e.g. {@code --yes}
+     * @param valued      options with a value ({@code --opt V} or {@code --opt=V})
+     * @param passThrough unknown options are positional arguments (for xl's own options)
+     */
+    record Syntax(int minArgs, int maxArgs, Set<String> flags, Set<String> valued, boolean passThrough) {
+        static final Syntax NONE = new Syntax(0, 0, Set.of(), Set.of(), false);
     }
 
     /**
@@ -101,13 +119,55 @@ public final class Main {
                     inv.out().println(PROGRAM + " " + Version.get());
                     return OK;
                 }));
-        // Planned commands: give each a handler when it lands.
-        planned("restore", "restore a saved domain so that its vTPM resumes its suspended state");
-        planned("migrate-receive", "receive a migrating domain so that its vTPM resumes on this host");
-        planned("export", "write a vTPM's state to a file");
-        planned("import", "read a vTPM's state from a file");
-        planned("delete", "delete a vTPM's state");
-        planned("list", "list the vTPMs and their state");
+        add(new Command("restore", "restore a saved domain with stock xl so that its vTPM resumes",
+                "restore [--config FILE] [--set KEY=VALUE]... [xl restore options] [<ConfigFile>] <CheckpointFile>",
+                "Runs 'xl restore -p' with the given options and files (xl's own syntax), finds the new domain\n"
+                        + "with 'xl list', sets resume = True on each of its vtpm backends in xenstore (one transaction),\n"
+                        + "then 'xl unpause'. The vTPM then continues from the snapshot taken when the domain was saved:\n"
+                        + "PCRs and loaded objects as they were. Use it instead of 'xl restore' for domains with a vTPM\n"
+                        + "(libxl 4.17 always writes resume = False). It never destroys anything: if a step fails it\n"
+                        + "says what state the domain is in and what to run next. The xl command is 'xl' in PATH.\n\n"
+                        + CONFIG_OPTIONS,
+                true, new Syntax(1, Integer.MAX_VALUE, Set.of(), Set.of(), true), ToolstackCommands::restore));
+        add(new Command("resume-domain", "mark a paused, migrated-in domain's vTPMs for resume and unpause it",
+                "resume-domain [--config FILE] [--set KEY=VALUE]... <domid|name>",
+                "The receiving side of a migration: run 'xl migrate -p <domain> <host>' on the source (the\n"
+                        + "destination domain stays paused), then on the destination 'vtpmback resume-domain <name>':\n"
+                        + "sets resume = True on the domain's vtpm backends and runs 'xl unpause'. Also finishes a restore\n"
+                        + "done with 'xl restore -p' by hand.\n\n" + CONFIG_OPTIONS,
+                true, new Syntax(1, 1, Set.of(), Set.of(), false), ToolstackCommands::resumeDomain));
+        add(new Command("list", "list the stored vTPMs and their state",
+                "list [--config FILE] [--set KEY=VALUE]...",
+                "One line per vTPM in state-dir: uuid, TPM family, generation (count of saves), how its last\n"
+                        + "incarnation ended, whether a suspend snapshot is kept, creation time, and 'in use' if a\n"
+                        + "running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the reason.\n\n"
+                        + CONFIG_OPTIONS,
+                true, Syntax.NONE, InstanceCommands::list));
+        add(new Command("delete", "delete a stored vTPM (its keys and NV are gone for good)",
+                "delete [--config FILE] [--set KEY=VALUE]... --yes <uuid>",
+                "Deletes the vTPM's sealed state file. Refused while the vTPM is in use (a running daemon has its\n"
+                        + "runtime folder). Requires --yes: the TPM's keys, NV and EK cannot be recovered afterwards\n"
+                        + "(export it first if unsure). The next domain with this uuid gets a newly manufactured TPM.\n\n"
+                        + "  --yes             really delete\n" + CONFIG_OPTIONS,
+                true, new Syntax(1, 1, Set.of("--yes"), Set.of(), false), InstanceCommands::delete));
+        add(new Command("export", "write a vTPM to a passphrase-protected bundle for another host",
+                "export [--config FILE] [--set KEY=VALUE]... [--passphrase-file F] <uuid> <bundle>",
+                "Writes the stored vTPM (permanent state, and the suspend snapshot if the domain was saved) to\n"
+                        + "<bundle>, sealed with AES-256-GCM under a key derived from a passphrase (PBKDF2-HMAC-SHA256,\n"
+                        + "600000 iterations, random salt); the uuid is bound to the bundle. The host's master key\n"
+                        + "never leaves the host. The passphrase is the first line of F, or of stdin without\n"
+                        + "--passphrase-file. A vTPM in use is exported as of its last checkpoint (keys and NV, no PCRs).\n\n"
+                        + "  --passphrase-file F  read the passphrase from F\n" + CONFIG_OPTIONS,
+                true, new Syntax(2, 2, Set.of(), Set.of("--passphrase-file"), false), InstanceCommands::export));
+        add(new Command("import", "store a vTPM from a bundle written by export",
+                "import [--config FILE] [--set KEY=VALUE]... [--passphrase-file F] [--replace] <bundle>",
+                "Opens <bundle> with the passphrase (first line of F, or of stdin) and stores the vTPM under its\n"
+                        + "uuid, sealed with this host's master key. Refuses to overwrite a stored vTPM unless --replace,\n"
+                        + "and always refuses while that vTPM is in use. A bundle holding a suspend snapshot can then be\n"
+                        + "resumed with 'vtpmback restore' of the domain's save file.\n\n"
+                        + "  --passphrase-file F  read the passphrase from F\n"
+                        + "  --replace            overwrite the stored vTPM of the same uuid\n" + CONFIG_OPTIONS,
+                true, new Syntax(1, 1, Set.of("--replace"), Set.of("--passphrase-file"), false), InstanceCommands::importBundle));
     }
 
     private static void add(Command c) {
@@ -167,11 +227,22 @@ public final class Main {
             context = PROGRAM + " " + c.name();
             Optional<Path> config = Optional.empty();
             List<String> overrides = new ArrayList<>();
+            List<String> positional = new ArrayList<>();
+            Map<String, String> options = new LinkedHashMap<>();
+            Syntax syntax = c.syntax();
             boolean help = false;
             for (int i = 1; i < args.length; i++) {
                 String a = args[i];
+                String optName = a.contains("=") ? a.substring(0, a.indexOf('=')) : a;
                 if (a.equals("-h") || a.equals("--help")) {
                     help = true;
+                } else if (syntax.flags().contains(a)) {
+                    options.put(a, "");
+                } else if (syntax.valued().contains(optName)) {
+                    String v = a.equals(optName) ? value(args, ++i, a) : a.substring(optName.length() + 1);
+                    if (options.put(optName, v) != null) {
+                        throw new UsageException(optName + " given twice");
+                    }
                 } else if (c.usesConfig() && (a.equals("--config") || a.startsWith("--config="))) {
                     if (config.isPresent()) {
                         throw new UsageException("--config given twice");
@@ -184,21 +255,26 @@ public final class Main {
                         throw new UsageException("--set " + v + ": expected --set KEY=VALUE");
                     }
                     overrides.add(v);
-                } else if (a.startsWith("-")) {
+                } else if (a.startsWith("-") && !syntax.passThrough()) {
                     throw new UsageException("unknown option '" + a + "'");
-                } else {
+                } else if (positional.size() >= syntax.maxArgs()) {
                     throw new UsageException("unexpected argument '" + a + "'");
+                } else {
+                    positional.add(a);
                 }
             }
             if (help) {
                 out.print(commandHelp(c));
                 return OK;
             }
+            if (c.implemented() && positional.size() < syntax.minArgs()) {
+                throw new UsageException("missing argument; usage: " + PROGRAM + " " + c.usage());
+            }
             if (!c.implemented()) {
                 err.println(context + ": not implemented in this version (planned)");
                 return USAGE;
             }
-            Invocation inv = new Invocation(c.name(), config, overrides, out, err, lifecycle);
+            Invocation inv = new Invocation(c.name(), config, overrides, positional, options, out, err, lifecycle);
             VtpmbackConfig cfg;
             try {
                 cfg = inv.loadConfig();

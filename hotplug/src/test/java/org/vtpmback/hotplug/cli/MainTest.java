@@ -70,8 +70,10 @@ class MainTest {
         for (String c : List.of("daemon", "check", "version", "help")) {
             assertTrue(r.out().contains("\n  " + c + " "), c + " listed in:\n" + r.out());
         }
-        assertTrue(r.out().contains("Planned, not in this version: restore, migrate-receive, export, import, delete, list"),
-                r.out());
+        for (String c : List.of("restore", "resume-domain", "list", "delete", "export", "import")) {
+            assertTrue(r.out().contains("\n  " + c + " "), c + " listed in:\n" + r.out());
+        }
+        assertFalse(r.out().contains("Planned"), r.out());
         assertEquals(r.out(), run("help").out());
         assertEquals(r.out(), run("-h").out());
     }
@@ -91,7 +93,7 @@ class MainTest {
     void unknownCommandIsAUsageError() {
         Run r = run("serve");
         assertEquals(2, r.status());
-        assertTrue(r.err().contains("vtpmback: unknown command 'serve'; commands: daemon, check, version"), r.err());
+        assertTrue(r.err().contains("vtpmback: unknown command 'serve'; commands: daemon, check, version, restore"), r.err());
         assertEquals(2, run("help", "serve").status());
     }
 
@@ -136,10 +138,14 @@ class MainTest {
     }
 
     @Test
-    void plannedCommandsAreRefused() {
+    void commandsWithArgumentsCheckThem() {
         Run r = run("restore");
         assertEquals(2, r.status());
-        assertTrue(r.err().contains("vtpmback restore: not implemented in this version"), r.err());
+        assertTrue(r.err().contains("vtpmback restore: missing argument; usage: vtpmback restore"), r.err());
+        assertEquals(2, run("resume-domain", "1", "2").status(), "one domain");
+        assertEquals(2, run("export", "--passphrase-file").status(), "needs a value");
+        assertEquals(2, run("delete", "--force", "x").status(), "unknown option");
+        assertTrue(run("restore", "--help").out().startsWith("Usage: vtpmback restore [--config FILE]"));
     }
 
     @Test
@@ -199,14 +205,15 @@ class MainTest {
         List<String> args = sandbox("daemon", "xen", "--set", "swtpm=" + trueBinary());
         Run r = run(noHooks(), args.toArray(String[]::new));
         assertEquals(1, r.status(), r.err());
-        assertTrue(r.err().contains("vtpmback daemon: cannot open host=xen: host=xen needs the Xen adapters"), r.err());
+        // Without Xen: the adapters are missing, or (Xen libraries on LD_LIBRARY_PATH) /dev/xen/gntdev is.
+        assertTrue(r.err().contains("vtpmback daemon: cannot open host=xen: "), r.err());
     }
 
     @Test
     void checkOnXenReportsTheXenSide() {
         Run r = run(sandbox("check", "xen", "--set", "swtpm=" + trueBinary()).toArray(String[]::new));
         assertEquals(1, r.status());
-        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("FAIL  xen: host=xen needs the Xen adapters")), r.out());
+        assertTrue(r.out().lines().anyMatch(l -> l.startsWith("FAIL  xen: ")), r.out());
         assertTrue(r.out().lines().anyMatch(l -> l.startsWith("OK    swtpm: ")), r.out());
     }
 

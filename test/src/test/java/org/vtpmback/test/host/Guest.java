@@ -37,6 +37,11 @@ public final class Guest {
         }
     }
 
+    /** {@code xl unpause} of a domain made by {@link SimulatedVtpmHost#create}: the frontend probes and connects. */
+    public void unpause() throws Exception {
+        probe();
+    }
+
     public int domid() {
         return domid;
     }

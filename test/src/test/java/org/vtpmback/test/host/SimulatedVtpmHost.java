@@ -24,6 +24,7 @@ import org.vtpmback.backend.xen.sim.SimulatedDomainStatus;
 import org.vtpmback.backend.xen.sim.SimulatedEventChannels;
 import org.vtpmback.backend.xen.sim.SimulatedGrantMapper;
 import org.vtpmback.backend.xen.sim.SimulationDirectory;
+import org.vtpmback.hotplug.toolstack.ResumeSignal;
 import org.vtpmback.test.emulator.ToolstackEmulator;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 import org.vtpmback.xenstore.XenStore;
@@ -39,7 +40,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     public static final Duration WAIT = Duration.ofSeconds(30);
     private static final AtomicInteger NEXT_DOMID = new AtomicInteger(100);
 
-    private final XenstoredDaemon xenstored;
+    private final Path xenstoredSocket;
     private final Path work;
     private final SimulationDirectory sim;
     private final SimulatedDomainStatus domains;
@@ -53,11 +54,20 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private PersistentInstances instances;
 
     public SimulatedVtpmHost(XenstoredDaemon xenstored, Path work) throws IOException {
-        this.xenstored = xenstored;
+        this(xenstored.socket(), work, work.resolve("sim"));
+    }
+
+    /**
+     * A host on the xenstored at {@code xenstoredSocket} whose simulated Xen lives in {@code simDir};
+     * without {@link #startDaemon()} it drives a vtpmback daemon running elsewhere (host=simulated with
+     * the same simulation-dir), as {@code scripts/demo.sh} does.
+     */
+    public SimulatedVtpmHost(Path xenstoredSocket, Path work, Path simDir) throws IOException {
+        this.xenstoredSocket = xenstoredSocket;
         this.work = work;
-        this.sim = new SimulationDirectory(Files.createDirectories(work.resolve("sim")));
+        this.sim = new SimulationDirectory(Files.createDirectories(simDir));
         this.domains = new SimulatedDomainStatus(sim);
-        this.tools = LibXenStore.connect(xenstored.socket());
+        this.tools = LibXenStore.connect(xenstoredSocket);
         this.toolstack = new ToolstackEmulator(tools, BACKEND_DOMID);
         this.manufacturer = new StandardManufacturer(work.resolve("state/ca"));
     }
@@ -79,7 +89,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
-        daemonStore = LibXenStore.connect(xenstored.socket());
+        daemonStore = LibXenStore.connect(xenstoredSocket);
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
                 new SimulatedEventChannels(sim, BACKEND_DOMID), instances));
         daemon.start();
@@ -105,18 +115,32 @@ public final class SimulatedVtpmHost implements AutoCloseable {
      * restore the documented way when {@code resume}, then probes the frontend like Linux.
      */
     public Guest boot(String uuid, boolean resume) throws Exception {
+        Guest guest = create(uuid, resume);
+        guest.unpause();
+        return guest;
+    }
+
+    /**
+     * {@code xl create -p} / {@code xl restore -p}: the domain exists with its vtpm device (backend in
+     * InitWait), paused, so its frontend has not probed yet. With {@code resume} the restore is marked
+     * the documented way, through {@link ResumeSignal} (the code {@code vtpmback restore} and
+     * {@code vtpmback resume-domain} run). {@link Guest#unpause()} lets the guest run.
+     */
+    public Guest create(String uuid, boolean resume) throws Exception {
         int domid = NEXT_DOMID.getAndIncrement();
         domains.record(domid, Optional.empty());
         toolstack.createDomain(domid);
         toolstack.addVtpm(domid, 0, uuid);
         if (resume) {
-            toolstack.setResume(domid, 0, true);
+            List<ResumeSignal.Marked> marked = ResumeSignal.mark(tools, BACKEND_DOMID, domid);
+            if (marked.size() != 1) {
+                throw new IllegalStateException("domain " + domid + ": ResumeSignal marked " + marked);
+            }
         }
         Guest guest = new Guest(this, domid, uuid);
         synchronized (guests) {
             guests.add(guest);
         }
-        guest.probe();
         return guest;
     }
 

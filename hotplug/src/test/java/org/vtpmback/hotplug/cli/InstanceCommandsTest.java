@@ -1,0 +1,148 @@
+package org.vtpmback.hotplug.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.InstanceRecord;
+import org.vtpmback.backend.state.InstanceRecord.EndKind;
+import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
+
+/** list, delete, export and import on a store in a temp folder, as a second process next to the daemon would. */
+class InstanceCommandsTest {
+    @TempDir
+    Path tmp;
+    Path hostA;
+    Path hostB;
+    Path pass;
+    String uuid = UUID.randomUUID().toString();
+
+    record Run(int status, String out, String err) {
+    }
+
+    @BeforeEach
+    void setUp() throws Exception {
+        hostA = tmp.resolve("a");
+        hostB = tmp.resolve("b");
+        pass = Files.writeString(tmp.resolve("pass"), "export passphrase\n");
+        InstanceStore store = new InstanceStore(hostA.resolve("state/instances"), MasterKey.loadOrCreate(hostA.resolve("state/master.key")));
+        store.save(new InstanceRecord(uuid, TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 5, EndKind.SUSPENDED,
+                new byte[] {1, 2, 3}, Optional.of(new InstanceRecord.Snapshot(EndKind.SUSPENDED, new byte[] {4, 5}))));
+    }
+
+    private Run run(Path host, String... args) {
+        List<String> all = new ArrayList<>(List.of(args[0]));
+        for (String s : new String[] {"state-dir=" + host.resolve("state"), "runtime-dir=" + host.resolve("run"),
+                "master-key=" + host.resolve("state/master.key"), "log-level=warn"}) {
+            all.add("--set");
+            all.add(s);
+        }
+        all.addAll(List.of(args).subList(1, args.length));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status;
+        try (PrintStream o = new PrintStream(out, true, StandardCharsets.UTF_8);
+             PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
+            status = Main.run(all.toArray(String[]::new), o, e, stop -> () -> { });
+        }
+        return new Run(status, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void listShowsTheStoredInstances() {
+        Run r = run(hostA, "list");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().startsWith("UUID"), r.out());
+        assertTrue(r.out().contains(uuid + "  2.0              5  SUSPENDED       SUSPENDED         2026-01-02T03:04:05Z  -"), r.out());
+        System.out.print(r.out());
+        Run empty = run(hostB, "list");
+        assertEquals(0, empty.status());
+        assertTrue(empty.out().contains("no vTPMs stored"), empty.out());
+        assertFalse(Files.exists(hostB.resolve("state/master.key")), "list creates no master key");
+    }
+
+    @Test
+    void listFlagsAnUnreadableFile() throws Exception {
+        Path f = hostA.resolve("state/instances/" + uuid + ".vtpm");
+        byte[] b = Files.readAllBytes(f);
+        b[b.length - 1] ^= 1;
+        Files.write(f, b);
+        Run r = run(hostA, "list");
+        assertEquals(1, r.status());
+        assertTrue(r.out().contains(uuid + "  UNREADABLE: stored state of vTPM " + uuid), r.out());
+    }
+
+    @Test
+    void exportThenImportOnAnotherHost() throws Exception {
+        Path bundle = tmp.resolve("vtpm.bundle");
+        Run e = run(hostA, "export", "--passphrase-file", pass.toString(), uuid, bundle.toString());
+        assertEquals(0, e.status(), e.err());
+        assertTrue(e.out().contains("exported vTPM " + uuid + " (2.0, generation 5, last end SUSPENDED, with its SUSPENDED snapshot)"), e.out());
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(bundle)));
+        assertEquals(1, run(hostA, "export", "--passphrase-file", pass.toString(), uuid, bundle.toString()).status(),
+                "no overwrite of a bundle");
+
+        Run i = run(hostB, "import", "--passphrase-file=" + pass, bundle.toString());
+        assertEquals(0, i.status(), i.err());
+        assertTrue(i.out().contains("imported vTPM " + uuid), i.out());
+        InstanceStore b = new InstanceStore(hostB.resolve("state/instances"), MasterKey.loadOrCreate(hostB.resolve("state/master.key")));
+        InstanceRecord r = b.load(uuid).orElseThrow();
+        assertEquals(5, r.generation());
+        assertArrayEquals(new byte[] {4, 5}, r.snapshot().orElseThrow().volatileState());
+        assertFalse(Files.readAllBytes(hostA.resolve("state/master.key")).equals(Files.readAllBytes(hostB.resolve("state/master.key"))));
+
+        Run again = run(hostB, "import", "--passphrase-file", pass.toString(), bundle.toString());
+        assertEquals(1, again.status());
+        assertTrue(again.err().contains("already stored") && again.err().contains("--replace"), again.err());
+        assertEquals(0, run(hostB, "import", "--replace", "--passphrase-file", pass.toString(), bundle.toString()).status());
+    }
+
+    @Test
+    void importWithTheWrongPassphraseOrATamperedBundleStoresNothing() throws Exception {
+        Path bundle = tmp.resolve("vtpm.bundle");
+        assertEquals(0, run(hostA, "export", "--passphrase-file", pass.toString(), uuid, bundle.toString()).status());
+        Path wrong = Files.writeString(tmp.resolve("wrong"), "not it\n");
+        Run r = run(hostB, "import", "--passphrase-file", wrong.toString(), bundle.toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("wrong passphrase") && r.err().contains("nothing was imported"), r.err());
+        byte[] b = Files.readAllBytes(bundle);
+        b[b.length - 5] ^= 1;
+        Files.write(bundle, b);
+        assertEquals(1, run(hostB, "import", "--passphrase-file", pass.toString(), bundle.toString()).status());
+        assertFalse(Files.exists(hostB.resolve("state/instances/" + uuid + ".vtpm")));
+    }
+
+    @Test
+    void deleteNeedsYesAndRefusesAnInstanceInUse() throws Exception {
+        Run r = run(hostA, "delete", uuid);
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("add --yes"), r.err());
+        Path runtime = Files.createDirectories(hostA.resolve("run/instances/" + uuid));
+        Run busy = run(hostA, "delete", "--yes", uuid);
+        assertEquals(1, busy.status());
+        assertTrue(busy.err().contains("in use") && busy.err().contains(runtime.toString()), busy.err());
+        Files.delete(runtime);
+        Run ok = run(hostA, "delete", "--yes", uuid);
+        assertEquals(0, ok.status(), ok.err());
+        assertFalse(Files.exists(hostA.resolve("state/instances/" + uuid + ".vtpm")));
+        assertEquals(1, run(hostA, "delete", "--yes", uuid).status(), "gone");
+        assertEquals(1, run(hostA, "delete", "--yes", "not-a-uuid").status());
+    }
+}

@@ -1,0 +1,139 @@
+package org.vtpmback.test.lifecycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.vtpmback.backend.state.CorruptStateException;
+import org.vtpmback.backend.state.InstanceRecord;
+import org.vtpmback.test.emulator.TpmPackets;
+import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.SimulatedVtpmHost;
+import org.vtpmback.xenstore.XenbusState;
+import org.vtpmback.xenstore.XsPath;
+
+/** What the lifecycle tests do inside a guest (tpm2-tools, raw TPM 1.2 commands) and on the host. */
+final class GuestTpm {
+    static final String ZERO32 = "00".repeat(32);
+    private static final Pattern PCR = Pattern.compile("(\\d+)\\s*:\\s*0x([0-9A-Fa-f]+)");
+
+    private GuestTpm() {
+    }
+
+    /** PCR {@code index} of the sha256 bank, lower-case hex, through tpm2_pcrread. */
+    static String pcr(Guest g, int index) throws Exception {
+        String out = g.tpm2("tpm2_pcrread", "sha256:" + index);
+        Matcher m = PCR.matcher(out);
+        while (m.find()) {
+            if (Integer.parseInt(m.group(1)) == index) {
+                return m.group(2).toLowerCase();
+            }
+        }
+        throw new AssertionError("no PCR " + index + " in: " + out);
+    }
+
+    /** Extends sha256 PCR {@code index} with {@code digest} and returns the value it must now have. */
+    static String extend(Guest g, int index, String before, String digestHex) throws Exception {
+        g.tpm2("tpm2_pcrextend", index + ":sha256=" + digestHex);
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        md.update(HexFormat.of().parseHex(before));
+        md.update(HexFormat.of().parseHex(digestHex));
+        String expected = HexFormat.of().formatHex(md.digest());
+        assertEquals(expected, pcr(g, index));
+        return expected;
+    }
+
+    static String sha256Hex(String text) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes()));
+    }
+
+    /** Stored record of {@code uuid} in the host's store. */
+    static InstanceRecord stored(SimulatedVtpmHost host, String uuid) throws CorruptStateException {
+        return host.instances().store().load(uuid).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
+    }
+
+    /**
+     * The record once the daemon has finished saving the last incarnation: libxl does not wait for that
+     * (when the frontend closed first, the backend is already Closed when the nodes go), so it lands a
+     * moment after the domain is destroyed.
+     */
+    static InstanceRecord awaitEnded(SimulatedVtpmHost host, String uuid) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        InstanceRecord r = stored(host, uuid);
+        while (r.lastEnd() == InstanceRecord.EndKind.RUNNING) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("vTPM " + uuid + " still RUNNING after its domain was destroyed: " + r);
+            }
+            Thread.sleep(20);
+            r = stored(host, uuid);
+        }
+        return r;
+    }
+
+    static Path file(SimulatedVtpmHost host, String uuid) {
+        return host.instances().store().fileOf(uuid);
+    }
+
+    /** Where the daemon reports a device's fatal error (xenbus_dev_fatal convention). */
+    static XsPath errorNode(int domid) {
+        return XsPath.of("/local/domain/" + SimulatedVtpmHost.BACKEND_DOMID).child("error").child("backend").child("vtpm")
+                .child(domid).child(0).child("error");
+    }
+
+    /** Waits until the backend of {@code g} reports {@code state}; fails after {@code timeout}. */
+    static void awaitBackend(SimulatedVtpmHost host, Guest g, XenbusState state, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!host.toolstack().backendState(g.domid(), 0).equals(Optional.of(state))) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("domain " + g.domid() + ": backend " + host.toolstack().backendState(g.domid(), 0)
+                        + ", expected " + state);
+            }
+            Thread.sleep(20);
+        }
+    }
+
+    static boolean exists(Path p) {
+        return Files.exists(p);
+    }
+
+    // ---- TPM 1.2 raw commands (TPM 1.2 Main Part 3) ----
+
+    static final int TPM12_TAG_RQU_COMMAND = 0x00C1;
+
+    static byte[] tpm12(Guest g, int ordinal, byte[] body) throws Exception {
+        byte[] cmd = ByteBuffer.allocate(10 + body.length).putShort((short) TPM12_TAG_RQU_COMMAND)
+                .putInt(10 + body.length).putInt(ordinal).put(body).array();
+        return g.transmit(cmd);
+    }
+
+    static int rc(byte[] response) {
+        return TpmPackets.responseCode(response);
+    }
+
+    /** TPM_Extend (0x14): returns the new PCR value. */
+    static byte[] tpm12Extend(Guest g, int pcr, byte[] digest20) throws Exception {
+        byte[] r = tpm12(g, 0x14, ByteBuffer.allocate(24).putInt(pcr).put(digest20).array());
+        assertEquals(0, rc(r), "TPM_Extend: " + HexFormat.of().formatHex(r));
+        return java.util.Arrays.copyOfRange(r, 10, 30);
+    }
+
+    /** TPM_PCRRead (0x15). */
+    static byte[] tpm12PcrRead(Guest g, int pcr) throws Exception {
+        byte[] r = tpm12(g, 0x15, ByteBuffer.allocate(4).putInt(pcr).array());
+        assertEquals(0, rc(r), "TPM_PCRRead: " + HexFormat.of().formatHex(r));
+        assertEquals(30, r.length);
+        return java.util.Arrays.copyOfRange(r, 10, 30);
+    }
+
+    static void assertOk(byte[] r, String what) {
+        assertTrue(rc(r) == 0, what + " failed: rc 0x" + Integer.toHexString(rc(r)) + " " + HexFormat.of().formatHex(r));
+    }
+}
