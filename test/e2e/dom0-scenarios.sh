@@ -227,8 +227,23 @@ scenario1() {
   finish
 }
 
-ensure_guest() { # ensure_guest <name> <uuid>: create it unless running
-  [ -n "$(domid_of $1)" ] && return 0
+# wait_tpm0 <name> <seconds>: until the guest has /dev/tpm0 again (after a
+# restore xen-tpmfront removes the chip and probes it anew)
+wait_tpm0() {
+  t0=$(up); i=0
+  while ! gcmd "$1" '[ -c /dev/tpm0 ]' >/dev/null; do
+    i=$((i+1)); [ $((i * 3)) -gt "$2" ] && { say "$1: no /dev/tpm0 within $2 s"; return 1; }
+    sleep 3
+  done
+  say "$1: /dev/tpm0 present ($(since $t0)s)"
+}
+
+ensure_guest() { # ensure_guest <name> <uuid>: a running guest with /dev/tpm0
+  if [ -n "$(domid_of $1)" ]; then
+    wait_tpm0 "$1" 240 && return 0
+    say "$1 runs without /dev/tpm0: destroying it and booting it again"
+    guest_destroy "$1"
+  fi
   guest_create "$1" "$2"
 }
 
@@ -309,6 +324,7 @@ scenario5() {
   else bad "vtpmback restore: rc=$rc"; fi
   # <<< PLACEHOLDER
   if [ -n "$(domid_of domu12)" ]; then
+    wait_tpm0 domu12 300 || bad "domu12 has no /dev/tpm0 after the restore"
     if tpm domu12 $T12_PCRREAD16 && is_rc0; then
       pcr_after=$(rsp_tail "$RSP" 10)
       if [ "$pcr_after" = "$pcr_before" ]; then ok "PCR16 after restore equals PCR16 before save ($pcr_after)"
