@@ -1,0 +1,69 @@
+#!/bin/sh
+# PID 1 of the e2e PV guests (static busybox initramfs + xen-tpmfront.ko).
+#
+# Loads the frontend, reports whether /dev/tpm0 appeared, then serves as an
+# agent on its console (hvc0): dom0 writes lines "E2E-CMD <seq> <shell>" into
+# the guest's console pty; the guest evaluates <shell>, prints each output line
+# as "E2E-G <seq>| <line>" and finally "E2E-G <seq> rc=<status>".  xenconsoled
+# logs the console to /var/log/xen/console/guest-<name>.log where dom0 reads
+# the answers.  `tpm <hex>` sends one raw command through /dev/tpm0 and prints
+# "TPMRSP <hex>".
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mount -t tmpfs tmp /tmp
+stty -echo 2>/dev/null
+up() { cut -d' ' -f1 /proc/uptime; }
+echo "E2E-GUEST init uptime=$(up) kernel=$(uname -r)"
+
+# tpm core is built in (CONFIG_TCG_TPM=y); the frontend is a module
+# (CONFIG_TCG_XEN=m, alias xen:vtpm).  Its probe may wait for the backend.
+insmod /lib/xen-tpmfront.ko &
+ip=$!
+# wait up to 300 s, or until insmod returned without a chip
+i=0; while [ ! -e /dev/tpm0 ] && [ $i -lt 1200 ]; do
+  kill -0 $ip 2>/dev/null || { sleep 1; [ -e /dev/tpm0 ] || break; }
+  sleep 0.25; i=$((i+1))
+done
+if [ -e /dev/tpm0 ]; then
+  echo "E2E-GUEST-READY tpm0=yes uptime=$(up) tpm_version_major=$(cat /sys/class/tpm/tpm0/tpm_version_major 2>/dev/null)"
+else
+  echo "E2E-GUEST-READY tpm0=no uptime=$(up)"
+  dmesg | grep -i -E 'tpm|vtpm|xenbus' | sed 's/^/E2E-GUEST dmesg: /'
+fi
+
+# tpm <hex>: one raw TPM command on /dev/tpm0 (one write, one read, same fd)
+tpm() {
+  [ -c /dev/tpm0 ] || { echo "TPMERR no /dev/tpm0"; return 1; }
+  printf "$(echo "$1" | sed 's/../\\x&/g')" > /tmp/cmd
+  exec 3<>/dev/tpm0 || { echo "TPMERR open"; return 1; }
+  if ! dd if=/tmp/cmd bs=4096 count=1 2>/tmp/dd.err >&3; then
+    echo "TPMERR write $(cat /tmp/dd.err | head -1)"; exec 3<&-; return 1
+  fi
+  r=$(dd bs=4096 count=1 <&3 2>/tmp/dd.err | hexdump -v -e '1/1 "%02x"')
+  exec 3<&-
+  [ -n "$r" ] || { echo "TPMERR read $(head -1 /tmp/dd.err)"; return 1; }
+  echo "TPMRSP $r"
+}
+# frontend state as the guest kernel sees it (xenbus sysfs), and TPM events
+fstate() { cat /sys/bus/xen/devices/vtpm-0/state 2>/dev/null || echo none; }
+tpmlog() { dmesg | grep -i -E 'tpm|vtpm' ; true; }
+
+while :; do
+  if read -r line; then
+    case $line in
+      E2E-CMD\ *)
+        set -- $line
+        seq=$2
+        cmd=${line#E2E-CMD $seq }
+        out=$(eval "$cmd" 2>&1); rc=$?
+        [ -n "$out" ] && echo "$out" | sed "s/^/E2E-G $seq| /"
+        echo "E2E-G $seq rc=$rc"
+        ;;
+    esac
+  else
+    sleep 1
+  fi
+done

@@ -1,0 +1,34 @@
+# Raw TPM command bytes (hex) the scenarios send through the guest's
+# /dev/tpm0, and helpers to pick answers apart.  Sourced by dom0-scenarios.sh.
+# TPM 1.2 (TCG TPM Main Part 3): tag 00c1 TPM_TAG_RQU_COMMAND, u32 size, u32 ordinal.
+# The NV commands run unauthenticated: a fresh TPM 1.2 has nvLocked FALSE, in
+# which case the TPM ignores authorization (checked against swtpm 0.7.1).
+
+# TPM_GetRandom(8)
+T12_GETRANDOM=00c10000000e0000004600000008
+# TPM_PCRRead(16): the debug PCR, all zeros after Startup(CLEAR)
+T12_PCRREAD16=00c10000000e0000001500000010
+# TPM_Extend(16, 20 bytes of 0x11)
+T12_EXTEND16=00c10000002200000014000000101111111111111111111111111111111111111111
+# NV index 0x00011000, 16 bytes, TPM_NV_PER_OWNERWRITE, no PCR binding
+E2E_NV_INDEX=00011000
+Z20=0000000000000000000000000000000000000000
+T12_PCRINFO=00030000001f$Z20   # sizeOfSelect 3, no PCRs, all localities, digest 0
+T12_NV_DEFINE=00c100000065000000cc0018${E2E_NV_INDEX}${T12_PCRINFO}${T12_PCRINFO}00170000000200000000000010$Z20
+# TPM_NV_WriteValue(index, offset 0, 16 bytes)  $1 = 32 hex chars of data
+t12_nv_write() { echo "00c100000026000000cd${E2E_NV_INDEX}0000000000000010$1"; }
+# TPM_NV_ReadValue(index, offset 0, 16 bytes)
+T12_NV_READ=00c100000016000000cf${E2E_NV_INDEX}0000000000000010
+
+# TPM 2.0 (TCG TPM 2.0 Part 3): tag 8001 TPM_ST_NO_SESSIONS
+# TPM2_GetRandom(8)
+T20_GETRANDOM=80010000000c0000017b0008
+# TPM2_PCR_Read(sha256: PCR 16)
+T20_PCRREAD16=8001000000140000017e00000001000b03000001
+
+# rsp_rc <hex>: the response code (bytes 6..9) as 8 hex digits
+rsp_rc() { echo "$1" | cut -c13-20; }
+# rsp_len <hex>: the number of bytes in the response
+rsp_len() { echo $(( ${#1} / 2 )); }
+# rsp_tail <hex> <byte offset>: the hex from that byte on
+rsp_tail() { echo "$1" | cut -c$(( $2 * 2 + 1 ))-; }
