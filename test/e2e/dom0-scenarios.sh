@@ -231,7 +231,7 @@ scenario1() {
 # restore xen-tpmfront removes the chip and probes it anew)
 wait_tpm0() {
   wt0=$(up)
-  while ! gcmd "$1" '[ -c /dev/tpm0 ]' >/dev/null; do
+  while ! gcmd "$1" 'tpmdev' >/dev/null; do
     # elapsed time, not attempts: a guest that does not answer costs 60 s a try
     if [ "$(awk -v a="$wt0" -v b="$(up)" -v m="$2" 'BEGIN{print (b-a > m)}')" = 1 ]; then
       say "$1: no /dev/tpm0 (or no answer from the guest) within $2 s"; return 1
@@ -284,7 +284,7 @@ scenario3() {
     *" 5 "*|*" 6 "*) bad "backend wrote state '$be_vals' (Closing/Closed) during the restart" ;;
     *) ok "backend never wrote Closing/Closed (writes: '$be_vals')" ;;
   esac
-  after=$(gcmd domu12 'fstate; tpmlog | wc -l; ls /dev/tpm0')
+  after=$(gcmd domu12 'fstate; tpmlog | wc -l; tpmdev')
   say "guest before: $(echo $before) after: $(echo $after)"
   b1=$(echo "$before" | head -n 1); a1=$(echo "$after" | head -n 1)
   b2=$(echo "$before" | sed -n 2p); a2=$(echo "$after" | sed -n 2p)

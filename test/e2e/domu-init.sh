@@ -34,11 +34,14 @@ else
   dmesg | grep -i -E 'tpm|vtpm|xenbus' | sed 's/^/E2E-GUEST dmesg: /'
 fi
 
-# tpm <hex>: one raw TPM command on /dev/tpm0 (one write, one read, same fd)
+# tpmdev: the guest's TPM character device. After a resume xen-tpmfront removes its chip and probes
+# a new one, which may get the next number (tpm1) while the old one is still referenced.
+tpmdev() { for d in /dev/tpm[0-9]*; do [ -c "$d" ] && { echo "$d"; return 0; }; done; return 1; }
+# tpm <hex>: one raw TPM command on the TPM device (one write, one read, same fd)
 tpm() {
-  [ -c /dev/tpm0 ] || { echo "TPMERR no /dev/tpm0"; return 1; }
+  dev=$(tpmdev) || { echo "TPMERR no /dev/tpm0"; return 1; }
   printf "$(echo "$1" | sed 's/../\\x&/g')" > /tmp/cmd
-  exec 3<>/dev/tpm0 || { echo "TPMERR open"; return 1; }
+  exec 3<>"$dev" || { echo "TPMERR open $dev"; return 1; }
   if ! dd if=/tmp/cmd bs=4096 count=1 2>/tmp/dd.err >&3; then
     echo "TPMERR write $(cat /tmp/dd.err | head -1)"; exec 3<&-; return 1
   fi
