@@ -31,10 +31,6 @@ final class DeviceNodes {
         return backend;
     }
 
-    XsPath frontend() {
-        return expectedFrontend;
-    }
-
     XsPath frontendState() {
         return expectedFrontend.child(VtpmKeys.STATE);
     }

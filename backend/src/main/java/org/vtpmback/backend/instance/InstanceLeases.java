@@ -38,7 +38,4 @@ public final class InstanceLeases {
         }
     }
 
-    public synchronized boolean isHeld(String uuid) {
-        return holders.containsKey(uuid);
-    }
 }

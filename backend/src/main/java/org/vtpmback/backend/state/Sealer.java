@@ -68,8 +68,4 @@ public final class Sealer {
         return gcm;
     }
 
-    /** Length of a sealed file holding {@code plaintextLength} bytes. */
-    static int sealedLength(int plaintextLength) {
-        return MAGIC.length + NONCE_LENGTH + plaintextLength + TAG_BITS / 8;
-    }
 }
