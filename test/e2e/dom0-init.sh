@@ -17,7 +17,7 @@ hostname dom0
 phase dom0-init "kernel=$(uname -r) build=$(cat /e2e/build-id)"
 
 # kernel command line: e2e_scenarios=1,2,3 e2e_backend=java|proof e2e_ready_re=... e2e_shell
-E2E_SCENARIOS=1,2,3,4,5; E2E_BACKEND=java; E2E_READY_RE="serving backend domain 0"; SHELLMODE=
+E2E_SCENARIOS=1,2,3,4,5,6,7,8; E2E_BACKEND=java; E2E_READY_RE="serving backend domain 0"; SHELLMODE=
 E2E_LOG_LEVEL=info; E2E_PROBE=0
 for a in $(cat /proc/cmdline); do
   case $a in

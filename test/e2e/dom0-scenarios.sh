@@ -9,7 +9,7 @@
 # E2E_BACKEND (java|proof), E2E_READY_RE.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /e2e/tpm-cmds.sh
-E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5}
+E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
 KVER=$(cat /e2e/kver)
@@ -59,7 +59,7 @@ dump() {
   for g in $CONSOLE/guest-*.log; do
     [ -f "$g" ] || continue
     echo "---- $g (last 25 lines) ----"; tail -n 25 "$g" | tr -d '\r'
-    n=${g##*guest-}; n=${n%.log}
+    n=${g##*guest-}; n=${n%.log}; n=${n%--incoming}
     [ -n "$(domid_of $n)" ] && { echo "---- $n: tpm kernel messages, xenbus state ----"; gcmd $n 'tpmlog | tail -n 15; fstate; cat /proc/interrupts | grep -i -E "evtchn|xen" | head -5'; }
   done
 }
@@ -123,6 +123,25 @@ daemon_stop() {
 # ---------------------------------------------------------------- guests
 domid_of() { xl domid "$1" 2>/dev/null; }
 
+# console_log <name>: the guest's console log. xenconsoled names the file after
+# the domain's name when it first sees the domain: a domain that came in by
+# local migration logs to guest-<name>--incoming.log.
+console_log() {
+  l=$(ls -t $CONSOLE/guest-$1.log $CONSOLE/guest-$1--incoming.log 2>/dev/null | head -n 1)
+  echo "${l:-$CONSOLE/guest-$1.log}"
+}
+
+# wait_ready <name> <log> <t0>: until the guest's init reports on its console
+wait_ready() {
+  i=0
+  while ! grep -aq E2E-GUEST-READY $2 2>/dev/null; do
+    i=$((i+1)); [ $i -gt 1800 ] && { say "guest $1: no E2E-GUEST-READY within 360 s"; return 1; }
+    sleep 0.2
+  done
+  say "guest $1: $(grep -a E2E-GUEST-READY $2 | tr -d '\r') ($(since $3)s)"
+  grep -aq 'E2E-GUEST-READY tpm0=yes' $2
+}
+
 # guest_create <name> <vtpm-uuid>: xl create; waits for the guest agent
 guest_create() {
   name=$1; uuid=$2; L=$CONSOLE/guest-$name.log
@@ -145,13 +164,7 @@ EOF
   grep -v -E 'detail:|^$' $R/xl-create-$name.out | tail -n 40 | sed "s/^/E2E-XL $name| /"
   say "xl create $name: rc=$rc after $(since $t0)s"
   [ $rc = 0 ] || return 1
-  i=0
-  while ! grep -aq E2E-GUEST-READY $L 2>/dev/null; do
-    i=$((i+1)); [ $i -gt 1800 ] && { say "guest $name: no E2E-GUEST-READY within 360 s"; return 1; }
-    sleep 0.2
-  done
-  say "guest $name: $(grep -a E2E-GUEST-READY $L | tr -d '\r') ($(since $t0)s after xl create)"
-  grep -aq 'E2E-GUEST-READY tpm0=yes' $L
+  wait_ready $name $L $t0
 }
 
 # gcmd <name> <shell...>: run a shell command in the guest; prints its output
@@ -159,7 +172,7 @@ EOF
 gcmd() {
   name=$1; shift
   seq=$(( $(cat $R/seq) + 1 )); echo $seq > $R/seq
-  L=$CONSOLE/guest-$name.log
+  L=$(console_log $name)
   id=$(domid_of $name)
   [ -n "$id" ] || { echo "no domain $name"; return 98; }
   tty=$(xenstore-read /local/domain/$id/console/tty 2>/dev/null)
@@ -250,6 +263,18 @@ ensure_guest() { # ensure_guest <name> <uuid>: a running guest with /dev/tpm0
   guest_create "$1" "$2"
 }
 
+# await_reattach <domid> <log line>: the readiness line comes before the daemon
+# has re-attached the running guests (restarting their swtpm): wait for its
+# re-attach line for this device in the daemon log after that line
+await_reattach() {
+  t0=$(up); i=0
+  while ! tail -n +$(($2 + 1)) $DLOG | grep -q -E "(domain $1 vtpm 0|$1/0)[: ].*${E2E_REATTACH_RE:-re-attached}"; do
+    i=$((i+1)); [ $i -gt 1200 ] && { bad "no re-attach line for domain $1 vtpm 0 within 240 s"; return 1; }
+    sleep 0.2
+  done
+  say "re-attach of domain $1 vtpm 0 seen $(since $t0)s after the readiness line"
+}
+
 scenario3() {
   begin 3 daemon-restart
   ensure_guest domu12 $U12 || bad "could not start domu12"
@@ -263,14 +288,7 @@ scenario3() {
   sleep 2
   n0=$(wc -l < $DLOG)
   if daemon_start; then ok "daemon started again"; else bad "daemon did not start again"; fi
-  # the readiness line comes before the daemon has re-attached the running
-  # guests (restarting their swtpm): wait for its re-attach line for this device
-  t0=$(up); i=0
-  while ! tail -n +$((n0 + 1)) $DLOG | grep -q -E "(domain $id vtpm 0|$id/0)[: ].*${E2E_REATTACH_RE:-re-attached}"; do
-    i=$((i+1)); [ $i -gt 1200 ] && { bad "no re-attach line for domain $id vtpm 0 within 240 s"; break; }
-    sleep 0.2
-  done
-  say "re-attach of domain $id vtpm 0 seen $(since $t0)s after the readiness line"
+  await_reattach $id $n0
   if tpm domu12 $T12_GETRANDOM && is_rc0; then ok "guest's next TPM command after the restart works: $RSP"
   else bad "guest's TPM command after the restart: rsp '$RSP'"; fi
   if tpm domu12 $T12_PCRREAD16 && is_rc0; then ok "and the one after: TPM_PCRRead rc 0"
@@ -400,11 +418,160 @@ scenario2() {
   finish
 }
 
+# daemon_log_since <line>: the daemon's log after that line
+daemon_log_since() { tail -n +$(( $1 + 1 )) $DLOG; }
+
+scenario6() {
+  begin 6 guest-reboot
+  # The guest reboots itself: Xen records the shutdown reason "reboot", xl's
+  # monitor destroys the domain and creates it again under a new domid. The
+  # daemon must read that reason through libxenctrl (orderly TPM shutdown, keys
+  # kept) and start the new domain's vTPM clear.
+  ensure_guest domu12 $U12 || bad "could not start domu12"
+  old=$(domid_of domu12)
+  nvdata=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  if ! { tpm domu12 "$(t12_nv_write $nvdata)" && is_rc0; }; then
+    # scenario 4 did not run: define the index first
+    tpm domu12 $T12_NV_DEFINE && is_rc0 || bad "TPM_NV_DefineSpace: '$RSP'"
+    tpm domu12 "$(t12_nv_write $nvdata)" && is_rc0 || bad "TPM_NV_WriteValue: '$RSP'"
+  fi
+  ok "TPM_NV_WriteValue $nvdata"
+  tpm domu12 $T12_EXTEND16 && is_rc0 || bad "TPM_Extend(16): '$RSP'"
+  tpm domu12 $T12_PCRREAD16 && is_rc0 || bad "TPM_PCRRead(16): '$RSP'"
+  say "PCR16 before the reboot: $(rsp_tail "$RSP" 10)"
+  n0=$(wc -l < $DLOG)
+  # no answer will come: write the command straight to the guest's console, and
+  # move the log aside so that the new domain's console gets a fresh one
+  L=$(console_log domu12)
+  tty=$(xenstore-read /local/domain/$old/console/tty)
+  printf 'E2E-CMD 0 reboot -f\n' > "$tty"
+  mv $L $L.before-reboot
+  t0=$(up); new=
+  while :; do
+    new=$(domid_of domu12)
+    [ -n "$new" ] && [ "$new" != "$old" ] && break
+    if [ "$(awk -v a="$t0" -v b="$(up)" 'BEGIN{print (b-a > 180)}')" = 1 ]; then new=; break; fi
+    sleep 0.5
+  done
+  if [ -n "$new" ]; then ok "the guest rebooted itself: domain $old -> $new ($(since $t0)s, xl's monitor re-created it)"
+  else bad "no new domain domu12 within 180 s of the guest's reboot (old domain $old: '$(xl list 2>&1 | grep domu12)')"; fi
+  if [ -n "$new" ] && wait_ready domu12 $CONSOLE/guest-domu12.log $t0; then ok "domu12 came back with /dev/tpm0"
+  else bad "domu12 did not come back with /dev/tpm0"; fi
+  ended=$(daemon_log_since $n0 | grep -E "domain $old vtpm 0: .*domain $old ended with" | head -n 1 | sed 's/^.*: domain/domain/')
+  say "daemon: $ended"
+  case $ended in
+    *"ended with REBOOT: saving as SHUTDOWN"*) ok "daemon read the shutdown reason REBOOT from Xen: orderly TPM shutdown, permanent state saved" ;;
+    *"saving as SHUTDOWN"*) ok "daemon saved an orderly shutdown (the domain was gone when asked: '$ended')" ;;
+    *) bad "daemon did not save the rebooted domain as SHUTDOWN: '${ended:-no line}'" ;;
+  esac
+  start=$(daemon_log_since $n0 | grep -E "domain $new vtpm 0: .*start mode" | head -n 1 | sed 's/^.*start mode/start mode/')
+  case $start in
+    "start mode CLEAR"*) ok "new domain's vTPM: $start" ;;
+    *) bad "new domain's vTPM did not start clear: '${start:-no line}'" ;;
+  esac
+  if tpm domu12 $T12_NV_READ && is_rc0 && [ "$(rsp_tail "$RSP" 14)" = "$nvdata" ]; then ok "NV index kept its data over the guest's reboot"
+  else bad "NV data after the guest's reboot: '$RSP', written '$nvdata'"; fi
+  if tpm domu12 $T12_PCRREAD16 && is_rc0 && [ "$(rsp_tail "$RSP" 10)" = "$(printf '%040d' 0)" ]; then ok "PCR16 back to its reset value"
+  else bad "PCR16 after the guest's reboot: '$RSP'"; fi
+  finish
+}
+
+scenario8() {
+  begin 8 daemon-crash
+  # kill -9 of the daemon under a running guest, then a new daemon (what
+  # systemd's Restart=on-failure does): the swtpm processes outlive the daemon,
+  # the new one takes their running state, so the guest keeps its PCRs.
+  ensure_guest domu12 $U12 || bad "could not start domu12"
+  id=$(domid_of domu12)
+  fe=/local/domain/$id/device/vtpm/0
+  be=/local/domain/0/backend/vtpm/$id/0
+  tpm domu12 $T12_EXTEND16 && is_rc0 || bad "TPM_Extend(16) before the crash: '$RSP'"
+  tpm domu12 $T12_PCRREAD16 && is_rc0 || bad "TPM_PCRRead(16) before the crash: '$RSP'"
+  pcr_before=$(rsp_tail "$RSP" 10)
+  say "PCR16 before the crash: $pcr_before"
+  m=$(trace_mark)
+  swtpms=$(pgrep -x swtpm | xargs)
+  kill -KILL "$(cat $R/daemon.pid)"
+  sleep 2
+  if kill -0 "$(cat $R/daemon.pid)" 2>/dev/null; then bad "daemon still alive after SIGKILL"; else ok "daemon killed with SIGKILL"; fi
+  left=$(pgrep -x swtpm | xargs)
+  if [ -n "$left" ] && [ "$left" = "$swtpms" ]; then ok "its swtpm processes live on ($left)"
+  else bad "swtpm processes before the kill '$swtpms', after '$left'"; fi
+  n0=$(wc -l < $DLOG)
+  if daemon_start; then ok "daemon started again"; else bad "daemon did not start again"; fi
+  await_reattach $id $n0
+  took=$(daemon_log_since $n0 | grep -E 'took over the running TPM state' | head -n 1 | sed 's/^.*\] //')
+  if [ -n "$took" ]; then ok "$took"; else bad "no take-over line in the daemon log"; fi
+  start=$(daemon_log_since $n0 | grep -E "domain $id vtpm 0: .*start mode" | head -n 1 | sed 's/^.*start mode/start mode/')
+  case $start in
+    "start mode RESTORE"*DAEMON_CRASHED*) ok "$start" ;;
+    *) bad "the re-attach did not resume the survivor's state: '${start:-no start line}'" ;;
+  esac
+  if tpm domu12 $T12_PCRREAD16 && is_rc0 && [ "$(rsp_tail "$RSP" 10)" = "$pcr_before" ]; then ok "PCR16 after the crash equals PCR16 before it"
+  else bad "PCR16 after the crash: '$RSP', before: $pcr_before"; fi
+  for p in $swtpms; do kill -0 $p 2>/dev/null && bad "survivor swtpm $p still runs after the take-over"; done
+  fe_vals=$(trace_writes $m $fe/state)
+  be_vals=$(trace_writes $m $be/state)
+  if [ -z "$fe_vals" ] && [ -z "$be_vals" ]; then ok "neither state node was written (the guest never saw its TPM go away)"
+  else bad "state writes during the crash and restart: frontend '$fe_vals' backend '$be_vals'"; fi
+  finish
+}
+
+# /e2e is read-only: the "ssh" that xl migrate runs to reach localhost
+LOCALSSH=$R/localssh
+printf '#!/bin/sh\n# xl migrate -s: "<this> <host> xl migrate-receive ...": run it here\nshift\nexec "$@"\n' > $LOCALSSH
+chmod 0755 $LOCALSSH
+
+scenario7() {
+  begin 7 local-migrate
+  # Local migration of the TPM 2.0 guest with stock xl, the documented way:
+  # xl migrate -p (the domain stays paused on arrival), then vtpmback
+  # resume-domain (marks resume, unpauses). Both devices of the uuid exist at once.
+  ensure_guest domu20 $U20 || bad "could not start domu20"
+  old=$(domid_of domu20)
+  tpm domu20 $T20_EXTEND16 && is_rc0 || bad "TPM2_PCR_Extend(16): '$RSP'"
+  tpm domu20 $T20_PCRREAD16 && is_rc0 || bad "TPM2_PCR_Read(16): '$RSP'"
+  pcr_before=$(rsp_digest "$RSP")
+  say "PCR16 (sha256) before the migration: $pcr_before"
+  n0=$(wc -l < $DLOG)
+  t0=$(up)
+  if timeout 300 xl -v migrate -p -s $LOCALSSH domu20 localhost > $R/xl-migrate.out 2>&1; then ok "xl migrate -p domu20 localhost ($(since $t0)s)"
+  else bad "xl migrate -p domu20 localhost failed"; fi
+  grep -v -E 'detail:|^$' $R/xl-migrate.out | tail -n 25 | sed 's/^/E2E-XL migrate| /'
+  new=$(domid_of domu20)
+  say "domu20: domain $old before, ${new:-none} after; $(xl list 2>&1 | grep domu20 | xargs)"
+  [ -n "$new" ] && [ "$new" != "$old" ] || bad "no migrated domu20 (old domain $old)"
+  t0=$(up)
+  timeout 180 $VTPMBACK resume-domain domu20 > $R/resume.out 2>&1; rc=$?
+  sed 's/^/E2E-LOG resume-domain| /' $R/resume.out | tail -n 20
+  if [ $rc = 0 ]; then ok "vtpmback resume-domain domu20 ($(since $t0)s)"
+  else bad "vtpmback resume-domain domu20: rc=$rc"; fi
+  if [ -n "$new" ]; then
+    wait_tpm0 domu20 300 || bad "domu20 has no TPM device after the migration"
+    if tpm domu20 $T20_PCRREAD16 && is_rc0; then
+      pcr_after=$(rsp_digest "$RSP")
+      if [ "$pcr_after" = "$pcr_before" ]; then ok "PCR16 after the migration equals PCR16 before ($pcr_after)"
+      else bad "PCR16 after the migration $pcr_after, before $pcr_before"; fi
+    else bad "TPM2_PCR_Read(16) after the migration: '$RSP'"; fi
+  fi
+  ended=$(daemon_log_since $n0 | grep -E "domain $old vtpm 0: .*ended with" | head -n 1 | sed 's/^.*: domain/domain/')
+  case $ended in
+    *"ended with SUSPEND: saving as SUSPENDED"*) ok "source: $ended" ;;
+    *) bad "source domain's vTPM not saved as SUSPENDED: '${ended:-no line}'" ;;
+  esac
+  start=$(daemon_log_since $n0 | grep -E "domain $new vtpm 0: .*start mode" | head -n 1 | sed 's/^.*start mode/start mode/')
+  case $start in
+    "start mode RESTORE"*) ok "destination: $start" ;;
+    *) bad "destination's vTPM did not restore: '${start:-no line}'" ;;
+  esac
+  finish
+}
+
 # ---------------------------------------------------------------- main
 write_config
 : > $DLOG
 tail -n +1 -F $DLOG 2>/dev/null | sed -u 's/^/E2E-VTPMBACK| /' &
-for g in domu12 domu20; do
+for g in domu12 domu20 domu20--incoming; do
   tail -n 0 -F $CONSOLE/guest-$g.log 2>/dev/null | sed -u "s/\r\$//; s/^/E2E-DOMU $g| /" &
 done
 t0=$(up); java -version 2>&1 | head -n 1 | sed 's/^/E2E-INFO /'
@@ -438,7 +605,7 @@ if ! daemon_start; then
 fi
 echo "E2E-PHASE backend-ready dom0-uptime=$(up)"
 
-for n in 1 3 5 4 2; do
+for n in 1 3 8 5 4 6 7 2; do
   if selected $n; then
     echo "E2E-PHASE scenario-$n dom0-uptime=$(up)"
     scenario$n

@@ -19,10 +19,10 @@
 #                         default: packaging/target/vtpmback-*/ built with
 #                         `mvn -B -q package -pl packaging -am -DskipTests`
 #   E2E_SKIP_MVN=1        do not run Maven, use what VTPMBACK_DIST points at
-#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5)
+#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5,6,7,8)
 #   E2E_BACKEND=java      java (the product) | proof (C proof backend, for
 #                         developing the harness only)
-#   E2E_TIMEOUT=1800      hard limit in seconds on the QEMU run
+#   E2E_TIMEOUT=2700      hard limit in seconds on the QEMU run
 #   E2E_READY_RE=...      daemon log line meaning "ready" (ERE)
 #   E2E_LOG_LEVEL=info    the daemon's log-level (debug shows every xenbus step)
 #   E2E_PROBE=1           time swtpm's CMD_INIT (TPM 1.2 and 2.0) in dom0 first
@@ -41,8 +41,8 @@ SMP=${SMP:-2}
 # digests in dom0's JVM (jar verification failed); a pre-AVX model avoids it.
 E2E_CPU=${E2E_CPU:-Westmere}
 MEM=${MEM:-3072}
-E2E_TIMEOUT=${E2E_TIMEOUT:-1800}
-E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5}
+E2E_TIMEOUT=${E2E_TIMEOUT:-2700}
+E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
 E2E_LOG_LEVEL=${E2E_LOG_LEVEL:-info}

@@ -32,3 +32,9 @@ rsp_rc() { echo "$1" | cut -c13-20; }
 rsp_len() { echo $(( ${#1} / 2 )); }
 # rsp_tail <hex> <byte offset>: the hex from that byte on
 rsp_tail() { echo "$1" | cut -c$(( $2 * 2 + 1 ))-; }
+
+# TPM2_PCR_Extend(16, sha256: 32 bytes of 0x22), tag 8002 TPM_ST_SESSIONS with
+# one password session (TPM_RS_PW, empty auth): PCR 16 needs no authorization
+T20_EXTEND16=80020000004100000182000000100000000940000009000001000000000001000b2222222222222222222222222222222222222222222222222222222222222222
+# rsp_digest <hex>: the last 32 bytes (the digest in a one-PCR TPM2_PCR_Read answer)
+rsp_digest() { echo "$1" | awk '{ print substr($0, length($0) - 63) }'; }

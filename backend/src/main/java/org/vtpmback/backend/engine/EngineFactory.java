@@ -1,6 +1,7 @@
 package org.vtpmback.backend.engine;
 
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Creates {@link TpmEngine}s. The device layer also uses it to recover: after an engine died, close
@@ -20,4 +21,13 @@ public interface EngineFactory {
      * @throws EngineException if swtpm cannot be started
      */
     TpmEngine create(String name, TpmFamily family, Path stateDir);
+
+    /**
+     * After a daemon crash: if an engine process of the dead daemon still runs on {@code stateDir},
+     * takes its running state (permanent and volatile) and stops it.
+     *
+     * @return the survivor's running state; empty if none runs there, or if its TPM was not running
+     * @throws EngineException if a survivor runs there but does not hand over its state (it is stopped)
+     */
+    Optional<StateBlobs> takeOverSurvivor(Path stateDir);
 }

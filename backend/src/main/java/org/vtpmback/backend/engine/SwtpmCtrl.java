@@ -34,6 +34,8 @@ final class SwtpmCtrl implements AutoCloseable {
     static final int BLOB_VOLATILE = 2;
     static final int BLOB_SAVESTATE = 3;
     static final int STATE_FLAG_DECRYPTED = 1;
+    /** TPM_BAD_ORDINAL as the ctrl channel answers a request that needs a running TPM. */
+    static final int TPM_NOT_RUNNING = 0x0a;
     /** TPM_RETRY: GET_STATEBLOB's "no such blob" (TPM 2 savestate); QEMU takes it as empty. */
     static final int TPM_RETRY = 0x800;
 

@@ -179,6 +179,11 @@ public final class SwtpmEngine implements TpmEngine {
         return ctrl;
     }
 
+    /** For tests: the data channel (same confinement as the engine). */
+    SwtpmData data() {
+        return data;
+    }
+
     /** Runs on a JDK process-reaper thread whenever swtpm exits, so even an idle death is logged. */
     private void onProcessExit() {
         if (closed.get()) {

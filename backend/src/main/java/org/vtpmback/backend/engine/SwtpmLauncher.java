@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /**
@@ -72,6 +73,19 @@ public final class SwtpmLauncher implements EngineFactory {
         }
     }
 
+    @Override
+    public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
+        Optional<SwtpmSurvivor> survivor = SwtpmSurvivor.find(stateDir);
+        if (survivor.isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<StateBlobs> blobs = survivor.get().takeStateAndStop(config.ctrlTimeout());
+        LOG.log(Level.INFO, "swtpm pid {0} on {1} outlived its daemon: {2}; stopped it", survivor.get().pid(), stateDir,
+                blobs.map(b -> "took its running state (" + b.permanent().length + " B permanent, "
+                        + b.volatileState().orElseThrow().length + " B volatile)").orElse("its TPM was not running"));
+        return blobs;
+    }
+
     private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket,
                                Path logFile) {
         List<String> cmd = new ArrayList<>(List.of(config.swtpmBinary(), "socket"));
@@ -83,6 +97,8 @@ public final class SwtpmLauncher implements EngineFactory {
                 "--server", "type=unixio,path=" + dataSocket + ",mode=0600",
                 "--ctrl", "type=unixio,path=" + ctrlSocket + ",mode=0600",
                 "--log", "file=" + logFile + ",level=1",
+                // lets a daemon restarted after a crash find this swtpm and take over its running TPM
+                "--pid", "file=" + stateDir.resolve(SwtpmSurvivor.PID_FILE),
                 // in-band SetLocality stays off: only the backend chooses localities
                 "--locality", "reject-locality-4"));
         try {

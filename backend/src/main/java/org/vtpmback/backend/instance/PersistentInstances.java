@@ -1,12 +1,16 @@
 package org.vtpmback.backend.instance;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.function.Function;
+import java.util.stream.Stream;
 import org.apache.commons.io.file.PathUtils;
+import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.TpmEngine;
@@ -48,6 +52,77 @@ public final class PersistentInstances implements VtpmInstances {
         this.manufacturer = manufacturer;
         this.domains = domains;
         this.handoverTimeout = handoverTimeout;
+    }
+
+    /**
+     * After a daemon crash the swtpm processes of the running guests live on (the daemon does not take
+     * them down with it, and the systemd unit leaves them running). Their TPMs hold state that no
+     * store has: the guests' PCRs, sessions and loaded objects. For each one, this keeps that state as
+     * a {@link EndKind#DAEMON_CRASHED} snapshot, so the re-attach resumes it exactly as after a clean
+     * stop, then stops the swtpm and removes every runtime folder left over. Call it once, before the
+     * daemon serves any device.
+     *
+     * @return how many vTPMs were taken over with their running state
+     */
+    public int recoverAfterCrash() {
+        if (!Files.isDirectory(runtimeDir)) {
+            return 0;
+        }
+        List<Path> leftovers;
+        try (Stream<Path> dirs = Files.list(runtimeDir)) {
+            leftovers = dirs.filter(Files::isDirectory).sorted().toList();
+        } catch (IOException e) {
+            throw new InstanceException("cannot list the runtime folders in " + runtimeDir + ": " + e.getMessage(), e);
+        }
+        int recovered = 0;
+        for (Path dir : leftovers) {
+            if (recoverOne(dir)) {
+                recovered++;
+            }
+            try {
+                PathUtils.deleteDirectory(dir);
+            } catch (IOException e) {
+                throw new InstanceException("cannot remove the leftover runtime folder " + dir + ": " + e.getMessage(), e);
+            }
+        }
+        return recovered;
+    }
+
+    private boolean recoverOne(Path dir) {
+        String uuid = dir.getFileName().toString();
+        Optional<StateBlobs> running;
+        try {
+            running = engines.takeOverSurvivor(dir);
+        } catch (EngineException e) {
+            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
+                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", uuid, e.getMessage());
+            return false;
+        }
+        if (running.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "vTPM {0}: removing the runtime folder {1} left by the last daemon (no running"
+                    + " TPM there)", uuid, dir);
+            return false;
+        }
+        Optional<InstanceRecord> stored;
+        try {
+            stored = store.load(InstanceStore.canonicalUuid(uuid));
+        } catch (CorruptStateException | IllegalArgumentException e) {
+            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: not keeping the survivor''s state: {1}", uuid, e.getMessage());
+            return false;
+        }
+        if (stored.isEmpty()) {
+            // the daemon died while manufacturing it: the next start manufactures it again
+            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: a swtpm survived but nothing is stored for it; discarded", uuid);
+            return false;
+        }
+        StateBlobs blobs = running.get();
+        InstanceRecord last = stored.get();
+        InstanceRecord recovered = last.withSave(last.generation() + 1, EndKind.DAEMON_CRASHED, blobs.permanent(),
+                Optional.of(new InstanceRecord.Snapshot(EndKind.DAEMON_CRASHED, blobs.volatileState().orElseThrow())));
+        save(recovered);
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: kept the running state of the swtpm that outlived the last daemon as a"
+                + " snapshot for the re-attach (generation {1})", uuid, recovered.generation());
+        return true;
     }
 
     @Override
@@ -148,7 +223,7 @@ public final class PersistentInstances implements VtpmInstances {
         Path dir = runtimeDir.resolve(uuid);
         try {
             AtomicFiles.createPrivateDirectory(runtimeDir);
-            if (java.nio.file.Files.exists(dir)) {
+            if (Files.exists(dir)) {
                 PathUtils.deleteDirectory(dir); // leftovers of a crashed daemon: the store is the truth
             }
             return AtomicFiles.createPrivateDirectory(dir);

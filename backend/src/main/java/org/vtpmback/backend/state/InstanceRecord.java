@@ -39,7 +39,12 @@ public record InstanceRecord(String uuid, TpmFamily family, Instant createdAt, l
         /** The domain was destroyed or crashed: permanent state only, as after a power cut. */
         DESTROYED,
         /** vtpmback stopped under a running guest: a snapshot is kept for the re-attach. */
-        DAEMON_STOPPED
+        DAEMON_STOPPED,
+        /**
+         * vtpmback died under a running guest and its swtpm survived: the next daemon took the running
+         * state from that swtpm as a snapshot for the re-attach.
+         */
+        DAEMON_CRASHED
     }
 
     /** Volatile state and why it was taken. */

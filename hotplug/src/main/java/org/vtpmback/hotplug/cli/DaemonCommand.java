@@ -66,6 +66,17 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
         }
+        try {
+            int recovered = instances.recoverAfterCrash();
+            if (recovered > 0) {
+                LOG.log(Level.WARNING, "the last daemon did not stop cleanly: took over the running TPM state of {0} vTPM(s)"
+                        + " from its surviving swtpm processes; their guests resume it when re-attached", recovered);
+            }
+        } catch (RuntimeException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.fail(inv, "cannot recover what the last daemon left in " + config.runtimeDir() + ": " + e.getMessage());
+        }
         VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
 
         CountDownLatch stopped = new CountDownLatch(1);

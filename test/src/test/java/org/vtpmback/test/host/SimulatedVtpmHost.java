@@ -89,6 +89,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
+        instances.recoverAfterCrash(); // as vtpmback daemon does at start
         daemonStore = LibXenStore.connect(xenstoredSocket);
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
                 new SimulatedEventChannels(sim, BACKEND_DOMID), instances));

@@ -1,0 +1,94 @@
+package org.vtpmback.test.host;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code vtpmback daemon} in a process of its own (host = simulated), as an operator runs it, for the
+ * tests that must kill it: the class path is this JVM's, the configuration comes as {@code --set}
+ * options, the log goes to a file. Drive its guests with a {@link SimulatedVtpmHost} built on the same
+ * xenstored and simulation directory, without {@code startDaemon()}.
+ */
+public final class DaemonProcess implements AutoCloseable {
+    private static final Duration READY_WAIT = Duration.ofSeconds(60);
+
+    private final Process process;
+    private final Path log;
+
+    private DaemonProcess(Process process, Path log) {
+        this.process = process;
+        this.log = log;
+    }
+
+    /**
+     * Starts the daemon with its state under {@code work} (state, run, master.key, as the in-process
+     * {@link SimulatedVtpmHost#startDaemon()} lays them out) and waits for its readiness line.
+     */
+    public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, String... extraSettings) throws IOException,
+            InterruptedException {
+        Path log = work.resolve("daemon.log");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
+        for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
+                "state-dir=" + work.resolve("state"), "runtime-dir=" + work.resolve("run"),
+                "master-key=" + work.resolve("state/master.key"))) {
+            cmd.addAll(List.of("--set", setting));
+        }
+        for (String setting : extraSettings) {
+            cmd.addAll(List.of("--set", setting));
+        }
+        Files.createDirectories(work);
+        long logStart = Files.exists(log) ? Files.size(log) : 0;
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .start();
+        DaemonProcess daemon = new DaemonProcess(p, log);
+        long deadline = System.nanoTime() + READY_WAIT.toNanos();
+        while (!daemon.logSince(logStart).contains("serving backend domain")) {
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new IllegalStateException("vtpmback daemon " + (p.isAlive() ? "not ready in " + READY_WAIT : "exited "
+                        + p.waitFor()) + "; log:\n" + daemon.logSince(logStart));
+            }
+            Thread.sleep(50);
+        }
+        return daemon;
+    }
+
+    public long pid() {
+        return process.pid();
+    }
+
+    /** The whole log file (every run of the daemon with this work folder). */
+    public String log() throws IOException {
+        return logSince(0);
+    }
+
+    private String logSince(long offset) throws IOException {
+        byte[] all = Files.readAllBytes(log);
+        return new String(all, (int) Math.min(offset, all.length), (int) Math.max(0, all.length - offset), StandardCharsets.UTF_8);
+    }
+
+    /** kill -9: no teardown of any kind, exactly as the OOM killer does it. */
+    public void kill() throws InterruptedException {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new IllegalStateException("vtpmback daemon pid " + process.pid() + " survived SIGKILL");
+        }
+    }
+
+    /** SIGTERM, as systemctl stop: the daemon detaches from its guests in order. */
+    @Override
+    public void close() throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(45, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+package org.vtpmback.test.lifecycle;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
+import static org.vtpmback.test.lifecycle.GuestTpm.extend;
+import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
+import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.CleanupMode;
+import org.junit.jupiter.api.io.TempDir;
+import org.vtpmback.test.host.DaemonProcess;
+import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.SimulatedVtpmHost;
+import org.vtpmback.test.xenstored.UseXenstored;
+import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.xenstore.XenbusState;
+
+/**
+ * The daemon killed with SIGKILL (the OOM killer, a JVM crash) under a running guest, then started
+ * again, as systemd's Restart=on-failure does. Its swtpm processes outlive it (the systemd unit
+ * leaves them running): the new daemon takes their running state, so the guest keeps its PCRs and
+ * never sees its TPM reset. Without the survivor (swtpm killed too) the guest's TPM restarts clear,
+ * keys kept, which is the floor the store guarantees.
+ */
+@UseXenstored
+@Timeout(240)
+class DaemonCrashTest {
+    private static final String NV_INDEX = "0x1500020";
+
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
+    Path work;
+    private Path xenstored;
+    private SimulatedVtpmHost host;
+    private DaemonProcess daemon;
+
+    @BeforeEach
+    void start(XenstoredDaemon xsd) throws Exception {
+        xenstored = xsd.socket();
+        daemon = startDaemon();
+        host = new SimulatedVtpmHost(xenstored, Files.createDirectories(work.resolve("guests")), work.resolve("sim"));
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        if (host != null) {
+            host.close();
+        }
+        if (daemon != null) {
+            daemon.close();
+        }
+    }
+
+    private DaemonProcess startDaemon() throws Exception {
+        return DaemonProcess.start(xenstored, work.resolve("sim"), work.resolve("daemon"), "default-tpm-family=2.0");
+    }
+
+    private long swtpmPid(String uuid) throws Exception {
+        return Long.parseLong(Files.readString(work.resolve("daemon/run/instances/" + uuid + "/swtpm.pid")).strip());
+    }
+
+    private static boolean alive(long pid) {
+        return ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false);
+    }
+
+    /** A guest with NV data and PCR 16 extended; returns the PCR value. */
+    private String guestInUse(Guest g) throws Exception {
+        Path secret = work.resolve("secret.txt");
+        Files.writeString(secret, "kept");
+        g.tpm2("tpm2_nvdefine", NV_INDEX, "-C", "o", "-s", "4", "-a", "ownerread|ownerwrite");
+        g.tpm2("tpm2_nvwrite", NV_INDEX, "-C", "o", "-i", secret.toString());
+        return extend(g, 16, ZERO32, sha256Hex("measured before the crash"));
+    }
+
+    private String nv(Guest g) throws Exception {
+        Path out = work.resolve("nv.bin");
+        g.tpm2("tpm2_nvread", NV_INDEX, "-C", "o", "-s", "4", "-o", out.toString());
+        return Files.readString(out);
+    }
+
+    @Test
+    void aRestartedDaemonResumesTheRunningTpmOfItsSurvivingSwtpm() throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        String pcr16 = guestInUse(g);
+        long swtpm = swtpmPid(uuid);
+
+        daemon.kill();
+        assertTrue(alive(swtpm), "swtpm outlives a killed daemon");
+        daemon = startDaemon();
+
+        assertEquals(pcr16, pcr(g, 16), "PCR 16 as before the crash: the guest's TPM was not reset");
+        assertEquals("kept", nv(g));
+        assertFalse(alive(swtpm), "the survivor was stopped once its state was taken");
+        assertEquals(XenbusState.CONNECTED, g.frontend().state(), "the guest never saw its TPM go away");
+        assertEquals(Optional.of(XenbusState.CONNECTED), host.toolstack().backendState(g.domid(), 0));
+        String log = daemon.log();
+        assertTrue(log.contains("vTPM " + uuid + ": kept the running state of the swtpm that outlived the last daemon"), log);
+        assertTrue(log.contains("restoring the DAEMON_CRASHED snapshot"), log);
+    }
+
+    @Test
+    void withoutItsSwtpmTheGuestsTpmRestartsClearWithItsKeys() throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        guestInUse(g);
+        long swtpm = swtpmPid(uuid);
+
+        daemon.kill();
+        ProcessHandle.of(swtpm).ifPresent(ProcessHandle::destroyForcibly); // e.g. KillMode=control-group
+        daemon = startDaemon();
+
+        assertEquals(ZERO32, pcr(g, 16), "nothing held the PCRs: the TPM restarted clear");
+        assertEquals("kept", nv(g), "NV is permanent state, checkpointed before the guest saw the answer");
+        assertTrue(daemon.log().contains("no snapshot was kept (the daemon did not stop cleanly)"), daemon.log());
+    }
+}
