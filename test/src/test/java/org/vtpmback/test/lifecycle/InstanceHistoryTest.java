@@ -9,7 +9,6 @@ import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 import static org.vtpmback.test.lifecycle.GuestTpm.stored;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
@@ -19,38 +18,31 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 
 /**
  * One vTPM through its whole life (create, reboot, save, restore, local migration, daemon restart,
  * poweroff and boot), printing the start mode the daemon chose each time, why, and what it stored.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(300)
 class InstanceHistoryTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
+    final LogCapture logs = new LogCapture(); // from before the extension starts the daemon
     SimulatedVtpmHost host;
-    LogCapture logs;
     final List<String> history = new ArrayList<>();
     final List<String> modes = new ArrayList<>();
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        logs = new LogCapture();
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
     }
 
     @AfterEach
-    void stop() throws Exception {
-        host.close();
+    void stop() {
         logs.close();
     }
 
@@ -59,7 +51,7 @@ class InstanceHistoryTest {
         for (String line : logs.lines().subList(mark, logs.size())) {
             if (line.contains("start mode") || line.contains("ended with") || line.contains("manufactured (")) {
                 history.add("    " + line.substring(line.indexOf(": ") + 2).replace("vTPM " + uuid, "vTPM")
-                        .replace(work.toString(), "<work>"));
+                        .replace(host.work().toString(), "<work>"));
             }
             if (line.contains("start mode")) {
                 modes.add(line.replaceAll(".*start mode (\\w+).*", "$1"));

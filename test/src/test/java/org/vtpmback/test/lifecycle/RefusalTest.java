@@ -18,14 +18,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 import org.vtpmback.xenstore.XenbusState;
 
@@ -34,23 +31,19 @@ import org.vtpmback.xenstore.XenbusState;
  * short. Each refuses the device with an error naming the vTPM and the domain, and leaves the stored
  * state exactly as it was (never a silent clear start, never a re-manufacture).
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(180)
 class RefusalTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
+    final LogCapture logs = new LogCapture(); // from before the extension starts the daemon
     SimulatedVtpmHost host;
-    LogCapture logs;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        logs = new LogCapture();
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
     }
 
     @AfterEach
-    void stop() throws Exception {
-        host.close();
+    void stop() {
         logs.close();
     }
 
