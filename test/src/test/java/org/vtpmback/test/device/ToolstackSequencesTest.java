@@ -21,6 +21,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.vtpmback.backend.device.DeviceId;
 import org.vtpmback.test.emulator.FrontendEmulator;
+import org.vtpmback.test.emulator.NodeWatcher;
 import org.vtpmback.test.emulator.TpmPackets;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
