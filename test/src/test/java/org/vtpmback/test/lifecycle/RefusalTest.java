@@ -14,10 +14,10 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
@@ -34,17 +34,13 @@ import org.vtpmback.xenstore.XenbusState;
 @UseSimulatedHost
 @Timeout(180)
 class RefusalTest {
-    final LogCapture logs = new LogCapture(); // from before the extension starts the daemon
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     SimulatedVtpmHost host;
 
     @BeforeEach
     void start(SimulatedVtpmHost host) {
         this.host = host;
-    }
-
-    @AfterEach
-    void stop() {
-        logs.close();
     }
 
     /** A vTPM that was created, used and shut down: stored, no snapshot. */

@@ -22,10 +22,10 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.hotplug.toolstack.DomainResume;
 import org.vtpmback.hotplug.toolstack.ProcessXl;
 import org.vtpmback.test.host.Guest;
@@ -43,7 +43,8 @@ import org.vtpmback.test.xenstored.XenstoredDaemon;
 @UseSimulatedHost
 @Timeout(240)
 class RestoreWithStockXlTest {
-    final LogCapture logs = new LogCapture(); // from before the extension starts the daemon
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     XenstoredDaemon xsd;
     SimulatedVtpmHost host;
     Path work;
@@ -60,11 +61,6 @@ class RestoreWithStockXlTest {
             Files.write(xl, in.readAllBytes());
         }
         Files.setPosixFilePermissions(xl, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() {
-        logs.close();
     }
 
     private void domains(Guest... guests) throws Exception {

@@ -18,10 +18,10 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
@@ -42,7 +42,8 @@ class Tpm2LifecycleTest {
     static final String PERSISTENT = "0x81000001";
     static final String TRANSIENT = "0x80000000";
 
-    final LogCapture logs = new LogCapture(); // from before the extension starts the daemon
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     SimulatedVtpmHost host;
     Path work;
 
@@ -50,11 +51,6 @@ class Tpm2LifecycleTest {
     void start(SimulatedVtpmHost host) {
         this.host = host;
         this.work = host.work();
-    }
-
-    @AfterEach
-    void stop() {
-        logs.close();
     }
 
     @Test
