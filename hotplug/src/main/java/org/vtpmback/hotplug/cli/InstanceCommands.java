@@ -14,7 +14,6 @@ import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceBundle;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
-import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.SealedDataException;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
@@ -30,7 +29,7 @@ final class InstanceCommands {
         if (!Files.exists(config.masterKey())) {
             return Optional.empty();
         }
-        return Optional.of(InstanceStore.shared(config.stateDir().resolve("instances"), MasterKey.loadOrCreate(config.masterKey())));
+        return Optional.of(Instances.sharedStore(config));
     }
 
     /** A running daemon keeps swtpm's working folder of a vTPM in use under the runtime directory. */
@@ -151,7 +150,7 @@ final class InstanceCommands {
             if (busy.isPresent()) {
                 return Main.fail(inv, inUseMessage(uuid, busy.get()) + "; nothing was imported");
             }
-            InstanceStore store = InstanceStore.shared(config.stateDir().resolve("instances"), MasterKey.loadOrCreate(config.masterKey()));
+            InstanceStore store = Instances.sharedStore(config);
             if (Files.exists(store.fileOf(uuid)) && !inv.has("--replace")) {
                 return Main.fail(inv, "vTPM " + uuid + " is already stored (" + store.fileOf(uuid) + "); add --replace to"
                         + " overwrite it (its current keys and NV are then lost)");

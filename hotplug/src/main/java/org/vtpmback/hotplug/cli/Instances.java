@@ -20,8 +20,18 @@ final class Instances {
     private Instances() {
     }
 
+    /** The daemon's store: it owns the folder, so it clears temp files a crash left there. */
     static InstanceStore store(VtpmbackConfig config) throws IOException {
-        return new InstanceStore(config.stateDir().resolve("instances"), MasterKey.loadOrCreate(config.masterKey()));
+        return new InstanceStore(storeDir(config), MasterKey.loadOrCreate(config.masterKey()));
+    }
+
+    /** The store as the {@code vtpmback} commands open it, while the daemon may be running ({@link InstanceStore#shared}). */
+    static InstanceStore sharedStore(VtpmbackConfig config) throws IOException {
+        return InstanceStore.shared(storeDir(config), MasterKey.loadOrCreate(config.masterKey()));
+    }
+
+    private static Path storeDir(VtpmbackConfig config) {
+        return config.stateDir().resolve("instances");
     }
 
     static PersistentInstances open(VtpmbackConfig config, EngineFactory engines, DomainStatus domains) throws IOException {

@@ -7,6 +7,7 @@ import java.util.Optional;
 import org.vtpmback.backend.xen.sim.SimulatedFrontendChannel;
 import org.vtpmback.backend.xen.sim.SimulatedGrant;
 import org.vtpmback.backend.xen.sim.SimulatedGrantAllocator;
+import org.vtpmback.test.emulator.NodeWatcher;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -23,12 +22,10 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.test.emulator.TpmPackets;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 
 /**
  * Sixteen guests on one daemon, each with its own vTPM uuid and swtpm: all answer concurrently;
@@ -36,28 +33,25 @@ import org.vtpmback.test.xenstored.XenstoredDaemon;
  * while the other fifteen keep answering without a single error; and once idle, the guests cost
  * the daemon no threads.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(420)
 class ManyGuestsTest {
     private static final int GUESTS = 16;
     private static final int ROUNDS = 4;
     private static final int TPM_RC_FAILURE = 0x101;
 
-    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
-    Path work;
     SimulatedVtpmHost host;
     ExecutorService clients;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
         clients = Executors.newCachedThreadPool(r -> new Thread(r, "guest-client"));
     }
 
     @AfterEach
-    void stop() throws Exception {
-        clients.shutdownNow();
-        host.close();
+    void stop() {
+        clients.shutdownNow(); // before the extension closes the host, as the clients talk to its guests
     }
 
     @Test

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -18,16 +17,15 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.vtpmback.backend.device.DeviceId;
 import org.vtpmback.test.emulator.FrontendEmulator;
+import org.vtpmback.test.emulator.NodeWatcher;
 import org.vtpmback.test.emulator.TpmPackets;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xenstore.XenbusState;
 
 /**
@@ -35,7 +33,7 @@ import org.vtpmback.xenstore.XenbusState;
  * libxl's InitWait budget, a frontend that closes and probes again, removal within libxl's 10 s,
  * and a daemon restart under connected guests that the guests never notice.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(240)
 class ToolstackSequencesTest {
     private static final Duration LIBXL_BUDGET = Duration.ofSeconds(10);
@@ -43,17 +41,15 @@ class ToolstackSequencesTest {
     private static final AtomicInteger NEXT_DOMID = new AtomicInteger(700);
     private static final byte[] DIGEST = HexFormat.of().parseHex("5a".repeat(32));
 
-    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
-    Path work;
+    /** Captured from the test instance's creation, so from before the extension starts the daemon. */
+    final DaemonLog log = DaemonLog.capture();
+    /** Closed after the test, before the extension closes the host. */
+    final List<AutoCloseable> closeLast = new ArrayList<>(List.of(log));
     SimulatedVtpmHost host;
-    DaemonLog log;
-    final List<AutoCloseable> closeLast = new ArrayList<>();
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        log = DaemonLog.capture();
-        closeLast.add(log);
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
     }
 
     @AfterEach
@@ -61,7 +57,6 @@ class ToolstackSequencesTest {
         for (AutoCloseable c : closeLast) {
             c.close();
         }
-        host.close();
     }
 
     @Test

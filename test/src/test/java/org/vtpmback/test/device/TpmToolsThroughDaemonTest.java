@@ -7,48 +7,31 @@ import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.test.emulator.TpmPackets;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 
 /**
  * tpm2-tools → swtpm-socket shim → frontend emulator → shared page → vtpmback daemon → swtpm, on a
  * real xenstored: the whole data path with a real client.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(180)
 class TpmToolsThroughDaemonTest {
-    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
-    Path work;
-    SimulatedVtpmHost host;
-
-    @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
-    }
-
     @Test
-    void firstCommandSubmittedBeforeTheBackendConnectedIsAnswered() throws Exception {
+    void firstCommandSubmittedBeforeTheBackendConnectedIsAnswered(SimulatedVtpmHost host) throws Exception {
         Guest guest = host.boot(UUID.randomUUID().toString());
         byte[] first = guest.frontend().firstResponse().get(30, TimeUnit.SECONDS);
         assertTrue(TpmPackets.isWellFormedResponse(first), HexFormat.of().formatHex(first));
     }
 
     @Test
-    void tpm2ToolsRunThroughTheWholePath() throws Exception {
+    void tpm2ToolsRunThroughTheWholePath(SimulatedVtpmHost host) throws Exception {
+        Path work = host.work();
         Guest guest = host.boot(UUID.randomUUID().toString());
         String random = guest.tpm2("tpm2_getrandom", "16", "--hex").trim();
         assertTrue(random.matches("[0-9a-f]{32}"), random);
@@ -74,7 +57,7 @@ class TpmToolsThroughDaemonTest {
     }
 
     @Test
-    void tpm12GuestAnswersBasicCommands() throws Exception {
+    void tpm12GuestAnswersBasicCommands(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString();
         host.family(uuid, TpmFamily.TPM12);
         Guest guest = host.boot(uuid);

@@ -36,7 +36,7 @@ final class EmulatorFixture implements AutoCloseable {
     final TpmEngine engine;
     final BackendStub stub;
     final FrontendEmulator frontend;
-    private final StateWaiter backendState;
+    private final NodeWatcher backendState;
 
     EmulatorFixture(XenstoredDaemon xsd, Path tmp) {
         directory = new SimulationDirectory(tmp.resolve("sim"));
@@ -50,7 +50,7 @@ final class EmulatorFixture implements AutoCloseable {
         toolstack.writeDevice(domid, DEVID, java.util.UUID.randomUUID().toString());
         stub = new BackendStub(beStore, directory, BACKEND_DOMID, domid, DEVID, engine);
         frontend = new FrontendEmulator(feStore, directory, domid, DEVID, BACKEND_DOMID);
-        backendState = new StateWaiter(beStore, toolstack.backendPath(domid, DEVID).child("state"));
+        backendState = new NodeWatcher(beStore, toolstack.backendPath(domid, DEVID).child("state"));
     }
 
     /** Boot sequence A: backend InitWait, the guest probes, both sides connect, first command answered. */

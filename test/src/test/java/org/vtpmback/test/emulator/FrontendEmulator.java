@@ -33,7 +33,7 @@ public final class FrontendEmulator implements AutoCloseable {
     private static final int TPM_HEADER_SIZE = 10;
 
     private final TpmfrontDriver driver;
-    private final StateWaiter stateWaiter;
+    private final NodeWatcher stateWatcher;
     private final ReentrantLock commandLock = new ReentrantLock(true);
     private volatile int locality;
     private volatile byte[] probeCommand = TpmPackets.linuxGetTimeoutsCommand();
@@ -49,7 +49,7 @@ public final class FrontendEmulator implements AutoCloseable {
         Objects.requireNonNull(xs, "xs");
         Objects.requireNonNull(directory, "directory");
         this.driver = new TpmfrontDriver(xs, directory, domid, devid, backendDomid, commandLock, () -> locality);
-        this.stateWaiter = new StateWaiter(xs, driver.node().path().child(VtpmKeys.STATE));
+        this.stateWatcher = new NodeWatcher(xs, driver.node().path().child(VtpmKeys.STATE));
     }
 
     /** {@code /local/domain/<fe>/device/vtpm/<devid>}. */
@@ -78,7 +78,7 @@ public final class FrontendEmulator implements AutoCloseable {
 
     /** Waits (woken by a watch) until the frontend {@code state} node reads {@code wanted}; false on timeout. */
     public boolean awaitState(XenbusState wanted, Duration timeout) throws InterruptedException {
-        return stateWaiter.await(wanted, timeout);
+        return stateWatcher.await(wanted, timeout);
     }
 
     /** Locality byte for later commands (0..255, unchecked like the page byte); Linux always uses 0. */
@@ -169,7 +169,7 @@ public final class FrontendEmulator implements AutoCloseable {
         try {
             driver.close();
         } finally {
-            stateWaiter.close();
+            stateWatcher.close();
         }
     }
 

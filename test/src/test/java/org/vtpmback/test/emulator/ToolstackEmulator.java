@@ -61,7 +61,7 @@ public final class ToolstackEmulator {
     public Duration addVtpm(int domid, int devid, String uuid) throws InterruptedException {
         XsPath be = backendPath(domid, devid);
         long start = System.nanoTime();
-        try (StateWaiter waiter = new StateWaiter(store, be.child("state"))) {
+        try (NodeWatcher waiter = new NodeWatcher(store, be.child("state"))) {
             writeDevice(domid, devid, uuid);
             if (!waiter.await(XenbusState.INIT_WAIT, LIBXL_INIT_TIMEOUT)) {
                 throw new ToolstackException("unable to add device with path " + be + ": backend state is "
@@ -128,7 +128,7 @@ public final class ToolstackEmulator {
     public boolean removeVtpm(int domid, int devid, boolean force) throws InterruptedException {
         XsPath be = backendPath(domid, devid);
         boolean closed;
-        try (StateWaiter waiter = new StateWaiter(store, be.child("state"))) {
+        try (NodeWatcher waiter = new NodeWatcher(store, be.child("state"))) {
             store.inTransaction(t -> {
                 if (force) {
                     t.rm(frontendPath(domid, devid));

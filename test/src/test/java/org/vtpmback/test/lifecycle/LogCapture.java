@@ -7,9 +7,16 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
-/** Collects the daemon's log lines (java.util.logging under {@code org.vtpmback}) for assertions and histories. */
-final class LogCapture extends Handler implements AutoCloseable {
+/**
+ * Collects the daemon's log lines (java.util.logging under {@code org.vtpmback}) for assertions and
+ * histories. A test holds it in a {@code @RegisterExtension} field: it then captures from the test
+ * instance's creation, so from before {@code @UseSimulatedHost} starts the daemon, and detaches
+ * after each test.
+ */
+final class LogCapture extends Handler implements AfterEachCallback, AutoCloseable {
     private final Logger logger = Logger.getLogger("org.vtpmback");
     private final SimpleFormatter formatter = new SimpleFormatter();
     private final List<String> lines = new ArrayList<>();
@@ -40,6 +47,11 @@ final class LogCapture extends Handler implements AutoCloseable {
 
     @Override
     public void flush() {
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) {
+        close();
     }
 
     @Override

@@ -9,42 +9,24 @@ import java.nio.file.Path;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.manufacture.LocalCa;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 
 /** Manufacture as the guest sees it: its EK certificate, read from NV with tpm2-tools, verifies against the host's local CA. */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(180)
 class ManufacturedEkCertificateTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
-    SimulatedVtpmHost host;
-
-    @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
-    }
-
     @Test
-    void theEkCertificateInTheGuestsNvVerifiesAgainstTheLocalCa() throws Exception {
+    void theEkCertificateInTheGuestsNvVerifiesAgainstTheLocalCa(SimulatedVtpmHost host) throws Exception {
+        Path work = host.work();
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
-        X509Certificate cert = readEkCert(g, "ek-1.der");
+        X509Certificate cert = readEkCert(g, work.resolve("ek-1.der"));
         CertificateFactory cf = CertificateFactory.getInstance("X.509");
         X509Certificate ca;
         try (InputStream in = Files.newInputStream(work.resolve("state/ca").resolve(LocalCa.CERT_FILE))) {
@@ -66,13 +48,12 @@ class ManufacturedEkCertificateTest {
         g.shutdown(ShutdownReason.REBOOT);
         GuestTpm.awaitEnded(host, uuid);
         g = host.boot(uuid);
-        assertEquals(cert, readEkCert(g, "ek-2.der"));
+        assertEquals(cert, readEkCert(g, work.resolve("ek-2.der")));
         assertTrue(cert.getSubjectX500Principal().getName().isEmpty() || cert.getSubjectAlternativeNames() != null
                 || cert.getExtensionValue("2.5.29.17") != null, "TCG EK certificates carry the TPM identity in the SAN");
     }
 
-    private X509Certificate readEkCert(Guest g, String name) throws Exception {
-        Path der = work.resolve(name);
+    private static X509Certificate readEkCert(Guest g, Path der) throws Exception {
         g.tpm2("tpm2_nvread", "0x1c00002", "-C", "o", "-o", der.toString());
         try (InputStream in = Files.newInputStream(der)) {
             return (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);

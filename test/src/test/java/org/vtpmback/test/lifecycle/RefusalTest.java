@@ -14,18 +14,15 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 import org.vtpmback.xenstore.XenbusState;
 
@@ -34,24 +31,16 @@ import org.vtpmback.xenstore.XenbusState;
  * short. Each refuses the device with an error naming the vTPM and the domain, and leaves the stored
  * state exactly as it was (never a silent clear start, never a re-manufacture).
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(180)
 class RefusalTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     SimulatedVtpmHost host;
-    LogCapture logs;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        logs = new LogCapture();
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
-        logs.close();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
     }
 
     /** A vTPM that was created, used and shut down: stored, no snapshot. */

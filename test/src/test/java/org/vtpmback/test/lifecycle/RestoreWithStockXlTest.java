@@ -22,17 +22,15 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.hotplug.toolstack.DomainResume;
 import org.vtpmback.hotplug.toolstack.ProcessXl;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 
 /**
@@ -42,33 +40,27 @@ import org.vtpmback.test.xenstored.XenstoredDaemon;
  * runs. The domain the fake "restores" is created beforehand by the simulated toolstack, paused, as
  * {@code xl restore -p} would create it.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(240)
 class RestoreWithStockXlTest {
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     XenstoredDaemon xsd;
     SimulatedVtpmHost host;
-    LogCapture logs;
+    Path work;
     Path xlDir;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
+    void start(XenstoredDaemon xsd, SimulatedVtpmHost host) throws Exception {
         this.xsd = xsd;
-        logs = new LogCapture();
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
+        this.host = host;
+        this.work = host.work();
         xlDir = Files.createDirectories(work.resolve("fake-bin"));
         Path xl = xlDir.resolve("xl");
         try (InputStream in = getClass().getResourceAsStream("fake-xl.sh")) {
             Files.write(xl, in.readAllBytes());
         }
         Files.setPosixFilePermissions(xl, PosixFilePermissions.fromString("rwxr-xr-x"));
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
-        logs.close();
     }
 
     private void domains(Guest... guests) throws Exception {

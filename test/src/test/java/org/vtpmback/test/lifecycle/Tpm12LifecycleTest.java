@@ -11,27 +11,22 @@ import static org.vtpmback.test.lifecycle.GuestTpm.tpm12PcrRead;
 
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.UUID;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 
 /** TPM 1.2 instances: reboot keeps NV (and the EK), save/restore keeps the PCRs. Raw 1.2 commands. */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(180)
 class Tpm12LifecycleTest {
     static final int NV_INDEX = 0x00011101;
@@ -42,18 +37,11 @@ class Tpm12LifecycleTest {
     static final int TPM_ORD_NV_READ_VALUE = 0xCF;
     static final int TPM_ORD_READ_PUBEK = 0x7C;
 
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
     SimulatedVtpmHost host;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
     }
 
     private Guest boot12(String uuid, boolean resume) throws Exception {

@@ -18,17 +18,14 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.CleanupMode;
-import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
-import org.vtpmback.test.xenstored.UseXenstored;
-import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 import org.vtpmback.xenstore.XenbusState;
 
@@ -37,7 +34,7 @@ import org.vtpmback.xenstore.XenbusState;
  * keeps the permanent state and resets PCRs, save/restore through the documented resume path keeps
  * PCRs and loaded objects, and a local migration hands one uuid over between two devices.
  */
-@UseXenstored
+@UseSimulatedHost
 @Timeout(300)
 class Tpm2LifecycleTest {
     static final String NV_INDEX = "0x1500016";
@@ -45,21 +42,15 @@ class Tpm2LifecycleTest {
     static final String PERSISTENT = "0x81000001";
     static final String TRANSIENT = "0x80000000";
 
-    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
-    Path work;
+    @RegisterExtension
+    final LogCapture logs = new LogCapture();
     SimulatedVtpmHost host;
-    LogCapture logs;
+    Path work;
 
     @BeforeEach
-    void start(XenstoredDaemon xsd) throws Exception {
-        logs = new LogCapture();
-        host = new SimulatedVtpmHost(xsd, work).startDaemon();
-    }
-
-    @AfterEach
-    void stop() throws Exception {
-        host.close();
-        logs.close();
+    void start(SimulatedVtpmHost host) {
+        this.host = host;
+        this.work = host.work();
     }
 
     @Test

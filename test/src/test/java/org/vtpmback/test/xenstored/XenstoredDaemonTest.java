@@ -63,7 +63,7 @@ class XenstoredDaemonTest {
             assertFalse(Files.exists(socket), "socket left behind: " + socket);
             xsd.close(); // idempotent
         } finally {
-            XenstoredExtension.deleteTree(dir);
+            TestDirs.deleteTree(dir);
         }
     }
 
@@ -94,7 +94,7 @@ class XenstoredDaemonTest {
             }
             assertTrue(eagain > 0, "no EAGAIN in 200 commits with test-eagain = true");
         } finally {
-            XenstoredExtension.deleteTree(dir);
+            TestDirs.deleteTree(dir);
         }
     }
 }

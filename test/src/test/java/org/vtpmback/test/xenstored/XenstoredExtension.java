@@ -1,11 +1,7 @@
 package org.vtpmback.test.xenstored;
 
-import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -49,12 +45,7 @@ public final class XenstoredExtension implements BeforeAllCallback, AfterAllCall
         Object d = context.getStore(NS).remove(KEY);
         if (d instanceof XenstoredDaemon daemon) {
             daemon.close();
-            boolean failed = context.getExecutionException().isPresent();
-            if (!Boolean.getBoolean("xenstored.keep") && !failed) {
-                deleteTree(daemon.shimDir());
-            } else {
-                System.out.println("kept xenstored state dir " + daemon.shimDir());
-            }
+            TestDirs.deleteUnlessFailed(context, daemon.shimDir(), "xenstored state dir", Boolean.getBoolean("xenstored.keep"));
         }
     }
 
@@ -79,24 +70,5 @@ public final class XenstoredExtension implements BeforeAllCallback, AfterAllCall
         } catch (IllegalStateException e) {
             throw new ParameterResolutionException(e.getMessage(), e);
         }
-    }
-
-    static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        Files.walkFileTree(root, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                Files.delete(dir);
-                return FileVisitResult.CONTINUE;
-            }
-        });
     }
 }
