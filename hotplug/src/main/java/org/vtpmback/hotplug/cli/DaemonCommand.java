@@ -38,6 +38,22 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, "cannot create state-dir " + config.stateDir() + ": " + e);
         }
+        DaemonLock lock;
+        try {
+            lock = DaemonLock.acquire(config.stateDir());
+        } catch (DaemonLock.HeldElsewhere e) {
+            return Main.fail(inv, e.getMessage());
+        } catch (IOException e) {
+            return Main.fail(inv, "cannot lock " + config.stateDir().resolve(DaemonLock.FILE) + ": " + e);
+        }
+        try {
+            return runLocked(inv, config, swtpm);
+        } finally {
+            closeQuietly(lock, "daemon lock");
+        }
+    }
+
+    private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
         try {
             Dirs.createPrivate(config.runtimeDir());
         } catch (IOException e) {

@@ -2,6 +2,7 @@ package org.vtpmback.test.lifecycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
 import static org.vtpmback.test.lifecycle.GuestTpm.extend;
@@ -30,7 +31,8 @@ import org.vtpmback.xenstore.XenbusState;
  * again, as systemd's Restart=on-failure does. Its swtpm processes outlive it (the systemd unit
  * leaves them running): the new daemon takes their running state, so the guest keeps its PCRs and
  * never sees its TPM reset. Without the survivor (swtpm killed too) the guest's TPM restarts clear,
- * keys kept, which is the floor the store guarantees.
+ * keys kept, which is the floor the store guarantees. A second daemon on the same state refuses to
+ * start, so it never mistakes a live daemon's swtpm processes for survivors.
  */
 @UseXenstored
 @Timeout(240)
@@ -106,6 +108,22 @@ class DaemonCrashTest {
         String log = daemon.log();
         assertTrue(log.contains("vTPM " + uuid + ": kept the running state of the swtpm that outlived the last daemon"), log);
         assertTrue(log.contains("restoring the DAEMON_CRASHED snapshot"), log);
+    }
+
+    @Test
+    void aSecondDaemonOnTheSameStateRefusesToStartAndTakesNothing() throws Exception {
+        // it would otherwise take the running daemon's swtpm processes for survivors of a crash
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        String pcr16 = extend(g, 16, ZERO32, sha256Hex("measured before the second daemon"));
+        long swtpm = swtpmPid(uuid);
+
+        IllegalStateException refused = assertThrows(IllegalStateException.class, this::startDaemon);
+
+        assertTrue(refused.getMessage().contains("another vtpmback daemon (pid " + daemon.pid() + ") is running on state-dir"),
+                refused.getMessage());
+        assertTrue(alive(swtpm), "the running daemon's swtpm was left alone");
+        assertEquals(pcr16, pcr(g, 16));
     }
 
     @Test
