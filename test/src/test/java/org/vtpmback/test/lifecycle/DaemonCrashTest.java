@@ -9,10 +9,16 @@ import static org.vtpmback.test.lifecycle.GuestTpm.extend;
 import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Random;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,13 +37,14 @@ import org.vtpmback.xenstore.XenbusState;
  * again, as systemd's Restart=on-failure does. Its swtpm processes outlive it (the systemd unit
  * leaves them running): the new daemon takes their running state, so the guest keeps its PCRs and
  * never sees its TPM reset. Without the survivor (swtpm killed too) the guest's TPM restarts clear,
- * keys kept, which is the floor the store guarantees. A second daemon on the same state refuses to
+ * keys kept, which is the floor the store guarantees: no acknowledged NV write is ever lost. A second daemon on the same state refuses to
  * start, so it never mistakes a live daemon's swtpm processes for survivors.
  */
 @UseXenstored
 @Timeout(240)
 class DaemonCrashTest {
     private static final String NV_INDEX = "0x1500020";
+    private static final String COUNTER_INDEX = "0x1500021";
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
@@ -108,6 +115,55 @@ class DaemonCrashTest {
         String log = daemon.log();
         assertTrue(log.contains("vTPM " + uuid + ": kept the running state of the swtpm that outlived the last daemon"), log);
         assertTrue(log.contains("restoring the DAEMON_CRASHED snapshot"), log);
+    }
+
+    @Test
+    void everyAcknowledgedNvWriteSurvivesAKillOfDaemonAndSwtpm() throws Exception {
+        // the floor without survivors: the store alone. The daemon seals NV changes before the guest
+        // sees the answer, so after the kill NV holds the last acknowledged value, or the one in flight.
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        g.tpm2("tpm2_nvdefine", COUNTER_INDEX, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        Random random = new Random(7);
+        long acked = 0;
+        for (int round = 0; round < 3; round++) {
+            AtomicBoolean stop = new AtomicBoolean();
+            AtomicLong lastAcked = new AtomicLong(acked);
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> writeCounterUntil(g, stop, lastAcked));
+            Thread.sleep(300 + random.nextInt(1200));
+            stop.set(true);
+            long swtpm = swtpmPid(uuid);
+            daemon.kill();
+            ProcessHandle.of(swtpm).ifPresent(ProcessHandle::destroyForcibly);
+            daemon = startDaemon();
+            writer.get(2, TimeUnit.MINUTES); // its last write was answered, or failed, by now
+            long stored = counter(g);
+            assertTrue(stored == lastAcked.get() || stored == lastAcked.get() + 1,
+                    "round " + round + ": NV holds " + stored + ", the last acknowledged write was " + lastAcked.get());
+            assertTrue(lastAcked.get() > acked, "round " + round + ": the guest wrote nothing before the kill");
+            acked = stored;
+        }
+    }
+
+    /** Writes 1, 2, 3, ... after {@code lastAcked} to the counter index until told to stop or a write fails. */
+    private void writeCounterUntil(Guest g, AtomicBoolean stop, AtomicLong lastAcked) {
+        try {
+            Path value = Files.createTempFile(work, "counter", ".bin");
+            while (!stop.get()) {
+                long next = lastAcked.get() + 1;
+                Files.write(value, ByteBuffer.allocate(8).putLong(next).array());
+                g.tpm2("tpm2_nvwrite", COUNTER_INDEX, "-C", "o", "-i", value.toString());
+                lastAcked.set(next);
+            }
+        } catch (Exception e) {
+            // the write in flight at the kill: it may or may not have landed
+        }
+    }
+
+    private long counter(Guest g) throws Exception {
+        Path out = work.resolve("counter-read.bin");
+        g.tpm2("tpm2_nvread", COUNTER_INDEX, "-C", "o", "-s", "8", "-o", out.toString());
+        return ByteBuffer.wrap(Files.readAllBytes(out)).getLong();
     }
 
     @Test
