@@ -263,6 +263,13 @@ ensure_guest() { # ensure_guest <name> <uuid>: a running guest with /dev/tpm0
   guest_create "$1" "$2"
 }
 
+# device_nodes <name>: sets id (the domid), fe and be (its vtpm 0 xenstore nodes)
+device_nodes() {
+  id=$(domid_of $1)
+  fe=/local/domain/$id/device/vtpm/0
+  be=/local/domain/0/backend/vtpm/$id/0
+}
+
 # await_reattach <domid> <log line>: the readiness line comes before the daemon
 # has re-attached the running guests (restarting their swtpm): wait for its
 # re-attach line for this device in the daemon log after that line
@@ -278,9 +285,7 @@ await_reattach() {
 scenario3() {
   begin 3 daemon-restart
   ensure_guest domu12 $U12 || bad "could not start domu12"
-  id=$(domid_of domu12)
-  fe=/local/domain/$id/device/vtpm/0
-  be=/local/domain/0/backend/vtpm/$id/0
+  device_nodes domu12
   tpm domu12 $T12_GETRANDOM && is_rc0 || bad "TPM command before the restart failed: '$RSP'"
   m=$(trace_mark)
   before=$(gcmd domu12 'fstate; tpmlog | wc -l')
@@ -482,9 +487,7 @@ scenario8() {
   # systemd's Restart=on-failure does): the swtpm processes outlive the daemon,
   # the new one takes their running state, so the guest keeps its PCRs.
   ensure_guest domu12 $U12 || bad "could not start domu12"
-  id=$(domid_of domu12)
-  fe=/local/domain/$id/device/vtpm/0
-  be=/local/domain/0/backend/vtpm/$id/0
+  device_nodes domu12
   tpm domu12 $T12_EXTEND16 && is_rc0 || bad "TPM_Extend(16) before the crash: '$RSP'"
   tpm domu12 $T12_PCRREAD16 && is_rc0 || bad "TPM_PCRRead(16) before the crash: '$RSP'"
   pcr_before=$(rsp_tail "$RSP" 10)
