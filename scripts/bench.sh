@@ -1,0 +1,90 @@
+#!/bin/bash
+# bench.sh [--no-build] [--quick] [OPTIONS] - what the vtpmback relay costs compared with talking to
+# swtpm directly, as ratios against a baseline measured in the same run (README "Benchmark"):
+#  1. builds the distribution and the test classes (mvn -B -q package -DskipTests), unless --no-build;
+#  2. starts a private real xenstored (test/xenstored/run-xenstored.sh) and the vtpmback daemon from
+#     the distribution with host = simulated, as scripts/demo.sh does; its runtime-dir is on a tmpfs
+#     (/dev/shm, as /run in production), its state-dir on disk (the work folder, as /var/lib/vtpmback);
+#  3. runs org.vtpmback.test.bench.RelayBenchmark: raw swtpm vs the relay, same commands, same swtpm;
+#  4. stops everything; removes the work folder if the benchmark passed (unless BENCH_WORK is set).
+# OPTIONS go to the benchmark: --quick (under a minute after the build), --commands N, --warmup N,
+#   --guests 1,4,16, --rounds N, --nv-commands N, --nv-warmup N; --help lists them.
+# Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
+#      BENCH_WORK=<dir> work folder (default a new /tmp/vtpmback-bench.XXXXXX; kept when given);
+#      SKIP_APT=1 never runs apt-get (scripts/install-deps.sh only reports what is missing).
+set -euo pipefail
+repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+cd "$repo"
+log() { echo "==> $*"; }
+
+build=1
+args=()
+for a in "$@"; do
+	case $a in
+		--no-build) build=0 ;;
+		-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+		*) args+=("$a") ;;
+	esac
+done
+
+scripts/install-deps.sh
+xen_root=${XEN_ROOT:-$repo/build/xen-root}
+scripts/fetch-xen-debs.sh "$xen_root" >/dev/null
+if [ "$build" = 1 ]; then
+	log "building (mvn -B -q package -DskipTests)"
+	mvn -B -q package -DskipTests -Dxen.root="$xen_root"
+fi
+dist=$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | head -1)
+dist=${dist%/}
+[ -n "$dist" ] && [ -d test/target/test-classes/org/vtpmback/test/bench ] \
+	|| { echo "bench: nothing built yet; run without --no-build" >&2; exit 1; }
+classpath="$dist/lib/*:test/target/test-classes:backend/target/test-classes"
+
+work=${BENCH_WORK:-$(mktemp -d /tmp/vtpmback-bench.XXXXXX)}
+mkdir -p "$work"
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=/tmp
+runtime=$(mktemp -d "$shm/vtpmback-bench.XXXXXX") # short: UNIX socket paths end at 107 bytes
+daemon_pid=
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$work/xsd" || true
+	rm -rf "$runtime"
+}
+trap cleanup EXIT
+
+log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
+eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
+export LD_LIBRARY_PATH XENSTORED_PATH
+
+log "starting: $dist/bin/vtpmback daemon --set host=simulated ... (log: $work/daemon.log)"
+"$dist/bin/vtpmback" daemon \
+	--set host=simulated --set "simulation-dir=$runtime/sim" --set "xenstored-socket=$XENSTORED_PATH" \
+	--set "state-dir=$work/state" --set "runtime-dir=$runtime/daemon" --set "master-key=$work/state/master.key" \
+	>"$work/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 300); do
+	grep -q "serving backend domain" "$work/daemon.log" && break
+	kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; echo "bench: the daemon exited" >&2; exit 1; }
+	sleep 0.1
+done
+grep -q "serving backend domain" "$work/daemon.log" || { cat "$work/daemon.log"; echo "bench: daemon not ready" >&2; exit 1; }
+
+log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
+set +e
+java -cp "$classpath" org.vtpmback.test.bench.RelayBenchmark \
+	--xenstored "$XENSTORED_PATH" --sim "$runtime/sim" --work "$work/bench" --runtime "$runtime/raw" \
+	--daemon-state "$work/state" ${args[@]+"${args[@]}"}
+rc=$?
+set -e
+
+if [ "$rc" -ne 0 ]; then
+	log "benchmark FAILED (exit $rc); the daemon's log ends with:"
+	tail -n 30 "$work/daemon.log" | sed 's/^/    /'
+	log "everything is in $work"
+elif [ -z "${BENCH_WORK:-}" ]; then
+	cleanup
+	trap - EXIT
+	rm -rf "$work"
+fi
+exit "$rc"
