@@ -74,7 +74,7 @@ log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
 set +e
 java -cp "$classpath" org.vtpmback.test.bench.RelayBenchmark \
 	--xenstored "$XENSTORED_PATH" --sim "$runtime/sim" --work "$work/bench" --runtime "$runtime/raw" \
-	--daemon-state "$work/state" ${args[@]+"${args[@]}"}
+	--daemon-state "$work/state" --daemon-pid "$daemon_pid" ${args[@]+"${args[@]}"}
 rc=$?
 set -e
 

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The benchmark's command line. The first five are set by {@code scripts/bench.sh}, the rest are the
+ * The benchmark's command line. The first six are set by {@code scripts/bench.sh}, the rest are the
  * user's; {@code --quick} picks smaller defaults, explicit values win over either. Immutable.
  *
  * @param xenstoredSocket the private xenstored the daemon uses
@@ -15,22 +15,27 @@ import java.util.Map;
  * @param work            scratch space for this process (guest emulators, the local CA of the baseline)
  * @param runtimeDir      where the baseline's swtpm sockets and state go: the daemon's runtime-dir filesystem
  * @param daemonState     the daemon's state-dir (read to count checkpoints, never written)
+ * @param daemonPid       the daemon's process, whose CPU time is read; 0 if not given
  * @param commands        measured commands per client and round
  * @param warmup          unmeasured commands per client before each measurement
  * @param guests          client counts of the mix cases, e.g. 1, 4, 16
  * @param rounds          how often each case is measured, raw and relay alternating
+ * @param prime           mix commands sent on each side once, before any case (NV_Write: a hundredth)
  * @param nvCommands      measured NV_Write commands per round
  * @param nvWarmup        unmeasured NV_Write commands before each measurement
  */
-record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDir, Path daemonState, int commands,
-                    int warmup, List<Integer> guests, int rounds, int nvCommands, int nvWarmup) {
+record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDir, Path daemonState, long daemonPid, int commands,
+                    int warmup, List<Integer> guests, int rounds, int prime, int nvCommands, int nvWarmup) {
     static final String USAGE = """
-            usage: RelayBenchmark --xenstored SOCKET --sim DIR --work DIR --runtime DIR --daemon-state DIR [options]
+            usage: RelayBenchmark --xenstored SOCKET --sim DIR --work DIR --runtime DIR --daemon-state DIR
+                                  [--daemon-pid PID] [options]
               --quick             small defaults (one round, guests 1,4): under a minute
               --commands N        measured commands per client and round (default 4000; quick 1500)
               --warmup N          unmeasured commands per client first (default 1000; quick 500)
               --guests LIST       concurrent guests of the mix cases (default 1,4,16; quick 1,4)
               --rounds N          measurements per case, raw and relay alternating (default 3; quick 1)
+              --prime N           mix commands sent once per side before any case, to warm both JVMs; a
+                                  hundredth as many NV_Writes (default 30000; quick 10000)
               --nv-commands N     measured NV_Write commands per round (default 300; quick 100)
               --nv-warmup N       unmeasured NV_Write commands first (default 50; quick 20)""";
 
@@ -49,12 +54,13 @@ record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDi
             }
         }
         BenchOptions o = new BenchOptions(path(given, "xenstored"), path(given, "sim"), path(given, "work"),
-                path(given, "runtime"), path(given, "daemon-state"),
+                path(given, "runtime"), path(given, "daemon-state"), count(given, "daemon-pid", 0, 0),
                 count(given, "commands", quick ? 1500 : 4000, 1), count(given, "warmup", quick ? 500 : 1000, 0),
                 guests(given.getOrDefault("guests", quick ? "1,4" : "1,4,16")), count(given, "rounds", quick ? 1 : 3, 1),
+                count(given, "prime", quick ? 10000 : 30000, 0),
                 count(given, "nv-commands", quick ? 100 : 300, 1), count(given, "nv-warmup", quick ? 20 : 50, 0));
-        given.keySet().removeAll(List.of("xenstored", "sim", "work", "runtime", "daemon-state", "commands", "warmup",
-                "guests", "rounds", "nv-commands", "nv-warmup"));
+        given.keySet().removeAll(List.of("xenstored", "sim", "work", "runtime", "daemon-state", "daemon-pid", "commands", "warmup",
+                "guests", "rounds", "prime", "nv-commands", "nv-warmup"));
         if (!given.isEmpty()) {
             throw new IllegalArgumentException("unknown option(s): --" + String.join(", --", given.keySet()));
         }
@@ -68,7 +74,7 @@ record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDi
     @Override
     public String toString() {
         return "commands " + commands + "/client/round after " + warmup + " warm-up, guests " + guests + ", rounds "
-                + rounds + ", NV_Write " + nvCommands + "/round after " + nvWarmup + " warm-up";
+                + rounds + ", priming " + prime + ", NV_Write " + nvCommands + "/round after " + nvWarmup + " warm-up";
     }
 
     private static Path path(Map<String, String> given, String key) {
