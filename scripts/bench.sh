@@ -45,30 +45,14 @@ mkdir -p "$work"
 shm=/dev/shm
 [ -d "$shm" ] && [ -w "$shm" ] || shm=/tmp
 runtime=$(mktemp -d "$shm/vtpmback-bench.XXXXXX") # short: UNIX socket paths end at 107 bytes
-daemon_pid=
+# shellcheck source=scripts/sim-host.sh
+. scripts/sim-host.sh
 cleanup() {
-	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$work/xsd" || true
+	sim_host_stop "$work"
 	rm -rf "$runtime"
 }
 trap cleanup EXIT
-
-log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
-eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
-export LD_LIBRARY_PATH XENSTORED_PATH
-
-log "starting: $dist/bin/vtpmback daemon --set host=simulated ... (log: $work/daemon.log)"
-"$dist/bin/vtpmback" daemon \
-	--set host=simulated --set "simulation-dir=$runtime/sim" --set "xenstored-socket=$XENSTORED_PATH" \
-	--set "state-dir=$work/state" --set "runtime-dir=$runtime/daemon" --set "master-key=$work/state/master.key" \
-	>"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 300); do
-	grep -q "serving backend domain" "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; echo "bench: the daemon exited" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q "serving backend domain" "$work/daemon.log" || { cat "$work/daemon.log"; echo "bench: daemon not ready" >&2; exit 1; }
+sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
 
 log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
 set +e
