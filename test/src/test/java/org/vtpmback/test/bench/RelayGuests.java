@@ -3,11 +3,6 @@ package org.vtpmback.test.bench;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 
@@ -19,10 +14,6 @@ import org.vtpmback.test.host.SimulatedVtpmHost;
  * same way. The caller closes it (frontends close; the daemon keeps running).
  */
 final class RelayGuests implements AutoCloseable {
-    /** Like ManyGuestsTest: a few boots at once, each manufactures its vTPM in the daemon. */
-    private static final int PARALLEL_BOOTS = 4;
-    private static final long BOOT_TIMEOUT_SECONDS = 300;
-
     private final SimulatedVtpmHost host;
     private final List<Guest> guests;
 
@@ -33,22 +24,11 @@ final class RelayGuests implements AutoCloseable {
 
     static RelayGuests boot(Path xenstoredSocket, Path simDir, Path work, int count) throws Exception {
         SimulatedVtpmHost host = new SimulatedVtpmHost(xenstoredSocket, work, simDir);
-        ExecutorService boots = Executors.newFixedThreadPool(PARALLEL_BOOTS);
         try {
-            List<Future<Guest>> booting = new ArrayList<>();
-            for (int i = 0; i < count; i++) {
-                booting.add(boots.submit(() -> host.boot(UUID.randomUUID().toString())));
-            }
-            List<Guest> guests = new ArrayList<>();
-            for (Future<Guest> f : booting) {
-                guests.add(f.get(BOOT_TIMEOUT_SECONDS, TimeUnit.SECONDS));
-            }
-            return new RelayGuests(host, guests);
+            return new RelayGuests(host, host.bootMany(count));
         } catch (Exception e) {
             host.close();
             throw e;
-        } finally {
-            boots.shutdownNow();
         }
     }
 
