@@ -24,29 +24,11 @@ dist=${dist%/}
 
 work=${DEMO_WORK:-$(mktemp -d /tmp/vtpmback-demo.XXXXXX)}
 mkdir -p "$work"
-daemon_pid=
-cleanup() {
-	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$work/xsd" || true
-}
+# shellcheck source=scripts/sim-host.sh
+. scripts/sim-host.sh
+cleanup() { sim_host_stop "$work"; }
 trap cleanup EXIT
-
-log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
-eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
-export LD_LIBRARY_PATH XENSTORED_PATH
-
-log "starting: $dist/bin/vtpmback daemon --set host=simulated ... (log: $work/daemon.log)"
-"$dist/bin/vtpmback" daemon \
-	--set host=simulated --set "simulation-dir=$work/sim" --set "xenstored-socket=$XENSTORED_PATH" \
-	--set "state-dir=$work/state" --set "runtime-dir=$work/run" --set "master-key=$work/state/master.key" \
-	>"$work/daemon.log" 2>&1 &
-daemon_pid=$!
-for _ in $(seq 300); do
-	grep -q "serving backend domain" "$work/daemon.log" && break
-	kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; echo "demo: the daemon exited" >&2; exit 1; }
-	sleep 0.1
-done
-grep -q "serving backend domain" "$work/daemon.log" || { cat "$work/daemon.log"; echo "demo: daemon not ready" >&2; exit 1; }
+sim_host_start "$work" "$work/sim" "$work/run" demo
 
 log "playing the guest (libxl + Linux xen-tpmfront emulators, tpm2-tools through /dev/tpm0's stand-in)"
 set +e

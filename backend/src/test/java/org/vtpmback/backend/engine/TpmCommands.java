@@ -5,9 +5,10 @@ import java.util.Arrays;
 
 /**
  * Raw TPM commands the tests send, built by hand from TPM 2.0 Part 3 / TPM 1.2 Part 3 layouts so the
- * tests depend on nothing but swtpm.
+ * tests depend on nothing but swtpm. The public ones are shared with the {@code test} module (through
+ * the backend's test-jar), e.g. by its relay benchmark. Stateless; every call returns a fresh array.
  */
-final class TpmCommands {
+public final class TpmCommands {
     static final int TPM_RC_INITIALIZE = 0x100;
     static final int TPM_RS_PW = 0x40000009;
     static final int TPM_RH_OWNER = 0x40000001;
@@ -62,21 +63,21 @@ final class TpmCommands {
         }
     }
 
-    static int rc(byte[] response) {
+    public static int rc(byte[] response) {
         return ByteBuffer.wrap(response).getInt(6);
     }
 
     // ---- TPM 2.0 ----
 
-    static byte[] getRandom(int n) {
+    public static byte[] getRandom(int n) {
         return new Cmd(0x8001, 0x17b).u16(n).build();
     }
 
-    static byte[] pcrExtendSha256(int pcr, byte[] digest) {
+    public static byte[] pcrExtendSha256(int pcr, byte[] digest) {
         return new Cmd(0x8002, 0x182).u32(pcr).passwordSession().u32(1).u16(TPM_ALG_SHA256).bytes(digest).build();
     }
 
-    static byte[] pcrReadSha256(int pcr) {
+    public static byte[] pcrReadSha256(int pcr) {
         byte[] select = new byte[3];
         select[pcr / 8] = (byte) (1 << (pcr % 8));
         return new Cmd(0x8001, 0x17e).u32(1).u16(TPM_ALG_SHA256).u8(3).bytes(select).build();
@@ -98,14 +99,14 @@ final class TpmCommands {
     }
 
     /** Owner-authorised NV index, readable and writable with the owner's (empty) password, not DA-protected. */
-    static byte[] nvDefineSpace(int index, int size) {
+    public static byte[] nvDefineSpace(int index, int size) {
         int attributes = 0x2 | 0x4 | 0x20000 | 0x40000 | 0x2000000; // OWNER/AUTH WRITE+READ, NO_DA
         byte[] pub = ByteBuffer.allocate(14).putInt(index).putShort((short) TPM_ALG_SHA256).putInt(attributes)
                 .putShort((short) 0).putShort((short) size).array();
         return new Cmd(0x8002, 0x12a).u32(TPM_RH_OWNER).passwordSession().tpm2b(new byte[0]).tpm2b(pub).build();
     }
 
-    static byte[] nvWrite(int index, byte[] data) {
+    public static byte[] nvWrite(int index, byte[] data) {
         return new Cmd(0x8002, 0x137).u32(TPM_RH_OWNER).u32(index).passwordSession().tpm2b(data).u16(0).build();
     }
 
@@ -119,7 +120,7 @@ final class TpmCommands {
         return Arrays.copyOfRange(response, 16, 16 + size);
     }
 
-    static byte[] digest(int seed) {
+    public static byte[] digest(int seed) {
         byte[] d = new byte[32];
         Arrays.fill(d, (byte) seed);
         return d;

@@ -10,7 +10,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -57,7 +56,7 @@ class ManyGuestsTest {
     @Test
     void sixteenGuestsAnswerConcurrentlyAndOneEngineCrashStaysLocal() throws Exception {
         DaemonThreads baseline = DaemonThreads.snapshot();
-        List<Guest> guests = bootAll();
+        List<Guest> guests = host.bootMany(GUESTS);
         assertEquals(GUESTS, host.daemon().devices().size());
 
         for (int round = 0; round < ROUNDS; round++) {
@@ -100,23 +99,6 @@ class ManyGuestsTest {
         // anything that grows with the number of guests is not.
         assertTrue(daemonThreads.size() < 4, "daemon threads added by " + GUESTS + " idle guests: " + daemonThreads);
         assertTrue(daemonThreads.stream().noneMatch(n -> n.matches("vtpm-\\d+-\\d+")), daemonThreads.toString());
-    }
-
-    private List<Guest> bootAll() throws Exception {
-        ExecutorService boot = Executors.newFixedThreadPool(4);
-        try {
-            List<Future<Guest>> booting = new ArrayList<>();
-            for (int i = 0; i < GUESTS; i++) {
-                booting.add(boot.submit(() -> host.boot(UUID.randomUUID().toString())));
-            }
-            List<Guest> guests = new ArrayList<>();
-            for (Future<Guest> f : booting) {
-                guests.add(f.get(120, TimeUnit.SECONDS));
-            }
-            return guests;
-        } finally {
-            boot.shutdownNow();
-        }
     }
 
     /** Every guest sends GetRandom at the same moment; all answer, with different bytes. */

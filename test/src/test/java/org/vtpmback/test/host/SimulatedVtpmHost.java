@@ -8,7 +8,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.vtpmback.backend.device.DeviceResources;
 import org.vtpmback.backend.device.VtpmDaemon;
@@ -38,6 +43,9 @@ import org.vtpmback.xenstore.libxs.LibXenStore;
 public final class SimulatedVtpmHost implements AutoCloseable {
     public static final int BACKEND_DOMID = 0;
     public static final Duration WAIT = Duration.ofSeconds(30);
+    private static final int PARALLEL_BOOTS = 4;
+    /** Bound on each guest of {@link #bootMany}, queueing for a boot thread included. */
+    private static final Duration BOOT_MANY_WAIT = Duration.ofSeconds(120);
     private static final AtomicInteger NEXT_DOMID = new AtomicInteger(100);
 
     private final Path xenstoredSocket;
@@ -109,6 +117,27 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     /** A new domain with one vtpm device of {@code uuid}, booted: the frontend connected. */
     public Guest boot(String uuid) throws Exception {
         return boot(uuid, false);
+    }
+
+    /**
+     * {@code count} new domains, each with a vTPM of a new uuid (so each is manufactured), booted a few
+     * at once like a host starting its guests; in the order they were asked for.
+     */
+    public List<Guest> bootMany(int count) throws Exception {
+        ExecutorService boots = Executors.newFixedThreadPool(PARALLEL_BOOTS);
+        try {
+            List<Future<Guest>> booting = new ArrayList<>();
+            for (int i = 0; i < count; i++) {
+                booting.add(boots.submit(() -> boot(UUID.randomUUID().toString())));
+            }
+            List<Guest> booted = new ArrayList<>();
+            for (Future<Guest> f : booting) {
+                booted.add(f.get(BOOT_MANY_WAIT.toSeconds(), TimeUnit.SECONDS));
+            }
+            return booted;
+        } finally {
+            boots.shutdownNow();
+        }
     }
 
     /**

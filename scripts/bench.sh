@@ -1,0 +1,74 @@
+#!/bin/bash
+# bench.sh [--no-build] [--quick] [OPTIONS] - what the vtpmback relay costs compared with talking to
+# swtpm directly, as ratios against a baseline measured in the same run (README "Benchmark"):
+#  1. builds the distribution and the test classes (mvn -B -q package -DskipTests), unless --no-build;
+#  2. starts a private real xenstored (test/xenstored/run-xenstored.sh) and the vtpmback daemon from
+#     the distribution with host = simulated, as scripts/demo.sh does; its runtime-dir is on a tmpfs
+#     (/dev/shm, as /run in production), its state-dir on disk (the work folder, as /var/lib/vtpmback);
+#  3. runs org.vtpmback.test.bench.RelayBenchmark: raw swtpm vs the relay, same commands, same swtpm;
+#  4. stops everything; removes the work folder if the benchmark passed (unless BENCH_WORK is set).
+# OPTIONS go to the benchmark: --quick (under a minute after the build), --commands N, --warmup N,
+#   --guests 1,4,16, --rounds N, --nv-commands N, --nv-warmup N; --help lists them.
+# Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
+#      BENCH_WORK=<dir> work folder (default a new /tmp/vtpmback-bench.XXXXXX; kept when given);
+#      SKIP_APT=1 never runs apt-get (scripts/install-deps.sh only reports what is missing).
+set -euo pipefail
+repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+cd "$repo"
+log() { echo "==> $*"; }
+
+build=1
+args=()
+for a in "$@"; do
+	case $a in
+		--no-build) build=0 ;;
+		-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+		*) args+=("$a") ;;
+	esac
+done
+
+scripts/install-deps.sh
+xen_root=${XEN_ROOT:-$repo/build/xen-root}
+scripts/fetch-xen-debs.sh "$xen_root" >/dev/null
+if [ "$build" = 1 ]; then
+	log "building (mvn -B -q package -DskipTests)"
+	mvn -B -q package -DskipTests -Dxen.root="$xen_root"
+fi
+dist=$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | head -1)
+dist=${dist%/}
+[ -n "$dist" ] && [ -d test/target/test-classes/org/vtpmback/test/bench ] \
+	|| { echo "bench: nothing built yet; run without --no-build" >&2; exit 1; }
+classpath="$dist/lib/*:test/target/test-classes:backend/target/test-classes"
+
+work=${BENCH_WORK:-$(mktemp -d /tmp/vtpmback-bench.XXXXXX)}
+mkdir -p "$work"
+shm=/dev/shm
+[ -d "$shm" ] && [ -w "$shm" ] || shm=/tmp
+runtime=$(mktemp -d "$shm/vtpmback-bench.XXXXXX") # short: UNIX socket paths end at 107 bytes
+# shellcheck source=scripts/sim-host.sh
+. scripts/sim-host.sh
+cleanup() {
+	sim_host_stop "$work"
+	rm -rf "$runtime"
+}
+trap cleanup EXIT
+sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
+
+log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
+set +e
+java -cp "$classpath" org.vtpmback.test.bench.RelayBenchmark \
+	--xenstored "$XENSTORED_PATH" --sim "$runtime/sim" --work "$work/bench" --runtime "$runtime/raw" \
+	--daemon-state "$work/state" --daemon-pid "$daemon_pid" ${args[@]+"${args[@]}"}
+rc=$?
+set -e
+
+if [ "$rc" -ne 0 ]; then
+	log "benchmark FAILED (exit $rc); the daemon's log ends with:"
+	tail -n 30 "$work/daemon.log" | sed 's/^/    /'
+	log "everything is in $work"
+elif [ -z "${BENCH_WORK:-}" ]; then
+	cleanup
+	trap - EXIT
+	rm -rf "$work"
+fi
+exit "$rc"

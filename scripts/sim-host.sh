@@ -1,0 +1,37 @@
+# sim-host.sh - sourced by scripts/demo.sh and scripts/bench.sh (not run on its own): a private real
+# xenstored (test/xenstored/run-xenstored.sh) and `vtpmback daemon` from the distribution with
+# host = simulated, the way an operator would run it on a host without Xen.
+# The caller is in the repository root and has set xen_root (the Xen user space), dist (the unpacked
+# distribution) and a log function.
+
+# sim_host_start WORK SIM_DIR RUNTIME_DIR NAME: xenstored in WORK/xsd, the daemon with its state in
+# WORK/state and its log in WORK/daemon.log; returns once the daemon serves. Sets daemon_pid and
+# exports XENSTORED_PATH and LD_LIBRARY_PATH. On failure prints the log and exits, naming NAME.
+sim_host_start() {
+	local work=$1 sim=$2 runtime=$3 name=$4
+	log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
+	eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
+	export LD_LIBRARY_PATH XENSTORED_PATH
+
+	log "starting: $dist/bin/vtpmback daemon --set host=simulated ... (log: $work/daemon.log)"
+	"$dist/bin/vtpmback" daemon \
+		--set host=simulated --set "simulation-dir=$sim" --set "xenstored-socket=$XENSTORED_PATH" \
+		--set "state-dir=$work/state" --set "runtime-dir=$runtime" --set "master-key=$work/state/master.key" \
+		>"$work/daemon.log" 2>&1 &
+	daemon_pid=$!
+	for _ in $(seq 300); do
+		grep -q "serving backend domain" "$work/daemon.log" && return 0
+		kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; echo "$name: the daemon exited" >&2; exit 1; }
+		sleep 0.1
+	done
+	cat "$work/daemon.log"
+	echo "$name: daemon not ready" >&2
+	exit 1
+}
+
+# sim_host_stop WORK: stops the daemon (SIGTERM: it saves its vTPMs) and the xenstored. Idempotent.
+sim_host_stop() {
+	[ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+	daemon_pid=
+	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$1/xsd" || true
+}

@@ -1,0 +1,30 @@
+package org.vtpmback.test.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The CPU time a process (all its threads) has used so far, from {@code /proc/<pid>/stat}: utime plus
+ * stime, in clock ticks of 10 ms (USER_HZ is 100 on Linux). Coarse, so only useful over runs of a
+ * second or more. Stateless.
+ */
+final class ProcessCpu {
+    private static final long NANOS_PER_TICK = 10_000_000L;
+    /** utime and stime are fields 14 and 15; counted from after the ")" that ends the command name. */
+    private static final int UTIME_AFTER_COMM = 11;
+
+    private ProcessCpu() {
+    }
+
+    static long nanos(long pid) {
+        String stat;
+        try {
+            stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read the CPU time of process " + pid + ": " + e.getMessage(), e);
+        }
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(fields[UTIME_AFTER_COMM]) + Long.parseLong(fields[UTIME_AFTER_COMM + 1])) * NANOS_PER_TICK;
+    }
+}
