@@ -84,6 +84,8 @@ ready_count() { n=$(grep -c -E "$E2E_READY_RE" $DLOG 2>/dev/null); echo "${n:-0}
 
 # daemon_start: start the backend in the background; wait for its readiness line
 daemon_start() {
+  # local: the scenarios keep their own n0 and t0 across this call
+  local n0 t0 i
   n0=$(ready_count); t0=$(up)
   case $E2E_BACKEND in
     # C1 only: in this emulated single-vCPU dom0 the C2 compiler alone burnt about 100 s of CPU
@@ -111,6 +113,7 @@ daemon_start() {
 
 # daemon_stop: SIGTERM, wait up to 40 s; prints the exit status
 daemon_stop() {
+  local t0 i
   DPID=$(cat $R/daemon.pid)
   t0=$(up)
   kill -TERM $DPID 2>/dev/null || { say "backend pid $DPID not running"; return 1; }
@@ -287,6 +290,7 @@ device_nodes() {
 # has re-attached the running guests (restarting their swtpm): wait for its
 # re-attach line for this device in the daemon log after that line
 await_reattach() {
+  local t0 i
   t0=$(up); i=0
   while ! tail -n +$(($2 + 1)) $DLOG | grep -q -E "(domain $1 vtpm 0|$1/0)[: ].*${E2E_REATTACH_RE:-re-attached}"; do
     i=$((i+1)); [ $i -gt 1200 ] && { bad "no re-attach line for domain $1 vtpm 0 within 240 s"; return 1; }
