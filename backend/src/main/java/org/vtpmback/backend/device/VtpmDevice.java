@@ -113,6 +113,9 @@ public final class VtpmDevice {
                 nodes.advertiseFeatures(); // must exist before the frontend sees us Connected
             }
             switchState(s.to());
+            if (s.to() == XenbusState.INIT_WAIT) {
+                resources.instances().prepare(id.toString(), nodes.backendKey(VtpmKeys.UUID));
+            }
         } else if (step instanceof XenbusStep.Connect) {
             connect(ours == XenbusState.CONNECTED);
         } else if (step instanceof XenbusStep.Disconnect d) {

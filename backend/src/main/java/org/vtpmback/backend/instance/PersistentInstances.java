@@ -42,6 +42,7 @@ public final class PersistentInstances implements VtpmInstances {
     private final DomainStatus domains;
     private final InstanceLeases leases = new InstanceLeases();
     private final Duration handoverTimeout;
+    private final EarlyManufacture early;
 
     public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<String, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
@@ -52,6 +53,7 @@ public final class PersistentInstances implements VtpmInstances {
         this.manufacturer = manufacturer;
         this.domains = domains;
         this.handoverTimeout = handoverTimeout;
+        this.early = new EarlyManufacture(engines, manufacturer, runtimeDir);
     }
 
     /**
@@ -126,6 +128,19 @@ public final class PersistentInstances implements VtpmInstances {
     }
 
     @Override
+    public void prepare(String device, Optional<String> uuid) {
+        String canonical;
+        try {
+            canonical = InstanceStore.canonicalUuid(uuid.orElse(""));
+        } catch (IllegalArgumentException e) {
+            return; // activate refuses the device, naming what is wrong
+        }
+        if (!Files.exists(store.fileOf(canonical))) {
+            early.start(device, canonical, familyForNew.apply(canonical));
+        }
+    }
+
+    @Override
     public ActiveInstance activate(ActivationRequest request) {
         String uuid = checkedUuid(request);
         try {
@@ -162,6 +177,9 @@ public final class PersistentInstances implements VtpmInstances {
         }
         StartMode.Decision decision = StartMode.decide(stored, request.resumeRequested(), request.reattach());
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: start mode {2}: {3}", request.device(), uuid, decision.mode(), decision.reason());
+        if (decision.mode() != StartMode.MANUFACTURE) {
+            early.discard(uuid);
+        }
         if (decision.mode() == StartMode.REFUSE) {
             throw new InstanceException(request.device() + ": refusing vTPM " + uuid + ": " + decision.reason());
         }
@@ -170,7 +188,7 @@ public final class PersistentInstances implements VtpmInstances {
         TpmEngine engine = engines.create("vtpm-" + uuid.substring(0, 8) + "-d" + request.frontendDomid(), family, dir);
         try {
             InstanceRecord record = switch (decision.mode()) {
-                case MANUFACTURE -> manufacture(engine, uuid, family);
+                case MANUFACTURE -> manufacture(request, engine, uuid, family);
                 case RESTORE -> restore(engine, stored.get());
                 default -> clearStart(engine, stored.get());
             };
@@ -183,18 +201,13 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    private InstanceRecord manufacture(TpmEngine engine, String uuid, TpmFamily family) {
-        engine.initClear();
-        startup(engine);
-        manufacturer.manufacture(engine, uuid);
-        engine.shutdownOrderly();
-        InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), 1, EndKind.NEW,
-                engine.saveState(false).permanent(), Optional.empty());
+    private InstanceRecord manufacture(ActivationRequest request, TpmEngine engine, String uuid, TpmFamily family) {
+        byte[] permanent = early.take(request.device(), uuid)
+                .orElseGet(() -> EarlyManufacture.manufacture(engine, manufacturer, uuid));
+        InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), 1, EndKind.NEW, permanent, Optional.empty());
         save(made);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.fileOf(uuid));
-        engine.initClear();
-        startup(engine);
-        return made;
+        return clearStart(engine, made);
     }
 
     private static InstanceRecord restore(TpmEngine engine, InstanceRecord stored) {

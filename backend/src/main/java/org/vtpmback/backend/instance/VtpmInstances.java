@@ -1,5 +1,7 @@
 package org.vtpmback.backend.instance;
 
+import java.util.Optional;
+
 /** Where vTPM instances come from: decides how each one starts and keeps its state. Thread-safe. */
 public interface VtpmInstances {
     /**
@@ -8,4 +10,14 @@ public interface VtpmInstances {
      * @throws InstanceException with a message naming the uuid and the domain if it cannot be started
      */
     ActiveInstance activate(ActivationRequest request);
+
+    /**
+     * A device reached InitWait: its frontend connects soon. Starts what can be done before
+     * {@link #activate} (a first start's manufacture), invisibly: only activate's decision makes any
+     * of it count. Never throws; problems show up at activate.
+     *
+     * @param device the device, as messages name it
+     * @param uuid   the backend's uuid key, unchecked
+     */
+    void prepare(String device, Optional<String> uuid);
 }

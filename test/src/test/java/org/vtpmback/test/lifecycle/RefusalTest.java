@@ -102,6 +102,8 @@ class RefusalTest {
         String error = refusedStart(uuid, true);
         assertTrue(error.contains("no state for the vTPM"), error);
         assertFalse(Files.exists(file(host, uuid)), "nothing manufactured");
+        // it was new at InitWait, so its manufacture began early; the refusal dropped it unseen
+        assertEquals(1, logs.since(0, "vTPM " + uuid + ": dropping the TPM manufactured early").size(), logs.lines().toString());
     }
 
     @Test
