@@ -31,6 +31,8 @@ final class DataPath {
     private final ActiveInstance instance;
     private BoundPort port;
     private long served;
+    /** A state change the guest was told failed is not durable yet: commands are refused until it is. */
+    private boolean unsaved;
 
     DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance) {
         this.device = device;
@@ -59,7 +61,15 @@ final class DataPath {
             return;
         }
         if (state == PageState.SUBMIT) {
-            respond(run());
+            byte[] response;
+            try {
+                response = run();
+            } catch (RuntimeException e) {
+                // Whatever went wrong, the guest gets an answer: silence would hang its driver until its own timeout.
+                LOG.log(System.Logger.Level.ERROR, device + ": command failed; answering with a TPM failure", e);
+                response = failureResponse();
+            }
+            respond(response);
         } else if (state == PageState.CANCEL) {
             // Nothing runs between two service() calls, so a cancel always finds us idle.
             LOG.log(System.Logger.Level.DEBUG, "{0}: guest cancelled; acknowledged with IDLE", device);
@@ -82,6 +92,9 @@ final class DataPath {
                     device, request.locality());
             return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_LOCALITY) : TpmResponses.tpm12Error(TPM12_BAD_LOCALITY);
         }
+        if (unsaved && !saveAgain()) {
+            return failureResponse();
+        }
         TpmEngine engine = instance.engine();
         long start = System.nanoTime();
         byte[] response;
@@ -94,9 +107,9 @@ final class DataPath {
         long executed = System.nanoTime();
         served++;
         if (!engine.isAlive()) {
-            recoverEngine();
-        } else {
-            instance.afterCommand(); // persist NV and key changes before the guest sees the answer
+            recoverEngine(); // the engine already answered with its failure response
+        } else if (!persist()) {
+            return failureResponse();
         }
         if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
             LOG.log(System.Logger.Level.DEBUG, String.format("%s: command %d ordinal 0x%08x (%d bytes, locality %d) -> rc 0x%x"
@@ -105,6 +118,58 @@ final class DataPath {
                     (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
         }
         return response;
+    }
+
+    /**
+     * Persists NV and key changes before the guest sees the answer. When the save fails (disk full,
+     * I/O error, swtpm lost while handing over its state) the guest is told the command failed, and
+     * the change stays pending: {@link #saveAgain()} retries it before any later command runs.
+     */
+    private boolean persist() {
+        try {
+            instance.afterCommand();
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "{0}: saving the vTPM state failed: {1}; answering with a TPM failure"
+                    + " and refusing commands until the state is saved", device, message(e));
+            unsaved = !engineLost();
+            return false;
+        }
+    }
+
+    /** Retries the pending save; while it fails every command is refused, so nothing unsaved is ever acknowledged. */
+    private boolean saveAgain() {
+        try {
+            instance.afterCommand();
+            unsaved = false;
+            LOG.log(System.Logger.Level.INFO, "{0}: the vTPM state is saved again; serving commands", device);
+            return true;
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: the vTPM state still cannot be saved: {1}; command refused",
+                    device, message(e));
+            unsaved = !engineLost();
+            return false;
+        }
+    }
+
+    /**
+     * After a failed save: if swtpm died meanwhile, its unsaved change died with it (and the guest was
+     * told the command failed), so the engine restarts from the last durable state.
+     */
+    private boolean engineLost() {
+        if (instance.engine().isAlive()) {
+            return false;
+        }
+        recoverEngine();
+        return true;
+    }
+
+    private byte[] failureResponse() {
+        return instance.engine().family().failureResponse();
+    }
+
+    private static String message(RuntimeException e) {
+        return e.getMessage() == null ? e.toString() : e.getMessage();
     }
 
     private static int word(byte[] packet, int offset) {

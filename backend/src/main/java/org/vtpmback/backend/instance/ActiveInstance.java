@@ -17,7 +17,11 @@ public interface ActiveInstance {
 
     /**
      * Called after every guest command: persists permanent-state changes (NV writes, new persistent
-     * keys) right away, so a host crash loses at most the command in flight.
+     * keys) right away, so a host crash loses at most the command in flight. A change whose save
+     * failed stays pending: the next call saves it again.
+     *
+     * @throws RuntimeException if the save failed (disk full, I/O error, swtpm lost while handing over
+     *     its state); the caller must not acknowledge the command as done
      */
     void afterCommand();
 

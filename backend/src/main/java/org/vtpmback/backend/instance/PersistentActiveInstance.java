@@ -60,8 +60,9 @@ final class PersistentActiveInstance implements ActiveInstance {
     public void afterCommand() {
         Object now = stamp();
         if (!Objects.equals(now, permanentStamp) && engine.isAlive()) {
-            permanentStamp = now;
             save(EndKind.RUNNING, engine.saveState(false), Optional.empty());
+            // Only once it is durable: a failed save leaves the change pending, and the next call retries it.
+            permanentStamp = now;
         }
     }
 
