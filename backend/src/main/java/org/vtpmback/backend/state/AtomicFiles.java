@@ -68,13 +68,27 @@ public final class AtomicFiles {
         return deleted;
     }
 
-    /** Creates {@code dir} (and parents) with owner-only access; an existing folder is left as it is. */
+    /**
+     * Creates {@code dir} (and parents) with owner-only access, durably: the folder holding each new
+     * one is fsynced, or a power cut could take the new name, and every file saved in it, away. An
+     * existing folder is left as it is.
+     */
     public static Path createPrivateDirectory(Path dir) throws IOException {
-        if (!Files.isDirectory(dir)) {
+        Path abs = dir.toAbsolutePath();
+        if (!Files.isDirectory(abs)) {
+            Path parent = abs.getParent();
+            if (parent != null) {
+                createPrivateDirectory(parent);
+            }
             try {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
+                Files.createDirectory(abs, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
             } catch (FileAlreadyExistsException e) {
-                throw new IOException(dir + " exists and is not a folder", e);
+                if (!Files.isDirectory(abs)) {
+                    throw new IOException(dir + " exists and is not a folder", e);
+                }
+            }
+            if (parent != null) {
+                syncDirectory(parent);
             }
         }
         return dir;
