@@ -16,6 +16,8 @@ public final class SerialExecutor implements Executor {
     private final String name;
     private final Queue<Runnable> tasks = new ArrayDeque<>();
     private boolean running;
+    /** The most tasks ever waiting at once (guarded by tasks): how a test sees that a guest cannot grow the queue. */
+    private int maxPending;
 
     public SerialExecutor(Executor pool, String name) {
         this.pool = pool;
@@ -26,12 +28,27 @@ public final class SerialExecutor implements Executor {
     public void execute(Runnable task) {
         synchronized (tasks) {
             tasks.add(task);
+            maxPending = Math.max(maxPending, tasks.size());
             if (running) {
                 return;
             }
             running = true;
         }
         pool.execute(this::drain);
+    }
+
+    /** How many tasks wait (not counting the one running). */
+    public int pending() {
+        synchronized (tasks) {
+            return tasks.size();
+        }
+    }
+
+    /** The most tasks that ever waited at once. */
+    public int maxPending() {
+        synchronized (tasks) {
+            return maxPending;
+        }
     }
 
     private void drain() {

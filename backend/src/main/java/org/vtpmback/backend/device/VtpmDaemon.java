@@ -31,6 +31,8 @@ public final class VtpmDaemon implements AutoCloseable {
     private final ExecutorService pool;
     private final SerialExecutor control;
     private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
+    /** A scan is queued and has not started: watch events for unknown paths coalesce into it. */
+    private final java.util.concurrent.atomic.AtomicBoolean scanQueued = new java.util.concurrent.atomic.AtomicBoolean();
     private Watch watch;
 
     public VtpmDaemon(XenStore store, int backendDomid, DeviceResources resources) {
@@ -55,10 +57,19 @@ public final class VtpmDaemon implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
         watch = store.watch(base, path -> {
             if (!belongsToKnownDevice(path)) {
-                control.execute(this::scan);
+                requestScan();
             }
         });
-        control.execute(this::scan);
+        requestScan();
+    }
+
+    private void requestScan() {
+        if (scanQueued.compareAndSet(false, true)) {
+            control.execute(() -> {
+                scanQueued.set(false);
+                scan();
+            });
+        }
     }
 
     private boolean belongsToKnownDevice(XsPath path) {
@@ -89,6 +100,15 @@ public final class VtpmDaemon implements AutoCloseable {
         });
         devices.put(id, device);
         device.start(store);
+    }
+
+    /**
+     * For tests: the most tasks that ever waited at once on the device {@code id} (O(1) whatever its
+     * guest does), or empty if the daemon does not handle that device.
+     */
+    public java.util.OptionalInt maxPendingWork(DeviceId id) {
+        VtpmDevice device = devices.get(id);
+        return device == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(device.maxPendingWork());
     }
 
     /** The devices currently handled, for status output and tests. */

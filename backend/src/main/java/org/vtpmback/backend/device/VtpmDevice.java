@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.instance.ActivationRequest;
 import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.instance.Teardown;
@@ -14,9 +15,14 @@ import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
 
 /**
- * One {@code backend/vtpm/<domid>/<devid>} device. Every xenstore event and every event-channel
- * notification becomes a task on the device's own {@link SerialExecutor}, so the handshake and the
- * TPM commands of one guest never overlap, while different guests run in parallel.
+ * One {@code backend/vtpm/<domid>/<devid>} device. The handshake and the TPM commands of one guest
+ * run on the device's own {@link SerialExecutor}, so they never overlap, while different guests run
+ * in parallel.
+ *
+ * <p>Whatever the guest does, the device holds O(1) pending work: event-channel notifications
+ * coalesce into one "the page may have changed" task and xenstore watch events into one "re-read
+ * the state" task, each queued at most once until it starts (both are level-triggered: the task
+ * looks at the page or the nodes as they are when it runs, so merging events loses nothing).
  */
 public final class VtpmDevice {
     private static final System.Logger LOG = System.getLogger(VtpmDevice.class.getName());
@@ -26,6 +32,10 @@ public final class VtpmDevice {
     private final DeviceResources resources;
     private final SerialExecutor executor;
     private final Runnable onRemoved;
+    /** A "service the page" task is queued and has not started yet. */
+    private final AtomicBoolean serviceQueued = new AtomicBoolean();
+    /** A "re-read the state" task is queued and has not started yet. */
+    private final AtomicBoolean reevaluateQueued = new AtomicBoolean();
     private List<Watch> watches = List.of();
     private DataPath dataPath;
     /** A vTPM kept running while the frontend is closed: reused if it reconnects, saved when the device goes. */
@@ -50,8 +60,33 @@ public final class VtpmDevice {
     void start(XenStore store) {
         executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));
         watches = List.of(
-                store.watch(nodes.backend(), p -> executor.execute(this::reevaluate)),
-                store.watch(nodes.frontendState(), p -> executor.execute(this::reevaluate)));
+                store.watch(nodes.backend(), p -> requestReevaluate()),
+                store.watch(nodes.frontendState(), p -> requestReevaluate()));
+    }
+
+    /** From any thread: re-read the nodes soon. Queues nothing if a re-read is already waiting to start. */
+    private void requestReevaluate() {
+        if (reevaluateQueued.compareAndSet(false, true)) {
+            executor.execute(() -> {
+                reevaluateQueued.set(false); // before reading: an event from now on queues another re-read
+                reevaluate();
+            });
+        }
+    }
+
+    /** From any thread: look at the page soon. Queues nothing if a look is already waiting to start. */
+    private void requestService() {
+        if (serviceQueued.compareAndSet(false, true)) {
+            executor.execute(() -> {
+                serviceQueued.set(false); // before looking: a notification from now on queues another look
+                serviceRing();
+            });
+        }
+    }
+
+    /** The most tasks that ever waited on this device at once (for tests: stays O(1) whatever the guest does). */
+    int maxPendingWork() {
+        return executor.maxPending();
     }
 
     /** Re-reads everything and takes the next step: watches are level-triggered. */
@@ -141,7 +176,7 @@ public final class VtpmDevice {
         DataPath path = new DataPath(id.toString(), ring, grant, instance);
         try {
             BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
-                    p -> executor.execute(this::serviceRing));
+                    p -> requestService());
             path.attachPort(port);
         } catch (RuntimeException e) {
             parked = path.releaseRing();

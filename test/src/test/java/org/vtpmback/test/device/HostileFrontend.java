@@ -115,6 +115,12 @@ final class HostileFrontend implements AutoCloseable {
      */
     Optional<byte[]> exchange(long length, int locality, int nrExtraPages, byte[] data, Duration timeout)
             throws InterruptedException {
+        submit(length, locality, nrExtraPages, data);
+        return awaitAnswer(timeout);
+    }
+
+    /** Puts {@code data} at offset 8 with the given header fields, SUBMIT, notify; does not wait. */
+    void submit(long length, int locality, int nrExtraPages, byte[] data) {
         ByteBuffer p = page();
         p.put(DATA, data);
         p.putInt(OFFSET_LENGTH, (int) length);
@@ -124,6 +130,21 @@ final class HostileFrontend implements AutoCloseable {
         p.put(OFFSET_STATE, (byte) 1);
         VarHandle.fullFence();
         channel.notifyBackend();
+    }
+
+    /** A well-formed command at locality 0, submitted without waiting. */
+    void submit(byte[] command) {
+        submit(command.length, 0, 0, command);
+    }
+
+    /** Notifies the backend without touching the page (a spurious wake-up, or a flood of them). */
+    void notifyBackend() {
+        channel.notifyBackend();
+    }
+
+    /** Waits for FINISH (the response bytes) or IDLE (an empty array); empty on timeout. */
+    Optional<byte[]> awaitAnswer(Duration timeout) throws InterruptedException {
+        ByteBuffer p = page();
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             int state = Byte.toUnsignedInt(p.get(OFFSET_STATE));
