@@ -7,9 +7,9 @@ import java.time.Duration;
  * How {@link SwtpmLauncher} runs swtpm. Immutable.
  *
  * @param swtpmBinary     the swtpm executable: a path, or a name looked up in {@code PATH}
- * @param runtimeDir      where sockets ({@code <name>.sock}, {@code <name>.sock.ctrl}) and logs
- *                        ({@code <name>.log}) go; created if missing. Keep it short: a UNIX socket
- *                        path has at most 107 bytes
+ * @param runtimeDir      where swtpm's logs ({@code <name>.log}) go; created if missing. Its sockets
+ *                        ({@code tpm}, {@code ctrl}) go into its own state folder, whose path must
+ *                        leave room for them: a UNIX socket path has at most 106 bytes
  * @param startTimeout    how long a new swtpm may take until its sockets accept
  * @param ctrlTimeout     bound on every control-channel answer
  * @param responseTimeout bound on every TPM response; generous, because RSA key generation on a loaded

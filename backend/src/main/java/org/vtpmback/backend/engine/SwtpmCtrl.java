@@ -3,6 +3,7 @@ package org.vtpmback.backend.engine;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 
 /**
@@ -38,6 +39,13 @@ final class SwtpmCtrl implements AutoCloseable {
     static final int TPM_NOT_RUNNING = 0x0a;
     /** TPM_RETRY: GET_STATEBLOB's "no such blob" (TPM 2 savestate); QEMU takes it as empty. */
     static final int TPM_RETRY = 0x800;
+    /**
+     * Largest state blob accepted from swtpm. libtpms' TPM 2 NV memory is 128 KiB + 65 * 704 B
+     * (173 KiB) and its volatile state about 10 KiB; swtpm's files are capped at 256 KiB in the jail
+     * (config key {@code swtpm-jail}). The bound keeps a broken or hostile swtpm from making the daemon allocate
+     * whatever length it names.
+     */
+    static final int MAX_STATE_BLOB = 1 << 20;
 
     /** Answer of SET_BUFFERSIZE: the size in effect and the range libtpms accepts. */
     record BufferSize(int size, int min, int max) { }
@@ -118,8 +126,10 @@ final class SwtpmCtrl implements AutoCloseable {
         h.getInt(); // state_flags: plaintext, as requested with DECRYPTED
         int total = h.getInt();
         int length = h.getInt();
-        if (length < 0 || total != length) {
-            throw new IOException(what + ": partial blob " + length + "/" + total + " (socket answers are never chunked)");
+        if (length < 0 || length > MAX_STATE_BLOB || total != length) {
+            throw new IOException(what + ": refused a blob of " + Integer.toUnsignedString(length) + "/"
+                    + Integer.toUnsignedString(total) + " B (socket answers are never chunked; at most "
+                    + MAX_STATE_BLOB + " B)");
         }
         return readBody(length).array();
     }
@@ -129,6 +139,11 @@ final class SwtpmCtrl implements AutoCloseable {
         // Header and data in one stream: swtpm reads the first 4104 bytes, then the rest itself.
         ByteBuffer req = ByteBuffer.allocate(12 + blob.length).putInt(0).putInt(type).putInt(blob.length).put(blob);
         simple("CMD_SET_STATEBLOB(" + blobName(type) + ", " + blob.length + " B)", CMD_SET_STATEBLOB, req, timeout);
+    }
+
+    /** The user swtpm ran as when it called {@code listen()} on this socket ({@code SO_PEERCRED}). */
+    UserPrincipal peerUser() throws IOException {
+        return channel.peerUser();
     }
 
     private void simple(String what, int cmd, ByteBuffer payload, Duration wait) throws IOException {

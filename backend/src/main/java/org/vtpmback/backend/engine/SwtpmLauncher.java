@@ -3,10 +3,13 @@ package org.vtpmback.backend.engine;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
@@ -20,9 +23,12 @@ import java.util.regex.Pattern;
 public final class SwtpmLauncher implements EngineFactory {
     private static final System.Logger LOG = System.getLogger(SwtpmLauncher.class.getName());
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-    /** sun_path is 108 bytes including the terminating NUL. */
-    private static final int MAX_SOCKET_PATH = 107;
+    /** sun_path is 108 bytes; Java's UnixDomainSocketAddress takes at most 106 (swtpm 107). */
+    static final int MAX_SOCKET_PATH = 106;
     private static final long CONNECT_POLL_MS = 2;
+    private static final String DATA_SOCKET = "tpm";
+    private static final String CTRL_SOCKET = "ctrl";
+    private static final int OWN_UID = ownUid();
 
     private final SwtpmConfig config;
 
@@ -36,9 +42,8 @@ public final class SwtpmLauncher implements EngineFactory {
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("bad instance name '" + name + "': use 1-64 of [A-Za-z0-9._-]");
         }
-        Path dataSocket = config.runtimeDir().resolve(name + ".sock");
-        // swtpm's TCTI convention: the ctrl socket is "<data socket>.ctrl" (swtpm.md, command lines)
-        Path ctrlSocket = config.runtimeDir().resolve(name + ".sock.ctrl");
+        Path dataSocket = dataSocket(stateDir);
+        Path ctrlSocket = ctrlSocket(stateDir);
         Path logFile = config.runtimeDir().resolve(name + ".log");
         if (ctrlSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
             throw new EngineException("swtpm[" + name + "] socket path too long for AF_UNIX: " + ctrlSocket);
@@ -73,9 +78,62 @@ public final class SwtpmLauncher implements EngineFactory {
         }
     }
 
+    /**
+     * swtpm's data socket: in its own runtime folder, the only place it may create files, so the
+     * path is derived from the folder and never taken from anything swtpm wrote.
+     */
+    static Path dataSocket(Path stateDir) {
+        return stateDir.resolve(DATA_SOCKET);
+    }
+
+    /** swtpm's ctrl socket, next to the data socket (names kept short: AF_UNIX paths are short). */
+    static Path ctrlSocket(Path stateDir) {
+        return stateDir.resolve(CTRL_SOCKET);
+    }
+
+    /** The user with {@code uid}, to compare with a socket's {@code SO_PEERCRED}. */
+    static UserPrincipal user(int uid) {
+        try {
+            // a number that names no user is taken as the uid (sun.nio.fs.UnixUserPrincipals)
+            return FileSystems.getDefault().getUserPrincipalLookupService().lookupPrincipalByName(Integer.toString(uid));
+        } catch (IOException e) {
+            throw new EngineException("cannot look up uid " + uid + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether swtpm may run as {@code uid}: unconfined, it runs as the daemon itself. */
+    private boolean isSwtpmUser(int uid) {
+        return uid == OWN_UID;
+    }
+
+    /**
+     * The swtpm executable's real path ({@code /proc/<pid>/exe} shows that), looked up in the daemon's
+     * {@code PATH} when the configuration gives a bare name.
+     */
+    static Optional<Path> executable(String swtpm) {
+        List<Path> candidates = swtpm.contains("/") ? List.of(Path.of(swtpm))
+                : Arrays.stream(Optional.ofNullable(System.getenv("PATH")).orElse("/usr/bin:/bin").split(":"))
+                        .filter(d -> !d.isEmpty()).map(d -> Path.of(d, swtpm)).toList();
+        for (Path c : candidates) {
+            if (Files.isRegularFile(c) && Files.isExecutable(c)) {
+                try {
+                    return Optional.of(c.toRealPath());
+                } catch (IOException e) {
+                    // raced with a removal: try the next one
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
     @Override
     public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
-        Optional<SwtpmSurvivor> survivor = SwtpmSurvivor.find(stateDir);
+        Optional<Path> swtpm = executable(config.swtpmBinary());
+        if (swtpm.isEmpty()) {
+            throw new EngineException("cannot check a swtpm left on " + stateDir + ": no executable '"
+                    + config.swtpmBinary() + "'");
+        }
+        Optional<SwtpmSurvivor> survivor = SwtpmSurvivor.find(stateDir, swtpm.get(), this::isSwtpmUser);
         if (survivor.isEmpty()) {
             return Optional.empty();
         }
@@ -114,6 +172,14 @@ public final class SwtpmLauncher implements EngineFactory {
             return new SwtpmProcess(p, logFile);
         } catch (IOException e) {
             throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd), e);
+        }
+    }
+
+    private static int ownUid() {
+        try {
+            return SwtpmSurvivor.uidsOf(Path.of("/proc/self")).get(1);
+        } catch (IOException e) {
+            throw new ExceptionInInitializerError(e);
         }
     }
 

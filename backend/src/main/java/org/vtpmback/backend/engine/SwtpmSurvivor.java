@@ -7,70 +7,186 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.LinkOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.UserPrincipal;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.IntPredicate;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
 /**
- * A swtpm that outlived the daemon that started it (kill -9, OOM kill, JVM crash): found through the
- * pid file {@link SwtpmLauncher} has it write into its state dir, and recognised by its own command
- * line (its {@code --tpmstate dir=} is that state dir), so a recycled pid is never taken for it. Its
- * TPM still holds the guest's running state, which a new daemon takes before stopping it.
+ * A swtpm that outlived the daemon that started it (kill -9, OOM kill, JVM crash), found through the
+ * pid file {@link SwtpmLauncher} has it write into its runtime folder. That folder is writable by
+ * swtpm, and swtpm parses guest bytes, so everything in it is untrusted: the pid it names is taken
+ * for the daemon's swtpm only if
+ * <ul>
+ * <li>the folder is a real directory (not a symlink) owned by a user the launcher gives swtpm,</li>
+ * <li>the process runs as exactly that user (real, effective, saved and file-system uid), so one
+ *     vTPM's swtpm can never be passed off as another's,</li>
+ * <li>its {@code /proc/<pid>/exe} is the configured swtpm executable (a process can rewrite its
+ *     command line, not its executable),</li>
+ * <li>its command line runs on exactly that folder ({@code --tpmstate dir=<folder>,});</li>
+ * </ul>
+ * and its ctrl socket is the one derived from the folder ({@link SwtpmLauncher#ctrlSocket}), whose
+ * listener must be that same user ({@code SO_PEERCRED}), so a symlink planted there leads nowhere.
+ * A process that fails a check is left alone (it may be anyone's); a recycled pid fails them.
+ * Blob lengths it answers are bounded by {@link SwtpmCtrl#MAX_STATE_BLOB}.
  */
 final class SwtpmSurvivor {
     private static final System.Logger LOG = System.getLogger(SwtpmSurvivor.class.getName());
     static final String PID_FILE = "swtpm.pid";
     private static final Duration EXIT_WAIT = Duration.ofSeconds(5);
+    private static final int MAX_PID_FILE_BYTES = 32;
+    private static final String DELETED = " (deleted)";
 
     private final ProcessHandle process;
-    private final Path ctrlSocket;
+    private final int uid;
     private final Path stateDir;
 
-    private SwtpmSurvivor(ProcessHandle process, Path ctrlSocket, Path stateDir) {
+    private SwtpmSurvivor(ProcessHandle process, int uid, Path stateDir) {
         this.process = process;
-        this.ctrlSocket = ctrlSocket;
+        this.uid = uid;
         this.stateDir = stateDir;
     }
 
-    /** The live swtpm on {@code stateDir}, if its pid file names one whose command line proves it. */
-    static Optional<SwtpmSurvivor> find(Path stateDir) {
-        String pidText;
+    /**
+     * The live swtpm on {@code stateDir}, if its pid file names one that passes every check above.
+     *
+     * @param swtpm        the real path of the swtpm executable the launcher runs
+     * @param swtpmOwner   whether a uid is one the launcher gives swtpm
+     */
+    static Optional<SwtpmSurvivor> find(Path stateDir, Path swtpm, IntPredicate swtpmOwner) {
+        Optional<Integer> owner = folderOwner(stateDir);
+        if (owner.isEmpty()) {
+            return Optional.empty();
+        }
+        if (!swtpmOwner.test(owner.get())) {
+            return distrust(stateDir, "the folder belongs to uid " + owner.get() + ", not to a user swtpm runs as");
+        }
+        Optional<Long> pid = pidOf(stateDir);
+        Optional<ProcessHandle> process = pid.flatMap(ProcessHandle::of).filter(ProcessHandle::isAlive);
+        if (process.isEmpty()) {
+            return Optional.empty();
+        }
+        ProcessHandle p = process.get();
+        Optional<String> mismatch = mismatch(p, stateDir, swtpm, owner.get());
+        if (mismatch.isPresent()) {
+            return distrust(stateDir, "pid " + p.pid() + " " + mismatch.get());
+        }
+        return Optional.of(new SwtpmSurvivor(p, owner.get(), stateDir));
+    }
+
+    private static Optional<SwtpmSurvivor> distrust(Path stateDir, String why) {
+        LOG.log(Level.WARNING, "not taking over a swtpm on {0}: {1}; left alone", stateDir, why);
+        return Optional.empty();
+    }
+
+    private static Optional<Integer> folderOwner(Path stateDir) {
         try {
-            pidText = Files.readString(stateDir.resolve(PID_FILE), StandardCharsets.US_ASCII).strip();
+            BasicFileAttributes a = Files.readAttributes(stateDir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isDirectory()) {
+                LOG.log(Level.WARNING, "not taking over a swtpm on {0}: not a directory (a symlink?)", stateDir);
+                return Optional.empty();
+            }
+            return Optional.of((Integer) Files.getAttribute(stateDir, "unix:uid", LinkOption.NOFOLLOW_LINKS));
         } catch (NoSuchFileException e) {
             return Optional.empty();
         } catch (IOException e) {
-            throw new EngineException("cannot read " + stateDir.resolve(PID_FILE) + ": " + e.getMessage(), e);
+            throw new EngineException("cannot inspect " + stateDir + ": " + e.getMessage(), e);
         }
-        if (!pidText.matches("[1-9][0-9]{0,9}")) {
-            LOG.log(Level.WARNING, "ignoring {0}: not a pid: ''{1}''", stateDir.resolve(PID_FILE), pidText);
-            return Optional.empty();
-        }
-        return ProcessHandle.of(Long.parseLong(pidText))
-                .filter(ProcessHandle::isAlive)
-                .flatMap(p -> p.info().arguments().flatMap(args -> ctrlSocketOf(List.of(args), stateDir))
-                        .map(ctrl -> new SwtpmSurvivor(p, ctrl, stateDir)));
     }
 
-    /**
-     * The ctrl socket from an argument list as {@link SwtpmLauncher} builds it, if that list runs a
-     * swtpm socket server on exactly {@code stateDir}.
-     */
-    static Optional<Path> ctrlSocketOf(List<String> args, Path stateDir) {
-        int tpmstate = args.indexOf("--tpmstate");
-        int ctrl = args.indexOf("--ctrl");
-        if (!args.contains("socket") || tpmstate < 0 || ctrl < 0 || tpmstate + 1 >= args.size() || ctrl + 1 >= args.size()
-                || !args.get(tpmstate + 1).startsWith("dir=" + stateDir + ",")) {
+    /** The pid swtpm wrote; read without following a symlink and at most {@value #MAX_PID_FILE_BYTES} bytes. */
+    private static Optional<Long> pidOf(Path stateDir) {
+        Path file = stateDir.resolve(PID_FILE);
+        String text;
+        try {
+            BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (!a.isRegularFile() || a.size() > MAX_PID_FILE_BYTES) {
+                LOG.log(Level.WARNING, "ignoring {0}: not a small regular file", file);
+                return Optional.empty();
+            }
+            try (SeekableByteChannel ch = Files.newByteChannel(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
+                ByteBuffer buf = ByteBuffer.allocate(MAX_PID_FILE_BYTES);
+                while (buf.hasRemaining() && ch.read(buf) > 0) {
+                    // a regular file: reads end at its end
+                }
+                text = new String(buf.array(), 0, buf.position(), StandardCharsets.US_ASCII).strip();
+            }
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        } catch (IOException e) {
+            throw new EngineException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (!text.matches("[1-9][0-9]{0,9}")) {
+            LOG.log(Level.WARNING, "ignoring {0}: not a pid", file);
             return Optional.empty();
         }
-        for (String option : args.get(ctrl + 1).split(",")) {
-            if (option.startsWith("path=")) {
-                return Optional.of(Path.of(option.substring("path=".length())));
-            }
+        return Optional.of(Long.parseLong(text));
+    }
+
+    /** What disqualifies {@code p}, if anything; the checks are made again if the pid was recycled meanwhile. */
+    private static Optional<String> mismatch(ProcessHandle p, Path stateDir, Path swtpm, int owner) {
+        Optional<java.time.Instant> started = p.info().startInstant();
+        Optional<String> why;
+        try {
+            why = mismatchNow(p.pid(), stateDir, swtpm, owner);
+        } catch (IOException e) {
+            why = Optional.of("cannot be inspected (" + e.getMessage() + ")");
+        }
+        if (!p.isAlive() || !p.info().startInstant().equals(started)) {
+            return Optional.of("exited while being inspected");
+        }
+        return why;
+    }
+
+    private static Optional<String> mismatchNow(long pid, Path stateDir, Path swtpm, int owner) throws IOException {
+        Path proc = Path.of("/proc", Long.toString(pid));
+        List<Integer> uids = uidsOf(proc);
+        if (!uids.stream().allMatch(u -> u == owner)) {
+            return Optional.of("runs as uids " + uids + ", not as the folder's uid " + owner);
+        }
+        String exe = Files.readSymbolicLink(proc.resolve("exe")).toString();
+        // a swtpm started before its package was upgraded still is that swtpm
+        if (!exe.equals(swtpm.toString()) && !exe.equals(swtpm + DELETED)) {
+            return Optional.of("runs " + exe + ", not " + swtpm);
+        }
+        List<String> args = argumentsOf(proc);
+        if (!runsOn(args, stateDir)) {
+            return Optional.of("is not a swtpm socket server on this folder");
         }
         return Optional.empty();
+    }
+
+    /** Real, effective, saved and file-system uid, from {@code /proc/<pid>/status}. */
+    static List<Integer> uidsOf(Path proc) throws IOException {
+        for (String line : Files.readAllLines(proc.resolve("status"), StandardCharsets.UTF_8)) {
+            if (line.startsWith("Uid:")) {
+                return Arrays.stream(line.substring(4).trim().split("\\s+")).map(Integer::valueOf).toList();
+            }
+        }
+        throw new IOException(proc + "/status has no Uid line");
+    }
+
+    private static List<String> argumentsOf(Path proc) throws IOException {
+        byte[] raw = Files.readAllBytes(proc.resolve("cmdline"));
+        List<String> args = new ArrayList<>(List.of(new String(raw, StandardCharsets.UTF_8).split("\0")));
+        return args.isEmpty() ? args : args.subList(1, args.size());
+    }
+
+    /** Whether {@code args} (without argv[0]), as {@link SwtpmLauncher} builds them, run a swtpm socket server on exactly {@code stateDir}. */
+    static boolean runsOn(List<String> args, Path stateDir) {
+        int tpmstate = args.indexOf("--tpmstate");
+        return !args.isEmpty() && args.get(0).equals("socket") && tpmstate >= 0 && tpmstate + 1 < args.size()
+                && args.get(tpmstate + 1).startsWith("dir=" + stateDir + ",");
     }
 
     long pid() {
@@ -88,7 +204,12 @@ final class SwtpmSurvivor {
     Optional<StateBlobs> takeStateAndStop(Duration ctrlTimeout) {
         String name = "survivor pid " + process.pid();
         Optional<StateBlobs> blobs;
+        Path ctrlSocket = SwtpmLauncher.ctrlSocket(stateDir);
         try (SwtpmCtrl ctrl = SwtpmCtrl.connect(name, ctrlSocket, ctrlTimeout)) {
+            UserPrincipal peer = ctrl.peerUser();
+            if (!peer.equals(SwtpmLauncher.user(uid))) {
+                throw new EngineException("its ctrl socket is served by user " + peer.getName() + ", not by uid " + uid);
+            }
             blobs = runningState(ctrl);
             try {
                 ctrl.shutdown(ctrlTimeout);

@@ -14,8 +14,10 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import jdk.net.ExtendedSocketOptions;
 
 /**
  * A connected UNIX stream socket whose reads and writes take a deadline. Java's UNIX
@@ -119,6 +121,11 @@ final class TimedChannel implements AutoCloseable {
             closed.initCause(e);
             throw closed;
         }
+    }
+
+    /** The peer's user at the time it listened ({@code SO_PEERCRED}; a UNIX socket cannot lie about it). */
+    UserPrincipal peerUser() throws IOException {
+        return channel.getOption(ExtendedSocketOptions.SO_PEERCRED).user();
     }
 
     static long deadline(Duration timeout) {

@@ -4,7 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -70,6 +77,36 @@ class SwtpmCtrlTest {
             ctrl.setStateBlob(SwtpmCtrl.BLOB_VOLATILE, vol);
             ctrl.init(SwtpmCtrl.INIT_FLAG_DELETE_VOLATILE);
             assertEquals(0, TpmCommands.rc(e.execute(0, TpmCommands.getRandom(8))));
+        }
+    }
+
+    /**
+     * A hostile or broken swtpm names a 2 GiB blob: refused before anything is allocated or read
+     * (before the bound, the client allocated whatever length the answer named).
+     */
+    @Test
+    void anOversizedBlobLengthIsRefused() throws Exception {
+        Path path = tmp.resolve("fake.ctrl");
+        try (ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            server.bind(UnixDomainSocketAddress.of(path));
+            Thread fake = new Thread(() -> {
+                try (SocketChannel c = server.accept()) {
+                    ByteBuffer request = ByteBuffer.allocate(16);
+                    while (request.hasRemaining() && c.read(request) >= 0) {
+                        // GET_STATEBLOB: u32 cmd, u32 flags, u32 type, u32 offset
+                    }
+                    c.write(ByteBuffer.allocate(16).putInt(0).putInt(0).putInt(0x7fff_fff0).putInt(0x7fff_fff0).flip());
+                    c.read(ByteBuffer.allocate(1)); // hold the connection until the client gives up
+                } catch (IOException e) {
+                    // the client closed
+                }
+            });
+            fake.start();
+            try (SwtpmCtrl ctrl = SwtpmCtrl.connect("fake", path, Duration.ofSeconds(10))) {
+                IOException e = assertThrows(IOException.class, () -> ctrl.getStateBlob(SwtpmCtrl.BLOB_PERMANENT));
+                assertTrue(e.getMessage().contains("refused a blob of 2147483632"), e.getMessage());
+            }
+            fake.join();
         }
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.vtpmback.backend.engine.TpmCommands.digest;
 import static org.vtpmback.backend.engine.TpmCommands.pcrDigest;
 import static org.vtpmback.backend.engine.TpmCommands.pcrExtendSha256;
@@ -14,6 +15,7 @@ import static org.vtpmback.backend.engine.TpmCommands.tpm12PcrRead;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -24,7 +26,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A swtpm that outlived its daemon: found by its pid file and command line, its running TPM state
+ * A swtpm that outlived its daemon: found by its pid file, trusted by uid, executable and folder, its running TPM state
  * taken and carried into a new engine, the process stopped. The daemon's death is played by closing
  * both of the engine's connections without stopping swtpm, which is what the kernel does for a
  * killed process.
@@ -111,9 +113,68 @@ class SwtpmSurvivorTest {
     void theCommandLineMustRunOnExactlyThatStateDir() {
         List<String> args = List.of("socket", "--tpm2", "--tpmstate", "dir=/run/v/instances/ab,mode=0600",
                 "--ctrl", "type=unixio,path=/run/v/x.sock.ctrl,mode=0600");
-        assertEquals(Optional.of(Path.of("/run/v/x.sock.ctrl")), SwtpmSurvivor.ctrlSocketOf(args, Path.of("/run/v/instances/ab")));
-        assertEquals(Optional.empty(), SwtpmSurvivor.ctrlSocketOf(args, Path.of("/run/v/instances/a")), "a prefix is not the dir");
-        assertEquals(Optional.empty(), SwtpmSurvivor.ctrlSocketOf(List.of("--tpmstate", "dir=/run/v/instances/ab,mode=0600"),
-                Path.of("/run/v/instances/ab")), "not a socket server with a ctrl channel");
+        assertTrue(SwtpmSurvivor.runsOn(args, Path.of("/run/v/instances/ab")));
+        assertFalse(SwtpmSurvivor.runsOn(args, Path.of("/run/v/instances/a")), "a prefix is not the dir");
+        assertFalse(SwtpmSurvivor.runsOn(List.of("--tpmstate", "dir=/run/v/instances/ab,mode=0600"),
+                Path.of("/run/v/instances/ab")), "not a socket server");
+    }
+
+    /**
+     * Another program dressed up as swtpm: its command line names the folder exactly as the launcher
+     * builds it, but /proc/pid/exe is a shell. Before the exe check it was trusted, its "ctrl socket"
+     * (taken from its command line) was connected, and it was killed.
+     */
+    @Test
+    void aProcessWithTheRightCommandLineButAnotherExecutableIsLeftAlone() throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("state-x"));
+        Process fake = new ProcessBuilder("sh", "-c", "while :; do sleep 1; done", "socket", "--tpm2", "--tpmstate",
+                "dir=" + dir + ",mode=0600", "--ctrl", "type=unixio,path=" + SwtpmLauncher.ctrlSocket(dir) + ",mode=0600")
+                .start();
+        try {
+            Files.writeString(dir.resolve(SwtpmSurvivor.PID_FILE), fake.pid() + "\n");
+            assertTrue(SwtpmSurvivor.runsOn(ProcessHandle.of(fake.pid()).orElseThrow().info().arguments()
+                    .map(a -> List.of(a).subList(2, a.length)).orElseThrow(), dir), "the command line alone would pass");
+
+            assertEquals(Optional.empty(), launcher.takeOverSurvivor(dir));
+            assertTrue(fake.isAlive(), "a process that is not the daemon's swtpm is not killed");
+        } finally {
+            fake.destroyForcibly().waitFor();
+        }
+    }
+
+    /** A real swtpm on the folder, with the launcher's exact arguments, but running as another user. */
+    @Test
+    void aSwtpmRunningAsAnotherUserIsLeftAlone() throws Exception {
+        assumeTrue(SwtpmSurvivor.uidsOf(Path.of("/proc/self")).get(1) == 0, "needs root to run swtpm as another user");
+        Path dir = Files.createDirectories(tmp.resolve("state-y"));
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+        Process other = new ProcessBuilder("setpriv", "--reuid=54321", "--regid=54321", "--clear-groups",
+                "swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + dir + ",mode=0600",
+                "--server", "type=unixio,path=" + SwtpmLauncher.dataSocket(dir) + ",mode=0600",
+                "--ctrl", "type=unixio,path=" + SwtpmLauncher.ctrlSocket(dir) + ",mode=0600",
+                "--pid", "file=" + dir.resolve(SwtpmSurvivor.PID_FILE), "--flags", "not-need-init,startup-clear")
+                .redirectErrorStream(true).redirectOutput(tmp.resolve("other.log").toFile()).start();
+        try {
+            for (int i = 0; i < 500 && !Files.exists(dir.resolve(SwtpmSurvivor.PID_FILE)); i++) {
+                Thread.sleep(10);
+            }
+            assertTrue(other.isAlive(), "swtpm as uid 54321 runs: " + Files.readString(tmp.resolve("other.log")));
+
+            assertEquals(Optional.empty(), launcher.takeOverSurvivor(dir));
+            assertTrue(other.isAlive(), "not the daemon's swtpm: not stopped, its state not taken");
+        } finally {
+            other.destroyForcibly().waitFor();
+        }
+    }
+
+    @Test
+    void aSymlinkedFolderIsNotTrusted() throws Exception {
+        SwtpmEngine old = fixture.booted("old", TpmFamily.TPM2, "a");
+        daemonDies(old);
+        Path link = Files.createSymbolicLink(tmp.resolve("link"), fixture.stateDir("a"));
+
+        assertEquals(Optional.empty(), launcher.takeOverSurvivor(link));
+        assertTrue(old.isAlive() || ProcessHandle.of(old.pid()).map(ProcessHandle::isAlive).orElse(false));
     }
 }

@@ -28,10 +28,11 @@ public final class ConfigLoader {
     /** Prefix of the per-vTPM family override keys, {@code tpm-family.<uuid>}. */
     public static final String TPM_FAMILY_PREFIX = "tpm-family.";
     /**
-     * Longest runtime-dir: a UNIX socket path has at most 107 bytes, and the longest socket swtpm gets
-     * is {@code /vtpm-<5-digit domid>-<8 hex>.sock.ctrl} (30 bytes).
+     * Longest runtime-dir: a UNIX socket path has at most 106 bytes (Java's limit; swtpm's is 107), and
+     * the longest socket swtpm gets is {@code /instances/<uuid>.new/ctrl} (56 bytes): its sockets are
+     * in its own folder.
      */
-    static final int MAX_RUNTIME_DIR_BYTES = 107 - 30;
+    static final int MAX_RUNTIME_DIR_BYTES = 106 - 56;
     /** Domain ids from 0x7FF0 (DOMID_FIRST_RESERVED) on are special, never a backend. */
     static final int MAX_DOMID = 0x7FEF;
     private static final Pattern UUID =
@@ -200,7 +201,7 @@ public final class ConfigLoader {
         int bytes = p.toString().getBytes(StandardCharsets.UTF_8).length;
         if (bytes > MAX_RUNTIME_DIR_BYTES) {
             throw new IllegalArgumentException("'" + v + "' is " + bytes + " bytes long; swtpm's UNIX socket paths"
-                    + " must fit in 107 bytes, so keep it to " + MAX_RUNTIME_DIR_BYTES + " bytes");
+                    + " must fit in 106 bytes, so keep it to " + MAX_RUNTIME_DIR_BYTES + " bytes");
         }
         return p;
     }
