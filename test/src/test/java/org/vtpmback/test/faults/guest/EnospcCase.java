@@ -1,0 +1,106 @@
+package org.vtpmback.test.faults.guest;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.util.Optional;
+import org.vtpmback.backend.engine.TpmCommands;
+
+/**
+ * A save that fails for lack of space: the daemon's state-dir is a small tmpfs of its own; the case
+ * fills it, then the guest sends state-changing commands (NV_Write, whose every success the daemon
+ * must make durable before it answers). The guest must get TPM_RC_FAILURE, not silence and not a
+ * success that was never saved; once the space is back the vTPM must accept the change again and
+ * its sealed file must be rewritten. Without root (no tmpfs) the case reports itself skipped.
+ */
+final class EnospcCase {
+    private static final int NV_INDEX = 0x01500017;
+    private static final int NV_SIZE = 32;
+    private static final Duration RECOVERY_WAIT = Duration.ofSeconds(60);
+    /** A failed save needs no engine wait: the answer is due at once; this bound only ends the wait. */
+    private static final Duration ANSWER_WAIT = Duration.ofSeconds(30);
+
+    private EnospcCase() {
+    }
+
+    static void run(FaultHost h, FaultOptions o, CaseLine line) throws Exception {
+        if (!h.stateOnTmpfs) {
+            line.put("skipped", "no-tmpfs-for-state-dir(needs-root)");
+            return;
+        }
+        try (RogueGuest guest = h.connectedRogue()) {
+            byte[] define = guest.exchange(TpmCommands.nvDefineSpace(NV_INDEX, NV_SIZE), o.answerBound())
+                    .orElseThrow(() -> new IllegalStateException("no answer to NV_DefineSpace with space left"));
+            if (Tpm2.rc(define) != 0) {
+                throw new IllegalStateException(String.format("NV_DefineSpace failed: rc 0x%x", Tpm2.rc(define)));
+            }
+            Path sealed = h.stateDir.resolve("instances").resolve(guest.uuid + ".vtpm");
+            Path filler = h.stateDir.resolve("faults-filler");
+            long filled = fill(filler);
+            FileTime before = Files.exists(sealed) ? Files.getLastModifiedTime(sealed) : FileTime.fromMillis(0);
+            long t0 = System.nanoTime();
+            Optional<byte[]> full = guest.exchange(TpmCommands.nvWrite(NV_INDEX, new byte[] {1, 2, 3}), ANSWER_WAIT);
+            long answerMs = (System.nanoTime() - t0) / 1_000_000;
+            // Without an answer the page is still the guest's SUBMIT: nothing more can be asked on it.
+            Optional<byte[]> again = full.isEmpty() ? Optional.empty()
+                    : guest.exchange(TpmCommands.nvWrite(NV_INDEX, new byte[] {4, 5, 6}), ANSWER_WAIT);
+            Optional<byte[]> read = full.isEmpty() ? Optional.empty() : guest.exchange(TpmCommands.getRandom(8), ANSWER_WAIT);
+            line.put("filled_kb", filled >> 10).put("answer_full", kind(full)).put("answer_full_ms", answerMs)
+                    .put("answer_full_again", kind(again)).put("getrandom_while_full", kind(read));
+            line.flag("failure_answered_while_full", full.map(Tpm2::isFailure).orElse(false), true);
+            line.flag("no_success_while_full", !full.map(r -> Tpm2.rc(r) == 0).orElse(false) && !again.map(r -> Tpm2.rc(r) == 0)
+                    .orElse(false), true);
+
+            Files.delete(filler);
+            long freed = System.nanoTime();
+            long recovery = -1;
+            while (System.nanoTime() - freed < RECOVERY_WAIT.toNanos()) {
+                Optional<byte[]> r = guest.exchange(TpmCommands.nvWrite(NV_INDEX, new byte[] {7, 8, 9}), o.answerBound());
+                if (r.isPresent() && Tpm2.rc(r.get()) == 0) {
+                    recovery = (System.nanoTime() - freed) / 1_000_000;
+                    break;
+                }
+                Thread.sleep(200);
+            }
+            line.put("recovery_ms", recovery);
+            line.flag("recovered", recovery >= 0, true);
+            boolean rewritten = Files.exists(sealed) && Files.getLastModifiedTime(sealed).compareTo(before) > 0;
+            line.flag("saved_after_recovery", rewritten, true);
+            line.flag("destroy_closed_in_10s", guest.destroy(), true);
+        } finally {
+            Files.deleteIfExists(h.stateDir.resolve("faults-filler"));
+        }
+    }
+
+    /** Writes {@code filler} until the file system is full; returns the bytes written. */
+    private static long fill(Path filler) throws IOException {
+        long written = 0;
+        byte[] chunk = new byte[64 * 1024];
+        try (OutputStream out = Files.newOutputStream(filler)) {
+            while (true) {
+                out.write(chunk);
+                written += chunk.length;
+            }
+        } catch (IOException full) {
+            // ENOSPC: what we wanted; the last chunk may be partly written
+        }
+        try (OutputStream out = Files.newOutputStream(filler, java.nio.file.StandardOpenOption.APPEND)) {
+            for (int i = 0; i < 4096; i++) {
+                out.write(new byte[512]);
+                out.flush();
+                written += 512;
+            }
+        } catch (IOException full) {
+            // every last block taken
+        }
+        return written;
+    }
+
+    private static String kind(Optional<byte[]> r) {
+        return r.map(a -> a.length == 0 ? "idle" : Tpm2.rc(a) == 0 ? "ok" : Tpm2.isFailure(a) ? "tpm-failure"
+                : String.format("rc-0x%x", Tpm2.rc(a))).orElse("none");
+    }
+}
