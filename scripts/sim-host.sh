@@ -16,7 +16,7 @@ sim_host_start() {
 	log "starting: $dist/bin/vtpmback daemon --set host=simulated ... (log: $work/daemon.log)"
 	"$dist/bin/vtpmback" daemon \
 		--set host=simulated --set "simulation-dir=$sim" --set "xenstored-socket=$XENSTORED_PATH" \
-		--set "state-dir=$work/state" --set "runtime-dir=$runtime" --set "master-key=$work/state/master.key" \
+		--set "state-dir=$work/state" --set "runtime-dir=$runtime" \
 		>"$work/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 300); do

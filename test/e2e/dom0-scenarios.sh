@@ -66,7 +66,8 @@ dump() {
 
 # ---------------------------------------------------------------- the backend
 write_config() {
-  mkdir -p /etc/vtpmback /var/lib/vtpmback /run/vtpmback
+  # the daemon refuses a state-dir open to group or others, and a group/other-writable runtime-dir
+  mkdir -p /etc/vtpmback; install -d -m 0700 /var/lib/vtpmback /run/vtpmback
   cat > $CONF <<EOF
 # written by test/e2e/dom0-scenarios.sh
 host = xen

@@ -71,27 +71,34 @@ public final class AtomicFiles {
     /**
      * Creates {@code dir} (and parents) with owner-only access, durably: the folder holding each new
      * one is fsynced, or a power cut could take the new name, and every file saved in it, away. An
-     * existing folder is left as it is.
+     * existing folder is left as it is. A symbolic link at {@code dir} is refused, not followed:
+     * secrets are never written through one (links further up the path, such as /var/run, are fine).
      */
     public static Path createPrivateDirectory(Path dir) throws IOException {
-        Path abs = dir.toAbsolutePath();
+        if (Files.isSymbolicLink(dir)) {
+            throw new IOException(dir + " is a symbolic link; refusing to follow it: configure the real folder itself");
+        }
+        createDurably(dir.toAbsolutePath());
+        return dir;
+    }
+
+    private static void createDurably(Path abs) throws IOException {
         if (!Files.isDirectory(abs)) {
             Path parent = abs.getParent();
             if (parent != null) {
-                createPrivateDirectory(parent);
+                createDurably(parent);
             }
             try {
                 Files.createDirectory(abs, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIR));
             } catch (FileAlreadyExistsException e) {
                 if (!Files.isDirectory(abs)) {
-                    throw new IOException(dir + " exists and is not a folder", e);
+                    throw new IOException(abs + " exists and is not a folder", e);
                 }
             }
             if (parent != null) {
                 syncDirectory(parent);
             }
         }
-        return dir;
     }
 
     /** Removes temp files a crash left behind in {@code dir}; they never hold committed data. */

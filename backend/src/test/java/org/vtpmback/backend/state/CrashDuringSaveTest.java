@@ -57,7 +57,7 @@ class CrashDuringSaveTest {
                     lastCommitted = Long.parseLong(line); // printed before the kill landed
                 }
             }
-            InstanceStore store = new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key")));
+            InstanceStore store = new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key"), dir.resolve("instances")));
             InstanceRecord loaded = store.load(uuid).orElse(null);
             assertTrue(loaded != null, "kill " + i + ": instance vanished after generation " + lastCommitted);
             long g = loaded.generation();

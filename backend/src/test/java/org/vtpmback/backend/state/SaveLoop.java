@@ -14,7 +14,7 @@ public final class SaveLoop {
         Path dir = Path.of(args[0]);
         String uuid = args[1];
         long start = Long.parseLong(args[2]);
-        InstanceStore store = new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key")));
+        InstanceStore store = new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key"), dir.resolve("instances")));
         System.out.println("ready");
         System.out.flush();
         for (long g = start; ; g++) {

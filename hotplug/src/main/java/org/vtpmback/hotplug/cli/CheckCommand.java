@@ -1,13 +1,18 @@
 package org.vtpmback.hotplug.cli;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.PrivatePaths;
 import org.vtpmback.hotplug.config.HostKind;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
@@ -16,9 +21,10 @@ import org.vtpmback.xenstore.XsPath;
 import org.vtpmback.xenstore.libxs.LibXenStore;
 
 /**
- * {@code vtpmback check}: prints the effective configuration, then one {@code OK}/{@code FAIL} line per
- * check (swtpm runs, the Xen side opens, xenstored answers, the directories are usable). Changes
- * nothing on disk. Exit status 1 if any check failed.
+ * {@code vtpmback check}: prints the effective configuration, then one {@code OK}/{@code WARN}/{@code FAIL}
+ * line per check (swtpm runs, the directories are private and usable, the master key is a private
+ * regular file of this uid, the Xen side opens, xenstored answers). Changes nothing on disk. Exit
+ * status 1 if any check failed; a warning (runtime-dir not on tmpfs, no master key yet) does not fail.
  */
 final class CheckCommand {
     static final long XENSTORED_TIMEOUT_SECONDS = 10;
@@ -26,10 +32,21 @@ final class CheckCommand {
     private CheckCommand() {
     }
 
+    /** How a check came out: a warning does not fail {@code check}, as the daemon starts despite it. */
+    enum Status { OK, WARN, FAIL }
+
     /** One check's outcome. */
-    record Result(boolean ok, String name, String detail) {
+    record Result(Status status, String name, String detail) {
+        Result(boolean ok, String name, String detail) {
+            this(ok ? Status.OK : Status.FAIL, name, detail);
+        }
+
+        boolean ok() {
+            return status != Status.FAIL;
+        }
+
         String line() {
-            return String.format("%-4s  %s: %s", ok ? "OK" : "FAIL", name, detail);
+            return String.format("%-4s  %s: %s", status, name, detail);
         }
     }
 
@@ -45,8 +62,9 @@ final class CheckCommand {
         inv.out().println();
         List<Result> results = new ArrayList<>();
         results.add(swtpm(config));
-        results.add(dir("state-dir", config.stateDir()));
-        results.add(dir("runtime-dir", config.runtimeDir()));
+        results.add(dir(config.stateDir(), Dirs.Kind.STATE));
+        results.add(runtimeDir(config.runtimeDir()));
+        results.add(masterKey(config, System.getenv()));
         if (config.host() == HostKind.SIMULATED) {
             results.add(dir("simulation-dir", config.simulationDir()));
         } else {
@@ -61,7 +79,8 @@ final class CheckCommand {
             inv.out().println(failed + " of " + results.size() + " checks failed");
             return Main.FAILURE;
         }
-        inv.out().println("all " + results.size() + " checks passed");
+        long warnings = results.stream().filter(r -> r.status() == Status.WARN).count();
+        inv.out().println("all " + results.size() + " checks passed" + (warnings == 0 ? "" : " (" + warnings + " with a warning)"));
         return Main.OK;
     }
 
@@ -70,6 +89,53 @@ final class CheckCommand {
             return new Result(true, "swtpm", Swtpm.version(config.swtpm()));
         } catch (Swtpm.Unusable e) {
             return new Result(false, "swtpm", e.getMessage());
+        }
+    }
+
+    static Result dir(Path dir, Dirs.Kind kind) {
+        String problem = Dirs.problem(dir, kind);
+        return problem == null
+                ? new Result(true, kind.key, dir + " is usable (a folder of this uid, not a symbolic link, mode "
+                        + (kind == Dirs.Kind.STATE ? "0700" : "without group/other write") + "; or creatable)")
+                : new Result(false, kind.key, problem);
+    }
+
+    /** As {@link #dir}, and a warning, as the daemon logs one, if it is not in RAM. */
+    static Result runtimeDir(Path dir) {
+        Result r = dir(dir, Dirs.Kind.RUNTIME);
+        Optional<String> warning = Dirs.notInRam(dir);
+        return r.ok() && warning.isPresent() ? new Result(Status.WARN, r.name(), warning.get()) : r;
+    }
+
+    /** The master key (or credential) as the daemon will load it; never makes one. */
+    static Result masterKey(VtpmbackConfig config, Map<String, String> env) {
+        String name = "master-key";
+        Path path;
+        try {
+            path = MasterKeys.location(config, env);
+        } catch (IOException e) {
+            return new Result(Status.WARN, name, "master-key-credential = " + config.masterKeyCredential().orElse("")
+                    + ": the daemon reads it from $" + MasterKeys.CREDENTIALS_DIRECTORY + " under systemd; not visible"
+                    + " here, so not checked");
+        }
+        try {
+            if (!PrivatePaths.exists(path)) {
+                int records = MasterKey.sealedRecords(config.instancesDir());
+                if (records > 0) {
+                    return new Result(false, name, MasterKey.missingMessage(path, config.instancesDir(), records));
+                }
+                if (config.masterKeyCredential().isPresent()) {
+                    return new Result(false, name, "credential " + path + " does not exist");
+                }
+                return new Result(Status.WARN, name, path + " does not exist yet: run 'vtpmback init' (or the daemon's first"
+                        + " start makes it), then back it up");
+            }
+            MasterKey.load(path);
+            return new Result(true, name, path + " is a regular file of this uid, mode "
+                    + PrivatePaths.octal(PrivatePaths.attributes(path).orElseThrow().permissions()) + ", "
+                    + MasterKey.LENGTH + " bytes");
+        } catch (IOException e) {
+            return new Result(false, name, e.getMessage());
         }
     }
 

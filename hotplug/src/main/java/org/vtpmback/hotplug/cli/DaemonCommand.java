@@ -8,6 +8,7 @@ import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.instance.PersistentInstances;
+import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
 import org.vtpmback.xenstore.XenStore;
@@ -34,9 +35,9 @@ final class DaemonCommand {
             return Main.fail(inv, e.getMessage());
         }
         try {
-            Dirs.createPrivate(config.stateDir());
+            Dirs.ensurePrivate(config.stateDir(), Dirs.Kind.STATE);
         } catch (IOException e) {
-            return Main.fail(inv, "cannot create state-dir " + config.stateDir() + ": " + e);
+            return Main.fail(inv, e.getMessage());
         }
         DaemonLock lock;
         try {
@@ -55,11 +56,17 @@ final class DaemonCommand {
 
     private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
         try {
-            Dirs.createPrivate(config.runtimeDir());
+            Dirs.ensurePrivate(config.runtimeDir(), Dirs.Kind.RUNTIME);
         } catch (IOException e) {
-            return Main.fail(inv, "cannot create runtime-dir " + config.runtimeDir() + ": " + e);
+            return Main.fail(inv, e.getMessage());
         }
-        warnUnlessTmpfs(config.runtimeDir());
+        Dirs.notInRam(config.runtimeDir()).ifPresent(warning -> LOG.log(Level.WARNING, warning));
+        MasterKey key;
+        try {
+            key = MasterKeys.forDaemon(config, System.getenv());
+        } catch (IOException e) {
+            return Main.fail(inv, e.getMessage());
+        }
         Host host;
         try {
             host = Host.open(config);
@@ -76,7 +83,7 @@ final class DaemonCommand {
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(config.runtimeDir()).withSwtpmBinary(config.swtpm()));
         PersistentInstances instances;
         try {
-            instances = Instances.open(config, launcher, host.domains());
+            instances = Instances.open(config, key, launcher, host.domains());
         } catch (IOException | RuntimeException e) {
             closeQuietly(store, "xenstore connection");
             host.close();
@@ -151,19 +158,6 @@ final class DaemonCommand {
             c.close();
         } catch (Exception e) {
             LOG.log(Level.WARNING, "closing the " + what + " failed", e);
-        }
-    }
-
-    /** Running vTPMs live unencrypted in runtime-dir: that is only acceptable in RAM. */
-    private static void warnUnlessTmpfs(java.nio.file.Path dir) {
-        try {
-            String type = java.nio.file.Files.getFileStore(dir).type();
-            if (!type.equals("tmpfs") && !type.equals("ramfs")) {
-                LOG.log(Level.WARNING, "runtime-dir {0} is on a {1} file system, not tmpfs: running vTPMs'' working state"
-                        + " (unencrypted) will touch a disk; use a folder under /run", dir, type);
-            }
-        } catch (IOException e) {
-            LOG.log(Level.WARNING, "cannot tell which file system runtime-dir {0} is on: {1}", dir, e.getMessage());
         }
     }
 }

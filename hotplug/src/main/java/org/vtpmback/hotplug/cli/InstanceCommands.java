@@ -8,12 +8,14 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import org.vtpmback.backend.state.AtomicFiles;
 import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceBundle;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.SealedDataException;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
@@ -24,12 +26,14 @@ final class InstanceCommands {
     private InstanceCommands() {
     }
 
-    /** The store for a second process, or empty if this host has no master key (so nothing is stored). */
+    /**
+     * The store for a second process, or empty if this host has no master key and nothing is stored.
+     *
+     * @throws MasterKey.Missing if sealed records exist without their key (a new one is never made here)
+     */
     private static Optional<InstanceStore> existingStore(VtpmbackConfig config) throws IOException {
-        if (!Files.exists(config.masterKey())) {
-            return Optional.empty();
-        }
-        return Optional.of(Instances.sharedStore(config));
+        Optional<MasterKey> key = MasterKeys.forCommand(config, System.getenv());
+        return key.isEmpty() ? Optional.empty() : Optional.of(Instances.sharedStore(config, key.get()));
     }
 
     /** A running daemon keeps swtpm's working folder of a vTPM in use under the runtime directory. */
@@ -44,16 +48,29 @@ final class InstanceCommands {
     }
 
     static int list(Invocation inv, VtpmbackConfig config) {
+        Optional<MasterKey> key;
+        Optional<InstanceStore> store;
         try {
-            Optional<InstanceStore> store = existingStore(config);
+            key = MasterKeys.forCommand(config, System.getenv());
+            store = key.isEmpty() ? Optional.empty() : Optional.of(Instances.sharedStore(config, key.get()));
+        } catch (MasterKey.Missing e) {
+            int records = sealedRecords(config);
+            return Main.fail(inv, records + " record" + (records == 1 ? "" : "s") + " unreadable: wrong or missing master key: "
+                    + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            return Main.fail(inv, e.getMessage());
+        }
+        try {
             if (store.isEmpty()) {
-                inv.out().println("no vTPMs stored (no master key at " + config.masterKey() + ")");
+                inv.out().println("no vTPMs stored (no master key at " + config.masterKey() + " and no record in "
+                        + config.instancesDir() + ")");
                 return Main.OK;
             }
             inv.out().println(String.format("%-36s  %-6s  %10s  %-14s  %-16s  %-20s  %s", "UUID", "FAMILY", "GENERATION",
                     "LAST END", "SNAPSHOT", "CREATED", "IN USE"));
+            List<String> uuids = store.get().list();
             int unreadable = 0;
-            for (String uuid : store.get().list()) {
+            for (String uuid : uuids) {
                 String use = inUse(config, uuid).isPresent() ? "in use" : "-";
                 try {
                     InstanceRecord r = store.get().load(uuid).orElseThrow();
@@ -67,9 +84,24 @@ final class InstanceCommands {
                     inv.out().println(String.format("%-36s  UNREADABLE: %s", uuid, e.getMessage()));
                 }
             }
-            return unreadable == 0 ? Main.OK : Main.FAILURE;
-        } catch (IOException | RuntimeException e) {
+            if (unreadable == 0) {
+                return Main.OK;
+            }
+            String records = unreadable + " record" + (unreadable == 1 ? "" : "s") + " unreadable";
+            return Main.fail(inv, unreadable == uuids.size()
+                    ? records + ": wrong or missing master key (" + key.get().path() + ") or damaged files;"
+                            + " if the key was replaced, restore the right one from its backup"
+                    : unreadable + " of " + uuids.size() + " records unreadable: damaged, or sealed with another master key");
+        } catch (RuntimeException e) {
             return Main.fail(inv, "cannot read the vTPM store in " + config.stateDir() + ": " + e.getMessage());
+        }
+    }
+
+    private static int sealedRecords(VtpmbackConfig config) {
+        try {
+            return MasterKey.sealedRecords(config.instancesDir());
+        } catch (IOException e) {
+            return 0;
         }
     }
 
@@ -150,7 +182,11 @@ final class InstanceCommands {
             if (busy.isPresent()) {
                 return Main.fail(inv, inUseMessage(uuid, busy.get()) + "; nothing was imported");
             }
-            InstanceStore store = Instances.sharedStore(config);
+            Optional<MasterKey> key = MasterKeys.forCommand(config, System.getenv());
+            if (key.isEmpty()) {
+                return Main.fail(inv, MasterKeys.initAdvice(config) + "; nothing was imported");
+            }
+            InstanceStore store = Instances.sharedStore(config, key.get());
             if (Files.exists(store.fileOf(uuid)) && !inv.has("--replace")) {
                 return Main.fail(inv, "vTPM " + uuid + " is already stored (" + store.fileOf(uuid) + "); add --replace to"
                         + " overwrite it (its current keys and NV are then lost)");

@@ -20,22 +20,16 @@ final class Instances {
     private Instances() {
     }
 
-    /** The daemon's store: it owns the folder, so it clears temp files a crash left there. */
-    static InstanceStore store(VtpmbackConfig config) throws IOException {
-        return new InstanceStore(storeDir(config), MasterKey.loadOrCreate(config.masterKey()));
-    }
-
     /** The store as the {@code vtpmback} commands open it, while the daemon may be running ({@link InstanceStore#shared}). */
-    static InstanceStore sharedStore(VtpmbackConfig config) throws IOException {
-        return InstanceStore.shared(storeDir(config), MasterKey.loadOrCreate(config.masterKey()));
+    static InstanceStore sharedStore(VtpmbackConfig config, MasterKey key) throws IOException {
+        return InstanceStore.shared(config.instancesDir(), key);
     }
 
-    private static Path storeDir(VtpmbackConfig config) {
-        return config.stateDir().resolve("instances");
-    }
-
-    static PersistentInstances open(VtpmbackConfig config, EngineFactory engines, DomainStatus domains) throws IOException {
-        return new PersistentInstances(store(config), engines, runtimeInstancesDir(config), config::familyOf,
+    /** The daemon's instances; its store owns the folder, so it clears temp files a crash left there. */
+    static PersistentInstances open(VtpmbackConfig config, MasterKey key, EngineFactory engines, DomainStatus domains)
+            throws IOException {
+        InstanceStore store = new InstanceStore(config.instancesDir(), key);
+        return new PersistentInstances(store, engines, runtimeInstancesDir(config), config::familyOf,
                 manufacturer(config), domains, HANDOVER_TIMEOUT);
     }
 

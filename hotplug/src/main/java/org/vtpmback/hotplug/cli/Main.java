@@ -103,14 +103,21 @@ public final class Main {
                 "Serves the vTPMs of backend/vtpm in xenstore: one swtpm per vTPM uuid, state in state-dir.\n"
                         + "Runs in the foreground and logs to stderr (systemd: Type=simple). On SIGTERM or SIGINT it\n"
                         + "detaches from the guests without disturbing them; a restarted daemon re-attaches.\n"
-                        + "Exits 1 at once, with one line saying why, if swtpm does not run, the directories cannot\n"
-                        + "be created, the Xen side cannot be opened or xenstored does not answer.\n\n" + CONFIG_OPTIONS,
+                        + "Exits 1 at once, with one line saying why, if swtpm does not run, state-dir or runtime-dir\n"
+                        + "cannot be created or is not private (a symbolic link, another owner, writable by others;\n"
+                        + "state-dir not 0700), the master key is not a private regular file of this uid or is missing\n"
+                        + "while sealed records exist, the Xen side cannot be opened or xenstored does not answer. On\n"
+                        + "the first start, with no sealed record at all, it makes the master key and logs a warning to\n"
+                        + "back it up ('vtpmback init' does the same explicitly).\n\n" + CONFIG_OPTIONS,
                 true, DaemonCommand::run));
         add(new Command("check", "show the effective configuration and check swtpm, Xen, xenstored and directories",
                 "check [--config FILE] [--set KEY=VALUE]...",
-                "Prints the configuration the daemon would use, then one OK or FAIL line per check: swtpm runs\n"
-                        + "(swtpm --version), the Xen libraries and devices open (host=xen), xenstored answers, and\n"
-                        + "state-dir, runtime-dir (and simulation-dir) are usable. Changes nothing. Exits 1 if any\n"
+                "Prints the configuration the daemon would use, then one OK, WARN or FAIL line per check: swtpm\n"
+                        + "runs (swtpm --version); state-dir and runtime-dir are folders of this uid, not symbolic links,\n"
+                        + "not writable by group or others (state-dir 0700), or can be created; runtime-dir is on tmpfs\n"
+                        + "(WARN if not); the master key is a regular file of this uid, mode 0600 or stricter, 32 bytes\n"
+                        + "(WARN if there is none yet and nothing is stored; FAIL if sealed records exist without it); the\n"
+                        + "Xen libraries and devices open (host=xen); xenstored answers. Changes nothing. Exits 1 if any\n"
                         + "check failed.\n\n" + CONFIG_OPTIONS,
                 true, CheckCommand::run));
         add(new Command("version", "print the version", "version",
@@ -168,6 +175,15 @@ public final class Main {
                         + "  --passphrase-file F  read the passphrase from F\n"
                         + "  --replace            overwrite the stored vTPM of the same uuid\n" + CONFIG_OPTIONS,
                 true, new Syntax(1, 1, Set.of("--replace"), Set.of("--passphrase-file"), false), InstanceCommands::importBundle));
+        add(new Command("init", "prepare this host: state-dir and a new master key (once, explicitly)",
+                "init [--config FILE] [--set KEY=VALUE]...",
+                "Creates state-dir (mode 0700) if missing, checks state-dir and runtime-dir as the daemon does, then\n"
+                        + "makes the master key (32 random bytes, mode 0600) at master-key (default <state-dir>/master.key)\n"
+                        + "and says how to back it up. Refuses if a key is already there, and if state-dir holds sealed vTPM\n"
+                        + "records without their key: a new key opens none of them (restore the key from its backup).\n"
+                        + "The daemon's first start on a host with no record does the same; no command ever makes a key\n"
+                        + "while sealed records exist.\n\n" + CONFIG_OPTIONS,
+                true, Syntax.NONE, InitCommand::run));
     }
 
     private static void add(Command c) {

@@ -51,6 +51,8 @@ public final class ConfigLoader {
         KEYS.put("simulation-dir", (b, v) -> b.simulationDir = absolutePath(v));
         KEYS.put("xenstored-socket", (b, v) -> b.xenstoredSocket = v.isEmpty() ? Optional.empty() : Optional.of(absolutePath(v)));
         KEYS.put("master-key", (b, v) -> b.masterKey = absolutePath(v));
+        KEYS.put("master-key-credential", (b, v) ->
+                b.masterKeyCredential = v.isEmpty() ? Optional.empty() : Optional.of(credentialName(v)));
         KEYS.put("log-level", (b, v) -> b.logLevel = oneOf(v, LogLevel.values(), LogLevel::configValue));
     }
 
@@ -206,6 +208,14 @@ public final class ConfigLoader {
         return p;
     }
 
+    /** A systemd credential name: one file name, no slash (systemd's own rule). */
+    private static String credentialName(String v) {
+        if (v.contains("/") || v.equals(".") || v.equals("..") || v.length() > 255) {
+            throw new IllegalArgumentException("'" + v + "' is not a credential name (a file name without '/')");
+        }
+        return v;
+    }
+
     private static String nonEmpty(String v) {
         if (v.isEmpty()) {
             throw new IllegalArgumentException("empty");
@@ -249,13 +259,16 @@ public final class ConfigLoader {
         HostKind host = d.host();
         Path simulationDir = d.simulationDir();
         Optional<Path> xenstoredSocket = d.xenstoredSocket();
-        Path masterKey = d.masterKey();
+        /** Null unless set: then it follows state-dir. */
+        Path masterKey;
+        Optional<String> masterKeyCredential = d.masterKeyCredential();
         LogLevel logLevel = d.logLevel();
         final Map<String, TpmFamily> tpmFamilies = new HashMap<>();
 
         VtpmbackConfig build() {
             return new VtpmbackConfig(source, backendDomid, stateDir, runtimeDir, swtpm, defaultTpmFamily, host,
-                    simulationDir, xenstoredSocket, masterKey, logLevel, tpmFamilies);
+                    simulationDir, xenstoredSocket, masterKey != null ? masterKey : VtpmbackConfig.defaultMasterKey(stateDir),
+                    masterKeyCredential, logLevel, tpmFamilies);
         }
     }
 }

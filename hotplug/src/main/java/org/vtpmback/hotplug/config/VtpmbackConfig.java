@@ -24,14 +24,18 @@ import org.vtpmback.backend.engine.TpmFamily;
  * @param host             {@code host}: xen or simulated
  * @param simulationDir    {@code simulation-dir}: the simulation folder (only for host=simulated)
  * @param xenstoredSocket  {@code xenstored-socket}: empty for libxenstore's default
- * @param masterKey        {@code master-key}: the host key every vTPM's state key is derived from
+ * @param masterKey        {@code master-key}: the host key every vTPM's state key is derived from; unless
+ *                         set, {@code <state-dir>/master.key}
+ * @param masterKeyCredential {@code master-key-credential}: if set, the daemon and the commands read the key
+ *                         from {@code $CREDENTIALS_DIRECTORY/<name>} (systemd {@code LoadCredentialEncrypted=})
+ *                         instead of {@code master-key}
  * @param logLevel         {@code log-level}
  * @param tpmFamilies      {@code tpm-family.<uuid>}: per-vTPM family overrides, uuids in lower case
  */
 public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path stateDir, Path runtimeDir, String swtpm,
                              TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
-                             Optional<Path> xenstoredSocket, Path masterKey, LogLevel logLevel,
-                             Map<String, TpmFamily> tpmFamilies) {
+                             Optional<Path> xenstoredSocket, Path masterKey, Optional<String> masterKeyCredential,
+                             LogLevel logLevel, Map<String, TpmFamily> tpmFamilies) {
     static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
     /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
     public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
@@ -46,15 +50,27 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Objects.requireNonNull(simulationDir, "simulationDir");
         Objects.requireNonNull(xenstoredSocket, "xenstoredSocket");
         Objects.requireNonNull(masterKey, "masterKey");
+        Objects.requireNonNull(masterKeyCredential, "masterKeyCredential");
         Objects.requireNonNull(logLevel, "logLevel");
         tpmFamilies = Map.copyOf(tpmFamilies);
     }
 
     /** Every key at its default, no file. */
     public static VtpmbackConfig defaults() {
-        return new VtpmbackConfig(Optional.empty(), 0, Path.of("/var/lib/vtpmback"), Path.of("/run/vtpmback"), "swtpm",
+        Path stateDir = Path.of("/var/lib/vtpmback");
+        return new VtpmbackConfig(Optional.empty(), 0, stateDir, Path.of("/run/vtpmback"), "swtpm",
                 TpmFamily.TPM2, HostKind.XEN, Path.of("/tmp/vtpmback-sim"), Optional.empty(),
-                Path.of("/var/lib/vtpmback/master.key"), LogLevel.INFO, Map.of());
+                defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of());
+    }
+
+    /** {@code master-key} unless set: next to the records it opens, so {@code --set state-dir=X} finds it. */
+    public static Path defaultMasterKey(Path stateDir) {
+        return stateDir.resolve("master.key");
+    }
+
+    /** Where the sealed vTPM records are: {@code <state-dir>/instances}. */
+    public Path instancesDir() {
+        return stateDir.resolve("instances");
     }
 
     /** The TPM family of the vTPM with this uuid: its {@code tpm-family.<uuid>} override, else the default. */
@@ -84,7 +100,9 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         lines.add("simulation-dir = " + simulationDir + (host == HostKind.SIMULATED ? "" : "   (unused: host=xen)"));
         lines.add("xenstored-socket = " + xenstoredSocket.map(Path::toString).orElse("")
                 + (xenstoredSocket.isEmpty() ? "   (libxenstore default)" : ""));
-        lines.add("master-key = " + masterKey);
+        lines.add("master-key = " + masterKey + (masterKeyCredential.isPresent() ? "   (unused: master-key-credential is set)" : ""));
+        lines.add("master-key-credential = " + masterKeyCredential.orElse("")
+                + (masterKeyCredential.isEmpty() ? "   (none: the key is the master-key file)" : ""));
         lines.add("log-level = " + logLevel.configValue());
         new TreeMap<>(tpmFamilies).forEach((uuid, family) ->
                 lines.add(ConfigLoader.TPM_FAMILY_PREFIX + uuid + " = " + familyValue(family)));

@@ -42,15 +42,15 @@ class InstanceCommandsTest {
         hostA = tmp.resolve("a");
         hostB = tmp.resolve("b");
         pass = Files.writeString(tmp.resolve("pass"), "export passphrase\n");
-        InstanceStore store = new InstanceStore(hostA.resolve("state/instances"), MasterKey.loadOrCreate(hostA.resolve("state/master.key")));
+        InstanceStore store = new InstanceStore(hostA.resolve("state/instances"), MasterKey.create(hostA.resolve("state/master.key")));
         store.save(new InstanceRecord(uuid, TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 5, EndKind.SUSPENDED,
                 new byte[] {1, 2, 3}, Optional.of(new InstanceRecord.Snapshot(EndKind.SUSPENDED, new byte[] {4, 5}))));
     }
 
     private Run run(Path host, String... args) {
         List<String> all = new ArrayList<>(List.of(args[0]));
-        for (String s : new String[] {"state-dir=" + host.resolve("state"), "runtime-dir=" + host.resolve("run"),
-                "master-key=" + host.resolve("state/master.key"), "log-level=warn"}) {
+        // No master-key: it follows state-dir (<state-dir>/master.key).
+        for (String s : new String[] {"state-dir=" + host.resolve("state"), "runtime-dir=" + host.resolve("run"), "log-level=warn"}) {
             all.add("--set");
             all.add(s);
         }
@@ -99,10 +99,17 @@ class InstanceCommandsTest {
         assertEquals(1, run(hostA, "export", "--passphrase-file", pass.toString(), uuid, bundle.toString()).status(),
                 "no overwrite of a bundle");
 
+        Run noKey = run(hostB, "import", "--passphrase-file=" + pass, bundle.toString());
+        assertEquals(1, noKey.status(), "import never makes a master key");
+        assertTrue(noKey.err().contains("run 'vtpmback init' first"), noKey.err());
+        assertFalse(Files.exists(hostB.resolve("state/master.key")));
+        Run init = run(hostB, "init");
+        assertEquals(0, init.status(), init.err());
+        assertTrue(init.out().contains("created master key " + hostB.resolve("state/master.key")), init.out());
         Run i = run(hostB, "import", "--passphrase-file=" + pass, bundle.toString());
         assertEquals(0, i.status(), i.err());
         assertTrue(i.out().contains("imported vTPM " + uuid), i.out());
-        InstanceStore b = new InstanceStore(hostB.resolve("state/instances"), MasterKey.loadOrCreate(hostB.resolve("state/master.key")));
+        InstanceStore b = new InstanceStore(hostB.resolve("state/instances"), MasterKey.load(hostB.resolve("state/master.key")));
         InstanceRecord r = b.load(uuid).orElseThrow();
         assertEquals(5, r.generation());
         assertArrayEquals(new byte[] {4, 5}, r.snapshot().orElseThrow().volatileState());
@@ -118,6 +125,7 @@ class InstanceCommandsTest {
     void importWithTheWrongPassphraseOrATamperedBundleStoresNothing() throws Exception {
         Path bundle = tmp.resolve("vtpm.bundle");
         assertEquals(0, run(hostA, "export", "--passphrase-file", pass.toString(), uuid, bundle.toString()).status());
+        assertEquals(0, run(hostB, "init").status());
         Path wrong = Files.writeString(tmp.resolve("wrong"), "not it\n");
         Run r = run(hostB, "import", "--passphrase-file", wrong.toString(), bundle.toString());
         assertEquals(1, r.status());

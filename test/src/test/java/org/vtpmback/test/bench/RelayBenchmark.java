@@ -148,7 +148,7 @@ public final class RelayBenchmark {
     /** The generation of the vTPM's sealed file in the daemon's store: one more per checkpoint. */
     private long generation(String uuid) throws Exception {
         Path state = options.daemonState();
-        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.loadOrCreate(state.resolve("master.key")));
+        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")));
         return store.load(uuid).orElseThrow(() -> new IllegalStateException("no stored vTPM " + uuid + " in " + state))
                 .generation();
     }

@@ -93,7 +93,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
 
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
-        InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key")));
+        InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));

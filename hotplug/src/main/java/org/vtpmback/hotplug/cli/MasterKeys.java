@@ -1,0 +1,75 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Optional;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.PrivatePaths;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+
+/**
+ * Where the daemon and the commands get the master key, and the rule that none is made while sealed
+ * records exist: the daemon makes one only on its first start (no record at all), {@code vtpmback init}
+ * makes one explicitly, every other command only reads it.
+ *
+ * <p>With {@code master-key-credential = NAME} the key is {@code $CREDENTIALS_DIRECTORY/NAME}, the file
+ * systemd decrypts there for the service ({@code LoadCredentialEncrypted=}); it is never made there.
+ */
+final class MasterKeys {
+    static final String CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY";
+
+    private MasterKeys() {
+    }
+
+    /** The key file the configuration names; fails if a credential is configured but none was passed. */
+    static Path location(VtpmbackConfig config, Map<String, String> env) throws IOException {
+        if (config.masterKeyCredential().isEmpty()) {
+            return config.masterKey();
+        }
+        String name = config.masterKeyCredential().get();
+        String dir = env.get(CREDENTIALS_DIRECTORY);
+        if (dir == null || dir.isEmpty()) {
+            throw new MasterKey.Missing("master-key-credential = " + name + " but $" + CREDENTIALS_DIRECTORY + " is not set:"
+                    + " run vtpmback under systemd with LoadCredentialEncrypted=" + name + ":<encrypted file> (see"
+                    + " packaging/README.md), or unset master-key-credential to use " + config.masterKey());
+        }
+        return Path.of(dir).resolve(name);
+    }
+
+    /** The daemon's key: loaded, or made now if this is the first start (no sealed record, no credential). */
+    static MasterKey forDaemon(VtpmbackConfig config, Map<String, String> env) throws IOException {
+        Path path = location(config, env);
+        if (config.masterKeyCredential().isPresent()) {
+            if (!PrivatePaths.exists(path)) {
+                throw new MasterKey.Missing("master key credential " + path + " does not exist: check"
+                        + " LoadCredentialEncrypted=" + config.masterKeyCredential().get() + ":... in the unit; a key is"
+                        + " never made in place of a credential");
+            }
+            return MasterKey.load(path);
+        }
+        return MasterKey.loadOrCreate(path, config.instancesDir());
+    }
+
+    /**
+     * A command's key, or empty if there is none and nothing was ever sealed (a host before its first
+     * start). Refuses, naming the path, if sealed records exist without their key.
+     */
+    static Optional<MasterKey> forCommand(VtpmbackConfig config, Map<String, String> env) throws IOException {
+        Path path = location(config, env);
+        if (!PrivatePaths.exists(path)) {
+            int records = MasterKey.sealedRecords(config.instancesDir());
+            if (records > 0) {
+                throw new MasterKey.Missing(MasterKey.missingMessage(path, config.instancesDir(), records));
+            }
+            return Optional.empty();
+        }
+        return Optional.of(MasterKey.load(path));
+    }
+
+    /** What to do on a host that has no key yet. */
+    static String initAdvice(VtpmbackConfig config) {
+        return "no master key at " + config.masterKey() + " and no vTPM stored yet: run 'vtpmback init' first (it makes"
+                + " the key and says how to back it up)";
+    }
+}
