@@ -123,7 +123,7 @@ public final class MasterKey {
     }
 
     /**
-     * The daemon's start: loads the key, or creates it only if {@code recordsDir} holds no sealed record,
+     * The daemon's start: loads the key, or creates it only if {@code recordsDir} holds no sealed file,
      * logging a warning with {@link #BACKUP_ADVICE}. With records and no key it refuses
      * ({@link #missingMessage}), since a new key would open none.
      */
@@ -131,22 +131,34 @@ public final class MasterKey {
         if (PrivatePaths.exists(path)) {
             return load(path);
         }
-        int records = sealedRecords(recordsDir);
-        if (records > 0) {
-            throw new Missing(missingMessage(path, recordsDir, records));
+        int sealed = sealedFiles(recordsDir);
+        if (sealed > 0) {
+            throw new Missing(missingMessage(path, recordsDir, sealed));
         }
         MasterKey created = create(path);
-        LOG.log(System.Logger.Level.WARNING, "first start (no sealed vTPM record in {0}): created a new master key {1}; {2}",
+        LOG.log(System.Logger.Level.WARNING, "first start (no sealed file in {0}): created a new master key {1}; {2}",
                 recordsDir, path, BACKUP_ADVICE);
         return created;
     }
 
     /** How many sealed vTPM records ({@code *.vtpm}) {@code recordsDir} holds; 0 if it does not exist. */
     public static int sealedRecords(Path recordsDir) throws IOException {
-        if (!Files.isDirectory(recordsDir)) {
+        return count(recordsDir, "*" + InstanceStore.SUFFIX);
+    }
+
+    /**
+     * How many files sealed with the master key {@code recordsDir} holds: the vTPM records and the
+     * generation anchor ({@code *.anchor}); 0 if it does not exist. A key is made only when this is 0.
+     */
+    public static int sealedFiles(Path recordsDir) throws IOException {
+        return count(recordsDir, "*{" + InstanceStore.SUFFIX + ",.anchor}");
+    }
+
+    private static int count(Path dir, String glob) throws IOException {
+        if (!Files.isDirectory(dir)) {
             return 0;
         }
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(recordsDir, "*" + InstanceStore.SUFFIX)) {
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir, glob)) {
             int n = 0;
             for (Path ignored : files) {
                 n++;
@@ -155,11 +167,11 @@ public final class MasterKey {
         }
     }
 
-    /** The one line that refuses to go on without the key that sealed {@code records} records. */
-    public static String missingMessage(Path path, Path recordsDir, int records) {
-        return "master key " + path + " is missing but " + recordsDir + " holds " + records + " sealed vTPM record"
-                + (records == 1 ? "" : "s") + ": restore the key from its backup to that path (a new key would open"
-                + " none of them, so none is made)";
+    /** The one line that refuses to go on without the key that sealed {@code files} files in {@code recordsDir}. */
+    public static String missingMessage(Path path, Path recordsDir, int files) {
+        return "master key " + path + " is missing but " + recordsDir + " holds " + files + " file" + (files == 1 ? "" : "s")
+                + " sealed with it: restore the key from its backup to that path (a new key would open none of them,"
+                + " so none is made)";
     }
 
     /** The key is not there: restore it, or make one explicitly if nothing was ever sealed with it. */

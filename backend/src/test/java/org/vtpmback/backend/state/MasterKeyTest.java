@@ -51,10 +51,16 @@ class MasterKeyTest {
         store.save(InstanceStoreTest.record(InstanceStoreTest.UUID_B, 1, 10));
         Files.delete(key());
         MasterKey.Missing e = assertThrows(MasterKey.Missing.class, () -> MasterKey.loadOrCreate(key(), records()));
-        assertEquals("master key " + key() + " is missing but " + records() + " holds 2 sealed vTPM records: restore the"
-                + " key from its backup to that path (a new key would open none of them, so none is made)", e.getMessage());
+        // 2 records (and, where the store keeps one, its generation anchor: also sealed with the key)
+        assertTrue(e.getMessage().matches("master key " + key() + " is missing but " + records() + " holds [23] files sealed"
+                + " with it: restore the key from its backup to that path \\(a new key would open none of them, so none is"
+                + " made\\)"), e.getMessage());
         assertFalse(Files.exists(key()));
         assertEquals(2, MasterKey.sealedRecords(records()));
+        Files.delete(store.fileOf(InstanceStoreTest.UUID_A));
+        Files.delete(store.fileOf(InstanceStoreTest.UUID_B));
+        Files.write(records().resolve("generations.anchor"), new byte[] {1});
+        assertThrows(MasterKey.Missing.class, () -> MasterKey.loadOrCreate(key(), records()), "the anchor is sealed too");
         assertTrue(assertThrows(MasterKey.Missing.class, () -> MasterKey.load(key())).getMessage().contains("does not exist"));
     }
 

@@ -120,7 +120,7 @@ final class CheckCommand {
         }
         try {
             if (!PrivatePaths.exists(path)) {
-                int records = MasterKey.sealedRecords(config.instancesDir());
+                int records = MasterKey.sealedFiles(config.instancesDir());
                 if (records > 0) {
                     return new Result(false, name, MasterKey.missingMessage(path, config.instancesDir(), records));
                 }

@@ -35,7 +35,7 @@ final class InitCommand {
             return Main.fail(inv, "master key " + key + " already exists; init changes nothing (back it up if not done yet)");
         }
         try {
-            int records = MasterKey.sealedRecords(config.instancesDir());
+            int records = MasterKey.sealedFiles(config.instancesDir());
             if (records > 0) {
                 return Main.fail(inv, MasterKey.missingMessage(key, config.instancesDir(), records) + "; to give them up"
                         + " and start afresh, move " + config.instancesDir() + " away first");

@@ -147,7 +147,9 @@ public final class Main {
                 "list [--config FILE] [--set KEY=VALUE]...",
                 "One line per vTPM in state-dir: uuid, TPM family, generation (count of saves), how its last\n"
                         + "incarnation ended, whether a suspend snapshot is kept, creation time, and 'in use' if a\n"
-                        + "running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the reason.\n\n"
+                        + "running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the reason,\n"
+                        + "and the command ends with 'N records unreadable: ...' and exit status 1. If the master key is\n"
+                        + "missing while records exist, that is one line naming the key's path and exit status 1.\n\n"
                         + CONFIG_OPTIONS,
                 true, Syntax.NONE, InstanceCommands::list));
         add(new Command("delete", "delete a stored vTPM (its keys and NV are gone for good)",
@@ -171,7 +173,8 @@ public final class Main {
                 "Opens <bundle> with the passphrase (first line of F, or of stdin) and stores the vTPM under its\n"
                         + "uuid, sealed with this host's master key. Refuses to overwrite a stored vTPM unless --replace,\n"
                         + "and always refuses while that vTPM is in use. A bundle holding a suspend snapshot can then be\n"
-                        + "resumed with 'vtpmback restore' of the domain's save file.\n\n"
+                        + "resumed with 'vtpmback restore' of the domain's save file. It never makes a master key: on a new\n"
+                        + "host run 'vtpmback init' first.\n\n"
                         + "  --passphrase-file F  read the passphrase from F\n"
                         + "  --replace            overwrite the stored vTPM of the same uuid\n" + CONFIG_OPTIONS,
                 true, new Syntax(1, 1, Set.of("--replace"), Set.of("--passphrase-file"), false), InstanceCommands::importBundle));

@@ -58,7 +58,7 @@ final class MasterKeys {
     static Optional<MasterKey> forCommand(VtpmbackConfig config, Map<String, String> env) throws IOException {
         Path path = location(config, env);
         if (!PrivatePaths.exists(path)) {
-            int records = MasterKey.sealedRecords(config.instancesDir());
+            int records = MasterKey.sealedFiles(config.instancesDir());
             if (records > 0) {
                 throw new MasterKey.Missing(MasterKey.missingMessage(path, config.instancesDir(), records));
             }
