@@ -47,7 +47,9 @@ final class FaultHost implements AutoCloseable {
     static FaultHost start(String name, XenstoredDaemon.Flavour flavour, Path dir, FaultOptions o, boolean tmpfsState) throws Exception {
         Files.createDirectories(dir);
         XenstoredDaemon xsd = XenstoredDaemon.start(flavour, dir.resolve("xsd"), Map.of());
-        Path state = Files.createDirectories(dir.resolve("state"));
+        // 0700, as the daemon requires of its state-dir (a tmpfs mounted on it gets mode=0700 too)
+        Path state = Files.createDirectories(dir.resolve("state"),
+                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
         boolean tmpfs = tmpfsState && mountTmpfs(state);
         // As in production, the running vTPMs' working files live on a tmpfs (/run there, /dev/shm here).
         Path shm = Path.of("/dev/shm");
