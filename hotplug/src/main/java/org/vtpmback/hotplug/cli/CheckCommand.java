@@ -11,6 +11,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
+import org.vtpmback.backend.state.CorruptStateException;
+import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.PrivatePaths;
 import org.vtpmback.hotplug.config.HostKind;
@@ -130,13 +132,37 @@ final class CheckCommand {
                 return new Result(Status.WARN, name, path + " does not exist yet: run 'vtpmback init' (or the daemon's first"
                         + " start makes it), then back it up");
             }
-            MasterKey.load(path);
-            return new Result(true, name, path + " is a regular file of this uid, mode "
-                    + PrivatePaths.octal(PrivatePaths.attributes(path).orElseThrow().permissions()) + ", "
-                    + MasterKey.LENGTH + " bytes");
+            MasterKey key = MasterKey.load(path);
+            String file = path + " is a regular file of this uid, mode "
+                    + PrivatePaths.octal(PrivatePaths.attributes(path).orElseThrow().permissions()) + ", " + MasterKey.LENGTH + " bytes";
+            return opens(config, key, name, file);
         } catch (IOException e) {
             return new Result(false, name, e.getMessage());
         }
+    }
+
+    /** Whether the key opens the stored records: a key restored from the wrong backup opens none. */
+    private static Result opens(VtpmbackConfig config, MasterKey key, String name, String file) throws IOException {
+        if (MasterKey.sealedRecords(config.instancesDir()) == 0) {
+            return new Result(true, name, file + "; no vTPM stored yet");
+        }
+        InstanceStore store = Instances.sharedStore(config, key);
+        List<String> uuids = store.list();
+        int opened = 0;
+        for (String uuid : uuids) {
+            try {
+                store.load(uuid);
+                opened++;
+            } catch (CorruptStateException e) {
+                // counted below; 'vtpmback list' names each
+            }
+        }
+        if (opened == 0 && !uuids.isEmpty()) {
+            return new Result(false, name, file + ", but it opens none of the " + uuids.size() + " stored vTPM records:"
+                    + " wrong master key (restore the right one from its backup) or damaged files ('vtpmback list')");
+        }
+        return new Result(opened == uuids.size() ? Status.OK : Status.WARN, name, file + "; opens " + opened + " of "
+                + uuids.size() + " stored vTPM records" + (opened == uuids.size() ? "" : " ('vtpmback list' names the others)"));
     }
 
     static Result dir(String key, Path dir) {

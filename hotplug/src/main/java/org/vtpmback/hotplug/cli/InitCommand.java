@@ -45,7 +45,7 @@ final class InitCommand {
             return Main.fail(inv, "cannot create master key " + key + ": " + e.getMessage());
         }
         inv.out().println("created master key " + key + " (" + MasterKey.LENGTH + " random bytes, mode 0600)");
-        inv.out().println("Now " + MasterKey.BACKUP_ADVICE + ".");
+        inv.out().println(Character.toUpperCase(MasterKey.BACKUP_ADVICE.charAt(0)) + MasterKey.BACKUP_ADVICE.substring(1) + ".");
         inv.out().println("To seal it to this host's TPM instead of keeping it on disk: systemd-creds encrypt --with-key=tpm2"
                 + " --name=vtpmback-master-key " + key + " /etc/credstore.encrypted/vtpmback-master-key, set"
                 + " master-key-credential = vtpmback-master-key, add LoadCredentialEncrypted= to the unit (see the"

@@ -125,6 +125,9 @@ class MasterKeyPolicyTest {
         Run list = run("list");
         assertEquals(1, list.status());
         assertTrue(list.out().contains(uuidA + "  UNREADABLE: "), list.out());
+        Run check = run("check");
+        assertTrue(check.out().contains("FAIL  master-key: " + key + " is a regular file of this uid, mode 0600, 32 bytes,"
+                + " but it opens none of the 2 stored vTPM records: wrong master key"), check.out());
         assertTrue(list.err().startsWith("vtpmback list: 2 records unreadable: wrong or missing master key (" + key + ")"),
                 list.err());
     }
@@ -142,7 +145,7 @@ class MasterKeyPolicyTest {
         assertEquals(0, init.status(), init.err());
         assertTrue(init.out().contains("state-dir " + state + ": created, mode 0700"), init.out());
         assertTrue(init.out().contains("created master key " + key), init.out());
-        assertTrue(init.out().contains("back it up now"), init.out());
+        assertTrue(init.out().contains("Back it up now"), init.out());
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(state)));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(key)));
         assertFalse(java.util.Arrays.equals(before, Files.readAllBytes(key)));
@@ -221,8 +224,8 @@ class MasterKeyPolicyTest {
     @Test
     void checkReportsAHealthyKeyAndWarnsWhenThereIsNoneYet() throws Exception {
         Run ok = run("check");
-        assertTrue(ok.out().contains("OK    master-key: " + key + " is a regular file of this uid, mode 0600, 32 bytes"),
-                ok.out());
+        assertTrue(ok.out().contains("OK    master-key: " + key + " is a regular file of this uid, mode 0600, 32 bytes;"
+                + " opens 2 of 2 stored vTPM records"), ok.out());
         boolean tmpfs = Dirs.notInRam(tmp).isEmpty();
         assertTrue(ok.out().contains((tmpfs ? "OK    runtime-dir: " : "WARN  runtime-dir: runtime-dir " + tmp.resolve("run")
                 + " is on a ")), ok.out());
