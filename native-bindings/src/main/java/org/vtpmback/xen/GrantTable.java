@@ -27,8 +27,6 @@ import org.vtpmback.xen.jna.gnttab.XenGntTabHandle;
 public final class GrantTable implements AutoCloseable {
     /** Grants are always 4 KiB pages, whatever the host page size (XEN_PAGE_SIZE). */
     public static final int PAGE_SIZE = 4096;
-    /** DOMID_FIRST_RESERVED: ids from here on (DOMID_SELF...) are not real domains. */
-    static final int DOMID_LIMIT = 0x7FF0;
 
     private final GntTabLib lib;
     private final XenGntTabHandle handle;
@@ -195,7 +193,7 @@ public final class GrantTable implements AutoCloseable {
     }
 
     static void checkDomid(int domid) {
-        if (domid < 0 || domid >= DOMID_LIMIT) {
+        if (!DomainId.isValid(domid)) {
             throw new IllegalArgumentException("not a domain id: " + domid);
         }
     }

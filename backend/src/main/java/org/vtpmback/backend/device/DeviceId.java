@@ -7,7 +7,7 @@ package org.vtpmback.backend.device;
  */
 public record DeviceId(int frontendDomid, int devid) {
     /** Domain ids from DOMID_FIRST_RESERVED (0x7FF0) up are not guests. */
-    public static final int MAX_DOMID = 0x7FEF;
+    public static final int MAX_DOMID = org.vtpmback.xen.DomainId.MAX;
 
     public DeviceId {
         if (frontendDomid < 1 || frontendDomid > MAX_DOMID || devid < 0) {
@@ -22,7 +22,7 @@ public record DeviceId(int frontendDomid, int devid) {
         }
         int d = Integer.parseInt(domid);
         int v = Integer.parseInt(devid);
-        return d >= 1 && d <= MAX_DOMID ? java.util.Optional.of(new DeviceId(d, v)) : java.util.Optional.empty();
+        return org.vtpmback.xen.DomainId.guest(d).map(g -> new DeviceId(g.value(), v));
     }
 
     @Override

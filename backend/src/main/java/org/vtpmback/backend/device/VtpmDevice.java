@@ -10,6 +10,7 @@ import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.xen.BoundPort;
 import org.vtpmback.backend.xen.MappedGrant;
+import org.vtpmback.xen.DomainId;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
@@ -167,7 +168,7 @@ public final class VtpmDevice {
         ActiveInstance instance;
         try {
             instance = parked != null ? parked : resources.instances().activate(new ActivationRequest(id.toString(),
-                    id.frontendDomid(), nodes.backendKey(VtpmKeys.UUID), resume, reattach));
+                    new DomainId(id.frontendDomid()), nodes.backendKey(VtpmKeys.UUID), resume, reattach));
             parked = null;
         } catch (RuntimeException e) {
             grant.close();

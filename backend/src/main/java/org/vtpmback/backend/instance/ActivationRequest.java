@@ -1,6 +1,7 @@
 package org.vtpmback.backend.instance;
 
 import java.util.Optional;
+import org.vtpmback.xen.DomainId;
 
 /**
  * A frontend connected (or the daemon re-attaches to one) and needs its vTPM.
@@ -11,6 +12,6 @@ import java.util.Optional;
  * @param resumeRequested the backend key {@code resume} says this is a restore ("True"/"1")
  * @param reattach        the backend was already Connected: the daemon restarted under a live guest
  */
-public record ActivationRequest(String device, int frontendDomid, Optional<String> uuid,
+public record ActivationRequest(String device, DomainId frontendDomid, Optional<String> uuid,
                                 boolean resumeRequested, boolean reattach) {
 }

@@ -2,6 +2,7 @@ package org.vtpmback.backend.instance;
 
 import java.util.Optional;
 import org.vtpmback.xen.ShutdownReason;
+import org.vtpmback.xen.DomainId;
 
 /**
  * Why a domain went away, asked at teardown: while libxl removes a dying domain's devices the domain
@@ -12,5 +13,5 @@ public interface DomainStatus {
      * The domain's shutdown reason; empty if it has not shut down (still running, or destroyed by
      * {@code xl destroy} without shutting down, or already gone).
      */
-    Optional<ShutdownReason> shutdownReason(int domid);
+    Optional<ShutdownReason> shutdownReason(DomainId domid);
 }

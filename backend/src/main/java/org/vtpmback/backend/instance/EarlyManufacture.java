@@ -15,6 +15,7 @@ import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.AtomicFiles;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * Manufactures a new vTPM while its guest boots, from the moment the backend reaches InitWait, so the
@@ -33,7 +34,7 @@ final class EarlyManufacture {
     private final EngineFactory engines;
     private final Manufacturer manufacturer;
     private final Path runtimeDir;
-    private final Map<String, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+    private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vtpm-early-manufacture");
@@ -48,7 +49,7 @@ final class EarlyManufacture {
     }
 
     /** Starts manufacturing {@code uuid} as {@code family} unless that is already under way. */
-    void start(String device, String uuid, TpmFamily family) {
+    void start(String device, Uuid uuid, TpmFamily family) {
         pending.computeIfAbsent(uuid, u -> {
             LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: manufacturing it ({2}) while the guest boots", device, u, family);
             return CompletableFuture.supplyAsync(() -> manufactureAside(u, family), worker);
@@ -59,7 +60,7 @@ final class EarlyManufacture {
      * The permanent state made for {@code uuid}, waiting for it if it is still being made; empty if
      * none was started or it failed (the caller then manufactures inline).
      */
-    Optional<byte[]> take(String device, String uuid) {
+    Optional<byte[]> take(String device, Uuid uuid) {
         CompletableFuture<byte[]> made = pending.remove(uuid);
         if (made == null) {
             return Optional.empty();
@@ -77,14 +78,14 @@ final class EarlyManufacture {
     }
 
     /** Forgets {@code uuid}'s early result: the start mode was not MANUFACTURE. */
-    void discard(String uuid) {
+    void discard(Uuid uuid) {
         CompletableFuture<byte[]> made = pending.remove(uuid);
         if (made != null) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: dropping the TPM manufactured early: it is not a first start", uuid);
         }
     }
 
-    private byte[] manufactureAside(String uuid, TpmFamily family) {
+    private byte[] manufactureAside(Uuid uuid, TpmFamily family) {
         // not a uuid: after a crash, recoverAfterCrash stops a swtpm left here and keeps nothing of it
         Path dir = runtimeDir.resolve(uuid + ".new");
         try {
@@ -95,7 +96,7 @@ final class EarlyManufacture {
         } catch (IOException e) {
             throw new InstanceException("cannot prepare " + dir + ": " + e.getMessage(), e);
         }
-        TpmEngine engine = engines.create("new-" + uuid.substring(0, 8), family, dir);
+        TpmEngine engine = engines.create("new-" + uuid.shortForm(), family, dir);
         try {
             return manufacture(engine, manufacturer, uuid);
         } finally {
@@ -109,7 +110,7 @@ final class EarlyManufacture {
     }
 
     /** Factory identity on a fresh TPM, then an orderly shutdown; returns the permanent state. */
-    static byte[] manufacture(TpmEngine engine, Manufacturer manufacturer, String uuid) {
+    static byte[] manufacture(TpmEngine engine, Manufacturer manufacturer, Uuid uuid) {
         engine.initClear();
         PersistentInstances.startup(engine);
         manufacturer.manufacture(engine, uuid);

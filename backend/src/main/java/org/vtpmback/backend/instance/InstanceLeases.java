@@ -3,6 +3,7 @@ package org.vtpmback.backend.instance;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * At most one live device per vTPM uuid. During a local migration the destination device connects
@@ -10,7 +11,7 @@ import java.util.Map;
  * released it, instead of racing it for swtpm's state-folder lock.
  */
 public final class InstanceLeases {
-    private final Map<String, String> holders = new HashMap<>();
+    private final Map<Uuid, String> holders = new HashMap<>();
 
     /**
      * Takes the lease on {@code uuid} for {@code holder}, waiting up to {@code timeout} for the current
@@ -18,7 +19,7 @@ public final class InstanceLeases {
      *
      * @throws InstanceException naming both holders if the wait times out
      */
-    public synchronized void acquire(String uuid, String holder, Duration timeout) throws InterruptedException {
+    public synchronized void acquire(Uuid uuid, String holder, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (holders.containsKey(uuid)) {
             long left = deadline - System.nanoTime();
@@ -31,7 +32,7 @@ public final class InstanceLeases {
         holders.put(uuid, holder);
     }
 
-    public synchronized void release(String uuid, String holder) {
+    public synchronized void release(Uuid uuid, String holder) {
         if (holder.equals(holders.get(uuid))) {
             holders.remove(uuid);
             notifyAll();

@@ -49,7 +49,7 @@ final class PersistentActiveInstance implements ActiveInstance {
         engine.close();
         LOG.log(System.Logger.Level.WARNING, "{0}: vTPM {1}: restarting the engine from the last saved permanent state (generation {2})",
                 request.device(), record.uuid(), record.generation());
-        engine = owner.engines().create("vtpm-" + record.uuid().substring(0, 8) + "-d" + request.frontendDomid(), record.family(), dir);
+        engine = owner.engines().create("vtpm-" + record.uuid().shortForm() + "-d" + request.frontendDomid(), record.family(), dir);
         engine.restoreState(new StateBlobs(record.permanent(), Optional.empty()));
         PersistentInstances.startup(engine);
         permanentStamp = stamp();

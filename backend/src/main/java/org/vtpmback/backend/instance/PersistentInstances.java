@@ -21,6 +21,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.StartMode;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * vTPM instances kept in the encrypted {@link InstanceStore}, started as {@link StartMode} decides.
@@ -37,14 +38,14 @@ public final class PersistentInstances implements VtpmInstances {
     private final InstanceStore store;
     private final EngineFactory engines;
     private final Path runtimeDir;
-    private final Function<String, TpmFamily> familyForNew;
+    private final Function<Uuid, TpmFamily> familyForNew;
     private final Manufacturer manufacturer;
     private final DomainStatus domains;
     private final InstanceLeases leases = new InstanceLeases();
     private final Duration handoverTimeout;
     private final EarlyManufacture early;
 
-    public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<String, TpmFamily> familyForNew,
+    public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
         this.store = store;
         this.engines = engines;
@@ -91,30 +92,30 @@ public final class PersistentInstances implements VtpmInstances {
     }
 
     private boolean recoverOne(Path dir) {
-        String uuid = dir.getFileName().toString();
+        String name = dir.getFileName().toString();
         Optional<StateBlobs> running;
         try {
             running = engines.takeOverSurvivor(dir);
         } catch (EngineException e) {
             LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
-                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", uuid, e.getMessage());
+                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
             return false;
         }
         if (running.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: removing the runtime folder {1} left by the last daemon (no running"
-                    + " TPM there)", uuid, dir);
+                    + " TPM there)", name, dir);
             return false;
         }
         Optional<InstanceRecord> stored;
         try {
-            stored = store.load(InstanceStore.canonicalUuid(uuid));
+            stored = store.load(Uuid.parse(name));
         } catch (CorruptStateException | IllegalArgumentException e) {
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: not keeping the survivor''s state: {1}", uuid, e.getMessage());
+            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: not keeping the survivor''s state: {1}", name, e.getMessage());
             return false;
         }
         if (stored.isEmpty()) {
             // the daemon died while manufacturing it: the next start manufactures it again
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: a swtpm survived but nothing is stored for it; discarded", uuid);
+            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: a swtpm survived but nothing is stored for it; discarded", name);
             return false;
         }
         StateBlobs blobs = running.get();
@@ -123,15 +124,15 @@ public final class PersistentInstances implements VtpmInstances {
                 Optional.of(new InstanceRecord.Snapshot(EndKind.DAEMON_CRASHED, blobs.volatileState().orElseThrow())));
         save(recovered);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: kept the running state of the swtpm that outlived the last daemon as a"
-                + " snapshot for the re-attach (generation {1})", uuid, recovered.generation());
+                + " snapshot for the re-attach (generation {1})", name, recovered.generation());
         return true;
     }
 
     @Override
     public void prepare(String device, Optional<String> uuid) {
-        String canonical;
+        Uuid canonical;
         try {
-            canonical = InstanceStore.canonicalUuid(uuid.orElse(""));
+            canonical = Uuid.parse(uuid.orElse(""));
         } catch (IllegalArgumentException e) {
             return; // activate refuses the device, naming what is wrong
         }
@@ -142,7 +143,7 @@ public final class PersistentInstances implements VtpmInstances {
 
     @Override
     public ActiveInstance activate(ActivationRequest request) {
-        String uuid = checkedUuid(request);
+        Uuid uuid = checkedUuid(request);
         try {
             leases.acquire(uuid, request.device(), handoverTimeout);
         } catch (InterruptedException e) {
@@ -158,17 +159,17 @@ public final class PersistentInstances implements VtpmInstances {
     }
 
     /** The backend's uuid key, canonical; a device without one (or with garbage) is refused. */
-    static String checkedUuid(ActivationRequest request) {
+    static Uuid checkedUuid(ActivationRequest request) {
         String uuid = request.uuid().orElseThrow(() -> new InstanceException(request.device()
                 + ": the backend has no uuid key; a vTPM is identified by its uuid (xl: vtpm=[\"backend=0,uuid=...\"])"));
         try {
-            return InstanceStore.canonicalUuid(uuid);
+            return Uuid.parse(uuid);
         } catch (IllegalArgumentException e) {
             throw new InstanceException(request.device() + ": backend uuid " + e.getMessage());
         }
     }
 
-    private ActiveInstance start(ActivationRequest request, String uuid) {
+    private ActiveInstance start(ActivationRequest request, Uuid uuid) {
         Optional<InstanceRecord> stored;
         try {
             stored = store.load(uuid);
@@ -185,7 +186,7 @@ public final class PersistentInstances implements VtpmInstances {
         }
         TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
         Path dir = freshRuntimeDir(uuid);
-        TpmEngine engine = engines.create("vtpm-" + uuid.substring(0, 8) + "-d" + request.frontendDomid(), family, dir);
+        TpmEngine engine = engines.create("vtpm-" + uuid.shortForm() + "-d" + request.frontendDomid(), family, dir);
         try {
             InstanceRecord record = switch (decision.mode()) {
                 case MANUFACTURE -> manufacture(request, engine, uuid, family);
@@ -201,7 +202,7 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    private InstanceRecord manufacture(ActivationRequest request, TpmEngine engine, String uuid, TpmFamily family) {
+    private InstanceRecord manufacture(ActivationRequest request, TpmEngine engine, Uuid uuid, TpmFamily family) {
         byte[] permanent = early.take(request.device(), uuid)
                 .orElseGet(() -> EarlyManufacture.manufacture(engine, manufacturer, uuid));
         InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), 1, EndKind.NEW, permanent, Optional.empty());
@@ -232,8 +233,8 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    private Path freshRuntimeDir(String uuid) {
-        Path dir = runtimeDir.resolve(uuid);
+    private Path freshRuntimeDir(Uuid uuid) {
+        Path dir = runtimeDir.resolve(uuid.value());
         try {
             AtomicFiles.createPrivateDirectory(runtimeDir);
             if (Files.exists(dir)) {
@@ -261,7 +262,7 @@ public final class PersistentInstances implements VtpmInstances {
         return domains;
     }
 
-    void release(String uuid, String holder, Path dir) {
+    void release(Uuid uuid, String holder, Path dir) {
         try {
             PathUtils.deleteDirectory(dir);
         } catch (IOException e) {

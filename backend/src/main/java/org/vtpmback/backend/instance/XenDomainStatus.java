@@ -4,6 +4,7 @@ import java.util.Optional;
 import org.vtpmback.xen.DomainInfo;
 import org.vtpmback.xen.ShutdownReason;
 import org.vtpmback.xen.XenControl;
+import org.vtpmback.xen.DomainId;
 
 /** {@link DomainStatus} from the hypervisor (libxenctrl {@code xc_domain_getinfolist}). */
 public final class XenDomainStatus implements DomainStatus, AutoCloseable {
@@ -18,8 +19,8 @@ public final class XenDomainStatus implements DomainStatus, AutoCloseable {
     }
 
     @Override
-    public Optional<ShutdownReason> shutdownReason(int domid) {
-        return xc.domainInfo(domid).filter(DomainInfo::shutdown).map(DomainInfo::shutdownReason);
+    public Optional<ShutdownReason> shutdownReason(DomainId domid) {
+        return xc.domainInfo(domid.value()).filter(DomainInfo::shutdown).map(DomainInfo::shutdownReason);
     }
 
     @Override

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * What a vTPM gets at its first start: for TPM 2.0 the TCG default RSA EK at 0x81010001 and an EK
@@ -21,13 +22,13 @@ public final class StandardManufacturer implements Manufacturer {
     }
 
     @Override
-    public void manufacture(TpmEngine engine, String uuid) {
+    public void manufacture(TpmEngine engine, Uuid uuid) {
         if (engine.family() == TpmFamily.TPM12) {
             new EkManufacturer().manufactureTpm12(engine);
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: TPM 1.2 endorsement key created", uuid);
             return;
         }
-        var cert = new EkManufacturer().manufacture(engine, uuid, ca());
+        var cert = new EkManufacturer().manufacture(engine, uuid.value(), ca());
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: EK created at 0x81010001, certificate serial {1} issued by {2}",
                 uuid, cert.getSerialNumber().toString(16), cert.getIssuerX500Principal().getName());
     }

@@ -6,7 +6,7 @@ import java.nio.file.Path;
 public class CorruptStateException extends Exception {
     private static final long serialVersionUID = 1L;
 
-    public CorruptStateException(String uuid, Path file, String problem) {
+    public CorruptStateException(Uuid uuid, Path file, String problem) {
         super("stored state of vTPM " + uuid + " (" + file + ") " + problem
                 + "; refusing to start it (restore the file from a backup or an export, or delete the instance)");
     }

@@ -46,7 +46,7 @@ public final class InstanceBundle {
         checkPassphrase(passphrase);
         byte[] salt = new byte[SALT_LENGTH];
         RANDOM.nextBytes(salt);
-        byte[] header = header(iterations, salt, InstanceStore.canonicalUuid(record.uuid()));
+        byte[] header = header(iterations, salt, record.uuid());
         byte[] key = derive(passphrase, salt, iterations);
         try {
             byte[] sealed = Sealer.seal(key, context(header), record.encode());
@@ -62,7 +62,7 @@ public final class InstanceBundle {
      * The uuid a bundle says it holds, without the passphrase: for messages and for checking before an
      * import. Not authenticated until {@link #open} succeeds.
      */
-    public static String uuidOf(byte[] bundle) throws SealedDataException {
+    public static Uuid uuidOf(byte[] bundle) throws SealedDataException {
         return parse(bundle).uuid;
     }
 
@@ -96,10 +96,10 @@ public final class InstanceBundle {
         return record;
     }
 
-    private record Header(int iterations, byte[] salt, String uuid, int length) {
+    private record Header(int iterations, byte[] salt, Uuid uuid, int length) {
     }
 
-    private static byte[] header(int iterations, byte[] salt, String uuid) {
+    private static byte[] header(int iterations, byte[] salt, Uuid uuid) {
         try {
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
@@ -107,7 +107,7 @@ public final class InstanceBundle {
             out.writeByte(KDF_PBKDF2_SHA256);
             out.writeInt(iterations);
             out.write(salt);
-            out.writeUTF(uuid);
+            out.writeUTF(uuid.value());
             out.flush();
             return bytes.toByteArray();
         } catch (IOException e) {
@@ -136,9 +136,9 @@ public final class InstanceBundle {
             int n = b.getShort() & 0xffff;
             byte[] u = new byte[n];
             b.get(u);
-            String uuid;
+            Uuid uuid;
             try {
-                uuid = InstanceStore.canonicalUuid(new String(u, StandardCharsets.UTF_8));
+                uuid = Uuid.parse(new String(u, StandardCharsets.UTF_8));
             } catch (IllegalArgumentException e) {
                 throw new SealedDataException("bundle header: " + e.getMessage());
             }

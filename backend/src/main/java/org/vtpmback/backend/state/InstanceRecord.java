@@ -20,7 +20,7 @@ import org.vtpmback.backend.engine.TpmFamily;
  * @param permanent  swtpm's permanent-state blob (keys, NV, owner, seeds)
  * @param snapshot   volatile state (PCRs, sessions, loaded objects) kept only for a resume
  */
-public record InstanceRecord(String uuid, TpmFamily family, Instant createdAt, long generation, EndKind lastEnd,
+public record InstanceRecord(Uuid uuid, TpmFamily family, Instant createdAt, long generation, EndKind lastEnd,
                              byte[] permanent, Optional<Snapshot> snapshot) {
     private static final int FORMAT = 1;
     /** Upper bound for any blob we read back: swtpm blobs are a few KiB, so this catches garbage early. */
@@ -60,7 +60,7 @@ public record InstanceRecord(String uuid, TpmFamily family, Instant createdAt, l
             ByteArrayOutputStream bytes = new ByteArrayOutputStream();
             DataOutputStream out = new DataOutputStream(bytes);
             out.writeInt(FORMAT);
-            out.writeUTF(uuid);
+            out.writeUTF(uuid.value());
             out.writeUTF(family.name());
             out.writeLong(createdAt.toEpochMilli());
             out.writeLong(generation);
@@ -85,7 +85,7 @@ public record InstanceRecord(String uuid, TpmFamily family, Instant createdAt, l
             throw new IOException("unknown record format " + format);
         }
         try {
-            String uuid = in.readUTF();
+            Uuid uuid = new Uuid(in.readUTF());
             TpmFamily family = TpmFamily.valueOf(in.readUTF());
             Instant created = Instant.ofEpochMilli(in.readLong());
             long generation = in.readLong();

@@ -6,9 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
  * The encrypted, crash-safe store of vTPM instances: one sealed file per uuid,
@@ -20,7 +18,6 @@ import java.util.regex.Pattern;
  */
 public final class InstanceStore {
     public static final String SUFFIX = ".vtpm";
-    private static final Pattern UUID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
     private static final String PURPOSE = "instance-state";
 
     private final Path dir;
@@ -47,17 +44,8 @@ public final class InstanceStore {
         return new InstanceStore(dir, masterKey, false);
     }
 
-    /** Lower-case canonical form; throws for anything that is not a uuid. */
-    public static String canonicalUuid(String uuid) {
-        String u = uuid.toLowerCase(Locale.ROOT);
-        if (!UUID.matcher(u).matches()) {
-            throw new IllegalArgumentException("'" + uuid + "' is not a uuid");
-        }
-        return u;
-    }
-
-    public Path fileOf(String uuid) {
-        return dir.resolve(canonicalUuid(uuid) + SUFFIX);
+    public Path fileOf(Uuid uuid) {
+        return dir.resolve(uuid.value() + SUFFIX);
     }
 
     /**
@@ -65,7 +53,7 @@ public final class InstanceStore {
      *
      * @throws CorruptStateException if a file exists but cannot be authenticated or parsed
      */
-    public Optional<InstanceRecord> load(String uuid) throws CorruptStateException {
+    public Optional<InstanceRecord> load(Uuid uuid) throws CorruptStateException {
         Path file = fileOf(uuid);
         byte[] sealed;
         try {
@@ -79,7 +67,7 @@ public final class InstanceStore {
         try {
             byte[] plain = Sealer.open(keyOf(uuid), context(uuid), sealed);
             InstanceRecord record = InstanceRecord.decode(plain);
-            if (!record.uuid().equals(canonicalUuid(uuid))) {
+            if (!record.uuid().equals(uuid)) {
                 throw new CorruptStateException(uuid, file, "holds vTPM " + record.uuid());
             }
             return Optional.of(record);
@@ -92,22 +80,23 @@ public final class InstanceStore {
 
     /** Replaces the stored instance atomically (old or new after any crash). */
     public void save(InstanceRecord record) throws IOException {
-        String uuid = canonicalUuid(record.uuid());
+        Uuid uuid = record.uuid();
         AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), record.encode()), AtomicFiles.OWNER_ONLY);
     }
 
-    public boolean delete(String uuid) throws IOException {
+    public boolean delete(Uuid uuid) throws IOException {
         return AtomicFiles.delete(fileOf(uuid));
     }
 
     /** The uuids of all stored instances. */
-    public List<String> list() {
-        List<String> out = new ArrayList<>();
+    public List<Uuid> list() {
+        List<Uuid> out = new ArrayList<>();
         try (var files = Files.list(dir)) {
             files.map(p -> p.getFileName().toString())
                     .filter(n -> n.endsWith(SUFFIX))
                     .map(n -> n.substring(0, n.length() - SUFFIX.length()))
-                    .filter(n -> UUID.matcher(n).matches())
+                    .filter(Uuid::isCanonical)
+                    .map(Uuid::new)
                     .sorted()
                     .forEach(out::add);
         } catch (IOException e) {
@@ -124,12 +113,12 @@ public final class InstanceStore {
         return masterKey;
     }
 
-    private byte[] keyOf(String uuid) {
-        return masterKey.derive(canonicalUuid(uuid), PURPOSE);
+    private byte[] keyOf(Uuid uuid) {
+        return masterKey.derive(uuid.value(), PURPOSE);
     }
 
     /** Associated data: the file belongs to this uuid and this role. */
-    private static String context(String uuid) {
-        return "vtpmback instance " + canonicalUuid(uuid);
+    private static String context(Uuid uuid) {
+        return "vtpmback instance " + uuid.value();
     }
 }

@@ -27,7 +27,7 @@ class CrashDuringSaveTest {
     @Test
     @Timeout(300)
     void instanceAlwaysLoadsWithOldOrNewStateAfterSigkill() throws Exception {
-        String uuid = InstanceStoreTest.UUID_A;
+        Uuid uuid = InstanceStoreTest.UUID_A;
         Random random = new Random(20261127);
         long next = 1;
         int killedMidRun = 0;
@@ -36,7 +36,7 @@ class CrashDuringSaveTest {
             Process child = new ProcessBuilder(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
-                    SaveLoop.class.getName(), dir.toString(), uuid, Long.toString(next)))
+                    SaveLoop.class.getName(), dir.toString(), uuid.value(), Long.toString(next)))
                     .redirectError(ProcessBuilder.Redirect.DISCARD).start();
             BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             line = out.readLine();

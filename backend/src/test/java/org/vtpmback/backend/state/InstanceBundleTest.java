@@ -18,7 +18,7 @@ class InstanceBundleTest {
     static final char[] PASS = "correct horse battery staple".toCharArray();
     static final int FAST = InstanceBundle.MIN_ITERATIONS; // keeps the test quick; the CLI uses the default
 
-    static InstanceRecord record(String uuid) {
+    static InstanceRecord record(Uuid uuid) {
         return new InstanceRecord(uuid, TpmFamily.TPM2, Instant.ofEpochMilli(1_700_000_000_000L), 7, EndKind.SUSPENDED,
                 "permanent".getBytes(StandardCharsets.UTF_8),
                 Optional.of(new InstanceRecord.Snapshot(EndKind.SUSPENDED, "volatile".getBytes(StandardCharsets.UTF_8))));
@@ -26,7 +26,7 @@ class InstanceBundleTest {
 
     @Test
     void roundTripKeepsEverything() throws Exception {
-        String uuid = UUID.randomUUID().toString();
+        Uuid uuid = new Uuid(UUID.randomUUID().toString());
         InstanceRecord r = record(uuid);
         byte[] bundle = InstanceBundle.export(r, PASS, FAST);
         assertEquals(uuid, InstanceBundle.uuidOf(bundle));
@@ -37,20 +37,20 @@ class InstanceBundleTest {
 
     @Test
     void defaultWorkFactorRoundTrips() throws Exception {
-        InstanceRecord r = record(UUID.randomUUID().toString());
+        InstanceRecord r = record(new Uuid(UUID.randomUUID().toString()));
         assertArrayEquals(r.encode(), InstanceBundle.open(InstanceBundle.export(r, PASS), PASS).encode());
     }
 
     @Test
     void wrongPassphraseFails() {
-        byte[] bundle = InstanceBundle.export(record(UUID.randomUUID().toString()), PASS, FAST);
+        byte[] bundle = InstanceBundle.export(record(new Uuid(UUID.randomUUID().toString())), PASS, FAST);
         SealedDataException e = assertThrows(SealedDataException.class, () -> InstanceBundle.open(bundle, "wrong".toCharArray()));
         assertTrue(e.getMessage().contains("wrong passphrase"), e.getMessage());
     }
 
     @Test
     void everyFlippedByteOrTruncationFails() throws Exception {
-        byte[] bundle = InstanceBundle.export(record(UUID.randomUUID().toString()), PASS, FAST);
+        byte[] bundle = InstanceBundle.export(record(new Uuid(UUID.randomUUID().toString())), PASS, FAST);
         for (int i = 0; i < bundle.length; i += Math.max(1, bundle.length / 40)) {
             byte[] t = bundle.clone();
             t[i] ^= 0x01;
@@ -64,14 +64,14 @@ class InstanceBundleTest {
 
     @Test
     void theUuidIsBound() throws Exception {
-        String a = UUID.randomUUID().toString();
-        String b = UUID.randomUUID().toString();
+        Uuid a = new Uuid(UUID.randomUUID().toString());
+        Uuid b = new Uuid(UUID.randomUUID().toString());
         byte[] bundle = InstanceBundle.export(record(a), PASS, FAST);
         // Claim another vTPM in the header (same length): the associated data no longer matches.
-        byte[] swapped = new String(bundle, StandardCharsets.ISO_8859_1).replace(a, b).getBytes(StandardCharsets.ISO_8859_1);
+        byte[] swapped = new String(bundle, StandardCharsets.ISO_8859_1).replace(a.value(), b.value()).getBytes(StandardCharsets.ISO_8859_1);
         assertEquals(b, InstanceBundle.uuidOf(swapped));
         SealedDataException e = assertThrows(SealedDataException.class, () -> InstanceBundle.open(swapped, PASS));
-        assertTrue(e.getMessage().contains(b), e.getMessage());
+        assertTrue(e.getMessage().contains(b.value()), e.getMessage());
     }
 
     @Test
@@ -79,6 +79,6 @@ class InstanceBundleTest {
         byte[] sealed = Sealer.seal(new byte[32], "x", new byte[10]);
         SealedDataException e = assertThrows(SealedDataException.class, () -> InstanceBundle.open(sealed, PASS));
         assertTrue(e.getMessage().contains("not a vtpmback export bundle"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> InstanceBundle.export(record(UUID.randomUUID().toString()), new char[0]));
+        assertThrows(IllegalArgumentException.class, () -> InstanceBundle.export(record(new Uuid(UUID.randomUUID().toString())), new char[0]));
     }
 }

@@ -21,8 +21,8 @@ import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceRecord.Snapshot;
 
 class InstanceStoreTest {
-    static final String UUID_A = "4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
-    static final String UUID_B = "00000000-1111-2222-3333-444444444444";
+    static final Uuid UUID_A = new Uuid("4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6");
+    static final Uuid UUID_B = new Uuid("00000000-1111-2222-3333-444444444444");
 
     @TempDir
     Path dir;
@@ -31,7 +31,7 @@ class InstanceStoreTest {
         return new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key"), dir.resolve("instances")));
     }
 
-    static InstanceRecord record(String uuid, long generation, int size) {
+    static InstanceRecord record(Uuid uuid, long generation, int size) {
         byte[] perm = new byte[size];
         new Random(generation).nextBytes(perm);
         return new InstanceRecord(uuid, TpmFamily.TPM2, Instant.ofEpochMilli(1_700_000_000_000L), generation, EndKind.SUSPENDED,
@@ -49,7 +49,7 @@ class InstanceStoreTest {
         assertArrayEquals(new byte[] {1, 2, 3}, back.snapshot().orElseThrow().volatileState());
         byte[] onDisk = Files.readAllBytes(store.fileOf(UUID_A));
         assertFalse(indexOf(onDisk, java.util.Arrays.copyOf(r.permanent(), 32)) >= 0, "permanent blob visible in the file");
-        assertFalse(new String(onDisk, java.nio.charset.StandardCharsets.ISO_8859_1).contains(UUID_A), "uuid visible in the file");
+        assertFalse(new String(onDisk, java.nio.charset.StandardCharsets.ISO_8859_1).contains(UUID_A.value()), "uuid visible in the file");
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(store.fileOf(UUID_A))));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("master.key"))));
         assertEquals(List.of(UUID_A), store.list());
@@ -67,7 +67,7 @@ class InstanceStoreTest {
             bad[i] ^= (byte) (1 << (i % 8));
             Files.write(file, bad);
             CorruptStateException e = assertThrows(CorruptStateException.class, () -> store.load(UUID_A), "flip at byte " + i);
-            assertTrue(e.getMessage().contains(UUID_A) && e.getMessage().contains(file.toString()), e.getMessage());
+            assertTrue(e.getMessage().contains(UUID_A.value()) && e.getMessage().contains(file.toString()), e.getMessage());
         }
         for (int len : new int[] {0, 1, 19, good.length / 2, good.length - 1}) {
             Files.write(file, java.util.Arrays.copyOf(good, len));

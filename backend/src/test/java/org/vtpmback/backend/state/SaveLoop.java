@@ -12,7 +12,7 @@ public final class SaveLoop {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
-        String uuid = args[1];
+        Uuid uuid = new Uuid(args[1]);
         long start = Long.parseLong(args[2]);
         InstanceStore store = new InstanceStore(dir.resolve("instances"), MasterKey.loadOrCreate(dir.resolve("master.key"), dir.resolve("instances")));
         System.out.println("ready");

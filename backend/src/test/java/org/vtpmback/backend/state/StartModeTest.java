@@ -64,7 +64,7 @@ class StartModeTest {
     }
 
     private static InstanceRecord record(Optional<Snapshot> snapshot) {
-        return new InstanceRecord("4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", TpmFamily.TPM2, Instant.EPOCH, 3,
+        return new InstanceRecord(new Uuid("4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"), TpmFamily.TPM2, Instant.EPOCH, 3,
                 snapshot.map(Snapshot::reason).orElse(EndKind.SHUTDOWN), new byte[] {9}, snapshot);
     }
 }

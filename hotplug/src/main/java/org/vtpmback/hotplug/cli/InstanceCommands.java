@@ -17,6 +17,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.SealedDataException;
+import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /** {@code vtpmback list | delete | export | import}: the stored vTPMs, while the daemon may be running. */
@@ -37,12 +38,12 @@ final class InstanceCommands {
     }
 
     /** A running daemon keeps swtpm's working folder of a vTPM in use under the runtime directory. */
-    static Optional<Path> inUse(VtpmbackConfig config, String uuid) {
-        Path dir = Instances.runtimeInstancesDir(config).resolve(uuid);
+    static Optional<Path> inUse(VtpmbackConfig config, Uuid uuid) {
+        Path dir = Instances.runtimeInstancesDir(config).resolve(uuid.value());
         return Files.exists(dir) ? Optional.of(dir) : Optional.empty();
     }
 
-    private static String inUseMessage(String uuid, Path dir) {
+    private static String inUseMessage(Uuid uuid, Path dir) {
         return "vTPM " + uuid + " is in use by the daemon (" + dir + " exists); stop its domain first. If no daemon runs,"
                 + " the folder is left over from a crash: remove it";
     }
@@ -68,9 +69,9 @@ final class InstanceCommands {
             }
             inv.out().println(String.format("%-36s  %-6s  %10s  %-14s  %-16s  %-20s  %s", "UUID", "FAMILY", "GENERATION",
                     "LAST END", "SNAPSHOT", "CREATED", "IN USE"));
-            List<String> uuids = store.get().list();
+            List<Uuid> uuids = store.get().list();
             int unreadable = 0;
-            for (String uuid : uuids) {
+            for (Uuid uuid : uuids) {
                 String use = inUse(config, uuid).isPresent() ? "in use" : "-";
                 try {
                     InstanceRecord r = store.get().load(uuid).orElseThrow();
@@ -106,9 +107,9 @@ final class InstanceCommands {
     }
 
     static int delete(Invocation inv, VtpmbackConfig config) {
-        String uuid;
+        Uuid uuid;
         try {
-            uuid = InstanceStore.canonicalUuid(inv.args().get(0));
+            uuid = Uuid.parse(inv.args().get(0));
         } catch (IllegalArgumentException e) {
             return Main.fail(inv, e.getMessage());
         }
@@ -133,9 +134,9 @@ final class InstanceCommands {
     }
 
     static int export(Invocation inv, VtpmbackConfig config) {
-        String uuid;
+        Uuid uuid;
         try {
-            uuid = InstanceStore.canonicalUuid(inv.args().get(0));
+            uuid = Uuid.parse(inv.args().get(0));
         } catch (IllegalArgumentException e) {
             return Main.fail(inv, e.getMessage());
         }
@@ -177,7 +178,7 @@ final class InstanceCommands {
         char[] passphrase = null;
         try {
             byte[] data = Files.readAllBytes(bundle);
-            String uuid = InstanceBundle.uuidOf(data);
+            Uuid uuid = InstanceBundle.uuidOf(data);
             Optional<Path> busy = inUse(config, uuid);
             if (busy.isPresent()) {
                 return Main.fail(inv, inUseMessage(uuid, busy.get()) + "; nothing was imported");

@@ -9,12 +9,12 @@ import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.BiConsumer;
-import java.util.regex.Pattern;
 import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.xen.DomainId;
 
 /**
  * Reads a {@link VtpmbackConfig}: the file, then {@code --set key=value} overrides, every key optional.
@@ -33,10 +33,6 @@ public final class ConfigLoader {
      * in its own folder.
      */
     static final int MAX_RUNTIME_DIR_BYTES = 106 - 56;
-    /** Domain ids from 0x7FF0 (DOMID_FIRST_RESERVED) on are special, never a backend. */
-    static final int MAX_DOMID = 0x7FEF;
-    private static final Pattern UUID =
-            Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
 
     /** The keys, in documentation order, each with its setter. */
     private static final Map<String, BiConsumer<Builder, String>> KEYS = new LinkedHashMap<>();
@@ -151,11 +147,8 @@ public final class ConfigLoader {
     private static void apply(Builder b, String key, String value, String where, boolean commandLine) {
         try {
             if (key.startsWith(TPM_FAMILY_PREFIX)) {
-                String uuid = key.substring(TPM_FAMILY_PREFIX.length());
-                if (!UUID.matcher(uuid).matches()) {
-                    throw new IllegalArgumentException("'" + uuid + "' is not a uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)");
-                }
-                b.tpmFamilies.put(uuid.toLowerCase(Locale.ROOT), family(value));
+                Uuid uuid = Uuid.parse(key.substring(TPM_FAMILY_PREFIX.length()));
+                b.tpmFamilies.put(uuid.value(), family(value));
                 return;
             }
             BiConsumer<Builder, String> setter = KEYS.get(key);
@@ -176,10 +169,7 @@ public final class ConfigLoader {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("'" + v + "' is not a domain id (a number, 0 for dom0)", e);
         }
-        if (domid < 0 || domid > MAX_DOMID) {
-            throw new IllegalArgumentException(domid + " is not a domain id (0 to " + MAX_DOMID + ")");
-        }
-        return domid;
+        return new DomainId(domid).value(); // throws for ids from DOMID_FIRST_RESERVED on
     }
 
     private static Path absolutePath(String v) {

@@ -74,6 +74,11 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
     }
 
     /** The TPM family of the vTPM with this uuid: its {@code tpm-family.<uuid>} override, else the default. */
+    public TpmFamily familyOf(org.vtpmback.backend.state.Uuid uuid) {
+        return familyOf(uuid.value());
+    }
+
+    /** As {@link #familyOf(org.vtpmback.backend.state.Uuid)}, for a uuid in either case. */
     public TpmFamily familyOf(String uuid) {
         return tpmFamilies.getOrDefault(uuid.toLowerCase(Locale.ROOT), defaultTpmFamily);
     }

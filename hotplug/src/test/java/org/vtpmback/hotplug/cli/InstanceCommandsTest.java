@@ -24,6 +24,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.Uuid;
 
 /** list, delete, export and import on a store in a temp folder, as a second process next to the daemon would. */
 class InstanceCommandsTest {
@@ -43,7 +44,7 @@ class InstanceCommandsTest {
         hostB = tmp.resolve("b");
         pass = Files.writeString(tmp.resolve("pass"), "export passphrase\n");
         InstanceStore store = new InstanceStore(hostA.resolve("state/instances"), MasterKey.create(hostA.resolve("state/master.key")));
-        store.save(new InstanceRecord(uuid, TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 5, EndKind.SUSPENDED,
+        store.save(new InstanceRecord(new Uuid(uuid), TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 5, EndKind.SUSPENDED,
                 new byte[] {1, 2, 3}, Optional.of(new InstanceRecord.Snapshot(EndKind.SUSPENDED, new byte[] {4, 5}))));
     }
 
@@ -110,7 +111,7 @@ class InstanceCommandsTest {
         assertEquals(0, i.status(), i.err());
         assertTrue(i.out().contains("imported vTPM " + uuid), i.out());
         InstanceStore b = new InstanceStore(hostB.resolve("state/instances"), MasterKey.load(hostB.resolve("state/master.key")));
-        InstanceRecord r = b.load(uuid).orElseThrow();
+        InstanceRecord r = b.load(new Uuid(uuid)).orElseThrow();
         assertEquals(5, r.generation());
         assertArrayEquals(new byte[] {4, 5}, r.snapshot().orElseThrow().volatileState());
         assertFalse(Files.readAllBytes(hostA.resolve("state/master.key")).equals(Files.readAllBytes(hostB.resolve("state/master.key"))));

@@ -29,6 +29,7 @@ import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.PrivatePaths;
+import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.hotplug.config.ConfigLoader;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
@@ -55,7 +56,7 @@ class MasterKeyPolicyTest {
         key = state.resolve("master.key");
         InstanceStore store = new InstanceStore(state.resolve("instances"), MasterKey.create(key));
         for (String u : List.of(uuidA, uuidB)) {
-            store.save(new InstanceRecord(u, TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 3, EndKind.SHUTDOWN,
+            store.save(new InstanceRecord(new Uuid(u), TpmFamily.TPM2, Instant.parse("2026-01-02T03:04:05Z"), 3, EndKind.SHUTDOWN,
                     new byte[] {7}, Optional.empty()));
         }
     }
@@ -249,7 +250,7 @@ class MasterKeyPolicyTest {
 
         MasterKey fromCredential = MasterKeys.forDaemon(config, env);
         InstanceStore store = Instances.sharedStore(config, MasterKeys.forCommand(config, env).orElseThrow());
-        assertArrayEquals(new byte[] {7}, store.load(uuidA).orElseThrow().permanent());
+        assertArrayEquals(new byte[] {7}, store.load(new Uuid(uuidA)).orElseThrow().permanent());
         assertEquals(credential, fromCredential.path());
 
         IOException outside = assertThrows(IOException.class, () -> MasterKeys.forDaemon(config, Map.of()));

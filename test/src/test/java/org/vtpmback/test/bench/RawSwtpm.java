@@ -10,6 +10,7 @@ import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.manufacture.StandardManufacturer;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * The baseline: swtpm processes started exactly as the daemon starts its own (the same
@@ -34,7 +35,7 @@ final class RawSwtpm implements AutoCloseable {
                 raw.engines.add(engine);
                 // What the daemon does for a vTPM's first start (PersistentInstances.manufacture).
                 bootClear(engine);
-                manufacturer.manufacture(engine, UUID.randomUUID().toString());
+                manufacturer.manufacture(engine, new Uuid(UUID.randomUUID().toString()));
                 engine.shutdownOrderly();
                 bootClear(engine);
             }

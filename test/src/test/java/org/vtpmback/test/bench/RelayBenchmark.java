@@ -13,6 +13,7 @@ import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.xen.sim.SimulationDirectory;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * The relay benchmark of {@code scripts/bench.sh}: what a TPM command costs through vtpmback (frontend
@@ -149,7 +150,7 @@ public final class RelayBenchmark {
     private long generation(String uuid) throws Exception {
         Path state = options.daemonState();
         InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")));
-        return store.load(uuid).orElseThrow(() -> new IllegalStateException("no stored vTPM " + uuid + " in " + state))
+        return store.load(Uuid.parse(uuid)).orElseThrow(() -> new IllegalStateException("no stored vTPM " + uuid + " in " + state))
                 .generation();
     }
 

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.test.emulator.TpmPackets;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
@@ -34,10 +35,10 @@ class AlwaysAnAnswerTest {
         String uuid = UUID.randomUUID().toString();
         Guest guest = host.boot(uuid);
         InstanceStore store = host.instances().store();
-        long before = store.load(uuid).orElseThrow().generation();
+        long before = store.load(Uuid.parse(uuid)).orElseThrow().generation();
 
         // A real I/O failure, no seam: the sealed file's atomic rename cannot replace a non-empty directory.
-        Path file = store.fileOf(uuid);
+        Path file = store.fileOf(Uuid.parse(uuid));
         Files.delete(file);
         Files.createDirectories(file.resolve("blocker"));
 
@@ -50,7 +51,7 @@ class AlwaysAnAnswerTest {
 
         PathUtils.deleteDirectory(file);
         assertAnswered(guest.transmit(TpmCommands.getRandom(8)));
-        long after = store.load(uuid).orElseThrow().generation();
+        long after = store.load(Uuid.parse(uuid)).orElseThrow().generation();
         assertTrue(after > before, "the pending change was saved by the retry: generation " + before + " -> " + after);
         // The index the failed-answered command defined is in the saved state, not forgotten.
         assertEquals(0x14c, TpmPackets.responseCode(guest.transmit(TpmCommands.nvDefineSpace(0x01500020, 8))),

@@ -96,7 +96,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
         SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
-                uuid -> families.getOrDefault(uuid, TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
+                uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
         daemonStore = LibXenStore.connect(xenstoredSocket);
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),

@@ -19,6 +19,7 @@ import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.xenstore.XenbusState;
 import org.vtpmback.xenstore.XsPath;
+import org.vtpmback.backend.state.Uuid;
 
 /** What the lifecycle tests do inside a guest (tpm2-tools, raw TPM 1.2 commands) and on the host. */
 final class GuestTpm {
@@ -57,7 +58,7 @@ final class GuestTpm {
 
     /** Stored record of {@code uuid} in the host's store. */
     static InstanceRecord stored(SimulatedVtpmHost host, String uuid) throws CorruptStateException {
-        return host.instances().store().load(uuid).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
+        return host.instances().store().load(Uuid.parse(uuid)).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
     }
 
     /**
@@ -79,7 +80,7 @@ final class GuestTpm {
     }
 
     static Path file(SimulatedVtpmHost host, String uuid) {
-        return host.instances().store().fileOf(uuid);
+        return host.instances().store().fileOf(Uuid.parse(uuid));
     }
 
     /** Where the daemon reports a device's fatal error (xenbus_dev_fatal convention). */

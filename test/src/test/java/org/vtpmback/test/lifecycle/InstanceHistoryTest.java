@@ -22,6 +22,7 @@ import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
+import org.vtpmback.backend.state.Uuid;
 
 /**
  * One vTPM through its whole life (create, reboot, save, restore, local migration, daemon restart,
@@ -54,7 +55,7 @@ class InstanceHistoryTest {
     @Test
     void oneInstancesHistory(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString();
-        history.add("History of vTPM " + uuid + " (state file " + host.instances().store().fileOf(uuid).getFileName() + ")");
+        history.add("History of vTPM " + uuid + " (state file " + host.instances().store().fileOf(Uuid.parse(uuid)).getFileName() + ")");
 
         int mark = logs.size();
         Guest g = host.boot(uuid);

@@ -9,6 +9,7 @@ import java.util.Locale;
 import java.util.Optional;
 import org.vtpmback.backend.instance.DomainStatus;
 import org.vtpmback.xen.ShutdownReason;
+import org.vtpmback.xen.DomainId;
 
 /**
  * Domain fates for hosts without Xen: the simulated toolstack writes a domain's shutdown reason
@@ -23,8 +24,8 @@ public final class SimulatedDomainStatus implements DomainStatus {
     }
 
     @Override
-    public Optional<ShutdownReason> shutdownReason(int domid) {
-        Path file = domains.resolve(Integer.toString(domid));
+    public Optional<ShutdownReason> shutdownReason(DomainId domid) {
+        Path file = domains.resolve(Integer.toString(domid.value()));
         try {
             if (!Files.exists(file)) {
                 return Optional.empty();
