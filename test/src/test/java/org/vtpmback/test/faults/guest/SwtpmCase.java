@@ -10,19 +10,18 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.Consumer;
 import org.vtpmback.backend.engine.TpmCommands;
 
 /**
- * A guest's swtpm dies or hangs while it runs the guest's command (an RSA key generation, so the
- * fault lands mid-command): killed once, killed again each time it comes back (a crash loop), and,
- * in the long profile or with {@code --hang}, stopped with SIGSTOP. Each time the guest must get an
+ * A guest's swtpm dies or hangs while it holds the guest's command (an RSA key generation submitted
+ * to a stopped swtpm, so the fault lands mid-command): killed once, killed again each time it comes
+ * back (a crash loop), and, in the long profile or with {@code --hang}, left stopped. Each time the guest must get an
  * answer within the answer bound (a TPM failure response is fine) and its vTPM must come back: a
  * later command succeeds. The gaps between a kill and the next swtpm show the restart backoff.
  */
 final class SwtpmCase {
     private static final Duration RECOVERY_WAIT = Duration.ofSeconds(120);
-    /** How long after submitting the key generation the fault strikes. */
+    /** How long after submitting the key generation to the stopped swtpm it is killed. */
     private static final long STRIKE_AFTER_MILLIS = 300;
 
     /** What one fault did: the answer to the command it hit, and how long until the vTPM worked again. */
@@ -41,7 +40,7 @@ final class SwtpmCase {
         long unanswered = 0;
         long unrecovered = 0;
         try (RogueGuest guest = h.connectedRogue()) {
-            Outcome kill = strike(h, guest, o, random, ProcessHandle::destroyForcibly);
+            Outcome kill = strike(h, guest, o, random, true);
             line.put("kill_answer", kill.answerKind()).put("kill_answer_ms", kill.answerMillis())
                     .put("kill_recovery_ms", kill.recoveryMillis());
             unanswered += kill.answer().isEmpty() ? 1 : 0;
@@ -52,7 +51,7 @@ final class SwtpmCase {
             long loopFailures = 0;
             Outcome last = null;
             for (int i = 0; i < o.crashLoop() && h.daemon.isAlive(); i++) {
-                last = strike(h, guest, o, random, ProcessHandle::destroyForcibly);
+                last = strike(h, guest, o, random, true);
                 gaps.add(last.restartMillis());
                 loopAnswers += last.answer().isPresent() ? 1 : 0;
                 loopFailures += last.answer().map(Tpm2::isFailure).orElse(false) ? 1 : 0;
@@ -67,12 +66,7 @@ final class SwtpmCase {
                     .put("loop_last_recovery_ms", last == null ? -1 : last.recoveryMillis());
 
             if (o.hang()) {
-                List<ProcessHandle> stopped = new ArrayList<>();
-                Outcome hang = strike(h, guest, o, random, p -> {
-                    stopped.add(p);
-                    signal(p, "STOP");
-                });
-                stopped.forEach(p -> signal(p, "CONT"));
+                Outcome hang = strike(h, guest, o, random, false);
                 line.put("hang_answer", hang.answerKind()).put("hang_answer_ms", hang.answerMillis())
                         .put("hang_recovery_ms", hang.recoveryMillis());
                 unanswered += hang.answer().isEmpty() ? 1 : 0;
@@ -87,14 +81,15 @@ final class SwtpmCase {
     }
 
     /**
-     * Submits a key generation, applies {@code fault} to the guest's swtpm mid-command, waits for the
-     * answer, then for a new swtpm and a command that succeeds.
+     * Stops the guest's swtpm (SIGSTOP), submits a key generation, so the command is certainly in
+     * flight, and then {@code kill}s swtpm (SIGKILL) or leaves it hung; waits for the answer, then for
+     * a new swtpm and a command that succeeds. A hung swtpm still alive after the answer is continued.
      */
-    private static Outcome strike(FaultHost h, RogueGuest guest, FaultOptions o, Random random, Consumer<ProcessHandle> fault)
-            throws Exception {
+    private static Outcome strike(FaultHost h, RogueGuest guest, FaultOptions o, Random random, boolean kill) throws Exception {
         ProcessHandle swtpm = awaitSwtpm(h, guest.uuid, null, RECOVERY_WAIT)
                 .orElseThrow(() -> new IllegalStateException("no swtpm for " + guest + "; daemon log:\n" + h.daemon.logTail(20)));
         byte[] command = Tpm2.createPrimaryRsa(o.rsaBits(), random);
+        signal(swtpm, "STOP");
         long t0 = System.nanoTime();
         CompletableFuture<Optional<byte[]>> answer = CompletableFuture.supplyAsync(() -> {
             try {
@@ -106,7 +101,9 @@ final class SwtpmCase {
         });
         Thread.sleep(STRIKE_AFTER_MILLIS);
         long struck = System.nanoTime();
-        fault.accept(swtpm);
+        if (kill) {
+            swtpm.destroyForcibly();
+        }
         Optional<byte[]> a;
         try {
             a = answer.get(o.answerBound().toSeconds() + 10, TimeUnit.SECONDS);
@@ -114,6 +111,9 @@ final class SwtpmCase {
             a = Optional.empty();
         }
         long answerMillis = (System.nanoTime() - t0) / 1_000_000;
+        if (!kill && swtpm.isAlive()) {
+            signal(swtpm, "CONT");
+        }
         // Recovery: a later command succeeds (the daemon restarted swtpm, with whatever backoff it applies).
         long deadline = System.nanoTime() + RECOVERY_WAIT.toNanos();
         long recovery = -1;
