@@ -12,7 +12,7 @@
 # `FAULTS <suite> <case> key=value ... result=PASS|FAIL` line per case and exits non-zero when a count
 # the issue fixes is violated; latency is reported as ratios only.
 # GUEST OPTIONS go to GuestFaults: --seed N, --cases pages,xenstore,backend-nodes,keygen-flood,swtpm,enospc,
-#   --pages N, --writes N, --hang, --answer-bound SECONDS, --daemon-java-opts "OPTS" (default -Xmx256m).
+#   --pages N, --writes N, --hang, --answer-bound SECONDS, --daemon-java-opts "OPTS" (extra, after the launcher's).
 # --no-build uses what the last build left (packaging/target, test/target/test-classes).
 # Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
 #      FAULTS_WORK=<dir> work folder (default a new /tmp/vtpmback-faults.XXXXXX, removed after a pass);

@@ -21,8 +21,8 @@ import javax.management.remote.JMXServiceURL;
 
 /**
  * The vtpmback daemon under attack, in a process of its own as an operator runs it: the packaged
- * launcher ({@code <dist>/bin/vtpmback daemon}, with {@code VTPMBACK_JAVA_OPTS}) when a distribution
- * is given, else {@code java -cp <this class path>}; host = simulated, its state and runtime folders
+ * launcher ({@code <dist>/bin/vtpmback daemon}: its heap cap and JVM options, plus
+ * {@code VTPMBACK_JAVA_OPTS}) when a distribution is given, else {@code java -cp <this class path>}; host = simulated, its state and runtime folders
  * given by the caller. A monitor thread samples the daemon JVM every {@value #SAMPLE_MILLIS} ms:
  * heap used and JVM threads over JMX (the attach API starts the daemon's local management agent),
  * and from {@code /proc} its resident memory, OS threads, open files and swtpm children; the maxima
@@ -74,7 +74,9 @@ final class DaemonUnderTest implements AutoCloseable {
             cmd.add(dist.resolve("bin/vtpmback").toString());
         } else {
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(List.of(javaOpts.isBlank() ? new String[0] : javaOpts.trim().split("\\s+")));
+            // What the packaged launcher gives the daemon, unless told otherwise.
+            String opts = javaOpts.isBlank() ? "-Xmx256m -XX:+ExitOnOutOfMemoryError" : javaOpts;
+            cmd.addAll(List.of(opts.trim().split("\\s+")));
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main"));
         }
         cmd.add("daemon");

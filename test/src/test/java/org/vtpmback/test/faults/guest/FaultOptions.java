@@ -21,6 +21,7 @@ import java.util.Map;
  * @param hang           whether to hang a swtpm (SIGSTOP) mid-command and wait for the daemon's bound
  * @param answerBound    how long a guest may wait for the answer to any command, error or not
  * @param quiet          the neighbour's quiet window before each case
+ * @param daemonJavaOpts extra JVM options of the daemon ({@code VTPMBACK_JAVA_OPTS}); empty: the launcher's own
  */
 record FaultOptions(boolean longProfile, long seed, List<String> cases, boolean casesNamed, Path work, Path dist,
                     String daemonJavaOpts, long pages, long writes, int nodeRounds, Duration keygen, int rsaBits, int crashLoop,
@@ -42,7 +43,7 @@ record FaultOptions(boolean longProfile, long seed, List<String> cases, boolean 
         List<String> cases = null;
         Path work = null;
         Path dist = null;
-        String javaOpts = "-Xmx256m";
+        String javaOpts = "";
         Long pages = null;
         Long writes = null;
         Boolean hang = null;
@@ -93,6 +94,7 @@ record FaultOptions(boolean longProfile, long seed, List<String> cases, boolean 
         return (longProfile ? "long" : "short") + " profile, seed " + seed + ", cases " + String.join(",", cases) + ", pages " + pages
                 + ", xenstore requests " + writes + ", backend-node rounds " + nodeRounds + ", keygen " + keygen.toSeconds() + " s of RSA-"
                 + rsaBits + ", swtpm crash loop " + crashLoop + (hang ? ", swtpm hang" : ", no swtpm hang") + ", answer bound "
-                + answerBound.toSeconds() + " s, quiet window " + quiet.toSeconds() + " s, daemon JVM options '" + daemonJavaOpts + "'";
+                + answerBound.toSeconds() + " s, quiet window " + quiet.toSeconds() + " s, daemon JVM options "
+                + (daemonJavaOpts.isBlank() ? "the launcher's" : "'" + daemonJavaOpts + "'");
     }
 }
