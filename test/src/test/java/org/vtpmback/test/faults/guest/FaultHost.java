@@ -3,6 +3,7 @@ package org.vtpmback.test.faults.guest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -49,12 +50,13 @@ final class FaultHost implements AutoCloseable {
         XenstoredDaemon xsd = XenstoredDaemon.start(flavour, dir.resolve("xsd"), Map.of());
         // 0700, as the daemon requires of its state-dir (a tmpfs mounted on it gets mode=0700 too)
         Path state = Files.createDirectories(dir.resolve("state"),
-                java.nio.file.attribute.PosixFilePermissions.asFileAttribute(java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         boolean tmpfs = tmpfsState && mountTmpfs(state);
         // As in production, the running vTPMs' working files live on a tmpfs (/run there, /dev/shm here).
         Path shm = Path.of("/dev/shm");
+        // Short: the daemon allows runtime-dir 50 bytes, so that swtpm's socket paths fit.
         Path runtime = Files.isDirectory(shm) && Files.isWritable(shm)
-                ? Files.createTempDirectory(shm, "vtpmback-faults-" + name + "-") : Files.createDirectories(dir.resolve("run"));
+                ? Files.createTempDirectory(shm, "vtpmf-" + name + "-") : Files.createDirectories(dir.resolve("run"));
         FaultHost h = new FaultHost(name, dir, xsd, state, runtime, tmpfs);
         try {
             Path sim = Files.createDirectories(dir.resolve("sim"));
