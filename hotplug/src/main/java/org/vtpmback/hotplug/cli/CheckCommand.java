@@ -15,6 +15,7 @@ import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.PrivatePaths;
+import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.hotplug.config.HostKind;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
@@ -147,9 +148,9 @@ final class CheckCommand {
             return new Result(true, name, file + "; no vTPM stored yet");
         }
         InstanceStore store = Instances.sharedStore(config, key);
-        List<String> uuids = store.list();
+        List<Uuid> uuids = store.list();
         int opened = 0;
-        for (String uuid : uuids) {
+        for (Uuid uuid : uuids) {
             try {
                 store.load(uuid);
                 opened++;
