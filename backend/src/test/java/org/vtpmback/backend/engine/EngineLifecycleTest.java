@@ -187,13 +187,14 @@ class EngineLifecycleTest {
         }
     }
 
-    /** No TPM state in {@code dir}: nothing but swtpm's pid file. */
+    /** No TPM state in {@code dir}: nothing but swtpm's pid file and its two sockets. */
     private static boolean isEmpty(Path dir) throws java.io.IOException {
         if (!Files.exists(dir)) {
             return true;
         }
         try (var s = Files.list(dir)) {
-            return s.allMatch(p -> p.getFileName().toString().equals(SwtpmSurvivor.PID_FILE));
+            return s.allMatch(p -> p.getFileName().toString().equals(SwtpmSurvivor.PID_FILE)
+                    || p.equals(SwtpmLauncher.dataSocket(dir)) || p.equals(SwtpmLauncher.ctrlSocket(dir)));
         }
     }
 }
