@@ -1,0 +1,478 @@
+package org.vtpmback.test.faults.state;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import org.vtpmback.backend.engine.TpmCommands;
+import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.SimulatedVtpmHost;
+import org.vtpmback.xen.ShutdownReason;
+
+/**
+ * Cuts the vtpmback daemon at random points of its real work and checks that the vTPM state it
+ * acknowledged is still there. One guest writes an incrementing NV counter (each acknowledged value
+ * recorded), reboots, is saved and restored, migrates, and new vTPMs are manufactured beside it.
+ * At each point the daemon dies: at its n-th durability event (an fsync or rename in the state
+ * folder, before or after it: inside the save that follows a state-changing command), or after a
+ * random delay of microseconds to seconds into the operation, or at rest once the operation is done.
+ *
+ * <p>{@link Mode#POWER}: the swtpm processes die too, the state folder is rebuilt with only what
+ * fsync made durable ({@link CrashFs}) and the runtime folder (tmpfs) is emptied. {@link Mode#KILL}:
+ * kill -9 of the daemon alone; its swtpm processes survive and are taken over. Then the daemon starts
+ * again; the guest's instance must load, its counter must hold the last acknowledged value or the one
+ * in flight, and every manufactured vTPM whose guest saw its TPM must load from the store.
+ */
+final class StateFaults implements AutoCloseable {
+    enum Mode { POWER, KILL }
+
+    enum Op { NV_WRITES, REBOOT, SAVE_RESTORE, MIGRATE, MANUFACTURE }
+
+    enum Cut { AT_EVENT, AFTER_DELAY, AT_REST }
+
+    private static final int COUNTER_INDEX = 0x1500031;
+    private static final Duration COMMAND_WAIT = Duration.ofSeconds(20);
+    private static final boolean VERBOSE = Boolean.getBoolean("faults.state.verbose");
+    private static final Duration OP_WAIT = Duration.ofSeconds(150);
+
+    record Summary(Mode mode, int points, int lost, int unloadable, int phantom, long seed, Duration took,
+            Map<Op, Integer> ops, Map<Cut, Integer> cuts, long acked, List<String> failures) {
+        String line() {
+            return "FAULTS state " + mode.name().toLowerCase() + " points=" + points + " lost=" + lost + " unloadable=" + unloadable
+                    + " phantom=" + phantom + " seed=" + seed + " duration=" + took.toSeconds() + "s per-point="
+                    + (points == 0 ? 0 : took.toMillis() / points) + "ms acked-writes=" + acked + " cuts=" + lower(cuts) + " ops="
+                    + lower(ops);
+        }
+
+        private static String lower(Map<?, Integer> m) {
+            StringBuilder b = new StringBuilder();
+            m.forEach((k, v) -> b.append(b.length() == 0 ? "" : ",").append(k.toString().toLowerCase().replace('_', '-')).append(':')
+                    .append(v));
+            return b.toString();
+        }
+    }
+
+    private final Path xenstored;
+    private final Path work;
+    private final Mode mode;
+    private final long seed;
+    private final Random random;
+    private final SimulatedVtpmHost host;
+    private final CrashFs fs;
+    private final Path state;
+    private final Path run;
+    private final ExecutorService workers = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "state-faults-op");
+        t.setDaemon(true);
+        return t;
+    });
+    private final String uuid = UUID.randomUUID().toString();
+    private final List<Guest> domains = new ArrayList<>(); // the uuid's domains; the last one is the guest
+    private final List<String> manufactured = new ArrayList<>();
+    private final List<Guest> strays = new ArrayList<>(); // manufactured guests not destroyed yet
+    private final List<String> failures = new ArrayList<>();
+    private final Map<Op, Integer> ops = new EnumMap<>(Op.class);
+    private final Map<Cut, Integer> cuts = new EnumMap<>(Cut.class);
+    private CutDaemon daemon;
+    private List<String> jvmOptions = List.of();
+    private int life;
+    private volatile long acked;
+    private volatile boolean inFlight;
+    private int lost;
+    private int unloadable;
+    private int phantom;
+
+    StateFaults(Path xenstored, Path work, Mode mode, long seed) throws IOException {
+        this.xenstored = xenstored;
+        this.work = work;
+        this.mode = mode;
+        this.seed = seed;
+        this.random = new Random(seed);
+        this.host = new SimulatedVtpmHost(xenstored, Files.createDirectories(work.resolve("guests")), work.resolve("sim"));
+        this.fs = new CrashFs(work.resolve("state"), work.resolve("shadow"), work.resolve("crashfs"));
+        this.state = fs.root();
+        this.run = work.resolve("run");
+        Files.createDirectories(work.resolve("logs"));
+    }
+
+    /** Up to {@code points} points, fewer if {@code budget} runs out first (the summary says how many). */
+    Summary run(int points, Duration budget) throws Exception {
+        long start = System.nanoTime();
+        long deadline = start + budget.toNanos();
+        warmUp();
+        startDaemon();
+        Guest g = host.boot(uuid);
+        domains.add(g);
+        expectOk(g.transmit(TpmCommands.nvDefineSpace(COUNTER_INDEX, 8)), "NV_DefineSpace");
+        expectOk(g.transmit(TpmCommands.nvWrite(COUNTER_INDEX, counterBytes(0))), "NV_Write 0");
+        int done = 0;
+        while (done < points && System.nanoTime() < deadline) {
+            point(++done);
+        }
+        daemon.stop();
+        daemon = null;
+        return new Summary(mode, done, lost, unloadable, phantom, seed, Duration.ofNanos(System.nanoTime() - start), ops, cuts,
+                acked, failures);
+    }
+
+    private void point(int point) throws Exception {
+        long t0 = System.nanoTime();
+        Op op = pickOp();
+        ops.merge(op, 1, Integer::sum);
+        Cut cut = random.nextBoolean() ? Cut.AT_EVENT : Cut.AFTER_DELAY;
+        int burst = 1 + random.nextInt(6);
+        if (cut == Cut.AT_EVENT) {
+            int window = op == Op.NV_WRITES ? 3 * burst : 16;
+            fs.killAt(fs.events().size() + 1 + random.nextInt(window), random.nextBoolean());
+        }
+        long delayNanos = op == Op.NV_WRITES ? (long) (random.nextDouble() * burst * 20_000_000L)
+                : (long) (random.nextDouble() * 3_000_000_000L);
+        Future<?> worker = workers.submit(() -> {
+            operation(op, burst);
+            return null;
+        });
+        boolean died = false;
+        if (cut == Cut.AFTER_DELAY) {
+            LockSupport.parkNanos(delayNanos);
+        } else {
+            while (!(died = daemon.awaitDeath(Duration.ofMillis(10))) && !worker.isDone()) {
+                // the shim kills the daemon at the chosen event, if the operation reaches it
+            }
+        }
+        if (!died && !daemon.isAlive()) {
+            died = true;
+        }
+        if (!died) {
+            if (cut == Cut.AT_EVENT) {
+                cut = Cut.AT_REST;
+            }
+            daemon.kill();
+        }
+        cuts.merge(cut, 1, Integer::sum);
+        fs.disarm();
+        Path lastLog = work.resolve("logs/daemon-" + life + ".log");
+        if (mode == Mode.POWER) {
+            killSwtpms();
+            fs.powerCut();
+            CrashFs.deleteTree(run);
+        }
+        long t1 = System.nanoTime();
+        startDaemon();
+        long t2 = System.nanoTime();
+        try {
+            worker.get(OP_WAIT.toSeconds(), TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            // the operation the cut interrupted; the checks below decide whether anything was lost
+        } catch (TimeoutException e) {
+            worker.cancel(true);
+            failures.add("point " + point + " (" + op + ", " + cut + "): the operation hung");
+        }
+        long t3 = System.nanoTime();
+        check(point, op, cut, lastLog);
+        if (VERBOSE) {
+            System.out.printf("point %d %s %s: cut %d ms, restart %d ms, operation end %d ms, check %d ms, counter %d%n", point, op, cut,
+                    (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (System.nanoTime() - t3) / 1_000_000, acked);
+        }
+    }
+
+    private Op pickOp() {
+        int r = random.nextInt(100);
+        return r < 50 ? Op.NV_WRITES : r < 65 ? Op.REBOOT : r < 80 ? Op.SAVE_RESTORE : r < 93 ? Op.MIGRATE : Op.MANUFACTURE;
+    }
+
+    /** One operation of the guest's and the toolstack's, as far as it gets before the cut. */
+    private void operation(Op op, int burst) throws Exception {
+        switch (op) {
+            case NV_WRITES -> {
+                for (int i = 0; i < burst; i++) {
+                    writeNext();
+                }
+            }
+            case REBOOT -> {
+                Guest old = guest();
+                old.shutdown(ShutdownReason.REBOOT);
+                retire(old);
+                adopt(host.boot(uuid));
+                writeNext();
+            }
+            case SAVE_RESTORE -> {
+                Guest old = guest();
+                old.suspend();
+                retire(old);
+                adopt(host.boot(uuid, true));
+                writeNext();
+            }
+            case MIGRATE -> {
+                Guest source = guest();
+                Guest destination = host.create(uuid, true);
+                adopt(destination);
+                CompletableFuture<Void> unpaused = CompletableFuture.runAsync(() -> {
+                    try {
+                        destination.unpause();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, workers);
+                source.suspend();
+                retire(source);
+                unpaused.get(OP_WAIT.toSeconds(), TimeUnit.SECONDS);
+                writeNext();
+            }
+            case MANUFACTURE -> {
+                String fresh = UUID.randomUUID().toString();
+                Guest g = host.create(fresh, false);
+                synchronized (strays) {
+                    strays.add(g);
+                }
+                g.unpause();
+                synchronized (manufactured) {
+                    manufactured.add(fresh); // its guest saw a connected TPM: it must never be lost
+                }
+                g.destroy();
+                synchronized (strays) {
+                    strays.remove(g);
+                }
+            }
+            default -> throw new IllegalStateException(op.toString());
+        }
+    }
+
+    private void writeNext() throws IOException {
+        long next = acked + 1;
+        inFlight = true;
+        byte[] response = guest().frontend().transmit(TpmCommands.nvWrite(COUNTER_INDEX, counterBytes(next)), COMMAND_WAIT);
+        if (TpmCommands.rc(response) == 0) {
+            acked = next;
+            inFlight = false;
+        }
+    }
+
+    private Guest guest() {
+        synchronized (domains) {
+            return domains.get(domains.size() - 1);
+        }
+    }
+
+    /** A domain the operation destroyed itself. */
+    private void retire(Guest g) {
+        synchronized (domains) {
+            domains.remove(g);
+        }
+    }
+
+    private void adopt(Guest g) {
+        synchronized (domains) {
+            domains.add(g);
+        }
+    }
+
+    /** After the restart: the guest's instance loads and holds what was acknowledged; so do the manufactured ones. */
+    private void check(int point, Op op, Cut cut, Path lastLog) throws Exception {
+        String where = "point " + point + " (" + op + ", " + cut + ")";
+        Optional<Long> value = usableGuest();
+        if (value.isEmpty()) {
+            unloadable++;
+            failures.add(where + ": the guest's vTPM did not load; logs " + lastLog + " and the current one");
+            return;
+        }
+        long v = value.get();
+        if (v < acked) {
+            lost++;
+            failures.add(where + ": NV counter " + v + " < last acknowledged " + acked);
+            keepLog(lastLog, point);
+        } else if (v > acked + 1 || (v == acked + 1 && !inFlight)) {
+            phantom++;
+            failures.add(where + ": NV counter " + v + ", last acknowledged " + acked + ", in flight " + inFlight);
+        }
+        acked = v;
+        inFlight = false;
+        synchronized (strays) {
+            for (Guest g : strays) {
+                try {
+                    g.destroy();
+                } catch (Exception e) {
+                    // half created when the cut came
+                }
+            }
+            strays.clear();
+        }
+        checkManufactured(where);
+    }
+
+    /**
+     * The counter as the guest reads it after the restart: from its domain if that is still connected,
+     * else from a fresh domain of the same uuid (the cut left the old one half rebooted or half migrated).
+     */
+    private Optional<Long> usableGuest() throws Exception {
+        Guest g = guest();
+        Optional<Long> v = g.frontend().isConnected() ? readCounter(g) : Optional.empty();
+        if (v.isPresent()) {
+            destroyAllBut(g);
+            return v;
+        }
+        destroyAllBut(null);
+        try {
+            g = host.boot(uuid);
+        } catch (Exception e) {
+            failures.add("boot of " + uuid + " after the restart failed: " + e.getMessage());
+            return Optional.empty();
+        }
+        adopt(g);
+        return readCounter(g);
+    }
+
+    private void destroyAllBut(Guest keep) {
+        synchronized (domains) {
+            for (Guest d : domains) {
+                if (d != keep) {
+                    try {
+                        d.destroy();
+                    } catch (Exception e) {
+                        // gone already, or its backend never answered: libxl removes it anyway
+                    }
+                }
+            }
+            domains.clear();
+            if (keep != null) {
+                domains.add(keep);
+            }
+        }
+    }
+
+    private Optional<Long> readCounter(Guest g) {
+        try {
+            byte[] r = g.frontend().transmit(nvRead(COUNTER_INDEX, 8), COMMAND_WAIT);
+            if (TpmCommands.rc(r) != 0) {
+                failures.add("NV_Read rc 0x" + Integer.toHexString(TpmCommands.rc(r)));
+                return Optional.empty();
+            }
+            return Optional.of(ByteBuffer.wrap(r, 16, 8).getLong());
+        } catch (IOException e) {
+            failures.add("NV_Read failed: " + e);
+            return Optional.empty();
+        }
+    }
+
+    private void checkManufactured(String where) throws IOException {
+        List<String> uuids;
+        synchronized (manufactured) {
+            uuids = List.copyOf(manufactured);
+        }
+        if (uuids.isEmpty()) {
+            return;
+        }
+        Path key = state.resolve("master.key");
+        if (!Files.exists(key)) {
+            unloadable += uuids.size();
+            failures.add(where + ": the master key is gone");
+            return;
+        }
+        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.loadOrCreate(key));
+        for (String u : uuids) {
+            try {
+                if (store.load(u).isEmpty()) {
+                    lost++;
+                    failures.add(where + ": manufactured vTPM " + u + " is not in the store");
+                }
+            } catch (Exception e) {
+                unloadable++;
+                failures.add(where + ": manufactured vTPM " + u + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private void keepLog(Path log, int point) throws IOException {
+        if (Files.exists(log)) {
+            Files.copy(log, work.resolve("logs/failed-point-" + point + ".log"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /**
+     * One life of the daemon that ends normally, so its JVM writes a class data archive: every later
+     * life maps it instead of loading and verifying the same classes again (seconds on a busy machine).
+     */
+    private void warmUp() throws IOException, InterruptedException {
+        Path archive = work.resolve("daemon.jsa");
+        fs.newProcess();
+        CutDaemon.start(xenstored, work.resolve("sim"), state, run, work.resolve("logs/warm-up.log"), fs.environment(),
+                List.of("-XX:ArchiveClassesAtExit=" + archive)).stop();
+        if (Files.exists(archive)) {
+            jvmOptions = List.of("-XX:SharedArchiveFile=" + archive);
+        }
+    }
+
+    private void startDaemon() throws IOException, InterruptedException {
+        fs.newProcess();
+        life++;
+        Path log = work.resolve("logs/daemon-" + life + ".log");
+        Files.deleteIfExists(work.resolve("logs/daemon-" + (life - 2) + ".log")); // keep the last two lives
+        daemon = CutDaemon.start(xenstored, work.resolve("sim"), state, run, log, fs.environment(), jvmOptions);
+    }
+
+    /** Power gone: every swtpm of this harness dies with the daemon (found by name, then by its folder on the command line). */
+    private void killSwtpms() throws IOException {
+        String marker = run.toString();
+        List<ProcessHandle> swtpms = new ArrayList<>();
+        try (var procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
+            for (Path proc : procs) {
+                try {
+                    if (Files.readString(proc.resolve("comm")).strip().startsWith("swtpm")
+                            && new String(Files.readAllBytes(proc.resolve("cmdline"))).contains(marker)) {
+                        ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(swtpms::add);
+                    }
+                } catch (IOException e) {
+                    // exited meanwhile
+                }
+            }
+        }
+        swtpms.forEach(ProcessHandle::destroyForcibly);
+        for (ProcessHandle p : swtpms) {
+            p.onExit().orTimeout(10, TimeUnit.SECONDS).exceptionally(e -> p).join();
+        }
+    }
+
+    private static void expectOk(byte[] response, String what) {
+        if (TpmCommands.rc(response) != 0) {
+            throw new IllegalStateException(what + ": TPM rc 0x" + Integer.toHexString(TpmCommands.rc(response)));
+        }
+    }
+
+    private static byte[] counterBytes(long v) {
+        return ByteBuffer.allocate(8).putLong(v).array();
+    }
+
+    /** TPM2_NV_Read(owner, index, size, offset 0) with the owner's empty password. */
+    static byte[] nvRead(int index, int size) {
+        return ByteBuffer.allocate(35).putShort((short) 0x8002).putInt(35).putInt(0x14e).putInt(0x40000001).putInt(index)
+                .putInt(9).putInt(0x40000009).putShort((short) 0).put((byte) 0).putShort((short) 0)
+                .putShort((short) size).putShort((short) 0).array();
+    }
+
+    @Override
+    public void close() throws Exception {
+        workers.shutdownNow();
+        if (daemon != null) {
+            daemon.kill();
+        }
+        destroyAllBut(null);
+        host.close();
+        killSwtpms();
+    }
+}
