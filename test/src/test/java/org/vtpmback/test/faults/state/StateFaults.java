@@ -58,7 +58,7 @@ final class StateFaults implements AutoCloseable {
             return "FAULTS state " + mode.name().toLowerCase() + " points=" + points + " lost=" + lost + " unloadable=" + unloadable
                     + " phantom=" + phantom + " seed=" + seed + " duration=" + took.toSeconds() + "s per-point="
                     + (points == 0 ? 0 : took.toMillis() / points) + "ms acked-writes=" + acked + " cuts=" + lower(cuts) + " ops="
-                    + lower(ops);
+                    + lower(ops) + " result=" + (lost + unloadable + phantom == 0 ? "PASS" : "FAIL");
         }
 
         private static String lower(Map<?, Integer> m) {
