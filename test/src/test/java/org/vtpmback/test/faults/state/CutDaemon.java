@@ -34,7 +34,7 @@ final class CutDaemon {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss512k"));
         cmd.addAll(jvmOptions);
-        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
+        cmd.addAll(List.of("-cp", jarsOnly(), "org.vtpmback.hotplug.cli.Main", "daemon"));
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
                 "state-dir=" + state, "runtime-dir=" + run, "master-key=" + state.resolve("master.key"), "default-tpm-family=2.0")) {
             cmd.addAll(List.of("--set", setting));
@@ -54,6 +54,20 @@ final class CutDaemon {
             Thread.sleep(20);
         }
         return daemon;
+    }
+
+    /**
+     * This JVM's class path without its folders (test classes): the daemon's modules are jars once
+     * Maven has packaged them, and a class data archive accepts jars only.
+     */
+    private static String jarsOnly() {
+        List<String> jars = new ArrayList<>();
+        for (String entry : System.getProperty("java.class.path").split(java.io.File.pathSeparator)) {
+            if (Files.isRegularFile(Path.of(entry))) {
+                jars.add(entry);
+            }
+        }
+        return String.join(java.io.File.pathSeparator, jars);
     }
 
     long pid() {

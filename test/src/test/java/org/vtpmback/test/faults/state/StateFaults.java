@@ -416,6 +416,8 @@ final class StateFaults implements AutoCloseable {
         if (Files.exists(archive)) {
             jvmOptions = List.of("-XX:SharedArchiveFile=" + archive);
         }
+        System.out.println("FAULTS state " + mode.name().toLowerCase() + ": daemon class data archive "
+                + (Files.exists(archive) ? archive : "not written (see " + work.resolve("logs/warm-up.log") + ")"));
     }
 
     private void startDaemon() throws IOException, InterruptedException {
