@@ -52,7 +52,7 @@ rc=$?
 set -e
 grep -E '^(FAULTS state|point |  point )' "$log" || true
 if [ ! -s "$summary" ]; then
-	tail -50 "$log"
+	grep -E "ERROR|FAIL" "$log" | head -40
 	echo "FAULTS state: no summary (mvn exit $rc)"
 	exit 1
 fi

@@ -22,6 +22,7 @@ import org.vtpmback.test.xenstored.XenstoredDaemon;
  * empty), names exist only where an fsync of their folder recorded them.
  */
 final class CrashFs {
+    private static final Set<PosixFilePermission> PRIVATE = java.nio.file.attribute.PosixFilePermissions.fromString("rwx------");
     private final Path root;
     private final Path shadow;
     private final Path library;
@@ -32,6 +33,7 @@ final class CrashFs {
      */
     CrashFs(Path root, Path shadow, Path buildDir) throws IOException {
         Files.createDirectories(root);
+        Files.setPosixFilePermissions(root, PRIVATE); // the daemon refuses a state-dir open to others
         this.root = root.toRealPath();
         this.shadow = shadow;
         this.library = compile(buildDir);
@@ -78,6 +80,7 @@ final class CrashFs {
         Path survivor = root.resolveSibling(root.getFileName() + ".survivor");
         deleteTree(survivor);
         rebuild(survivor, inode(root), new HashSet<>());
+        Files.setPosixFilePermissions(survivor, Files.getPosixFilePermissions(root));
         deleteTree(root);
         Files.move(survivor, root);
         seed();

@@ -32,7 +32,7 @@ final class CutDaemon {
     static CutDaemon start(Path xenstoredSocket, Path simDir, Path state, Path run, Path log, Map<String, String> env,
             List<String> jvmOptions) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss512k"));
+                "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss512k", "-Xlog:cds=error"));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", jarsOnly(), "org.vtpmback.hotplug.cli.Main", "daemon"));
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,

@@ -22,6 +22,7 @@ import java.util.concurrent.locks.LockSupport;
 import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.xen.ShutdownReason;
@@ -384,10 +385,10 @@ final class StateFaults implements AutoCloseable {
             failures.add(where + ": the master key is gone");
             return;
         }
-        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.loadOrCreate(key));
+        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(key));
         for (String u : uuids) {
             try {
-                if (store.load(u).isEmpty()) {
+                if (store.load(Uuid.parse(u)).isEmpty()) {
                     lost++;
                     failures.add(where + ": manufactured vTPM " + u + " is not in the store");
                 }
