@@ -1,5 +1,6 @@
 package org.vtpmback.backend.device;
 
+import java.time.Duration;
 import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.instance.ActiveInstance;
@@ -13,7 +14,8 @@ import org.vtpmback.backend.xen.MappedGrant;
 
 /**
  * A connected device's data path: the mapped page, the bound port and the vTPM instance. Serves one
- * command at a time (tpmif allows one in flight). Confined to the device's serial executor.
+ * command at a time (tpmif allows one in flight). Confined to the device's serial executor, except
+ * {@link #abortForRemoval} and {@link #commandRunning}.
  */
 final class DataPath {
     private static final System.Logger LOG = System.getLogger(DataPath.class.getName());
@@ -33,9 +35,17 @@ final class DataPath {
     private long served;
     /** A state change the guest was told failed is not durable yet: commands are refused until it is. */
     private boolean unsaved;
+    private final Strikes engineRestarts;
+    /** Set when this data path gave up; the device then fails. */
+    private String failure;
+    /** The engine a command is running in, or null; read by {@link #abortForRemoval} from another thread. */
+    private volatile TpmEngine running;
+    /** The toolstack is removing the device: refuse commands, never restart the engine. */
+    private volatile boolean removing;
 
-    DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance) {
+    DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance, Strikes engineRestarts) {
         this.device = device;
+        this.engineRestarts = engineRestarts;
         this.ring = ring;
         this.grant = grant;
         this.page = new SharedPage(grant.page());
@@ -95,19 +105,37 @@ final class DataPath {
         if (unsaved && !saveAgain()) {
             return failureResponse();
         }
+        if (!instance.engine().isAlive()) {
+            // swtpm died while idle: this command learns that the TPM failed (its volatile state is
+            // gone), the next one runs on the restarted engine. While backing off, nothing restarts
+            // and every command is answered at once, never queued.
+            restartEngine();
+            return failureResponse();
+        }
         TpmEngine engine = instance.engine();
         long start = System.nanoTime();
         byte[] response;
+        running = engine;
         try {
+            if (removing) {
+                return failureResponse(); // checked after publishing running: abortForRemoval sees one or the other
+            }
             response = engine.execute(request.locality(), request.command());
         } catch (EngineException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: command refused by the engine: {1}", device, e.getMessage());
             return engine.family().failureResponse();
+        } finally {
+            synchronized (this) {
+                running = null;
+                notifyAll();
+            }
         }
         long executed = System.nanoTime();
         served++;
         if (!engine.isAlive()) {
-            recoverEngine(); // the engine already answered with its failure response
+            if (!removing) {
+                restartEngine(); // the engine already answered with its failure response
+            }
         } else if (!persist()) {
             return failureResponse();
         }
@@ -160,8 +188,81 @@ final class DataPath {
         if (instance.engine().isAlive()) {
             return false;
         }
-        recoverEngine();
+        restartEngine();
         return true;
+    }
+
+    /**
+     * Replaces a dead engine, from the last saved permanent state, unless the previous restarts were
+     * too recent (backoff: the command is answered with a failure and a later one tries again) or
+     * too many (the device is to be failed, see {@link #failure()}).
+     *
+     * @return whether a live engine is in place now
+     */
+    private boolean restartEngine() {
+        if (failure != null) {
+            return false;
+        }
+        if (!engineRestarts.backoffLeft().isZero()) {
+            return false;
+        }
+        if (!engineRestarts.strike()) {
+            failure = "the TPM engine failed " + engineRestarts.limit() + " times in a row; giving up on this device";
+            return false;
+        }
+        LOG.log(System.Logger.Level.ERROR, "{0}: TPM engine died; restarting it (restart {1} of at most {2})", device,
+                engineRestarts.count(), engineRestarts.limit() - 1);
+        try {
+            instance.restartEngine();
+            LOG.log(System.Logger.Level.INFO, "{0}: TPM engine restarted", device);
+            return true;
+        } catch (RuntimeException e) {
+            // Leave the dead engine in place: each later command gets a failure response, none hangs.
+            LOG.log(System.Logger.Level.ERROR, device + ": TPM engine restart failed", e);
+            return false;
+        }
+    }
+
+    /**
+     * Why the device must be failed, once this data path gave up (too many engine restarts); null
+     * while it serves. The device reads it after each {@link #service()}.
+     */
+    String failure() {
+        return failure;
+    }
+
+    /** True while a command is inside the engine. Any thread. */
+    boolean commandRunning() {
+        return running != null;
+    }
+
+    /**
+     * From any thread, when the toolstack is removing the device: new commands are refused, the one
+     * in the engine gets {@code grace} to finish, then its engine is closed so that it ends now (its
+     * guest gets a failure response) instead of holding the removal behind a hung swtpm: libxl waits
+     * only 10 s for Closed. The engine is not restarted; the removal saves what is left.
+     */
+    void abortForRemoval(Duration grace) {
+        removing = true;
+        TpmEngine stuck;
+        synchronized (this) {
+            long deadline = System.nanoTime() + grace.toNanos();
+            long left;
+            while (running != null && (left = deadline - System.nanoTime()) > 0) {
+                try {
+                    wait(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+            stuck = running;
+        }
+        if (stuck != null) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: the device is being removed while a command has run for over {1} s;"
+                    + " stopping its TPM engine so that the removal does not wait for it", device, grace.toSeconds());
+            stuck.close();
+        }
     }
 
     private byte[] failureResponse() {
@@ -174,17 +275,6 @@ final class DataPath {
 
     private static int word(byte[] packet, int offset) {
         return packet.length >= offset + 4 ? java.nio.ByteBuffer.wrap(packet, offset, 4).getInt() : -1;
-    }
-
-    private void recoverEngine() {
-        LOG.log(System.Logger.Level.ERROR, "{0}: TPM engine died; answered the command with a TPM failure and restarting it", device);
-        try {
-            instance.restartEngine();
-            LOG.log(System.Logger.Level.INFO, "{0}: TPM engine restarted", device);
-        } catch (RuntimeException e) {
-            // Leave the dead engine in place: each later command gets a failure response, none hangs.
-            LOG.log(System.Logger.Level.ERROR, device + ": TPM engine restart failed", e);
-        }
     }
 
     private boolean isTpm2() {

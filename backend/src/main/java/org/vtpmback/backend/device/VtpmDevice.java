@@ -1,9 +1,12 @@
 package org.vtpmback.backend.device;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.instance.ActivationRequest;
 import org.vtpmback.backend.instance.ActiveInstance;
@@ -27,23 +30,46 @@ import org.vtpmback.xenstore.XenbusState;
  */
 public final class VtpmDevice {
     private static final System.Logger LOG = System.getLogger(VtpmDevice.class.getName());
+    /**
+     * Handshake restarts (back to InitWait, or a new ring without closing) a frontend may make before
+     * its device is failed: waits of 0.25, 0.5, 1, 2, 4 s between them, one forgiven per minute.
+     */
+    static final int HANDSHAKE_RESTART_LIMIT = 6;
+    /** Engine restarts after swtpm died: waits of 1, 2, 4, 8 s between them, one forgiven per 5 minutes. */
+    static final int ENGINE_RESTART_LIMIT = 5;
+    /** How long a command may keep running once the toolstack removes the device (libxl waits 10 s). */
+    private static final Duration REMOVAL_GRACE = Duration.ofSeconds(1);
 
     private final DeviceId id;
     private final DeviceNodes nodes;
     private final DeviceResources resources;
     private final SerialExecutor executor;
     private final Runnable onRemoved;
+    private final Executor pool;
+    private final Strikes handshakeRestarts = new Strikes(HANDSHAKE_RESTART_LIMIT, Duration.ofMillis(250),
+            Duration.ofSeconds(4), Duration.ofMinutes(1));
+    private final Strikes engineRestarts = new Strikes(ENGINE_RESTART_LIMIT, Duration.ofSeconds(1),
+            Duration.ofSeconds(8), Duration.ofMinutes(5));
+    /** A delayed re-read is scheduled (a handshake restart waiting out its backoff). */
+    private final AtomicBoolean retryScheduled = new AtomicBoolean();
+    /** A removal check is queued on the pool (see {@link #checkRemovalWhileBusy()}). */
+    private final AtomicBoolean removalCheckQueued = new AtomicBoolean();
     /** A "service the page" task is queued and has not started yet. */
     private final AtomicBoolean serviceQueued = new AtomicBoolean();
     /** A "re-read the state" task is queued and has not started yet. */
     private final AtomicBoolean reevaluateQueued = new AtomicBoolean();
     private List<Watch> watches = List.of();
-    private DataPath dataPath;
+    /** Written on the executor; read by the removal check on another thread. */
+    private volatile DataPath dataPath;
     /** A vTPM kept running while the frontend is closed: reused if it reconnects, saved when the device goes. */
     private ActiveInstance parked;
     /** The frontend closed the device itself (guest shutdown, driver unload) since it last connected. */
     private boolean frontendClosed;
     private boolean removed;
+    /** The backend went to InitWait (or connected) at least once: going there again is a restart. */
+    private boolean handshakeStarted;
+    /** The device was failed for good: only its removal by the toolstack is handled from now on. */
+    private boolean failed;
 
     VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool, Runnable onRemoved) {
         this.id = id;
@@ -51,6 +77,7 @@ public final class VtpmDevice {
         this.resources = resources;
         this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
         this.onRemoved = onRemoved;
+        this.pool = pool;
     }
 
     public DeviceId id() {
@@ -61,8 +88,44 @@ public final class VtpmDevice {
     void start(XenStore store) {
         executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));
         watches = List.of(
-                store.watch(nodes.backend(), p -> requestReevaluate()),
+                store.watch(nodes.backend(), p -> {
+                    requestReevaluate();
+                    checkRemovalWhileBusy();
+                }),
                 store.watch(nodes.frontendState(), p -> requestReevaluate()));
+    }
+
+    /**
+     * From the watch thread, when our backend directory changed while connected: the re-read would
+     * wait behind a running command (up to swtpm's 120 s timeout), but libxl gives a removal only
+     * 10 s. So a pool thread looks at once whether this is a removal and, if so, refuses new commands
+     * and cuts a running one short.
+     */
+    private void checkRemovalWhileBusy() {
+        DataPath path = dataPath;
+        if (path == null || !removalCheckQueued.compareAndSet(false, true)) {
+            return;
+        }
+        pool.execute(() -> {
+            removalCheckQueued.set(false);
+            try {
+                if (!nodes.backendExists() || !nodes.online()) {
+                    path.abortForRemoval(REMOVAL_GRACE);
+                }
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: checking for a removal failed: {1}", id, e.toString());
+            }
+        });
+    }
+
+    /** Re-reads the nodes after {@code delay} (a restart waiting out its backoff); one timer at a time. */
+    private void reevaluateLater(Duration delay) {
+        if (retryScheduled.compareAndSet(false, true)) {
+            CompletableFuture.delayedExecutor(delay.toMillis() + 1, TimeUnit.MILLISECONDS).execute(() -> {
+                retryScheduled.set(false);
+                requestReevaluate();
+            });
+        }
     }
 
     /** From any thread: re-read the nodes soon. Queues nothing if a re-read is already waiting to start. */
@@ -106,28 +169,65 @@ public final class VtpmDevice {
         XenbusState theirs = nodes.theirState();
         boolean online = nodes.online();
         try {
-            if (dataPath != null && theirs == XenbusState.INITIALISED && ringReplaced()) {
-                // The frontend published a new page and port without closing (resume in place): drop
-                // the old ring, keep the TPM, and connect to the new one.
-                LOG.log(System.Logger.Level.INFO, "{0}: frontend published a new ring; reconnecting", id);
-                releaseRing();
-            }
-            if (!online || theirs == XenbusState.UNKNOWN) {
-                // The toolstack is taking the device away. Save the vTPM before reporting Closed: libxl
-                // destroys the domain right after, and the save asks the domain why it went away.
+            if (!online) {
+                // Only the toolstack takes a device away (online = 0, or the directory removed): save the
+                // vTPM before reporting Closed, since libxl destroys the domain right after and the save
+                // asks the domain why it went away. A frontend state of 0, garbage or a deleted node is
+                // the guest's own doing: that only closes the ring (below), the vTPM stays parked.
                 releaseRing();
                 finishInstance(removalTeardown());
+            } else if (failed) {
+                return; // failed for good: the guest's writes are ignored until the toolstack removes the device
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
                 frontendClosed = true;
+            }
+            if (online && dataPath != null && theirs == XenbusState.INITIALISED && ringReplaced()) {
+                // The frontend published a new page and port without closing (resume in place): drop
+                // the old ring, keep the TPM, and connect to the new one.
+                if (!mayRestartHandshake("published a new ring")) {
+                    return;
+                }
+                LOG.log(System.Logger.Level.INFO, "{0}: frontend published a new ring; reconnecting", id);
+                releaseRing();
             }
             XenbusStep step = XenbusStateMachine.step(ours, theirs, online, dataPath != null);
             if (!(step instanceof XenbusStep.Stay)) {
                 LOG.log(System.Logger.Level.DEBUG, "{0}: ours {1} theirs {2} online {3} -> {4}", id, ours, theirs, online, step);
             }
+            if (online && isRestart(step) && !mayRestartHandshake("restarted the handshake")) {
+                return;
+            }
             apply(step, ours);
         } catch (RuntimeException e) {
             fail(e);
         }
+    }
+
+    /** Going back to InitWait after having been there: the frontend starts over. */
+    private boolean isRestart(XenbusStep step) {
+        boolean toInitWait = step instanceof XenbusStep.Switch s && s.to() == XenbusState.INIT_WAIT
+                || step instanceof XenbusStep.Disconnect d && d.then() == XenbusState.INIT_WAIT;
+        return toInitWait && handshakeStarted;
+    }
+
+    /**
+     * Rate-limits handshake restarts: each costs dom0 real work (mapping, binding, for a new uuid a
+     * manufacture), so after the first they wait out a doubling backoff (the re-read is retried when
+     * it ends), and the {@link #HANDSHAKE_RESTART_LIMIT}-th fails the device.
+     *
+     * @return whether to go ahead now
+     */
+    private boolean mayRestartHandshake(String what) {
+        Duration wait = handshakeRestarts.backoffLeft();
+        if (!wait.isZero()) {
+            reevaluateLater(wait);
+            return false;
+        }
+        if (!handshakeRestarts.strike()) {
+            failDevice("the frontend " + what + " " + HANDSHAKE_RESTART_LIMIT + " times in a short time");
+            return false;
+        }
+        return true;
     }
 
     private Teardown removalTeardown() {
@@ -150,6 +250,7 @@ public final class VtpmDevice {
             }
             switchState(s.to());
             if (s.to() == XenbusState.INIT_WAIT) {
+                handshakeStarted = true;
                 resources.instances().prepare(id.toString(), nodes.backendKey(VtpmKeys.UUID));
             }
         } else if (step instanceof XenbusStep.Connect) {
@@ -174,7 +275,7 @@ public final class VtpmDevice {
             grant.close();
             throw e;
         }
-        DataPath path = new DataPath(id.toString(), ring, grant, instance);
+        DataPath path = new DataPath(id.toString(), ring, grant, instance, engineRestarts);
         try {
             BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
                     p -> requestService());
@@ -185,6 +286,7 @@ public final class VtpmDevice {
         }
         dataPath = path;
         frontendClosed = false;
+        handshakeStarted = true;
         if (resume) {
             // The restore signal is consumed, as xend's _endRestore did: a later reconnect of this
             // frontend must not ask for the (now used) snapshot again.
@@ -196,12 +298,39 @@ public final class VtpmDevice {
         switchState(XenbusState.CONNECTED);
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
-        dataPath.service(); // the frontend may have submitted before we were bound
+        serviceRing(); // the frontend may have submitted before we were bound
     }
 
     private void serviceRing() {
-        if (dataPath != null) {
-            dataPath.service();
+        DataPath path = dataPath;
+        if (path != null) {
+            path.service();
+            if (path.failure() != null) {
+                failDevice(path.failure());
+            }
+        }
+    }
+
+    /**
+     * Fails the device for good, as xenbus_dev_fatal does for a "buggy or malicious guest": the
+     * {@code error} node first (so whoever sees the state change finds the reason), then Closing and
+     * Closed (Linux unregisters the TPM on either; libxl's removal then finds Closed and does not wait).
+     * The vTPM stays parked, saved as usual when the toolstack removes the device; until then every
+     * frontend change is ignored.
+     */
+    private void failDevice(String reason) {
+        if (failed) {
+            return;
+        }
+        failed = true;
+        LOG.log(System.Logger.Level.ERROR, "{0}: device failed: {1}; it stays Closed until the toolstack removes it", id, reason);
+        releaseRing();
+        try {
+            nodes.writeError(reason);
+            switchState(XenbusState.CLOSING);
+            switchState(XenbusState.CLOSED);
+        } catch (RuntimeException again) {
+            LOG.log(System.Logger.Level.ERROR, id + ": could not report the failure in xenstore", again);
         }
     }
 

@@ -86,6 +86,16 @@ final class HostileFrontend implements AutoCloseable {
         xs.write(fe.child("state"), s.wire());
     }
 
+    /** Writes anything into the frontend's state node. */
+    void rawState(String value) {
+        xs.write(fe.child("state"), value);
+    }
+
+    /** Deletes the frontend's state node. */
+    void deleteState() {
+        xs.rm(fe.child("state"));
+    }
+
     boolean awaitBackend(XenbusState s, Duration timeout) throws InterruptedException {
         return backendState.await(s, timeout);
     }

