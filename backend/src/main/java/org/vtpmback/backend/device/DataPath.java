@@ -4,7 +4,7 @@ import java.time.Duration;
 import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.instance.ActiveInstance;
-import org.vtpmback.backend.ring.MalformedRequestException;
+import org.vtpmback.backend.ring.GuestProtocolException;
 import org.vtpmback.backend.ring.PageState;
 import org.vtpmback.backend.ring.SharedPage;
 import org.vtpmback.backend.ring.TpmRequest;
@@ -19,12 +19,6 @@ import org.vtpmback.backend.xen.MappedGrant;
  */
 final class DataPath {
     private static final System.Logger LOG = System.getLogger(DataPath.class.getName());
-    /** TPM_RC_LOCALITY (TPM 2.0) and TPM_BAD_LOCALITY (1.2): what a real TPM answers for a bad locality. */
-    private static final int TPM2_RC_LOCALITY = 0x907;
-    private static final int TPM12_BAD_LOCALITY = 0x3d;
-    /** TPM_RC_COMMAND_SIZE / TPM_BAD_PARAM_SIZE, for requests the page codec refuses. */
-    private static final int TPM2_RC_COMMAND_SIZE = 0x142;
-    private static final int TPM12_BAD_PARAM_SIZE = 0x19;
 
     private final String device;
     private final FrontendRing ring;
@@ -65,7 +59,7 @@ final class DataPath {
         PageState state;
         try {
             state = page.state();
-        } catch (MalformedRequestException e) {
+        } catch (GuestProtocolException e) {
             // A state byte tpmif.h does not define: ignored like a spurious wake-up, the page left alone.
             LOG.log(System.Logger.Level.WARNING, "{0}: ignoring the shared page: {1}", device, e.getMessage());
             return;
@@ -93,14 +87,10 @@ final class DataPath {
         TpmRequest request;
         try {
             request = page.takeRequest();
-        } catch (MalformedRequestException e) {
+        } catch (GuestProtocolException e) {
+            // The one check of what the guest put on the page: what gets past it, the engine trusts.
             LOG.log(System.Logger.Level.WARNING, "{0}: refused request: {1}", device, e.getMessage());
-            return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_COMMAND_SIZE) : TpmResponses.tpm12Error(TPM12_BAD_PARAM_SIZE);
-        }
-        if (request.locality() > 3) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: refused command at locality {1}: guests may use 0-3 only",
-                    device, request.locality());
-            return isTpm2() ? TpmResponses.tpm2Error(TPM2_RC_LOCALITY) : TpmResponses.tpm12Error(TPM12_BAD_LOCALITY);
+            return TpmResponses.refusal(e.refusal(), isTpm2());
         }
         if (unsaved && !saveAgain()) {
             return failureResponse();
@@ -266,7 +256,7 @@ final class DataPath {
     }
 
     private byte[] failureResponse() {
-        return instance.engine().family().failureResponse();
+        return TpmResponses.failure(isTpm2());
     }
 
     private static String message(RuntimeException e) {

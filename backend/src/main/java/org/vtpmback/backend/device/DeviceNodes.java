@@ -1,6 +1,7 @@
 package org.vtpmback.backend.device;
 
 import java.util.Optional;
+import org.vtpmback.backend.ring.GuestProtocolException;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
 import org.vtpmback.xenstore.XsPath;
@@ -64,7 +65,7 @@ final class DeviceNodes {
     void checkFrontendPath() {
         Optional<String> written = backendKey(VtpmKeys.FRONTEND);
         if (written.isPresent() && !written.get().equals(expectedFrontend.value())) {
-            throw new MalformedFrontendException("backend key frontend is '" + written.get()
+            throw new GuestProtocolException("backend key frontend is '" + written.get()
                     + "', expected " + expectedFrontend + " for " + id);
         }
     }

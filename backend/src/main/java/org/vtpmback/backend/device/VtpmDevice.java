@@ -11,6 +11,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.instance.ActivationRequest;
 import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.instance.Teardown;
+import org.vtpmback.backend.ring.GuestProtocolException;
 import org.vtpmback.backend.xen.BoundPort;
 import org.vtpmback.backend.xen.MappedGrant;
 import org.vtpmback.xen.DomainId;
@@ -237,7 +238,7 @@ public final class VtpmDevice {
     private boolean ringReplaced() {
         try {
             return !nodes.readRing().equals(dataPath.ring());
-        } catch (MalformedFrontendException e) {
+        } catch (GuestProtocolException e) {
             return true; // let the connect path report what is wrong with it
         }
     }
@@ -337,7 +338,7 @@ public final class VtpmDevice {
     private void fail(RuntimeException e) {
         String message = e.getMessage() == null ? e.toString() : e.getMessage();
         LOG.log(System.Logger.Level.ERROR, "{0}: {1}", id, message);
-        if (!(e instanceof MalformedFrontendException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
+        if (!(e instanceof GuestProtocolException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
             LOG.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
         }
         releaseRing();

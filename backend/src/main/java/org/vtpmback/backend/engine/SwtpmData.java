@@ -13,7 +13,7 @@ import java.time.Duration;
  */
 final class SwtpmData implements AutoCloseable {
     /** TPM header: tag u16, size u32, code u32. */
-    static final int HEADER_SIZE = 10;
+    static final int HEADER_SIZE = org.vtpmback.backend.ring.TpmResponses.HEADER_SIZE;
     /** libtpms never answers more than its 4096-byte maximum buffer. */
     static final int MAX_RESPONSE = 4096;
 

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.vtpmback.backend.ring.TpmRequest;
 
 /**
  * A {@link TpmEngine} backed by one swtpm process, speaking to it over its ctrl and data UNIX
@@ -22,7 +23,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 public final class SwtpmEngine implements TpmEngine {
     private static final System.Logger LOG = System.getLogger(SwtpmEngine.class.getName());
     private static final int LOCALITY_UNKNOWN = -1;
-    private static final int MAX_GUEST_LOCALITY = 3;
     private static final Duration SHUTDOWN_GRACE = Duration.ofSeconds(2);
     private static final int LOG_TAIL_LINES = 5;
 
@@ -58,14 +58,14 @@ public final class SwtpmEngine implements TpmEngine {
 
     @Override
     public byte[] execute(int locality, byte[] command) {
-        if (locality < 0 || locality > MAX_GUEST_LOCALITY) {
-            throw new EngineException("swtpm[" + name + "] locality " + locality + " refused: guests may use 0.."
-                    + MAX_GUEST_LOCALITY);
+        // Checked at the guest boundary (TpmRequest); kept as preconditions, since a malformed size
+        // reaching swtpm would split or merge commands (trap 1).
+        if (locality < 0 || locality > TpmRequest.MAX_GUEST_LOCALITY) {
+            throw new IllegalArgumentException("swtpm[" + name + "] locality " + locality + " refused: guests may use 0.."
+                    + TpmRequest.MAX_GUEST_LOCALITY);
         }
         if (command.length < SwtpmData.HEADER_SIZE || command.length > MAX_COMMAND_SIZE) {
-            // Never let a malformed size reach swtpm: it would split or merge commands (trap 1).
-            LOG.log(Level.DEBUG, "swtpm[{0}] refused a {1}-byte command", name, command.length);
-            return family.errorResponse(family.commandSizeError());
+            throw new IllegalArgumentException("swtpm[" + name + "] refused a " + command.length + "-byte command");
         }
         if (dead || closed.get()) {
             return family.failureResponse();

@@ -24,15 +24,17 @@ package org.vtpmback.backend.engine;
  */
 public interface TpmEngine extends AutoCloseable {
     /** Largest command (and response) the Xen shared page carries: 4096 minus the tpmif header. */
-    int MAX_COMMAND_SIZE = 4088;
+    int MAX_COMMAND_SIZE = org.vtpmback.backend.ring.SharedPage.MAX_PAYLOAD;
 
     /**
-     * Runs one TPM command at {@code locality} and returns the TPM's response. A command shorter than
-     * a header or longer than {@link #MAX_COMMAND_SIZE} is answered with a size error without reaching
-     * swtpm. If swtpm is dead, hangs past the response timeout or breaks the stream, this returns the
-     * family's {@link TpmFamily#failureResponse()} and the engine is dead from then on.
+     * Runs one TPM command at {@code locality} and returns the TPM's response. The guest boundary
+     * ({@link org.vtpmback.backend.ring.TpmRequest}) has checked both: the engine trusts them. If swtpm
+     * is dead, hangs past the response timeout or breaks the stream, this returns the family's
+     * {@link TpmFamily#failureResponse()} and the engine is dead from then on.
      *
-     * @throws EngineException if {@code locality} is not 0..3 (4 is the CPU's, never a guest's)
+     * @throws IllegalArgumentException if {@code locality} is not 0..3 or the command is shorter than
+     *     a header or longer than {@link #MAX_COMMAND_SIZE}: a caller's bug, never sent to swtpm (it
+     *     would split or merge commands, swtpm.md trap 1)
      */
     byte[] execute(int locality, byte[] command);
 

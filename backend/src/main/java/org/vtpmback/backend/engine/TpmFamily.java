@@ -1,6 +1,6 @@
 package org.vtpmback.backend.engine;
 
-import java.nio.ByteBuffer;
+import org.vtpmback.backend.ring.TpmResponses;
 
 /**
  * The TPM family an engine emulates, with the few raw commands and answers the backend itself has to
@@ -10,24 +10,20 @@ public enum TpmFamily {
     /** TPM 2.0 ({@code swtpm --tpm2}); state files {@code tpm2-00.*}. */
     TPM2("tpm2-00",
             hex("80010000000c000001440000"),    // TPM2_Startup(SU_CLEAR)
-            hex("80010000000c000001450000"),    // TPM2_Shutdown(SU_CLEAR)
-            hex("8001" + "0000000a" + "00000101")), // tag ST_NO_SESSIONS, TPM_RC_FAILURE
+            hex("80010000000c000001450000")),   // TPM2_Shutdown(SU_CLEAR)
     /** TPM 1.2 (swtpm's default); state files {@code tpm-00.*}. */
     TPM12("tpm-00",
             hex("00c10000000c000000990001"),    // TPM_Startup(TPM_ST_CLEAR)
-            hex("00c10000000a00000098"),        // TPM_SaveState
-            hex("00c4" + "0000000a" + "00000009")); // tag TPM_TAG_RSP_COMMAND, TPM_FAIL
+            hex("00c10000000a00000098"));       // TPM_SaveState
 
     private final String statePrefix;
     private final byte[] startupClear;
     private final byte[] orderlyShutdown;
-    private final byte[] failureResponse;
 
-    TpmFamily(String statePrefix, byte[] startupClear, byte[] orderlyShutdown, byte[] failureResponse) {
+    TpmFamily(String statePrefix, byte[] startupClear, byte[] orderlyShutdown) {
         this.statePrefix = statePrefix;
         this.startupClear = startupClear;
         this.orderlyShutdown = orderlyShutdown;
-        this.failureResponse = failureResponse;
     }
 
     /** The raw Startup(CLEAR) command the guest firmware would send after a reset. */
@@ -49,17 +45,7 @@ public enum TpmFamily {
      * whereas a missing answer would hang it.
      */
     public byte[] failureResponse() {
-        return failureResponse.clone();
-    }
-
-    /** A 10-byte error response with the given result code and this family's response tag. */
-    byte[] errorResponse(int resultCode) {
-        return ByteBuffer.wrap(failureResponse()).putInt(6, resultCode).array();
-    }
-
-    /** Result code for a command whose size the backend refuses (TPM_RC_COMMAND_SIZE / TPM_BAD_PARAM_SIZE). */
-    int commandSizeError() {
-        return this == TPM2 ? 0x142 : 0x19;
+        return TpmResponses.failure(this == TPM2);
     }
 
     /** Name of swtpm's volatile-state file in the state dir (swtpm.md trap 7). */

@@ -34,14 +34,14 @@ public enum PageState {
      * Decodes a state byte written by the guest.
      *
      * @param raw the unsigned byte value, 0..255
-     * @throws MalformedRequestException for any value tpmif.h does not define; the guest controls
+     * @throws GuestProtocolException for any value tpmif.h does not define; the guest controls
      *     the byte, so an unknown value is hostile or corrupt input, not a programming error
      */
     public static PageState fromValue(int raw) {
         if (raw >= 0 && raw < BY_VALUE.length) {
             return BY_VALUE[raw];
         }
-        throw new MalformedRequestException(
+        throw new GuestProtocolException(
                 "state " + raw + " is not a tpmif state (0 IDLE, 1 SUBMIT, 2 FINISH, 3 CANCEL)");
     }
 }

@@ -33,14 +33,14 @@ import java.util.Objects;
  * (tpmif allows one outstanding request per device, so nothing needs sharing).
  */
 public final class SharedPage {
-    /** One Xen page. */
-    public static final int PAGE_SIZE = 4096;
+    /** One Xen page: the page is a mapped grant. */
+    public static final int PAGE_SIZE = org.vtpmback.backend.xen.MappedGrant.PAGE_SIZE;
     /** {@code sizeof(struct tpmif_shared_page)} on every Xen architecture. */
     public static final int HEADER_SIZE = 8;
     /** Largest TPM packet a single page carries; Linux rejects bigger requests with -EINVAL. */
     public static final int MAX_PAYLOAD = PAGE_SIZE - HEADER_SIZE;
     /** A TPM command is at least its tag, paramSize and ordinal. */
-    public static final int MIN_COMMAND = 10;
+    public static final int MIN_COMMAND = TpmResponses.HEADER_SIZE;
 
     private static final int OFFSET_LENGTH = 0;
     private static final int OFFSET_STATE = 4;
@@ -71,7 +71,7 @@ public final class SharedPage {
      * Reads the state byte with acquire semantics: page reads that follow cannot be satisfied before
      * it, which pairs with the guest's barrier between writing the length and the state.
      *
-     * @throws MalformedRequestException if the guest wrote a value tpmif.h does not define
+     * @throws GuestProtocolException if the guest wrote a value tpmif.h does not define
      */
     public PageState state() {
         int raw = Byte.toUnsignedInt(page.get(OFFSET_STATE));
@@ -84,7 +84,8 @@ public final class SharedPage {
      * {@link PageState#SUBMIT}; it does not re-read the state, because the guest may already have
      * moved it on to CANCEL, which only changes how the response is treated.
      *
-     * @throws MalformedRequestException if nr_extra_pages is not 0, the length is below
+     * @throws GuestProtocolException if the locality is above {@value TpmRequest#MAX_GUEST_LOCALITY}
+     *     ({@link GuestProtocolException.Refusal#LOCALITY}), or (COMMAND_SIZE) nr_extra_pages is not 0, the length is below
      *     {@value #MIN_COMMAND} or does not fit the page, or the TPM header's paramSize differs
      *     from the length (swtpm reads one command per read(), so a mismatch would desynchronise it)
      */
@@ -96,28 +97,32 @@ public final class SharedPage {
         int nrExtraPages = Byte.toUnsignedInt(page.get(OFFSET_NR_EXTRA_PAGES));
 
         if (nrExtraPages != 0) {
-            throw new MalformedRequestException("nr_extra_pages " + nrExtraPages
+            throw new GuestProtocolException("nr_extra_pages " + nrExtraPages
                     + " is not supported: no frontend or backend implements extra pages, so a request"
-                    + " must fit in the " + MAX_PAYLOAD + " bytes of a single page");
+                    + " must fit in the " + MAX_PAYLOAD + " bytes of a single page", GuestProtocolException.Refusal.COMMAND_SIZE);
         }
         int dataOffset = HEADER_SIZE + 4 * nrExtraPages;
         // length is a u32: compare as long so values >= 2^31 are not mistaken for small negatives.
         long unsignedLength = Integer.toUnsignedLong(length);
         if (dataOffset + unsignedLength > PAGE_SIZE) {
-            throw new MalformedRequestException("length " + unsignedLength + " exceeds the "
-                    + (PAGE_SIZE - dataOffset) + " bytes of a single page");
+            throw new GuestProtocolException("length " + unsignedLength + " exceeds the "
+                    + (PAGE_SIZE - dataOffset) + " bytes of a single page", GuestProtocolException.Refusal.COMMAND_SIZE);
         }
         if (length < MIN_COMMAND) {
-            throw new MalformedRequestException("length " + length
-                    + " is shorter than the " + MIN_COMMAND + "-byte TPM command header");
+            throw new GuestProtocolException("length " + length
+                    + " is shorter than the " + MIN_COMMAND + "-byte TPM command header", GuestProtocolException.Refusal.COMMAND_SIZE);
         }
         byte[] command = new byte[length];
         page.get(dataOffset, command); // copy out before parsing anything
 
         long paramSize = Integer.toUnsignedLong(ByteBuffer.wrap(command).getInt(OFFSET_PARAM_SIZE));
         if (paramSize != length) {
-            throw new MalformedRequestException("TPM header paramSize " + paramSize
-                    + " differs from the page length " + length);
+            throw new GuestProtocolException("TPM header paramSize " + paramSize
+                    + " differs from the page length " + length, GuestProtocolException.Refusal.COMMAND_SIZE);
+        }
+        if (locality > TpmRequest.MAX_GUEST_LOCALITY) {
+            throw new GuestProtocolException("locality " + locality + " refused: guests may use 0-"
+                    + TpmRequest.MAX_GUEST_LOCALITY + " only", GuestProtocolException.Refusal.LOCALITY);
         }
         return new TpmRequest(locality, command);
     }

@@ -3,14 +3,16 @@ package org.vtpmback.backend.ring;
 import java.nio.ByteBuffer;
 
 /**
- * Builds the minimal well-formed error responses the backend sends on its own behalf (when the TPM
- * cannot answer, or its answer cannot be delivered). A response header is tag (u16), size (u32) and
- * return code (u32), big-endian, 10 bytes, identical in layout for TPM 1.2 and TPM 2.0.
+ * The one place that builds the error responses the backend sends on its own behalf: when a request
+ * is refused at the guest boundary, when the TPM cannot answer (swtpm died or hung), when the state
+ * behind an answer could not be saved, or when an answer cannot be delivered. A response header is
+ * tag (u16), size (u32) and return code (u32), big-endian, 10 bytes, identical in layout for TPM 1.2
+ * and TPM 2.0.
  *
  * <p>Stateless and thread-safe; every call returns a fresh array owned by the caller.
  */
 public final class TpmResponses {
-    /** Size of a response that carries only a header. */
+    /** Size of a TPM packet header (tag, size, ordinal or code): the shortest command or response. */
     public static final int HEADER_SIZE = 10;
     /** TPM2 {@code TPM_ST_NO_SESSIONS}: the tag of a TPM2 error response. */
     public static final int TPM2_ST_NO_SESSIONS = 0x8001;
@@ -22,6 +24,14 @@ public final class TpmResponses {
     public static final int TPM2_RC_FAILURE = 0x101;
     /** TPM 1.2 {@code TPM_FAIL}: the operation failed. */
     public static final int TPM12_FAIL = 0x09;
+    /** TPM2 {@code TPM_RC_COMMAND_SIZE}: the command's size is wrong. */
+    public static final int TPM2_RC_COMMAND_SIZE = 0x142;
+    /** TPM 1.2 {@code TPM_BAD_PARAM_SIZE}. */
+    public static final int TPM12_BAD_PARAM_SIZE = 0x19;
+    /** TPM2 {@code TPM_RC_LOCALITY}: what a real TPM answers for a locality it refuses. */
+    public static final int TPM2_RC_LOCALITY = 0x907;
+    /** TPM 1.2 {@code TPM_BAD_LOCALITY}. */
+    public static final int TPM12_BAD_LOCALITY = 0x3d;
 
     private TpmResponses() {
     }
@@ -34,6 +44,20 @@ public final class TpmResponses {
     /** A TPM 1.2 error response: tag 0x00C4, size 10, the given return code. */
     public static byte[] tpm12Error(int rc) {
         return header(TPM12_TAG_RSP_COMMAND, rc);
+    }
+
+    /** TPM_RC_FAILURE (TPM 2.0) or TPM_FAIL (1.2): the TPM could not process the command. */
+    public static byte[] failure(boolean tpm2) {
+        return tpm2 ? tpm2Error(TPM2_RC_FAILURE) : tpm12Error(TPM12_FAIL);
+    }
+
+    /** The answer to a request refused at the guest boundary; a plain failure for {@link GuestProtocolException.Refusal#NONE}. */
+    public static byte[] refusal(GuestProtocolException.Refusal refusal, boolean tpm2) {
+        return switch (refusal) {
+            case COMMAND_SIZE -> tpm2 ? tpm2Error(TPM2_RC_COMMAND_SIZE) : tpm12Error(TPM12_BAD_PARAM_SIZE);
+            case LOCALITY -> tpm2 ? tpm2Error(TPM2_RC_LOCALITY) : tpm12Error(TPM12_BAD_LOCALITY);
+            case NONE -> failure(tpm2);
+        };
     }
 
     /**
@@ -51,7 +75,7 @@ public final class TpmResponses {
 
     /** A generic failure in the family of {@code packet}: TPM_RC_FAILURE or TPM_FAIL. */
     public static byte[] failureLike(byte[] packet) {
-        return isTpm2(packet) ? tpm2Error(TPM2_RC_FAILURE) : tpm12Error(TPM12_FAIL);
+        return failure(isTpm2(packet));
     }
 
     private static byte[] header(int tag, int rc) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * Seeded random pages: the decoder only ever returns a sane request or throws
- * {@link MalformedRequestException}, never an index, buffer or arithmetic exception. A failure
+ * {@link GuestProtocolException}, never an index, buffer or arithmetic exception. A failure
  * prints its seed, so {@code new Random(seed)} reproduces the page.
  */
 @Timeout(value = 30, unit = TimeUnit.SECONDS)
@@ -31,7 +31,7 @@ class SharedPagePropertyTest {
             SharedPage page = new SharedPage(buffer);
             try {
                 assertNotNull(page.state());
-            } catch (MalformedRequestException expected) {
+            } catch (GuestProtocolException expected) {
                 assertNotNull(expected.getMessage());
             }
             try {
@@ -41,7 +41,7 @@ class SharedPagePropertyTest {
                         "seed " + seed + ": length " + length);
                 assertEquals(length, ByteBuffer.wrap(request.command()).getInt(2), "seed " + seed);
                 accepted++;
-            } catch (MalformedRequestException expected) {
+            } catch (GuestProtocolException expected) {
                 assertNotNull(expected.getMessage(), "seed " + seed);
                 rejected++;
             } catch (RuntimeException e) {
@@ -63,6 +63,9 @@ class SharedPagePropertyTest {
         guest.state(random.nextInt(6));
         if (random.nextInt(4) != 0) {
             guest.nrExtraPages(0);
+        }
+        if (random.nextInt(4) != 0) {
+            guest.locality(random.nextInt(4)); // a guest's locality; anything else is refused
         }
         int length = switch (random.nextInt(5)) {
             case 0 -> random.nextInt();                       // anything, including negative

@@ -51,28 +51,34 @@ class SharedPageTest {
     }
 
     @Test
-    void localityIsPassedThroughUnsigned() {
-        guest.locality(0xFF).submit(PageWriter.command(10));
-        assertEquals(255, page.takeRequest().locality());
+    void localityAboveThreeIsRefusedAtTheBoundary() {
+        guest.locality(3).submit(PageWriter.command(10));
+        assertEquals(3, page.takeRequest().locality());
+        for (int bad : new int[] {4, 0xFF}) {
+            guest.locality(bad).submit(PageWriter.command(10));
+            var e = assertThrows(GuestProtocolException.class, page::takeRequest);
+            assertEquals(GuestProtocolException.Refusal.LOCALITY, e.refusal());
+            assertTrue(e.getMessage().contains("locality " + bad), e.getMessage());
+        }
     }
 
     @Test
     void lengthBeyondOnePageIsRejected() {
         guest.submit(PageWriter.command(100)).length(5000);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertEquals("length 5000 exceeds the 4088 bytes of a single page", e.getMessage());
     }
 
     @Test
     void lengthOneBeyondPayloadIsRejected() {
         guest.submit(PageWriter.command(100)).length(SharedPage.MAX_PAYLOAD + 1);
-        assertThrows(MalformedRequestException.class, page::takeRequest);
+        assertThrows(GuestProtocolException.class, page::takeRequest);
     }
 
     @Test
     void negativeLengthIsReportedAsTheUnsignedValue() {
         guest.submit(PageWriter.command(100)).length(-1);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertEquals("length 4294967295 exceeds the 4088 bytes of a single page", e.getMessage());
     }
 
@@ -80,7 +86,7 @@ class SharedPageTest {
     @ValueSource(ints = {0, 1, 5, 9})
     void lengthShorterThanATpmHeaderIsRejected(int length) {
         guest.submit(PageWriter.command(10)).length(length);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertEquals("length " + length + " is shorter than the 10-byte TPM command header", e.getMessage());
     }
 
@@ -88,21 +94,21 @@ class SharedPageTest {
     @ValueSource(ints = {1, 2, 255})
     void extraPagesAreRejected(int n) {
         guest.submit(PageWriter.command(10)).nrExtraPages(n);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertTrue(e.getMessage().startsWith("nr_extra_pages " + n + " is not supported"), e.getMessage());
     }
 
     @Test
     void paramSizeDifferentFromLengthIsRejected() {
         guest.submit(PageWriter.command(20)).paramSize(24);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertEquals("TPM header paramSize 24 differs from the page length 20", e.getMessage());
     }
 
     @Test
     void hugeParamSizeIsReportedUnsigned() {
         guest.submit(PageWriter.command(20)).paramSize(0x80000000);
-        var e = assertThrows(MalformedRequestException.class, page::takeRequest);
+        var e = assertThrows(GuestProtocolException.class, page::takeRequest);
         assertEquals("TPM header paramSize 2147483648 differs from the page length 20", e.getMessage());
     }
 
@@ -110,7 +116,7 @@ class SharedPageTest {
     @ValueSource(ints = {4, 7, 128, 255})
     void unknownStateValuesAreRejected(int raw) {
         guest.state(raw);
-        var e = assertThrows(MalformedRequestException.class, page::state);
+        var e = assertThrows(GuestProtocolException.class, page::state);
         assertEquals("state " + raw + " is not a tpmif state (0 IDLE, 1 SUBMIT, 2 FINISH, 3 CANCEL)", e.getMessage());
     }
 

@@ -122,6 +122,7 @@ class HostileFrontendTest {
         "abc,         PORT,        1, ring-ref 'abc'",
         "-1,          PORT,        1, ring-ref '-1'",
         "99999999999, PORT,        1, ring-ref '99999999999'",
+        "2147483653,  PORT,        1, ring-ref '2147483653'",
         "' 8',        PORT,        1, ring-ref ' 8'",
         "REF,         abc,         1, event-channel 'abc'",
         "REF,         -1,          1, event-channel '-1'",

@@ -10,7 +10,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.vtpmback.backend.device.VtpmKeys;
 import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.TpmEngine;
-import org.vtpmback.backend.ring.MalformedRequestException;
+import org.vtpmback.backend.ring.GuestProtocolException;
 import org.vtpmback.backend.ring.PageState;
 import org.vtpmback.backend.ring.SharedPage;
 import org.vtpmback.backend.ring.TpmRequest;
@@ -156,7 +156,7 @@ final class BackendStub implements AutoCloseable {
         PageState state;
         try {
             state = page.state();
-        } catch (MalformedRequestException e) {
+        } catch (GuestProtocolException e) {
             return;
         }
         if (!serving) {
@@ -170,7 +170,7 @@ final class BackendStub implements AutoCloseable {
             try {
                 TpmRequest request = page.takeRequest();
                 response = engine.execute(request.locality(), request.command());
-            } catch (MalformedRequestException | EngineException e) {
+            } catch (GuestProtocolException | EngineException e) {
                 response = TpmResponses.tpm2Error(TpmResponses.TPM2_RC_FAILURE);
             }
             page.writeResponse(response);
