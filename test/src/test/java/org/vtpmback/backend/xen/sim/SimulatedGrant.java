@@ -17,7 +17,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Thread-safety: safe from any thread; revoke is idempotent.
  */
 public final class SimulatedGrant implements AutoCloseable {
-    static final int PAGE_SIZE = 4096;
+    static final int PAGE_SIZE = org.vtpmback.backend.xen.MappedGrant.PAGE_SIZE;
 
     private final int domid;
     private final int ref;
