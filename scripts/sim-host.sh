@@ -17,6 +17,7 @@ sim_host_start() {
 	"$dist/bin/vtpmback" daemon \
 		--set host=simulated --set "simulation-dir=$sim" --set "xenstored-socket=$XENSTORED_PATH" \
 		--set "state-dir=$work/state" --set "runtime-dir=$runtime" \
+		$([ "$(id -u)" = 0 ] || echo "--set swtpm-jail=no") \
 		>"$work/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 300); do

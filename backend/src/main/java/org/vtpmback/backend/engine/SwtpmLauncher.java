@@ -5,14 +5,19 @@ import java.lang.System.Logger.Level;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Starts one swtpm process per engine, the way QEMU/libvirt do: no {@code --flags}, so the TPM is not
@@ -27,14 +32,34 @@ public final class SwtpmLauncher implements EngineFactory {
     static final int MAX_SOCKET_PATH = 106;
     private static final long CONNECT_POLL_MS = 2;
     private static final String DATA_SOCKET = "tpm";
+    private static final long MAX_LOG_BYTES = 1 << 20;
     private static final String CTRL_SOCKET = "ctrl";
     private static final int OWN_UID = ownUid();
 
     private final SwtpmConfig config;
+    /** The jail's tools and uids; empty when swtpm runs unconfined. */
+    private final Optional<Map<String, Path>> jailTools;
+    private final Optional<SwtpmUids> uids;
 
-    /** A launcher for engines run as {@code config} says. */
+    /**
+     * A launcher for engines run as {@code config} says.
+     *
+     * @throws EngineException if {@code config} has a jail but the daemon is not root or a tool of the
+     *                         jail is missing (never falls back to an unconfined swtpm)
+     */
     public SwtpmLauncher(SwtpmConfig config) {
         this.config = config;
+        if (config.jail().isPresent()) {
+            if (OWN_UID != 0) {
+                throw new EngineException("swtpm-jail is on but the daemon runs as uid " + OWN_UID + ", not root: it cannot"
+                        + " give swtpm its own user and mount namespace; run it as root, or set swtpm-jail = no");
+            }
+            jailTools = Optional.of(SwtpmJail.tools());
+            uids = Optional.of(new SwtpmUids(config.jail().get()));
+        } else {
+            jailTools = Optional.empty();
+            uids = Optional.empty();
+        }
     }
 
     @Override
@@ -54,6 +79,11 @@ public final class SwtpmLauncher implements EngineFactory {
         try {
             long deadline = TimedChannel.deadline(config.startTimeout());
             ctrl = connect(name, process, ctrlSocket, deadline, s -> SwtpmCtrl.connect(name, s, config.ctrlTimeout()));
+            // swtpm's folder is its own: only a listener running as its uid is it
+            if (!ctrl.peerUser().equals(user(process.uid()))) {
+                throw new EngineException("swtpm[" + name + "] ctrl socket " + ctrlSocket + " is served by user "
+                        + ctrl.peerUser().getName() + ", not by uid " + process.uid());
+            }
             data = connect(name, process, dataSocket, deadline, s -> SwtpmData.connect(s, config.responseTimeout()));
             // Before the first INIT (setting it needs a stopped TPM): libtpms then reports 4088 as
             // TPM_PT_MAX_COMMAND/RESPONSE_SIZE, so the guest never builds a command the page can't carry.
@@ -101,9 +131,14 @@ public final class SwtpmLauncher implements EngineFactory {
         }
     }
 
-    /** Whether swtpm may run as {@code uid}: unconfined, it runs as the daemon itself. */
+    /** Whether swtpm may run as {@code uid}: jailed, one of the jail's; unconfined, the daemon's own. */
     private boolean isSwtpmUser(int uid) {
-        return uid == OWN_UID;
+        return config.jail().map(j -> j.owns(uid)).orElse(uid == OWN_UID);
+    }
+
+    /** For tests: how many jail uids live swtpm processes hold. */
+    int uidsInUse() {
+        return uids.map(SwtpmUids::inUse).orElse(0);
     }
 
     /**
@@ -146,32 +181,88 @@ public final class SwtpmLauncher implements EngineFactory {
 
     private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket,
                                Path logFile) {
-        List<String> cmd = new ArrayList<>(List.of(config.swtpmBinary(), "socket"));
+        Path swtpm = executable(config.swtpmBinary()).orElseThrow(() -> new EngineException("swtpm[" + name
+                + "] cannot run '" + config.swtpmBinary() + "': no such executable"));
+        List<String> args = new ArrayList<>(List.of("socket"));
         if (family == TpmFamily.TPM2) {
-            cmd.add("--tpm2");
+            args.add("--tpm2");
         }
-        cmd.addAll(List.of(
+        args.addAll(List.of(
                 "--tpmstate", "dir=" + stateDir + ",mode=0600",
                 "--server", "type=unixio,path=" + dataSocket + ",mode=0600",
                 "--ctrl", "type=unixio,path=" + ctrlSocket + ",mode=0600",
-                "--log", "file=" + logFile + ",level=1",
+                // stdout is the log file the daemon opened: swtpm needs no access to the runtime-dir
+                "--log", "fd=1,level=1",
                 // lets a daemon restarted after a crash find this swtpm and take over its running TPM
                 "--pid", "file=" + stateDir.resolve(SwtpmSurvivor.PID_FILE),
                 // in-band SetLocality stays off: only the backend chooses localities
-                "--locality", "reject-locality-4"));
+                "--locality", "reject-locality-4",
+                "--seccomp", "action=kill"));
+        int uid = OWN_UID;
+        List<String> cmd;
         try {
             Files.createDirectories(config.runtimeDir());
             Files.createDirectories(stateDir);
+            if (!Files.isDirectory(stateDir, LinkOption.NOFOLLOW_LINKS)) {
+                throw new IOException(stateDir + " is not a directory (a symlink?)");
+            }
             // A killed swtpm leaves its socket files behind; clear them so a stale one is never connected.
             Files.deleteIfExists(dataSocket);
             Files.deleteIfExists(ctrlSocket);
-            Process p = new ProcessBuilder(cmd)
-                    .redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))
-                    .start();
-            return new SwtpmProcess(p, logFile);
+            rotate(logFile);
+            if (uids.isPresent()) {
+                uid = uids.get().acquire((Integer) Files.getAttribute(stateDir, "unix:uid", LinkOption.NOFOLLOW_LINKS));
+                giveFolder(stateDir, uid);
+                cmd = config.jail().orElseThrow().command(jailTools.orElseThrow(), stateDir, uid, swtpm, args);
+            } else {
+                cmd = new ArrayList<>(List.of(swtpm.toString()));
+                cmd.addAll(args);
+            }
+        } catch (IOException | RuntimeException e) {
+            release(uid);
+            throw new EngineException("swtpm[" + name + "] cannot prepare " + stateDir + ": " + e.getMessage(), e);
+        }
+        try {
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
+            // nothing of the daemon's environment reaches swtpm
+            pb.environment().clear();
+            pb.environment().putAll(config.jail().isPresent() ? SwtpmJail.ENVIRONMENT : Map.of());
+            Process p = pb.start();
+            int taken = uid;
+            p.onExit().thenRun(() -> release(taken)); // only once it is reaped: never two live swtpm on one uid
+            return new SwtpmProcess(p, logFile, uid);
         } catch (IOException e) {
+            release(uid);
             throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd), e);
+        }
+    }
+
+    private void release(int uid) {
+        uids.ifPresent(u -> u.release(uid));
+    }
+
+    /**
+     * Makes {@code folder} and what is in it (swtpm's files from an earlier run) owned by {@code uid},
+     * mode 0700: swtpm's own, nobody else's. Symlinks are not followed (their own owner changes).
+     */
+    private static void giveFolder(Path folder, int uid) throws IOException {
+        try (Stream<Path> entries = Files.list(folder)) {
+            for (Path entry : entries.toList()) {
+                Files.setAttribute(entry, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(entry, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
+            }
+        }
+        Files.setAttribute(folder, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setAttribute(folder, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
+        Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwx------"));
+    }
+
+    /** Keeps a log below half of swtpm's file-size limit (its writes past the limit would fail): one old copy. */
+    private void rotate(Path logFile) throws IOException {
+        long limit = config.jail().map(j -> j.maxFileSize() / 2).orElse(MAX_LOG_BYTES);
+        if (Files.isRegularFile(logFile, LinkOption.NOFOLLOW_LINKS) && Files.size(logFile) > limit) {
+            Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + ".old"), StandardCopyOption.REPLACE_EXISTING);
         }
     }
 

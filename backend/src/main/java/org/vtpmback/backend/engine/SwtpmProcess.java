@@ -19,10 +19,17 @@ final class SwtpmProcess {
 
     private final Process process;
     private final Path logFile;
+    private final int uid;
 
-    SwtpmProcess(Process process, Path logFile) {
+    /** {@code uid}: the user swtpm runs as (its own in the jail, else the daemon's). */
+    SwtpmProcess(Process process, Path logFile, int uid) {
         this.process = process;
         this.logFile = logFile;
+        this.uid = uid;
+    }
+
+    int uid() {
+        return uid;
     }
 
     long pid() {

@@ -34,4 +34,16 @@ class SwtpmLauncherTest {
                 () -> launcher.create("x", TpmFamily.TPM2, other.resolve("st")));
         assertTrue(ex.getMessage().contains("exit code 1"), ex.getMessage());
     }
+
+    @Test
+    void theJailNeverCoversWhatSwtpmNeedsNorAFolderTwice(@TempDir Path other) {
+        SwtpmJail jail = SwtpmJail.defaults(java.util.List.of(Path.of("/"), Path.of("/usr"), other, other.resolve("x"),
+                Path.of("/nonexistent-vtpmback")));
+        java.util.List<Path> covered = jail.coveredPaths();
+        assertTrue(covered.contains(Path.of("/tmp")), covered.toString());
+        assertTrue(covered.stream().noneMatch(p -> p.equals(Path.of("/")) || p.equals(Path.of("/usr"))), covered.toString());
+        assertTrue(covered.stream().noneMatch(p -> p.startsWith(Path.of("/tmp")) && !p.equals(Path.of("/tmp"))),
+                "inside /tmp, covered with it: " + covered);
+        assertTrue(covered.stream().noneMatch(p -> p.toString().startsWith("/nonexistent")), covered.toString());
+    }
 }

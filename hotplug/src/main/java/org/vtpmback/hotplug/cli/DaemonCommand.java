@@ -2,10 +2,13 @@ package org.vtpmback.hotplug.cli;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
+import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.state.MasterKey;
@@ -54,6 +57,23 @@ final class DaemonCommand {
         }
     }
 
+    /**
+     * swtpm as configured: with {@code swtpm-jail = yes} (the default) each one as a uid of its own, in a
+     * mount namespace where the daemon's state-dir, master key and runtime-dir (other vTPMs) are hidden.
+     */
+    static SwtpmLauncher launcher(VtpmbackConfig config) {
+        SwtpmConfig swtpm = SwtpmConfig.defaults(config.runtimeDir()).withSwtpmBinary(config.swtpm());
+        List<java.nio.file.Path> hidden = new java.util.ArrayList<>(
+                List.of(config.stateDir(), config.runtimeDir(), config.masterKey().toAbsolutePath().getParent()));
+        // a master key given as a systemd credential lives there
+        Optional.ofNullable(System.getenv("CREDENTIALS_DIRECTORY")).map(java.nio.file.Path::of).ifPresent(hidden::add);
+        Optional<SwtpmJail> jail = config.swtpmJailing().jail(hidden);
+        if (jail.isEmpty()) {
+            LOG.log(Level.WARNING, "swtpm-jail = no: every swtpm runs as root, unconfined, and parses guest TPM commands");
+        }
+        return new SwtpmLauncher(jail.map(swtpm::withJail).orElse(swtpm));
+    }
+
     private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
         try {
             Dirs.ensurePrivate(config.runtimeDir(), Dirs.Kind.RUNTIME);
@@ -80,7 +100,14 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot connect to xenstored (" + config.xenstoredDescription() + "): " + e.getMessage());
         }
-        SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(config.runtimeDir()).withSwtpmBinary(config.swtpm()));
+        SwtpmLauncher launcher;
+        try {
+            launcher = launcher(config);
+        } catch (RuntimeException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.fail(inv, "cannot run swtpm confined: " + e.getMessage());
+        }
         PersistentInstances instances;
         try {
             instances = Instances.open(config, key, launcher, host.domains());

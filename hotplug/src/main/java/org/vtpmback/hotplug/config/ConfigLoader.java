@@ -50,6 +50,9 @@ public final class ConfigLoader {
         KEYS.put("master-key-credential", (b, v) ->
                 b.masterKeyCredential = v.isEmpty() ? Optional.empty() : Optional.of(credentialName(v)));
         KEYS.put("log-level", (b, v) -> b.logLevel = oneOf(v, LogLevel.values(), LogLevel::configValue));
+        KEYS.put("swtpm-jail", (b, v) -> b.jail = new SwtpmJailing(yesNo(v), b.jail.firstUid(), b.jail.uidCount()));
+        KEYS.put("swtpm-uid-base", (b, v) -> b.jail = new SwtpmJailing(b.jail.enabled(), positive(v), b.jail.uidCount()));
+        KEYS.put("swtpm-uid-count", (b, v) -> b.jail = new SwtpmJailing(b.jail.enabled(), b.jail.firstUid(), positive(v)));
     }
 
     private ConfigLoader() {
@@ -206,6 +209,26 @@ public final class ConfigLoader {
         return v;
     }
 
+    private static boolean yesNo(String v) {
+        return switch (v) {
+            case "yes" -> true;
+            case "no" -> false;
+            default -> throw new IllegalArgumentException("'" + v + "' is not yes or no");
+        };
+    }
+
+    private static int positive(String v) {
+        try {
+            int n = Integer.parseInt(v);
+            if (n > 0) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException("'" + v + "' is not a whole number from 1 to " + Integer.MAX_VALUE);
+    }
+
     private static String nonEmpty(String v) {
         if (v.isEmpty()) {
             throw new IllegalArgumentException("empty");
@@ -254,11 +277,12 @@ public final class ConfigLoader {
         Optional<String> masterKeyCredential = d.masterKeyCredential();
         LogLevel logLevel = d.logLevel();
         final Map<String, TpmFamily> tpmFamilies = new HashMap<>();
+        SwtpmJailing jail = d.swtpmJailing();
 
         VtpmbackConfig build() {
             return new VtpmbackConfig(source, backendDomid, stateDir, runtimeDir, swtpm, defaultTpmFamily, host,
                     simulationDir, xenstoredSocket, masterKey != null ? masterKey : VtpmbackConfig.defaultMasterKey(stateDir),
-                    masterKeyCredential, logLevel, tpmFamilies);
+                    masterKeyCredential, logLevel, tpmFamilies, jail);
         }
     }
 }

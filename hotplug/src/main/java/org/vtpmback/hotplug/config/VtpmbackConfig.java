@@ -31,11 +31,12 @@ import org.vtpmback.backend.engine.TpmFamily;
  *                         instead of {@code master-key}
  * @param logLevel         {@code log-level}
  * @param tpmFamilies      {@code tpm-family.<uuid>}: per-vTPM family overrides, uuids in lower case
+ * @param swtpmJailing     {@code swtpm-jail}, {@code swtpm-uid-base}, {@code swtpm-uid-count}
  */
 public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path stateDir, Path runtimeDir, String swtpm,
                              TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
                              Optional<Path> xenstoredSocket, Path masterKey, Optional<String> masterKeyCredential,
-                             LogLevel logLevel, Map<String, TpmFamily> tpmFamilies) {
+                             LogLevel logLevel, Map<String, TpmFamily> tpmFamilies, SwtpmJailing swtpmJailing) {
     static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
     /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
     public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
@@ -53,6 +54,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Objects.requireNonNull(masterKeyCredential, "masterKeyCredential");
         Objects.requireNonNull(logLevel, "logLevel");
         tpmFamilies = Map.copyOf(tpmFamilies);
+        Objects.requireNonNull(swtpmJailing, "swtpmJailing");
     }
 
     /** Every key at its default, no file. */
@@ -60,7 +62,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Path stateDir = Path.of("/var/lib/vtpmback");
         return new VtpmbackConfig(Optional.empty(), 0, stateDir, Path.of("/run/vtpmback"), "swtpm",
                 TpmFamily.TPM2, HostKind.XEN, Path.of("/tmp/vtpmback-sim"), Optional.empty(),
-                defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of());
+                defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of(), SwtpmJailing.DEFAULT);
     }
 
     /** {@code master-key} unless set: next to the records it opens, so {@code --set state-dir=X} finds it. */
@@ -109,6 +111,9 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         lines.add("master-key-credential = " + masterKeyCredential.orElse("")
                 + (masterKeyCredential.isEmpty() ? "   (none: the key is the master-key file)" : ""));
         lines.add("log-level = " + logLevel.configValue());
+        lines.add("swtpm-jail = " + (swtpmJailing.enabled() ? "yes" : "no   (swtpm runs as root, unconfined)"));
+        lines.add("swtpm-uid-base = " + swtpmJailing.firstUid());
+        lines.add("swtpm-uid-count = " + swtpmJailing.uidCount());
         new TreeMap<>(tpmFamilies).forEach((uuid, family) ->
                 lines.add(ConfigLoader.TPM_FAMILY_PREFIX + uuid + " = " + familyValue(family)));
         return lines;

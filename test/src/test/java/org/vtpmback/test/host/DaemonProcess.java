@@ -40,6 +40,9 @@ public final class DaemonProcess implements AutoCloseable {
                 "master-key=" + work.resolve("state/master.key"))) {
             cmd.addAll(List.of("--set", setting));
         }
+        if (!isRoot()) {
+            cmd.addAll(List.of("--set", "swtpm-jail=no")); // the jail (the default) needs root
+        }
         for (String setting : extraSettings) {
             cmd.addAll(List.of("--set", setting));
         }
@@ -58,6 +61,16 @@ public final class DaemonProcess implements AutoCloseable {
             Thread.sleep(50);
         }
         return daemon;
+    }
+
+    /** Whether this JVM runs as root: then daemons jail their swtpm, as on a real dom0. */
+    public static boolean isRoot() {
+        try {
+            return Files.readAllLines(Path.of("/proc/self/status")).stream()
+                    .anyMatch(l -> l.startsWith("Uid:") && l.split("\\s+")[2].equals("0"));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     public long pid() {

@@ -18,6 +18,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.vtpmback.backend.device.DeviceResources;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
+import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
@@ -94,7 +95,10 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
         InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
-        SwtpmLauncher launcher = new SwtpmLauncher(SwtpmConfig.defaults(Files.createDirectories(work.resolve("run"))));
+        SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
+        // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
+        SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot()
+                ? swtpm.withJail(SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")))) : swtpm);
         instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
