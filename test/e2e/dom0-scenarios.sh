@@ -9,7 +9,7 @@
 # E2E_BACKEND (java|proof), E2E_READY_RE.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 . /e2e/tpm-cmds.sh
-E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8}
+E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
 KVER=$(cat /e2e/kver)
@@ -21,6 +21,8 @@ VTPMBACK=/usr/lib/vtpmback/bin/vtpmback
 # the two vTPMs: one TPM 1.2 instance, one TPM 2.0 instance
 U12=6f1c2a3e-1200-4e2e-8000-000000000012
 U20=6f1c2a3e-2000-4e2e-8000-000000000020
+# scenario 9's hostile guest: a TPM 2.0 instance of its own
+UH=6f1c2a3e-2000-4e2e-8000-00000000bad0
 mkdir -p $R /var/lib/e2e
 echo 0 > $R/seq
 
@@ -77,6 +79,7 @@ runtime-dir = /run/vtpmback
 default-tpm-family = 1.2
 tpm-family.$U12 = 1.2
 tpm-family.$U20 = 2.0
+tpm-family.$UH = 2.0
 log-level = ${E2E_LOG_LEVEL:-info}
 EOF
 }
@@ -91,7 +94,8 @@ daemon_start() {
   case $E2E_BACKEND in
     # C1 only: in this emulated single-vCPU dom0 the C2 compiler alone burnt about 100 s of CPU
     # in the daemon's first 15 minutes, slowing its start and the guests' first answers
-    java)  VTPMBACK_JAVA_OPTS=${E2E_JAVA_OPTS--XX:TieredStopAtLevel=1} setsid $VTPMBACK daemon --config $CONF >> $DLOG 2>&1 < /dev/null & ;;
+    # -Xlog:gc: the live heap after each collection, which scenario 9 reports
+    java)  VTPMBACK_JAVA_OPTS="${E2E_JAVA_OPTS--XX:TieredStopAtLevel=1} -Xlog:gc:file=$R/gc-%p.log" setsid $VTPMBACK daemon --config $CONF >> $DLOG 2>&1 < /dev/null & ;;
     proof) setsid /e2e/proof/proof-backend.sh $CONF >> $DLOG 2>&1 < /dev/null & ;;
   esac
   DPID=$!
@@ -185,7 +189,7 @@ EOF
 }
 
 # gcmd <name> <shell...>: run a shell command in the guest; prints its output
-# lines, returns its status (99 on timeout)
+# lines, returns its status (99 on timeout: GCMD_SECS, default 60 s)
 gcmd() {
   name=$1; shift
   seq=$(( $(cat $R/seq) + 1 )); echo $seq > $R/seq
@@ -197,7 +201,7 @@ gcmd() {
   printf 'E2E-CMD %s %s\n' "$seq" "$*" > "$tty"
   i=0
   while ! grep -aq "^E2E-G $seq rc=" $L; do
-    i=$((i+1)); [ $i -gt 300 ] && { echo "guest $name: no answer to command $seq within 60 s"; return 99; }
+    i=$((i+1)); [ $i -gt $(( ${GCMD_SECS:-60} * 5 )) ] && { echo "guest $name: no answer to command $seq within ${GCMD_SECS:-60} s"; return 99; }
     sleep 0.2
   done
   tr -d '\r' < $L | sed -n "s/^E2E-G $seq| //p"
@@ -588,6 +592,238 @@ scenario7() {
   finish
 }
 
+# ---------------------------------------------------------------- scenario 9: a hostile guest
+# A second domU whose userspace plays a malicious frontend (hostile/hostile-front.c; no
+# xen-tpmfront in that guest) next to the working guest domu12, which runs TPM commands
+# throughout. Each round: create the hostile guest; (a) it writes the backend's own nodes;
+# (b) a ring-ref it never granted; (c) state flapping until the device is failed; the failed
+# device is detached and a fresh one attached (same uuid); (d) a real page and port: a slow
+# command (TPM2_CreatePrimary RSA) under a notification flood, then garbage pages; finally
+# `xl destroy` of the hostile guest, timed, while it still floods.
+E2E_HOSTILE_ROUNDS=${E2E_HOSTILE_ROUNDS:-3}
+HOSTILE_FLAPS=${E2E_HOSTILE_FLAPS:-400}        # bogus writes/deletes of its own state node
+HOSTILE_FLAP_MS=${E2E_HOSTILE_FLAP_MS:-50}     # apart: 20 s or more, past the 7.75 s of backoff before the 6th strike
+HOSTILE_FLAP_SECS=${E2E_HOSTILE_FLAP_SECS:-60} # at most (each write is a dom0 round trip)
+HOSTILE_PAGES=${E2E_HOSTILE_PAGES:-3000}       # garbage pages, 8 notifications each
+HOSTILE_RSA=${E2E_HOSTILE_RSA:-0800}           # CreatePrimary key bits (hex): 0800 = 2048
+HOSTILE_QUIET=${E2E_HOSTILE_QUIET:-10}         # seconds a failed device must ignore a restart request
+BAD_REF=2147483653                             # the reviewer's never-granted grant ref (0x80000005)
+
+# error_node <domid> <devid>: the error the backend reported for the device, empty if none: where
+# Linux's xenbus_dev_fatal puts it (/local/domain/0/error/backend/vtpm/<domid>/<devid>/error) or
+# an `error` key in the backend directory
+error_node() {
+  xenstore-read /local/domain/0/error/backend/vtpm/$1/$2/error 2>/dev/null ||
+    xenstore-read /local/domain/0/backend/vtpm/$1/$2/error 2>/dev/null
+}
+
+# lt <a> <b>: a < b for decimals
+lt() { [ "$(awk -v a="$1" -v b="$2" 'BEGIN{print (a < b)}')" = 1 ]; }
+
+# daemon_cpu: the daemon's user + system CPU time in clock ticks (1/100 s)
+daemon_cpu() { awk '{print $14 + $15}' /proc/$(cat $R/daemon.pid)/stat 2>/dev/null || echo 0; }
+
+# sample_daemon: every 2 s "<uptime> <rss kB> <threads> <cpu ticks>" of the daemon (or "dead")
+# into $R/samples while $R/sampling exists
+sample_daemon() {
+  while [ -e $R/sampling ]; do
+    p=$(cat $R/daemon.pid)
+    if [ -r /proc/$p/status ]; then
+      echo "$(up) $(awk '/^VmRSS/{r=$2} /^Threads/{t=$2} END{print r, t}' /proc/$p/status) $(daemon_cpu)"
+    else
+      echo "$(up) dead"
+    fi
+    sleep 2
+  done >> $R/samples
+}
+
+# hostile_create: the hostile guest, one vtpm device (uuid $UH, TPM 2.0) that no driver takes
+hostile_create() {
+  L=$CONSOLE/guest-hostile.log
+  [ -f $L ] && mv $L $L.$(date +%s)
+  cat > $R/hostile.cfg <<EOF
+type = "pv"
+name = "hostile"
+kernel = "/e2e/domu-kernel"
+ramdisk = "/e2e/domu-initrd.gz"
+extra = "console=hvc0 loglevel=4 e2e_role=hostile"
+memory = 160
+vcpus = 1
+vtpm = [ "backend=0,uuid=$UH" ]
+on_poweroff = "destroy"
+on_crash = "destroy"
+EOF
+  t0=$(up)
+  timeout 180 xl -v create $R/hostile.cfg > $R/xl-create-hostile.out 2>&1
+  rc=$?
+  grep -v -E 'detail:|^$' $R/xl-create-hostile.out | tail -n 20 | sed "s/^/E2E-XL hostile| /"
+  say "xl create hostile: rc=$rc after $(since $t0)s"
+  [ $rc = 0 ] || return 1
+  while ! grep -aq E2E-GUEST-READY $L 2>/dev/null; do
+    lt "$(since $t0)" 300 || { say "hostile: no E2E-GUEST-READY within 300 s"; return 1; }
+    sleep 0.5
+  done
+  ready=$(grep -a E2E-GUEST-READY $L | tr -d '\r')
+  say "hostile: $ready ($(since $t0)s)"
+  case $ready in *"role=hostile devices=xenbus,evtchn,gntalloc,"*) return 0 ;; esac
+  return 1
+}
+
+# hf <action> <args...>: hostile-front in the hostile guest, its lines logged; sets HF (its output)
+hf() {
+  HF=$(GCMD_SECS=${HF_SECS:-60} gcmd hostile "hostile-front $*")
+  echo "$HF" | grep -v ' progress ' | sed 's/^/E2E-LOG hostile| /'
+}
+
+# settle <be>: until the backend state node was not written for 5 s (at most 60 s)
+settle() {
+  local t0 m
+  t0=$(up)
+  while :; do
+    m=$(trace_mark); sleep 5
+    [ -z "$(trace_writes $m $1/state)" ] && break
+    lt "$(since $t0)" 60 || { say "backend $1 still changing state after $(since $t0)s"; return 1; }
+  done
+  say "backend $1 settled after $(since $t0)s (state $(xenstore-read $1/state 2>/dev/null))"
+}
+
+hostile_round() {
+  hr=$1; rt0=$(up)
+  say "hostile round $hr of $E2E_HOSTILE_ROUNDS"
+  if hostile_create; then ok "round $hr: xl create hostile (no xen-tpmfront; its own xenbus, evtchn and gntalloc devices)"
+  else bad "round $hr: the hostile guest did not come up"; guest_destroy hostile; return; fi
+  device_nodes hostile
+  hid=$id; hbe=$be
+
+  # (a) the backend's own nodes belong to dom0
+  before="$(xenstore-read $hbe/state) $(xenstore-read $hbe/uuid) $(xenstore-read $hbe/resume)"
+  hf nodes 0
+  res=$(echo "$HF" | sed -n 's/^HF nodes result //p')
+  case $res in
+    "eacces=6/6 "*) ok "round $hr (a): every write to the backend's nodes (state resume uuid error, xenbus error node) and the delete of its state refused: $res" ;;
+    *) bad "round $hr (a): hostile writes to the backend's nodes: '${res:-no result}' (want eacces=6/6)" ;;
+  esac
+  after="$(xenstore-read $hbe/state) $(xenstore-read $hbe/uuid) $(xenstore-read $hbe/resume)"
+  if [ "$before" = "$after" ] && [ -z "$(error_node $hid 0)" ]; then ok "round $hr (a): backend nodes unchanged ($after), no error node"
+  else bad "round $hr (a): backend nodes before '$before', after '$after', error node '$(error_node $hid 0)'"; fi
+
+  # (b) a ring-ref it never granted
+  n0=$(wc -l < $DLOG)
+  HF_SECS=120 hf badref 0 $BAD_REF 60
+  # one protocol violation at connect: the error node and Closing, as xenbus_dev_fatal does (the
+  # frontend may start over; docs/guest-boundary.md); Closed for good comes with the strikes in (c)
+  t0=$(up); while ! [ "$(xenstore-read $hbe/state)" -ge 5 ] 2>/dev/null && lt "$(since $t0)" 10; do sleep 0.5; done
+  st=$(xenstore-read $hbe/state); err=$(error_node $hid 0)
+  if { [ "$st" = 5 ] || [ "$st" = 6 ]; } && [ -n "$err" ]; then ok "round $hr (b): ring-ref $BAD_REF never granted: backend state $st (5 Closing, 6 Closed), error node '$err'"
+  else bad "round $hr (b): ring-ref $BAD_REF never granted: backend state '$st', error node '${err:-none}' (want Closing or Closed and an error node)"; fi
+  daemon_log_since $n0 | grep -E "domain $hid vtpm 0|$hid/0" | tail -n 3 | sed 's/^/E2E-LOG daemon: /'
+
+  # (c) state flapping; then the device must be failed: Closed, an error node, deaf to restarts
+  m=$(trace_mark); c0=$(daemon_cpu); t0=$(up)
+  HF_SECS=300 hf flap 0 $HOSTILE_FLAPS $HOSTILE_FLAP_MS $HOSTILE_FLAP_SECS
+  flapsecs=$(since $t0)
+  flaps=$(echo "$HF" | sed -n 's/^HF flap result ops=\([0-9]*\) .*/\1/p')
+  say "$(echo "$HF" | sed -n 's/^HF flap result //p'); daemon CPU $(( $(daemon_cpu) - c0 )) ticks in ${flapsecs}s"
+  settle $hbe
+  vals=$(trace_writes $m $hbe/state)
+  say "backend state writes while the guest flapped: $(echo $vals | wc -w) ($(echo $vals | cut -c1-120))"
+  # one more restart request (Initialising) after the dust settled: a failed device ignores it
+  HF_SECS=60 hf flap 0 1 0
+  m=$(trace_mark); c0=$(daemon_cpu); t0=$(up)
+  sleep $HOSTILE_QUIET
+  c1=$(daemon_cpu); win=$(since $t0)
+  vals=$(trace_writes $m $hbe/state)
+  st=$(xenstore-read $hbe/state); err=$(error_node $hid 0)
+  if [ "$st" = 6 ] && [ -n "$err" ] && [ -z "$vals" ]; then
+    ok "round $hr (c): after $flaps flaps the device is failed: Closed (6), error node '$err', a restart request unanswered for ${win}s"
+  else
+    bad "round $hr (c): after $flaps flaps: backend state '$st', error node '${err:-none}', backend state writes after a restart request: '$vals' (want Closed (6), an error node, none)"
+  fi
+  pct=$(awk -v t=$((c1 - c0)) -v w=$win 'BEGIN{printf "%d", t / w}')
+  if [ "$pct" -lt 50 ]; then ok "round $hr (c): daemon not spinning: ${pct}% of a CPU in the ${win}s after the flapping"
+  else bad "round $hr (c): daemon used ${pct}% of a CPU in the ${win}s after the flapping"; fi
+
+  # the failed device goes away as libxl asks (10 s), and a fresh one (same uuid) comes
+  t0=$(up)
+  timeout 60 xl -v vtpm-detach hostile 0 > $R/xl-detach.out 2>&1; rc=$?; secs=$(since $t0)
+  grep -v -E 'detail:|^$' $R/xl-detach.out | tail -n 10 | sed 's/^/E2E-XL detach| /'
+  # libxl's own verdict: it waits 10 s for Closed, then says "unable to remove device"
+  if [ $rc = 0 ] && ! grep -q 'unable to remove' $R/xl-detach.out; then ok "round $hr: xl vtpm-detach of the failed device (${secs}s, libxl found it Closed)"
+  else bad "round $hr: xl vtpm-detach of the failed device: rc=$rc after ${secs}s"; fi
+  timeout 60 xl -v vtpm-attach hostile backend=0 uuid=$UH > $R/xl-attach.out 2>&1; rc=$?
+  grep -v -E 'detail:|^$' $R/xl-attach.out | tail -n 10 | sed 's/^/E2E-XL attach| /'
+  dev=$(xenstore-list /local/domain/$hid/device/vtpm 2>/dev/null | tail -n 1)
+  hbe=/local/domain/0/backend/vtpm/$hid/$dev
+  if [ $rc = 0 ] && [ -n "$dev" ] && [ "$(xenstore-read $hbe/state)" = 2 ]; then ok "round $hr: xl vtpm-attach: a fresh device $dev, backend InitWait"
+  else bad "round $hr: xl vtpm-attach: rc=$rc, device '$dev', backend state '$(xenstore-read $hbe/state 2>/dev/null)'"; fi
+
+  # (d) a real page and port: the slow command under a flood, then garbage pages
+  L=$CONSOLE/guest-hostile.log
+  c=$(wc -l < $L); t0=$(up)
+  gcmd hostile "hostile-front serve ${dev:-0} $(t20_create_primary_rsa $HOSTILE_RSA) 600 $HOSTILE_PAGES > /dev/console 2>&1 &" > /dev/null
+  while ! tail -n +$((c + 1)) $L | grep -aq -E '^HF serve (done|fail)'; do
+    lt "$(since $t0)" 900 || { bad "round $hr (d): hostile-front serve did not finish within 900 s"; break; }
+    sleep 1
+  done
+  out=$(tail -n +$((c + 1)) $L | tr -d '\r' | grep -a '^HF serve')
+  echo "$out" | sed 's/^/E2E-LOG hostile| /'
+  ans=$(echo "$out" | sed -n 's/^HF serve answer //p')
+  case $ans in
+    "rc=00000000 "*) ok "round $hr (d): TPM2_CreatePrimary RSA (0x$HOSTILE_RSA bits) answered under a notification flood: $ans" ;;
+    *) bad "round $hr (d): TPM2_CreatePrimary under a flood: '$(echo "$out" | grep -E 'answer|no-answer|fail' | head -n 1)'" ;;
+  esac
+  g=$(echo "$out" | sed -n 's/^HF serve garbage //p')
+  if kill -0 "$(cat $R/daemon.pid)" 2>/dev/null && [ -n "$g" ]; then ok "round $hr (d): daemon up after the garbage: $g"
+  else bad "round $hr (d): garbage pages: '${g:-not sent}', daemon $(kill -0 "$(cat $R/daemon.pid)" 2>/dev/null && echo up || echo DOWN)"; fi
+
+  # xl destroy while the guest still floods: libxl gives the backend 10 s
+  m=$(trace_mark)
+  guest_destroy hostile; rc=$?
+  if [ $rc = 0 ] && lt $DESTROY_SECS 10 && ! grep -q -E 'unable to remove device|devices_destroy failed' $R/xl-destroy-hostile.out; then
+    ok "round $hr: xl destroy hostile in ${DESTROY_SECS}s (< 10 s), backend state writes '$(trace_writes $m $hbe/state)'"
+  else bad "round $hr: xl destroy hostile: rc=$rc after ${DESTROY_SECS}s: $(grep -E 'unable to remove|failed' $R/xl-destroy-hostile.out | head -n 2 | xargs)"; fi
+  say "hostile round $hr took $(since $rt0)s"
+}
+
+scenario9() {
+  begin 9 hostile-guest
+  # domu12 is this scenario's bystander, not its subject: on a loaded machine a cold daemon can miss
+  # libxl's 10 s for InitWait once (scenario 1 judges that); try a second time before giving up
+  ensure_guest domu12 $U12 || { say "domu12 did not start; once more"; ensure_guest domu12 $U12; } ||
+    bad "could not start domu12"
+  dpid=$(cat $R/daemon.pid)
+  if tpm domu12 $T12_GETRANDOM && is_rc0; then ok "working guest domu12 answers before the hostile guest comes"
+  else bad "working guest before the hostile guest: '$RSP'"; fi
+  : > $R/samples; touch $R/sampling
+  sample_daemon &
+  gcmd domu12 "wl_start $T12_GETRANDOM 1" > /dev/null || bad "could not start domu12's command loop"
+  # (hostile_round and what it calls use plain globals: this counter has a name of its own)
+  hround=1
+  while [ $hround -le $E2E_HOSTILE_ROUNDS ]; do hostile_round $hround; hround=$((hround+1)); done
+  rm -f $R/sampling
+  wl=$(GCMD_SECS=150 gcmd domu12 "wl_stop 00c40000001600000000")
+  echo "$wl" | sed 's/^/E2E-LOG domu12 load| /'
+  total=$(echo "$wl" | sed -n 's/^WL total=\([0-9]*\) .*/\1/p'); okc=$(echo "$wl" | sed -n 's/^WL .* ok=\([0-9]*\) .*/\1/p')
+  if [ "${total:-0}" -gt 0 ] && [ "$okc" = "$total" ]; then ok "working guest: all $total TPM_GetRandom commands during the hostile rounds succeeded ($(echo "$wl" | head -n 1 | sed 's/^WL //'))"
+  else bad "working guest during the hostile rounds: $(echo "$wl" | head -n 1)"; fi
+  if tpm domu12 $T12_PCRREAD16 && is_rc0; then ok "working guest answers after the hostile rounds"
+  else bad "working guest after the hostile rounds: '$RSP'"; fi
+  if [ "$(cat $R/daemon.pid)" = "$dpid" ] && kill -0 $dpid 2>/dev/null && ! grep -q dead $R/samples; then ok "daemon stayed up (pid $dpid) through $E2E_HOSTILE_ROUNDS rounds"
+  else bad "daemon pid $dpid did not stay up ($(grep -c dead $R/samples) dead samples)"; fi
+  # memory: RSS and threads sampled every 2 s; the live heap after each GC from -Xlog:gc
+  fig=$(awk '$2 != "dead" { n++; if (!r0) r0 = $2; if ($2 > r) r = $2; if ($3 > t) t = $3; if (!t0) t0 = $3; last = $2 }
+    END { printf "%d samples, RSS %d MiB at the start, max %d, last %d; threads %d at the start, max %d", n, r0/1024, r/1024, last/1024, t0, t }' $R/samples)
+  say "daemon during scenario 9: $fig"
+  heap=$(grep -h Pause $R/gc-$dpid.log 2>/dev/null | sed -n 's/.*->\([0-9]*\)M(\([0-9]*\)M).*/\1 \2/p' | tail -n 400 |
+    awk '{ if ($1 > m) m = $1; if ($2 > c) c = $2; n++ } END { printf "%d %d %d", m, c, n }')
+  set -- $heap
+  say "daemon heap after GC (last 400 collections): max live ${1}M, max committed ${2}M, $3 collections"
+  rmax=$(awk '$2 != "dead" && $2 > r { r = $2 } END { print int(r / 1024) }' $R/samples)
+  if [ "${1:-0}" -lt 128 ] && [ "${rmax:-0}" -lt 768 ]; then ok "daemon memory bounded: live heap after GC at most ${1}M, RSS at most ${rmax} MiB ($fig)"
+  else bad "daemon memory: live heap after GC up to ${1}M, RSS up to ${rmax} MiB ($fig)"; fi
+  finish
+}
+
 # ---------------------------------------------------------------- main
 write_config
 : > $DLOG
@@ -626,7 +862,7 @@ if ! daemon_start; then
 fi
 echo "E2E-PHASE backend-ready dom0-uptime=$(up)"
 
-for n in 1 3 8 5 4 6 7 2; do
+for n in 1 3 8 5 4 6 7 9 2; do
   if selected $n; then
     echo "E2E-PHASE scenario-$n dom0-uptime=$(up)"
     scenario$n

@@ -8,6 +8,11 @@
 # logs the console to /var/log/xen/console/guest-<name>.log where dom0 reads
 # the answers.  `tpm <hex>` sends one raw command through /dev/tpm0 and prints
 # "TPMRSP <hex>".
+#
+# With e2e_role=hostile on the kernel command line (scenario 9) the guest loads
+# no xen-tpmfront: its vtpm device stays unbound and /bin/hostile-front plays a
+# malicious frontend from userspace through /dev/xen/xenbus, /dev/xen/gntalloc
+# and /dev/xen/evtchn.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -18,6 +23,15 @@ stty -echo 2>/dev/null
 up() { cut -d' ' -f1 /proc/uptime; }
 echo "E2E-GUEST init uptime=$(up) kernel=$(uname -r)"
 
+ROLE=
+for a in $(cat /proc/cmdline); do case $a in e2e_role=*) ROLE=${a#*=} ;; esac; done
+
+if [ "$ROLE" = hostile ]; then
+  # the guest's own xenbus device is built in; evtchn and gntalloc may be modules
+  for m in xen-evtchn xen-gntalloc; do [ -f /lib/$m.ko ] && insmod /lib/$m.ko; done
+  devs=; for d in xenbus evtchn gntalloc; do [ -c /dev/xen/$d ] && devs="$devs$d,"; done
+  echo "E2E-GUEST-READY tpm0=no role=hostile devices=$devs uptime=$(up)"
+else
 # tpm core is built in (CONFIG_TCG_TPM=y); the frontend is a module
 # (CONFIG_TCG_XEN=m, alias xen:vtpm).  Its probe may wait for the backend.
 insmod /lib/xen-tpmfront.ko &
@@ -32,6 +46,7 @@ if [ -e /dev/tpm0 ]; then
 else
   echo "E2E-GUEST-READY tpm0=no uptime=$(up)"
   dmesg | grep -i -E 'tpm|vtpm|xenbus' | sed 's/^/E2E-GUEST dmesg: /'
+fi
 fi
 
 # tpmdev: the guest's TPM character device. After a resume xen-tpmfront removes its chip and probes
@@ -53,6 +68,30 @@ tpm() {
 # frontend state as the guest kernel sees it (xenbus sysfs), and TPM events
 fstate() { cat /sys/bus/xen/devices/vtpm-0/state 2>/dev/null || echo none; }
 tpmlog() { dmesg | grep -i -E 'tpm|vtpm' ; true; }
+# wl_start <hex> <pause>: the working guest's load while a hostile neighbour
+# runs: the command in a loop, one line per command in /tmp/wl.out
+# ("<n> <seconds> TPMRSP <hex>" or "... TPMERR ..."). Nothing else may use the
+# TPM meanwhile (one opener at a time). wl_stop ends it and prints
+# "WL total=<n> ok=<n> max=<seconds>" (ok: the response starts with $3 if given,
+# else any TPMRSP) and the first lines that were not ok.
+wl_start() {
+  rm -f /tmp/wl.stop /tmp/wl.out
+  ( n=0
+    while [ ! -e /tmp/wl.stop ]; do
+      n=$((n+1)); t0=$(up); r=$(tpm "$1" 2>&1); t1=$(up)
+      echo "$n $(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b-a}') $r" >> /tmp/wl.out
+      sleep "${2:-1}"
+    done
+    echo end >> /tmp/wl.out ) </dev/null >/dev/null 2>&1 &
+}
+wl_stop() {
+  touch /tmp/wl.stop
+  i=0; while ! grep -q '^end' /tmp/wl.out 2>/dev/null && [ $i -lt 600 ]; do sleep 0.2; i=$((i+1)); done
+  grep -v '^end' /tmp/wl.out | awk -v want="TPMRSP ${1:-}" '
+    { n++; if ($2 > max) max = $2; r = $3 " " $4
+      if (index(r, want) == 1) ok++; else if (bad < 5) { bad++; badl[bad] = $0 } }
+    END { printf "WL total=%d ok=%d max=%.2f\n", n, ok, max; for (i = 1; i <= bad; i++) print "WL not ok: " badl[i] }'
+}
 
 while :; do
   if read -r line; then

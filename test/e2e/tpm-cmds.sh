@@ -38,3 +38,16 @@ rsp_tail() { echo "$1" | cut -c$(( $2 * 2 + 1 ))-; }
 T20_EXTEND16=80020000004100000182000000100000000940000009000001000000000001000b2222222222222222222222222222222222222222222222222222222222222222
 # rsp_digest <hex>: the last 32 bytes (the digest in a one-PCR TPM2_PCR_Read answer)
 rsp_digest() { echo "$1" | awk '{ print substr($0, length($0) - 63) }'; }
+
+# TPM2_CreatePrimary in the NULL hierarchy (TPM_RH_NULL, password session with
+# empty auth): a restricted RSA decryption key (AES-128-CFB, SHA-256), no
+# unique, outside info or PCRs; $1 = key bits as 4 hex digits (0800 = 2048,
+# 0c00 = 3072). RSA key generation: the slow command of scenario 9 (about 0.1 s
+# for 2048 and 1 s for 3072 bits on the 2026 development machine's host CPU,
+# swtpm 0.7.1; far longer under TCG).
+t20_create_primary_rsa() {
+  # header, handle, auth area, inSensitive, inPublic (type, nameAlg, attributes, policy, symmetric,
+  # scheme, keyBits, exponent, unique), outsideInfo, creationPCR
+  echo "80020000004300000131""40000007""00000009400000090000000000""000400000000"\
+"001a0001000b000300720000000600800043""0010$1""00000000""0000""0000""00000000"
+}
