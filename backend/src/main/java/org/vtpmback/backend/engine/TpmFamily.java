@@ -48,6 +48,14 @@ public enum TpmFamily {
         return TpmResponses.failure(this == TPM2);
     }
 
+    /**
+     * Name of swtpm's permanent-state file in the state dir: swtpm rewrites it whenever the permanent
+     * state changes (NV, keys, dictionary-attack counters).
+     */
+    String permanentStateFile() {
+        return statePrefix + ".permall";
+    }
+
     /** Name of swtpm's volatile-state file in the state dir (swtpm.md trap 7). */
     String volatileStateFile() {
         return statePrefix + ".volatilestate";

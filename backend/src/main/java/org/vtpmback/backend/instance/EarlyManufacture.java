@@ -1,7 +1,5 @@
 package org.vtpmback.backend.instance;
 
-import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
@@ -10,11 +8,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import org.apache.commons.io.file.PathUtils;
-import org.vtpmback.backend.engine.EngineFactory;
+import org.vtpmback.backend.engine.EngineBoot;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
-import org.vtpmback.backend.state.AtomicFiles;
 import org.vtpmback.backend.state.Uuid;
 
 /**
@@ -31,9 +27,8 @@ import org.vtpmback.backend.state.Uuid;
 final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
 
-    private final EngineFactory engines;
+    private final EngineBoot boot;
     private final Manufacturer manufacturer;
-    private final Path runtimeDir;
     private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
     private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
@@ -42,10 +37,9 @@ final class EarlyManufacture {
         return t;
     });
 
-    EarlyManufacture(EngineFactory engines, Manufacturer manufacturer, Path runtimeDir) {
-        this.engines = engines;
+    EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
+        this.boot = boot;
         this.manufacturer = manufacturer;
-        this.runtimeDir = runtimeDir;
     }
 
     /** Starts manufacturing {@code uuid} as {@code family} unless that is already under way. */
@@ -57,10 +51,20 @@ final class EarlyManufacture {
     }
 
     /**
-     * The permanent state made for {@code uuid}, waiting for it if it is still being made; empty if
-     * none was started or it failed (the caller then manufactures inline).
+     * Settles {@code uuid}'s early work once the start mode is decided. For a first start (MANUFACTURE)
+     * it returns the permanent state made while the guest booted (waiting for it if it is still being
+     * made) or, if none was started or it failed, one made now as {@code family}. For any other mode
+     * the early result is dropped unseen and nothing is returned.
      */
-    Optional<byte[]> take(String device, Uuid uuid) {
+    Optional<byte[]> settle(String device, Uuid uuid, StartMode mode, TpmFamily family) {
+        if (mode != StartMode.MANUFACTURE) {
+            discard(uuid);
+            return Optional.empty();
+        }
+        return Optional.of(takeEarly(device, uuid).orElseGet(() -> manufactureAside(uuid, family)));
+    }
+
+    private Optional<byte[]> takeEarly(String device, Uuid uuid) {
         CompletableFuture<byte[]> made = pending.remove(uuid);
         if (made == null) {
             return Optional.empty();
@@ -77,8 +81,7 @@ final class EarlyManufacture {
         }
     }
 
-    /** Forgets {@code uuid}'s early result: the start mode was not MANUFACTURE. */
-    void discard(Uuid uuid) {
+    private void discard(Uuid uuid) {
         CompletableFuture<byte[]> made = pending.remove(uuid);
         if (made != null) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: dropping the TPM manufactured early: it is not a first start", uuid);
@@ -86,35 +89,16 @@ final class EarlyManufacture {
     }
 
     private byte[] manufactureAside(Uuid uuid, TpmFamily family) {
-        // not a uuid: after a crash, recoverAfterCrash stops a swtpm left here and keeps nothing of it
-        Path dir = runtimeDir.resolve(uuid + ".new");
+        // after a crash, recoverAfterCrash stops a swtpm left in this folder and keeps nothing of it
+        TpmEngine engine = boot.startBlank(uuid.value(), family);
         try {
-            if (dir.toFile().exists()) {
-                PathUtils.deleteDirectory(dir);
-            }
-            AtomicFiles.createPrivateDirectory(dir);
-        } catch (IOException e) {
-            throw new InstanceException("cannot prepare " + dir + ": " + e.getMessage(), e);
-        }
-        TpmEngine engine = engines.create("new-" + uuid.shortForm(), family, dir);
-        try {
-            return manufacture(engine, manufacturer, uuid);
+            // factory identity on a fresh TPM, then an orderly shutdown; the permanent state is the result
+            manufacturer.manufacture(engine, uuid);
+            engine.shutdownOrderly();
+            return engine.saveState(false).permanent();
         } finally {
             engine.close();
-            try {
-                PathUtils.deleteDirectory(dir);
-            } catch (IOException e) {
-                LOG.log(System.Logger.Level.WARNING, "cannot remove {0}: {1}", dir, e.getMessage());
-            }
+            EngineBoot.removeFolder(boot.blankFolderOf(uuid.value()));
         }
-    }
-
-    /** Factory identity on a fresh TPM, then an orderly shutdown; returns the permanent state. */
-    static byte[] manufacture(TpmEngine engine, Manufacturer manufacturer, Uuid uuid) {
-        engine.initClear();
-        PersistentInstances.startup(engine);
-        manufacturer.manufacture(engine, uuid);
-        engine.shutdownOrderly();
-        return engine.saveState(false).permanent();
     }
 }

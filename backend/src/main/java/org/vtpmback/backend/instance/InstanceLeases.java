@@ -8,10 +8,26 @@ import org.vtpmback.backend.state.Uuid;
 /**
  * At most one live device per vTPM uuid. During a local migration the destination device connects
  * while the source still holds the instance; it waits here (bounded) until the source has saved and
- * released it, instead of racing it for swtpm's state-folder lock.
+ * released it, instead of racing it for swtpm's state-folder lock. Thread-safe.
  */
 public final class InstanceLeases {
     private final Map<Uuid, String> holders = new HashMap<>();
+
+    /** A held lease: closing it lets the next holder in. Idempotent. */
+    public final class Lease implements AutoCloseable {
+        private final Uuid uuid;
+        private final String holder;
+
+        private Lease(Uuid uuid, String holder) {
+            this.uuid = uuid;
+            this.holder = holder;
+        }
+
+        @Override
+        public void close() {
+            release(uuid, holder);
+        }
+    }
 
     /**
      * Takes the lease on {@code uuid} for {@code holder}, waiting up to {@code timeout} for the current
@@ -19,7 +35,7 @@ public final class InstanceLeases {
      *
      * @throws InstanceException naming both holders if the wait times out
      */
-    public synchronized void acquire(Uuid uuid, String holder, Duration timeout) throws InterruptedException {
+    public synchronized Lease acquire(Uuid uuid, String holder, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (holders.containsKey(uuid)) {
             long left = deadline - System.nanoTime();
@@ -30,13 +46,13 @@ public final class InstanceLeases {
             wait(Math.max(1, left / 1_000_000));
         }
         holders.put(uuid, holder);
+        return new Lease(uuid, holder);
     }
 
-    public synchronized void release(Uuid uuid, String holder) {
+    private synchronized void release(Uuid uuid, String holder) {
         if (holder.equals(holders.get(uuid))) {
             holders.remove(uuid);
             notifyAll();
         }
     }
-
 }

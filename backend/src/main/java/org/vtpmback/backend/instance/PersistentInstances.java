@@ -10,17 +10,16 @@ import java.util.Optional;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.commons.io.file.PathUtils;
+import org.vtpmback.backend.engine.EngineBoot;
 import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
-import org.vtpmback.backend.state.AtomicFiles;
 import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceStore;
-import org.vtpmback.backend.state.StartMode;
 import org.vtpmback.backend.state.Uuid;
 
 /**
@@ -36,11 +35,10 @@ public final class PersistentInstances implements VtpmInstances {
     private static final System.Logger LOG = System.getLogger(PersistentInstances.class.getName());
 
     private final InstanceStore store;
-    private final EngineFactory engines;
+    private final EngineBoot boot;
     private final Path runtimeDir;
     private final Function<Uuid, TpmFamily> familyForNew;
-    private final Manufacturer manufacturer;
-    private final DomainStatus domains;
+    private final InstanceServices services;
     private final InstanceLeases leases = new InstanceLeases();
     private final Duration handoverTimeout;
     private final EarlyManufacture early;
@@ -48,13 +46,12 @@ public final class PersistentInstances implements VtpmInstances {
     public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
         this.store = store;
-        this.engines = engines;
+        this.boot = new EngineBoot(engines, runtimeDir);
         this.runtimeDir = runtimeDir;
         this.familyForNew = familyForNew;
-        this.manufacturer = manufacturer;
-        this.domains = domains;
         this.handoverTimeout = handoverTimeout;
-        this.early = new EarlyManufacture(engines, manufacturer, runtimeDir);
+        this.early = new EarlyManufacture(boot, manufacturer);
+        this.services = new InstanceServices(store, boot, domains);
     }
 
     /**
@@ -95,7 +92,7 @@ public final class PersistentInstances implements VtpmInstances {
         String name = dir.getFileName().toString();
         Optional<StateBlobs> running;
         try {
-            running = engines.takeOverSurvivor(dir);
+            running = boot.takeOverSurvivor(dir);
         } catch (EngineException e) {
             LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
                     + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
@@ -122,7 +119,7 @@ public final class PersistentInstances implements VtpmInstances {
         InstanceRecord last = stored.get();
         InstanceRecord recovered = last.withSave(last.generation() + 1, EndKind.DAEMON_CRASHED, blobs.permanent(),
                 Optional.of(new InstanceRecord.Snapshot(EndKind.DAEMON_CRASHED, blobs.volatileState().orElseThrow())));
-        save(recovered);
+        services.commit(recovered);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: kept the running state of the swtpm that outlived the last daemon as a"
                 + " snapshot for the re-attach (generation {1})", name, recovered.generation());
         return true;
@@ -144,16 +141,17 @@ public final class PersistentInstances implements VtpmInstances {
     @Override
     public ActiveInstance activate(ActivationRequest request) {
         Uuid uuid = checkedUuid(request);
+        InstanceLeases.Lease lease;
         try {
-            leases.acquire(uuid, request.device(), handoverTimeout);
+            lease = leases.acquire(uuid, request.device(), handoverTimeout);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InstanceException(request.device() + ": interrupted while waiting for vTPM " + uuid);
         }
         try {
-            return start(request, uuid);
+            return start(request, uuid, lease);
         } catch (RuntimeException e) {
-            leases.release(uuid, request.device());
+            lease.close();
             throw e;
         }
     }
@@ -169,107 +167,41 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    private ActiveInstance start(ActivationRequest request, Uuid uuid) {
+    /** The pipeline: load, decide, (manufacture,) boot the engine, store the RUNNING record, hand over. */
+    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease) {
         Optional<InstanceRecord> stored;
         try {
             stored = store.load(uuid);
         } catch (CorruptStateException e) {
             throw new InstanceException(request.device() + ": " + e.getMessage());
         }
-        StartMode.Decision decision = StartMode.decide(stored, request.resumeRequested(), request.reattach());
+        StartMode.Decision decision = LifecyclePolicy.start(stored, request.resumeRequested(), request.reattach());
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: start mode {2}: {3}", request.device(), uuid, decision.mode(), decision.reason());
-        if (decision.mode() != StartMode.MANUFACTURE) {
-            early.discard(uuid);
-        }
+        TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
+        Optional<byte[]> made = early.settle(request.device(), uuid, decision.mode(), family);
         if (decision.mode() == StartMode.REFUSE) {
             throw new InstanceException(request.device() + ": refusing vTPM " + uuid + ": " + decision.reason());
         }
-        TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
-        Path dir = freshRuntimeDir(uuid);
-        TpmEngine engine = engines.create("vtpm-" + uuid.shortForm() + "-d" + request.frontendDomid(), family, dir);
+        InstanceRecord from = made.isPresent() ? storeNew(request, uuid, family, made.get()) : stored.orElseThrow();
+        Optional<byte[]> volatileState = decision.mode() == StartMode.RESTORE
+                ? Optional.of(from.snapshot().orElseThrow().volatileState()) : Optional.empty();
+        TpmEngine engine = boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
         try {
-            InstanceRecord record = switch (decision.mode()) {
-                case MANUFACTURE -> manufacture(request, engine, uuid, family);
-                case RESTORE -> restore(engine, stored.get());
-                default -> clearStart(engine, stored.get());
-            };
-            InstanceRecord running = record.withSave(record.generation() + 1, EndKind.RUNNING, record.permanent(), Optional.empty());
-            save(running); // the snapshot is consumed: a later crash must not resume it again
-            return new PersistentActiveInstance(this, request, running, engine, dir);
+            InstanceRecord running = from.withSave(from.generation() + 1, EndKind.RUNNING, from.permanent(), Optional.empty());
+            services.commit(running); // the snapshot is consumed: it can never be resumed again
+            return new PersistentActiveInstance(services, request.device(), request.frontendDomid(), running, engine, lease);
         } catch (RuntimeException e) {
             engine.close();
             throw e;
         }
     }
 
-    private InstanceRecord manufacture(ActivationRequest request, TpmEngine engine, Uuid uuid, TpmFamily family) {
-        byte[] permanent = early.take(request.device(), uuid)
-                .orElseGet(() -> EarlyManufacture.manufacture(engine, manufacturer, uuid));
+    /** Stores a newly manufactured vTPM (end NEW) and returns its record. */
+    private InstanceRecord storeNew(ActivationRequest request, Uuid uuid, TpmFamily family, byte[] permanent) {
         InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), 1, EndKind.NEW, permanent, Optional.empty());
-        save(made);
+        services.commit(made);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.fileOf(uuid));
-        return clearStart(engine, made);
-    }
-
-    private static InstanceRecord restore(TpmEngine engine, InstanceRecord stored) {
-        InstanceRecord.Snapshot snapshot = stored.snapshot().orElseThrow();
-        // INIT(DELETE_VOLATILE) and no Startup: PCRs and loaded objects continue exactly (swtpm flow b).
-        engine.restoreState(new StateBlobs(stored.permanent(), Optional.of(snapshot.volatileState())));
-        return stored;
-    }
-
-    private static InstanceRecord clearStart(TpmEngine engine, InstanceRecord stored) {
-        // Permanent state only, so no volatile file can turn this boot into a resume (swtpm trap 3).
-        engine.restoreState(new StateBlobs(stored.permanent(), Optional.empty()));
-        startup(engine);
-        return stored;
-    }
-
-    /** Linux xen-tpmfront never sends TPM2_Startup (and 1.2's only on a fallback): the backend does. */
-    static void startup(TpmEngine engine) {
-        int rc = engine.sendStartupClear();
-        if (rc != 0) {
-            throw new InstanceException("TPM Startup(CLEAR) failed with TPM rc 0x" + Integer.toHexString(rc));
-        }
-    }
-
-    private Path freshRuntimeDir(Uuid uuid) {
-        Path dir = runtimeDir.resolve(uuid.value());
-        try {
-            AtomicFiles.createPrivateDirectory(runtimeDir);
-            if (Files.exists(dir)) {
-                PathUtils.deleteDirectory(dir); // leftovers of a crashed daemon: the store is the truth
-            }
-            return AtomicFiles.createPrivateDirectory(dir);
-        } catch (IOException e) {
-            throw new InstanceException("cannot prepare runtime folder " + dir + ": " + e.getMessage(), e);
-        }
-    }
-
-    void save(InstanceRecord record) {
-        try {
-            store.save(record);
-        } catch (IOException e) {
-            throw new InstanceException("cannot save vTPM " + record.uuid() + " to " + store.fileOf(record.uuid()) + ": " + e.getMessage(), e);
-        }
-    }
-
-    EngineFactory engines() {
-        return engines;
-    }
-
-    DomainStatus domains() {
-        return domains;
-    }
-
-    void release(Uuid uuid, String holder, Path dir) {
-        try {
-            PathUtils.deleteDirectory(dir);
-        } catch (IOException e) {
-            LOG.log(System.Logger.Level.WARNING, "cannot remove runtime folder {0}: {1}", dir, e.getMessage());
-        } finally {
-            leases.release(uuid, holder);
-        }
+        return made;
     }
 
     public InstanceStore store() {

@@ -1,4 +1,4 @@
-package org.vtpmback.backend.state;
+package org.vtpmback.backend.instance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -8,11 +8,14 @@ import java.util.List;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceRecord.Snapshot;
+import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.xen.ShutdownReason;
 
-/** The start-mode table of the state-lifecycle issue, every combination written out. */
-class StartModeTest {
+/** The lifecycle tables: how a vTPM starts, and what is kept when it ends; every combination written out. */
+class LifecyclePolicyTest {
     private static final Optional<InstanceRecord> NOTHING = Optional.empty();
     private static final Optional<InstanceRecord> PERMANENT_ONLY = Optional.of(record(Optional.empty()));
     private static final Optional<InstanceRecord> SUSPENDED = Optional.of(record(Optional.of(new Snapshot(EndKind.SUSPENDED, new byte[] {1}))));
@@ -42,7 +45,7 @@ class StartModeTest {
         List<String> wrong = new ArrayList<>();
         for (Object[] row : table) {
             @SuppressWarnings("unchecked")
-            StartMode.Decision d = StartMode.decide((Optional<InstanceRecord>) row[0], (Boolean) row[1], (Boolean) row[2]);
+            StartMode.Decision d = LifecyclePolicy.start((Optional<InstanceRecord>) row[0], (Boolean) row[1], (Boolean) row[2]);
             if (d.mode() != row[3]) {
                 wrong.add(describe(row) + " gave " + d.mode() + " (" + d.reason() + ")");
             }
@@ -51,8 +54,41 @@ class StartModeTest {
     }
 
     @Test
+    void everyEnding() {
+        Optional<ShutdownReason> gone = Optional.empty();
+        // teardown, the domain's shutdown reason -> end saved (null: nothing), snapshot, orderly shutdown
+        Object[][] table = {
+            {Teardown.DAEMON_STOP, gone, EndKind.DAEMON_STOPPED, true, false},
+            {Teardown.ENGINE_FAILED, gone, null, false, false},
+            {Teardown.DEVICE_REMOVED, gone, EndKind.DESTROYED, false, false},           // xl destroy
+            {Teardown.DEVICE_REMOVED_AFTER_CLOSE, gone, EndKind.SHUTDOWN, false, true},  // closed first, then gone
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.SUSPEND), EndKind.SUSPENDED, true, false},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.POWEROFF), EndKind.SHUTDOWN, false, true},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.REBOOT), EndKind.SHUTDOWN, false, true},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.SOFT_RESET), EndKind.SHUTDOWN, false, true},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.CRASH), EndKind.DESTROYED, false, false},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.WATCHDOG), EndKind.DESTROYED, false, false},
+            {Teardown.DEVICE_REMOVED, Optional.of(ShutdownReason.UNKNOWN), EndKind.DESTROYED, false, false},
+            {Teardown.DEVICE_REMOVED_AFTER_CLOSE, Optional.of(ShutdownReason.SUSPEND), EndKind.SUSPENDED, true, false},
+            {Teardown.DEVICE_REMOVED_AFTER_CLOSE, Optional.of(ShutdownReason.CRASH), EndKind.DESTROYED, false, false},
+        };
+        List<String> wrong = new ArrayList<>();
+        for (Object[] row : table) {
+            @SuppressWarnings("unchecked")
+            LifecyclePolicy.Ending e = LifecyclePolicy.ending((Teardown) row[0], (Optional<ShutdownReason>) row[1]);
+            LifecyclePolicy.Ending expected = new LifecyclePolicy.Ending(Optional.ofNullable((EndKind) row[2]), (Boolean) row[3], (Boolean) row[4]);
+            if (!e.equals(expected)) {
+                wrong.add(row[0] + " " + row[1] + " gave " + e + ", expected " + expected);
+            }
+        }
+        assertEquals(List.of(), wrong);
+        assertEquals(List.of(Teardown.DEVICE_REMOVED, Teardown.DEVICE_REMOVED_AFTER_CLOSE),
+                java.util.Arrays.stream(Teardown.values()).filter(LifecyclePolicy::needsShutdownReason).toList());
+    }
+
+    @Test
     void refusalSaysWhatToDo() {
-        StartMode.Decision d = StartMode.decide(PERMANENT_ONLY, true, false);
+        StartMode.Decision d = LifecyclePolicy.start(PERMANENT_ONLY, true, false);
         assertEquals("resume requested but no suspend snapshot is stored (last end: SHUTDOWN); nothing was changed", d.reason());
     }
 
