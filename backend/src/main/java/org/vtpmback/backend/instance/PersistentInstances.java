@@ -198,7 +198,14 @@ public final class PersistentInstances implements VtpmInstances {
 
     /** Stores a newly manufactured vTPM (end NEW) and returns its record. */
     private InstanceRecord storeNew(ActivationRequest request, Uuid uuid, TpmFamily family, byte[] permanent) {
-        InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), 1, EndKind.NEW, permanent, Optional.empty());
+        long generation;
+        try {
+            generation = store.nextGeneration(uuid); // 1, or above the mark of a deleted vTPM of this uuid
+        } catch (IOException e) {
+            throw new InstanceException(request.device() + ": cannot read the generation anchor " + store.anchorFile() + ": "
+                    + e.getMessage(), e);
+        }
+        InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), generation, EndKind.NEW, permanent, Optional.empty());
         services.commit(made);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.fileOf(uuid));
         return made;

@@ -10,4 +10,9 @@ public class CorruptStateException extends Exception {
         super("stored state of vTPM " + uuid + " (" + file + ") " + problem
                 + "; refusing to start it (restore the file from a backup or an export, or delete the instance)");
     }
+
+    /** A refusal whose message says itself what is wrong and what to do. */
+    protected CorruptStateException(String message) {
+        super(message);
+    }
 }

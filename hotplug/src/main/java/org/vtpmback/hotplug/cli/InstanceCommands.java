@@ -17,6 +17,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.SealedDataException;
+import org.vtpmback.backend.state.StaleGenerationException;
 import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
@@ -193,14 +194,15 @@ final class InstanceCommands {
                         + " overwrite it (its current keys and NV are then lost)");
             }
             passphrase = passphrase(inv);
-            InstanceRecord record = InstanceBundle.open(data, passphrase);
-            store.save(record);
+            InstanceRecord record = store.importRecord(InstanceBundle.open(data, passphrase), inv.has("--allow-rollback"));
             inv.out().println("imported vTPM " + uuid + " (" + VtpmbackConfig.familyValue(record.family()) + ", generation "
                     + record.generation() + ", last end " + record.lastEnd() + record.snapshot()
                     .map(s -> ", with its " + s.reason() + " snapshot: restore the domain with 'vtpmback restore'")
                     .orElse(", no snapshot") + ") into " + store.fileOf(uuid));
             return Main.OK;
         } catch (SealedDataException e) {
+            return Main.fail(inv, bundle + ": " + e.getMessage() + "; nothing was imported");
+        } catch (StaleGenerationException e) {
             return Main.fail(inv, bundle + ": " + e.getMessage() + "; nothing was imported");
         } catch (IOException | IllegalArgumentException e) {
             return Main.fail(inv, "cannot import " + bundle + ": " + e.getMessage());

@@ -169,15 +169,19 @@ public final class Main {
                         + "  --passphrase-file F  read the passphrase from F\n" + CONFIG_OPTIONS,
                 true, new Syntax(2, 2, Set.of(), Set.of("--passphrase-file"), false), InstanceCommands::export));
         add(new Command("import", "store a vTPM from a bundle written by export",
-                "import [--config FILE] [--set KEY=VALUE]... [--passphrase-file F] [--replace] <bundle>",
+                "import [--config FILE] [--set KEY=VALUE]... [--passphrase-file F] [--replace [--allow-rollback]] <bundle>",
                 "Opens <bundle> with the passphrase (first line of F, or of stdin) and stores the vTPM under its\n"
                         + "uuid, sealed with this host's master key. Refuses to overwrite a stored vTPM unless --replace,\n"
                         + "and always refuses while that vTPM is in use. A bundle holding a suspend snapshot can then be\n"
                         + "resumed with 'vtpmback restore' of the domain's save file. It never makes a master key: on a new\n"
-                        + "host run 'vtpmback init' first.\n\n"
+                        + "host run 'vtpmback init' first. A bundle older (by generation) than what this host has committed\n"
+                        + "for the vTPM, including one it deleted, is refused: it would roll the TPM's NV counters and\n"
+                        + "dictionary-attack lockout back.\n\n"
                         + "  --passphrase-file F  read the passphrase from F\n"
-                        + "  --replace            overwrite the stored vTPM of the same uuid\n" + CONFIG_OPTIONS,
-                true, new Syntax(1, 1, Set.of("--replace"), Set.of("--passphrase-file"), false), InstanceCommands::importBundle));
+                        + "  --replace            overwrite the stored vTPM of the same uuid\n"
+                        + "  --allow-rollback     store an older bundle anyway (logged as a warning)\n" + CONFIG_OPTIONS,
+                true, new Syntax(1, 1, Set.of("--replace", "--allow-rollback"), Set.of("--passphrase-file"), false),
+                InstanceCommands::importBundle));
         add(new Command("init", "prepare this host: state-dir and a new master key (once, explicitly)",
                 "init [--config FILE] [--set KEY=VALUE]...",
                 "Creates state-dir (mode 0700) if missing, checks state-dir and runtime-dir as the daemon does, then\n"

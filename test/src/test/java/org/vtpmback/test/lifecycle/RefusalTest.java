@@ -128,6 +128,32 @@ class RefusalTest {
         refusedCorrupt(uuid, f, stub, "truncated");
     }
 
+    @Test
+    void aSecondResumeFromASuspendFilePutBackIsRefused() throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        g.tpm2("tpm2_pcrextend", "16:sha256=" + "22".repeat(32));
+        g.suspend();
+        assertEquals(EndKind.SUSPENDED, awaitEnded(host, uuid).lastEnd());
+        Path f = file(host, uuid);
+        byte[] suspended = Files.readAllBytes(f); // an attacker with dom0's disk keeps a copy
+        long suspendedAt = GuestTpm.stored(host, uuid).generation();
+
+        Guest resumed = host.boot(uuid, true); // the resume consumes the snapshot
+        resumed.tpm2("tpm2_pcrread", "sha256:16");
+        resumed.shutdown(ShutdownReason.POWEROFF);
+        long latest = awaitEnded(host, uuid).generation();
+
+        Files.write(f, suspended); // ... and puts it back, to resume the old TPM state once more
+        int mark = logs.size();
+        String error = refusedStart(uuid, true);
+        assertTrue(error.contains("generation " + suspendedAt) && error.contains("generation " + latest)
+                && error.contains("rolled back or replayed") && error.contains(f.toString()), error);
+        assertEquals(List.of(), logs.since(mark, "start mode"), "refused before any start mode was decided");
+        assertArrayEquals(suspended, Files.readAllBytes(f), "file left as it was for the operator");
+        System.out.println("replayed suspend snapshot -> " + error);
+    }
+
     private void refusedCorrupt(String uuid, Path f, byte[] bytes, String problem) throws Exception {
         int mark = logs.size();
         String error = refusedStart(uuid, false);
@@ -142,7 +168,9 @@ class RefusalTest {
 
     private static List<String> storeFiles(Path dir) throws Exception {
         try (var s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).sorted().toList();
+            return s.map(p -> p.getFileName().toString())
+                    .filter(n -> !n.startsWith("generations.")) // the host's generation anchor and its lock
+                    .sorted().toList();
         }
     }
 }
