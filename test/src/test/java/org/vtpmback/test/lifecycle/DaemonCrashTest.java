@@ -131,6 +131,11 @@ class DaemonCrashTest {
             AtomicLong lastAcked = new AtomicLong(acked);
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> writeCounterUntil(g, stop, lastAcked));
             Thread.sleep(300 + random.nextInt(1200));
+            // On a loaded machine the first write can take longer than that: kill only once one was acknowledged.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (lastAcked.get() == acked && !writer.isDone() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
             stop.set(true);
             long swtpm = swtpmPid(uuid);
             daemon.kill();
