@@ -41,7 +41,7 @@ rm -f "$summary"
 args=(-B ${MVN_ARGS:-} verify -pl test -am "-Dxen.root=${XEN_ROOT:-$repo/build/xen-root}"
 	-Dtest='StateFaultsTest,CrashFsTest' -Dsurefire.failIfNoSpecifiedTests=false
 	"-Dfaults.state.points=$points" "-Dfaults.state.mode=$mode" "-Dfaults.state.summary=$summary"
-	"-Dfaults.state.verbose=$verbose")
+	"-Dfaults.state.verbose=$verbose" "-Dfaults.state.progress=$repo/test/target/faults-state/progress")
 [ -n "$seed" ] && args+=("-Dfaults.state.seed=$seed")
 [ -n "$minutes" ] && args+=("-Dfaults.state.minutes=$minutes")
 log=$repo/test/target/faults-state/mvn.log

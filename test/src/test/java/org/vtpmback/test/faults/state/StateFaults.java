@@ -93,6 +93,7 @@ final class StateFaults implements AutoCloseable {
     private final Map<Cut, Integer> cuts = new EnumMap<>(Cut.class);
     private CutDaemon daemon;
     private List<String> jvmOptions = List.of();
+    private Path progress;
     private int life;
     private volatile long acked;
     private volatile boolean inFlight;
@@ -126,11 +127,24 @@ final class StateFaults implements AutoCloseable {
         int done = 0;
         while (done < points && System.nanoTime() < deadline) {
             point(++done);
+            if (progress != null) {
+                Files.writeString(progress, summary(done, start).line() + "\n");
+            }
         }
         daemon.stop();
         daemon = null;
-        return new Summary(mode, done, lost, unloadable, phantom, seed, Duration.ofNanos(System.nanoTime() - start), ops, cuts,
-                acked, failures);
+        return summary(done, start);
+    }
+
+    private Summary summary(int done, long start) {
+        return new Summary(mode, done, lost, unloadable, phantom, seed, Duration.ofNanos(System.nanoTime() - start), new EnumMap<>(ops),
+                new EnumMap<>(cuts), acked, List.copyOf(failures));
+    }
+
+    /** After every point, the summary so far is written to {@code file} (a long run that dies keeps its figures). */
+    StateFaults progressTo(Path file) {
+        this.progress = file;
+        return this;
     }
 
     private void point(int point) throws Exception {
@@ -265,8 +279,12 @@ final class StateFaults implements AutoCloseable {
         }
     }
 
-    private Guest guest() {
+    /** The guest's current domain; a cut between its reboot's teardown and boot leaves none. */
+    private Guest guest() throws IOException {
         synchronized (domains) {
+            if (domains.isEmpty()) {
+                throw new IOException("the guest has no domain (cut between teardown and boot)");
+            }
             return domains.get(domains.size() - 1);
         }
     }
@@ -322,8 +340,11 @@ final class StateFaults implements AutoCloseable {
      * else from a fresh domain of the same uuid (the cut left the old one half rebooted or half migrated).
      */
     private Optional<Long> usableGuest() throws Exception {
-        Guest g = guest();
-        Optional<Long> v = g.frontend().isConnected() ? readCounter(g) : Optional.empty();
+        Guest g;
+        synchronized (domains) {
+            g = domains.isEmpty() ? null : domains.get(domains.size() - 1);
+        }
+        Optional<Long> v = g != null && g.frontend().isConnected() ? readCounter(g) : Optional.empty();
         if (v.isPresent()) {
             destroyAllBut(g);
             return v;

@@ -23,7 +23,8 @@ import org.vtpmback.test.xenstored.XenstoredDaemon;
  * {@code faults.state.points}, {@code faults.state.mode} (power, kill or both),
  * {@code faults.state.seed} (default: from the clock, printed), {@code faults.state.minutes} (stop
  * earlier, with fewer points, after this long), {@code faults.state.summary} (a file the summary lines
- * are appended to), {@code faults.state.verbose} (one line per point).
+ * are appended to), {@code faults.state.verbose} (one line per point), {@code faults.state.progress} (a file prefix: the
+ * summary so far is written to {@code <prefix>.<mode>} after each point).
  */
 @UseXenstored
 class StateFaultsTest {
@@ -52,6 +53,10 @@ class StateFaultsTest {
                 + " (-Dfaults.state.seed=" + seed + " repeats them), work " + work);
         StateFaults.Summary s = assertTimeoutPreemptively(budget.plusMinutes(10), () -> {
             try (StateFaults faults = new StateFaults(xsd.socket(), work, mode, seed)) {
+                String progress = System.getProperty("faults.state.progress", "");
+                if (!progress.isBlank()) {
+                    faults.progressTo(Path.of(progress + "." + mode.name().toLowerCase(Locale.ROOT)));
+                }
                 return faults.run(points, budget);
             }
         });
