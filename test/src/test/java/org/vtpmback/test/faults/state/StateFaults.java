@@ -51,6 +51,7 @@ final class StateFaults implements AutoCloseable {
     private static final int COUNTER_INDEX = 0x1500031;
     private static final Duration COMMAND_WAIT = Duration.ofSeconds(20);
     private static final boolean VERBOSE = Boolean.getBoolean("faults.state.verbose");
+    private static final Duration PATIENCE = Duration.ofMinutes(3);
     private static final Duration OP_WAIT = Duration.ofSeconds(150);
 
     record Summary(Mode mode, int points, int lost, int unloadable, int phantom, long seed, Duration took,
@@ -120,7 +121,7 @@ final class StateFaults implements AutoCloseable {
         long deadline = start + budget.toNanos();
         warmUp();
         startDaemon();
-        Guest g = host.boot(uuid);
+        Guest g = bootPatiently(uuid);
         domains.add(g);
         expectOk(g.transmit(TpmCommands.nvDefineSpace(COUNTER_INDEX, 8)), "NV_DefineSpace");
         expectOk(g.transmit(TpmCommands.nvWrite(COUNTER_INDEX, counterBytes(0))), "NV_Write 0");
@@ -351,13 +352,29 @@ final class StateFaults implements AutoCloseable {
         }
         destroyAllBut(null);
         try {
-            g = host.boot(uuid);
+            g = bootPatiently(uuid);
         } catch (Exception e) {
             failures.add("boot of " + uuid + " after the restart failed: " + e.getMessage());
             return Optional.empty();
         }
         adopt(g);
         return readCounter(g);
+    }
+
+    /**
+     * A new domain of {@code uuid}, booted: like {@link SimulatedVtpmHost#boot}, but a connect that
+     * takes longer than its 30 s (a manufacture on a machine shared by many builds) is waited for.
+     */
+    private Guest bootPatiently(String u) throws Exception {
+        Guest g = host.create(u, false);
+        try {
+            g.unpause();
+        } catch (IllegalStateException e) {
+            if (!g.frontend().awaitConnected(PATIENCE)) {
+                throw e;
+            }
+        }
+        return g;
     }
 
     private void destroyAllBut(Guest keep) {
