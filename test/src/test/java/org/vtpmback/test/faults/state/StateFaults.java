@@ -467,14 +467,15 @@ final class StateFaults implements AutoCloseable {
         daemon = CutDaemon.start(xenstored, work.resolve("sim"), state, run, log, fs.environment(), jvmOptions);
     }
 
-    /** Power gone: every swtpm of this harness dies with the daemon (found by name, then by its folder on the command line). */
+    /** Power gone: every swtpm of this harness dies with the daemon (found by its folder on the command line). */
     private void killSwtpms() throws IOException {
         String marker = run.toString();
         List<ProcessHandle> swtpms = new ArrayList<>();
         try (var procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
             for (Path proc : procs) {
                 try {
-                    if (Files.readString(proc.resolve("comm")).strip().startsWith("swtpm")
+                    // swtpm itself, or a step of the jail that execs it (unshare, sh, prlimit, setpriv, env)
+                    if (!Files.readString(proc.resolve("comm")).strip().equals("java")
                             && new String(Files.readAllBytes(proc.resolve("cmdline"))).contains(marker)) {
                         ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(swtpms::add);
                     }
