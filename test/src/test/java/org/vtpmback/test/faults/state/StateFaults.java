@@ -348,9 +348,11 @@ final class StateFaults implements AutoCloseable {
         Optional<Long> v = g != null && g.frontend().isConnected() ? readCounter(g) : Optional.empty();
         if (v.isPresent()) {
             destroyAllBut(g);
+            sweepStrays(g);
             return v;
         }
         destroyAllBut(null);
+        sweepStrays(null);
         try {
             g = bootPatiently(uuid);
         } catch (Exception e) {
@@ -371,10 +373,28 @@ final class StateFaults implements AutoCloseable {
             g.unpause();
         } catch (IllegalStateException e) {
             if (!g.frontend().awaitConnected(PATIENCE)) {
+                g.destroy(); // else it would hold the vTPM's lease against every later boot
                 throw e;
             }
         }
         return g;
+    }
+
+    /**
+     * Destroys every domain with a vtpm device but {@code keep}'s: those a cut left half booted or half
+     * migrated, which would hold the vTPM's lease against the next boot and add swtpm processes.
+     */
+    private void sweepStrays(Guest keep) {
+        for (String d : host.xenstore().list(org.vtpmback.xenstore.XsPath.of("/local/domain/0/backend/vtpm"))) {
+            int domid = Integer.parseInt(d);
+            if (keep == null || domid != keep.domid()) {
+                try {
+                    host.toolstack().destroyDomain(domid, 0);
+                } catch (Exception e) {
+                    // removed anyway
+                }
+            }
+        }
     }
 
     private void destroyAllBut(Guest keep) {
