@@ -31,8 +31,8 @@ public final class VtpmDaemon implements AutoCloseable {
     private final ExecutorService pool;
     private final SerialExecutor control;
     private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
-    /** A scan is queued and has not started: watch events for unknown paths coalesce into it. */
-    private final java.util.concurrent.atomic.AtomicBoolean scanQueued = new java.util.concurrent.atomic.AtomicBoolean();
+    /** Watch events for paths of no known device coalesce into one queued scan. */
+    private final CoalescedTask scan;
     private Watch watch;
 
     public VtpmDaemon(XenStore store, int backendDomid, DeviceResources resources) {
@@ -50,6 +50,7 @@ public final class VtpmDaemon implements AutoCloseable {
                 });
         this.pool = p;
         this.control = new SerialExecutor(pool, "vtpm-daemon");
+        this.scan = new CoalescedTask(control, this::scan);
     }
 
     /** Starts watching; devices that already exist are picked up (re-attached if Connected). */
@@ -57,19 +58,10 @@ public final class VtpmDaemon implements AutoCloseable {
         LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
         watch = store.watch(base, path -> {
             if (!belongsToKnownDevice(path)) {
-                requestScan();
+                scan.request();
             }
         });
-        requestScan();
-    }
-
-    private void requestScan() {
-        if (scanQueued.compareAndSet(false, true)) {
-            control.execute(() -> {
-                scanQueued.set(false);
-                scan();
-            });
-        }
+        scan.request();
     }
 
     private boolean belongsToKnownDevice(XsPath path) {

@@ -53,12 +53,12 @@ public final class VtpmDevice {
             Duration.ofSeconds(8), Duration.ofMinutes(5));
     /** A delayed re-read is scheduled (a handshake restart waiting out its backoff). */
     private final AtomicBoolean retryScheduled = new AtomicBoolean();
-    /** A removal check is queued on the pool (see {@link #checkRemovalWhileBusy()}). */
-    private final AtomicBoolean removalCheckQueued = new AtomicBoolean();
-    /** A "service the page" task is queued and has not started yet. */
-    private final AtomicBoolean serviceQueued = new AtomicBoolean();
-    /** A "re-read the state" task is queued and has not started yet. */
-    private final AtomicBoolean reevaluateQueued = new AtomicBoolean();
+    /** "Look at the page": what every event-channel notification asks for. */
+    private final CoalescedTask service;
+    /** "Re-read the nodes": what every watch event asks for. */
+    private final CoalescedTask reevaluation;
+    /** Whether a backend-directory change is a removal, looked at on the pool (see {@link #checkRemovalWhileBusy()}). */
+    private final CoalescedTask removalCheck;
     private List<Watch> watches = List.of();
     /** Written on the executor; read by the removal check on another thread. */
     private volatile DataPath dataPath;
@@ -79,6 +79,9 @@ public final class VtpmDevice {
         this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
         this.onRemoved = onRemoved;
         this.pool = pool;
+        this.service = new CoalescedTask(executor, this::serviceRing);
+        this.reevaluation = new CoalescedTask(executor, this::reevaluate);
+        this.removalCheck = new CoalescedTask(pool, this::checkRemoval);
     }
 
     public DeviceId id() {
@@ -90,10 +93,10 @@ public final class VtpmDevice {
         executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));
         watches = List.of(
                 store.watch(nodes.backend(), p -> {
-                    requestReevaluate();
+                    reevaluation.request();
                     checkRemovalWhileBusy();
                 }),
-                store.watch(nodes.frontendState(), p -> requestReevaluate()));
+                store.watch(nodes.frontendState(), p -> reevaluation.request()));
     }
 
     /**
@@ -103,20 +106,21 @@ public final class VtpmDevice {
      * and cuts a running one short.
      */
     private void checkRemovalWhileBusy() {
-        DataPath path = dataPath;
-        if (path == null || !removalCheckQueued.compareAndSet(false, true)) {
-            return;
+        if (dataPath != null) {
+            removalCheck.request();
         }
-        pool.execute(() -> {
-            removalCheckQueued.set(false);
-            try {
-                if (!nodes.backendExists() || !nodes.online()) {
-                    path.abortForRemoval(REMOVAL_GRACE);
-                }
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "{0}: checking for a removal failed: {1}", id, e.toString());
+    }
+
+    /** On a pool thread: if the toolstack is removing the device, cut the running command short. */
+    private void checkRemoval() {
+        DataPath path = dataPath;
+        try {
+            if (path != null && (!nodes.backendExists() || !nodes.online())) {
+                path.abortForRemoval(REMOVAL_GRACE);
             }
-        });
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: checking for a removal failed: {1}", id, e.toString());
+        }
     }
 
     /** Re-reads the nodes after {@code delay} (a restart waiting out its backoff); one timer at a time. */
@@ -124,27 +128,7 @@ public final class VtpmDevice {
         if (retryScheduled.compareAndSet(false, true)) {
             CompletableFuture.delayedExecutor(delay.toMillis() + 1, TimeUnit.MILLISECONDS).execute(() -> {
                 retryScheduled.set(false);
-                requestReevaluate();
-            });
-        }
-    }
-
-    /** From any thread: re-read the nodes soon. Queues nothing if a re-read is already waiting to start. */
-    private void requestReevaluate() {
-        if (reevaluateQueued.compareAndSet(false, true)) {
-            executor.execute(() -> {
-                reevaluateQueued.set(false); // before reading: an event from now on queues another re-read
-                reevaluate();
-            });
-        }
-    }
-
-    /** From any thread: look at the page soon. Queues nothing if a look is already waiting to start. */
-    private void requestService() {
-        if (serviceQueued.compareAndSet(false, true)) {
-            executor.execute(() -> {
-                serviceQueued.set(false); // before looking: a notification from now on queues another look
-                serviceRing();
+                reevaluation.request();
             });
         }
     }
@@ -279,7 +263,7 @@ public final class VtpmDevice {
         DataPath path = new DataPath(id.toString(), ring, grant, instance, engineRestarts);
         try {
             BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
-                    p -> requestService());
+                    p -> service.request());
             path.attachPort(port);
         } catch (RuntimeException e) {
             parked = path.releaseRing();
