@@ -123,9 +123,12 @@ final class DataPath {
         long executed = System.nanoTime();
         served++;
         if (!engine.isAlive()) {
+            // Its answer may be real (swtpm exited right after answering) but its change was never
+            // saved, and the restart below loads the last saved state: never acknowledge it.
             if (!removing) {
-                restartEngine(); // the engine already answered with its failure response
+                restartEngine();
             }
+            return failureResponse();
         } else if (!persist()) {
             return failureResponse();
         }
@@ -157,6 +160,14 @@ final class DataPath {
 
     /** Retries the pending save; while it fails every command is refused, so nothing unsaved is ever acknowledged. */
     private boolean saveAgain() {
+        if (engineLost()) {
+            // The pending change died with swtpm (the guest was told it failed); the engine now runs on
+            // the last saved state, which is durable by definition.
+            unsaved = false;
+            LOG.log(System.Logger.Level.WARNING, "{0}: swtpm died with an unsaved change (answered as failed);"
+                    + " serving from the last saved state", device);
+            return instance.engine().isAlive();
+        }
         try {
             instance.afterCommand();
             unsaved = false;

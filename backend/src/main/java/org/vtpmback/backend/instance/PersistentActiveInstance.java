@@ -70,7 +70,12 @@ final class PersistentActiveInstance implements ActiveInstance {
     @Override
     public void afterCommand() {
         Object now = stamp();
-        if (!Objects.equals(now, permanentStamp) && engine.isAlive()) {
+        if (!Objects.equals(now, permanentStamp)) {
+            if (!engine.isAlive()) {
+                // Its change is in a file of a dead swtpm, not in the store: never report it saved.
+                throw new InstanceException("vTPM " + record.uuid() + ": the permanent state changed but swtpm died"
+                        + " before it was saved");
+            }
             save(EndKind.RUNNING, engine.saveState(false), Optional.empty());
             // Only once it is durable: a failed save leaves the change pending, and the next call retries it.
             permanentStamp = now;

@@ -2,6 +2,10 @@ package org.vtpmback.test.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyInt;
+import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.mock;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,9 +13,12 @@ import java.util.HexFormat;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.commons.io.file.PathUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.mockito.AdditionalAnswers;
+import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.Uuid;
@@ -29,6 +36,7 @@ import org.vtpmback.test.host.UseSimulatedHost;
 @Timeout(180)
 class AlwaysAnAnswerTest {
     private static final int TPM_RC_FAILURE = 0x101;
+    private static final int TPM_CC_NV_DEFINE_SPACE = 0x12A;
 
     @Test
     void aFailedSaveIsAnsweredRetriedAndBlocksCommandsUntilDurable(SimulatedVtpmHost host) throws Exception {
@@ -75,6 +83,82 @@ class AlwaysAnAnswerTest {
         byte[] response = answer.get(60, TimeUnit.SECONDS);
         assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(response), HexFormat.of().formatHex(response));
         assertAnswered(guest.transmit(TpmCommands.getRandom(8)));
+    }
+
+    /**
+     * swtpm answers a state change for real, then dies before the daemon saves it: the restart loads
+     * the last saved state, so the change is gone and the guest must not be told it succeeded (before
+     * the fix the real rc 0 went out and the NV index vanished).
+     */
+    @Test
+    void swtpmDyingRightAfterAnsweringIsNotAcknowledged(SimulatedVtpmHost host) throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        AtomicBoolean strike = new AtomicBoolean();
+        host.stopDaemon();
+        host.engineFaults(engine -> {
+            TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
+            doAnswer(call -> {
+                byte[] response = engine.execute(call.getArgument(0), call.getArgument(1));
+                if (ordinal(call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE && strike.compareAndSet(true, false)) {
+                    kill(host, uuid); // answered, not yet saved
+                }
+                return response;
+            }).when(seam).execute(anyInt(), any());
+            return seam;
+        }).startDaemon();
+        Guest guest = host.boot(uuid);
+
+        strike.set(true);
+        byte[] defined = guest.transmit(TpmCommands.nvDefineSpace(0x01500021, 8));
+        assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(defined), "unsaved change acknowledged: "
+                + HexFormat.of().formatHex(defined));
+        // The vTPM runs on the last saved state, where the index was never defined: defining it works.
+        assertAnswered(guest.transmit(TpmCommands.nvDefineSpace(0x01500021, 8)));
+    }
+
+    /**
+     * swtpm dies between the data path's liveness check and the save: the instance must not report the
+     * save done (before the fix afterCommand skipped it silently and the real answer went out).
+     */
+    @Test
+    void swtpmDyingBeforeTheSaveIsNotReportedSaved(SimulatedVtpmHost host) throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        AtomicBoolean strike = new AtomicBoolean();
+        host.stopDaemon();
+        host.engineFaults(engine -> {
+            TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
+            AtomicBoolean defined = new AtomicBoolean();
+            doAnswer(call -> {
+                byte[] response = engine.execute(call.getArgument(0), call.getArgument(1));
+                defined.set(ordinal(call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE);
+                return response;
+            }).when(seam).execute(anyInt(), any());
+            doAnswer(call -> {
+                boolean alive = engine.isAlive();
+                if (alive && defined.get() && strike.compareAndSet(true, false)) {
+                    kill(host, uuid); // the caller saw it alive; the save comes next
+                }
+                return alive;
+            }).when(seam).isAlive();
+            return seam;
+        }).startDaemon();
+        Guest guest = host.boot(uuid);
+
+        strike.set(true);
+        byte[] defined = guest.transmit(TpmCommands.nvDefineSpace(0x01500022, 8));
+        assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(defined), "unsaved change acknowledged: "
+                + HexFormat.of().formatHex(defined));
+        assertAnswered(guest.transmit(TpmCommands.nvDefineSpace(0x01500022, 8)));
+    }
+
+    private static int ordinal(byte[] command) {
+        return java.nio.ByteBuffer.wrap(command, 6, 4).getInt();
+    }
+
+    private static void kill(SimulatedVtpmHost host, String uuid) {
+        ProcessHandle swtpm = SwtpmProcesses.of(host, uuid);
+        swtpm.destroyForcibly();
+        swtpm.onExit().join();
     }
 
     private static void assertAnswered(byte[] response) {

@@ -15,11 +15,15 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.UnaryOperator;
 import org.vtpmback.backend.device.DeviceResources;
 import org.vtpmback.backend.device.VtpmDaemon;
+import org.vtpmback.backend.engine.EngineFactory;
+import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
+import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.instance.PersistentInstances;
@@ -58,6 +62,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private final Map<String, TpmFamily> families = new ConcurrentHashMap<>();
     private final List<Guest> guests = new ArrayList<>();
     private Manufacturer manufacturer;
+    /** Fault injection only: wraps every engine the next {@link #startDaemon()} creates. */
+    private UnaryOperator<TpmEngine> engineFaults = UnaryOperator.identity();
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
@@ -92,6 +98,16 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Fault injection for the next {@link #startDaemon()}: every engine the daemon creates (also on a
+     * restart after swtpm died) is passed through {@code wrap}, e.g. a Mockito spy that kills swtpm at
+     * a chosen point.
+     */
+    public SimulatedVtpmHost engineFaults(UnaryOperator<TpmEngine> wrap) {
+        this.engineFaults = wrap;
+        return this;
+    }
+
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
         InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
@@ -99,7 +115,19 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
         SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot()
                 ? swtpm.withJail(SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")))) : swtpm);
-        instances = new PersistentInstances(store, launcher, work.resolve("run/instances"),
+        UnaryOperator<TpmEngine> wrap = engineFaults;
+        EngineFactory engines = new EngineFactory() {
+            @Override
+            public TpmEngine create(String name, TpmFamily family, Path stateDir) {
+                return wrap.apply(launcher.create(name, family, stateDir));
+            }
+
+            @Override
+            public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
+                return launcher.takeOverSurvivor(stateDir);
+            }
+        };
+        instances = new PersistentInstances(store, engines, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
         daemonStore = LibXenStore.connect(xenstoredSocket);
