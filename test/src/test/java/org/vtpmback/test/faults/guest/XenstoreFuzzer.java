@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
 import org.vtpmback.test.xenstored.GuestRingConnection;
+import org.vtpmback.test.xenstored.XsWire;
 
 /**
  * Seeded hostile xenstore traffic of a domU on its own connection, aimed at what the backend
@@ -72,8 +73,9 @@ final class XenstoreFuzzer {
             String node = new String[] {"/ring-ref", "/event-channel", "/feature-protocol-v2"}[key];
             out.add(xs -> xs.write(fe + node, v));
         } else if (roll < 66) {
-            String huge = "9".repeat(1 + random.nextInt(4096));
             String node = new String[] {"/state", "/ring-ref", "/event-channel", "/backend"}[random.nextInt(4)];
+            // Up to the wire's 4096-byte payload (path, NUL, value): xenstored's own size limits decide.
+            String huge = "9".repeat(1 + random.nextInt(XsWire.PAYLOAD_MAX - (fe + node).length() - 1));
             out.add(xs -> xs.write(fe + node, huge));
         } else if (roll < 76) {
             // A burst on the watched state node and below it: every write fires the backend's watch.
