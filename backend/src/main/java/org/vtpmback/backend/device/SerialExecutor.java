@@ -7,7 +7,8 @@ import java.util.concurrent.Executor;
 /**
  * Runs tasks one at a time, in submission order, on a shared pool: each device gets its own ordering
  * (events and TPM commands never overlap) without a thread of its own, so an idle guest costs no
- * thread. A failing task is logged and does not stop the ones after it.
+ * thread. A task failing with an exception or a linkage error is logged and does not stop the ones after
+ * it; any other {@link Error} is fatal.
  */
 public final class SerialExecutor implements Executor {
     private static final System.Logger LOG = System.getLogger(SerialExecutor.class.getName());
@@ -66,8 +67,10 @@ public final class SerialExecutor implements Executor {
                 }
                 try {
                     next.run();
-                } catch (RuntimeException | LinkageError | AssertionError e) {
-                    // A linkage error (a native library that cannot load) fails this task, not the device.
+                } catch (RuntimeException | LinkageError e) {
+                    // A linkage error (a native library that cannot load) fails this task, not the device. Any
+                    // other Error (OutOfMemoryError...) ends the pool thread and, through the daemon's
+                    // uncaught-exception handler, the process (exit 70).
                     LOG.log(System.Logger.Level.ERROR, name + ": task failed", e);
                 }
             }

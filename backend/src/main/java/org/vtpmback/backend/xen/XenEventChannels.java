@@ -12,7 +12,8 @@ import org.vtpmback.xen.EventChannelDevice;
  * {@link EventChannels} on real Xen: one {@code /dev/xen/evtchn} handle (libxenevtchn) multiplexing
  * every bound port, and one reader thread that polls it. Per xenevtchn.h a delivered port stays
  * masked until unmasked, so the handler runs first and the port is unmasked after it (QEMU's
- * xen_device_event does the same), and the fd is polled before {@code pending()}.
+ * xen_device_event does the same), and the fd is polled before {@code pending()}. An {@link Error} on the
+ * reader goes to the thread's uncaught-exception handler at once: the daemon's ends the process.
  */
 public final class XenEventChannels implements EventChannels {
     public static final String THREAD_NAME = "vtpm-evtchn";
@@ -66,6 +67,11 @@ public final class XenEventChannels implements EventChannels {
                 if (!closed.get()) {
                     LOG.log(System.Logger.Level.ERROR, "event-channel reader failed; continuing", e);
                 }
+            } catch (Error e) {
+                // Without this reader no guest is ever served again: the process must end, not this thread alone.
+                Thread self = Thread.currentThread();
+                self.getUncaughtExceptionHandler().uncaughtException(self, e); // the daemon's halts (exit 70)
+                return;
             }
         }
     }

@@ -21,7 +21,8 @@ import org.vtpmback.xenstore.libxs.LibXenStore;
 /**
  * {@code vtpmback daemon}: runs the backend in the foreground until the process is told to stop
  * (SIGTERM, SIGINT), then detaches from the guests without disturbing them. Every start-up failure is
- * one line on stderr and exit status 1.
+ * one line on stderr and exit status 1. An {@link Error} or uncaught exception on any thread afterwards halts
+ * the process with {@link FatalErrorHandler#EXIT_STATUS} (70), so that systemd restarts it.
  */
 final class DaemonCommand {
     private static final System.Logger LOG = System.getLogger("vtpmback");
@@ -31,6 +32,7 @@ final class DaemonCommand {
 
     static int run(Invocation inv, VtpmbackConfig config) {
         LogSetup.configure(config.logLevel(), inv.err());
+        inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
         String swtpm;
         try {
             swtpm = Swtpm.version(config.swtpm());

@@ -18,6 +18,7 @@ final class LogSetup {
     /** Libraries whose DEBUG output is noise to an operator: they log at DEBUG only with log-level=trace. */
     private static final List<Logger> QUIET = List.of(Logger.getLogger("com.sun.jna"));
     private static volatile boolean configured;
+    private static volatile PrintStream sink = System.err;
 
     private LogSetup() {
     }
@@ -36,7 +37,24 @@ final class LogSetup {
         for (Logger quiet : QUIET) {
             quiet.setLevel(level == LogLevel.DEBUG ? Level.INFO : null); // null: the root's level
         }
+        sink = err;
         configured = true;
+    }
+
+    /**
+     * Writes one ERROR record at once, past every handler and level, and flushes it: the last words of
+     * {@link FatalErrorHandler}, which bounds how long this may take.
+     */
+    static void writeFatal(String message, Throwable cause) {
+        LogRecord record = new LogRecord(Level.SEVERE, message);
+        record.setLoggerName("vtpmback");
+        record.setThrown(cause);
+        String line = new OneLineFormatter().format(record);
+        PrintStream out = sink;
+        synchronized (out) {
+            out.print(line);
+            out.flush();
+        }
     }
 
     static boolean isConfigured() {

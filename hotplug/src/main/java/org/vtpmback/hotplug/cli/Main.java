@@ -108,7 +108,10 @@ public final class Main {
                         + "state-dir not 0700), the master key is not a private regular file of this uid or is missing\n"
                         + "while sealed records exist, the Xen side cannot be opened or xenstored does not answer. On\n"
                         + "the first start, with no sealed record at all, it makes the master key and logs a warning to\n"
-                        + "back it up ('vtpmback init' does the same explicitly).\n\n" + CONFIG_OPTIONS,
+                        + "back it up ('vtpmback init' does the same explicitly). Exits 70, after one 'fatal:' line, if\n"
+                        + "any of its threads fails with an Error (e.g. OutOfMemoryError) or an uncaught exception: its\n"
+                        + "swtpm processes keep the guests' TPMs and the restarted daemon takes them over.\n\n"
+                        + CONFIG_OPTIONS,
                 true, DaemonCommand::run));
         add(new Command("check", "show the effective configuration and check swtpm, Xen, xenstored and directories",
                 "check [--config FILE] [--set KEY=VALUE]...",
@@ -374,7 +377,7 @@ public final class Main {
             sb.append("\nPlanned, not in this version: ").append(String.join(", ", planned)).append('\n');
         }
         sb.append("\nRun '").append(PROGRAM).append(" <command> --help' for a command's options.\n")
-                .append("Exit status: 0 success, 1 failure, 2 usage error.\n");
+                .append("Exit status: 0 success, 1 failure, 2 usage error; the daemon: 70 after a fatal error.\n");
         return sb.toString();
     }
 

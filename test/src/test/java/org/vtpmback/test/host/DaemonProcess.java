@@ -87,6 +87,12 @@ public final class DaemonProcess implements AutoCloseable {
         return new String(all, (int) Math.min(offset, all.length), (int) Math.max(0, all.length - offset), StandardCharsets.UTF_8);
     }
 
+    /** Waits for the daemon to end by itself; its exit status, or empty if it still runs after {@code timeout}. */
+    public java.util.OptionalInt awaitExit(Duration timeout) throws InterruptedException {
+        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? java.util.OptionalInt.of(process.exitValue())
+                : java.util.OptionalInt.empty();
+    }
+
     /** kill -9: no teardown of any kind, exactly as the OOM killer does it. */
     public void kill() throws InterruptedException {
         process.destroyForcibly();

@@ -13,7 +13,8 @@ import org.vtpmback.xenstore.XsPath;
 /**
  * One reader thread per connection: waits on the watch descriptor, drains queued events and hands
  * each to the handler registered under its token. Routing by token (not by parsing paths) keeps two
- * watches on overlapping paths apart, as QEMU's XenWatchList does.
+ * watches on overlapping paths apart, as QEMU's XenWatchList does. An {@link Error} on the reader goes to
+ * the thread's uncaught-exception handler at once (the daemon's ends the process).
  */
 final class WatchDispatcher implements Runnable {
     private static final System.Logger LOG = System.getLogger(WatchDispatcher.class.getName());
@@ -60,6 +61,10 @@ final class WatchDispatcher implements Runnable {
                 }
                 LOG.log(System.Logger.Level.ERROR, "xenstore watch reader on " + conn + " failed; retrying", e);
                 pause();
+            } catch (Error e) {
+                // Without this reader no watch fires again: the process must end, not this thread alone.
+                thread.getUncaughtExceptionHandler().uncaughtException(thread, e); // the daemon's halts (exit 70)
+                return;
             }
         }
     }

@@ -5,6 +5,7 @@ import java.io.UncheckedIOException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
+import java.nio.file.Files;
 import java.util.Iterator;
 import java.util.Queue;
 import java.util.Set;
@@ -20,6 +21,9 @@ import org.vtpmback.backend.xen.EventChannels;
  * Backend side of simulated event channels (wire protocol and rationale: {@link PortWire}). All
  * bound ports share one {@link Selector} and one daemon reader thread named {@value #THREAD_NAME},
  * which blocks in {@code select()} while nothing is pending.
+ *
+ * <p>An {@link Error} on the reader goes to its uncaught-exception handler (the daemon's ends the process);
+ * tests make one with the fault file {@link SimulationDirectory#readerFault()}.
  *
  * <p>Ownership: the creator closes it; closing stops the thread and unbinds all ports.
  * Thread-safety: {@link #bind} and {@link #close} may be called from any thread.
@@ -112,15 +116,31 @@ public final class SimulatedEventChannels implements EventChannels {
                 while (it.hasNext()) {
                     SelectionKey key = it.next();
                     it.remove();
+                    injectFaultIfAsked();
                     ((SimulatedBoundPort) key.attachment()).onReadable(key);
                 }
             }
         } catch (IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "simulated event channel reader failed; no more events", e);
+        } catch (Error e) {
+            // as XenEventChannels: without this reader no guest is served again, so the process must end
+            Thread self = Thread.currentThread();
+            self.getUncaughtExceptionHandler().uncaughtException(self, e); // the daemon's halts (exit 70)
         } finally {
             if (closed.get()) {
                 PortWire.closeQuietly(selector);
             }
+        }
+    }
+
+    /**
+     * Test-only fault seam, simulation only: if {@link SimulationDirectory#readerFault()} exists, it is
+     * removed and this reader fails with an {@link OutOfMemoryError} before delivering the event, as a
+     * real allocation failure there would.
+     */
+    private void injectFaultIfAsked() throws IOException {
+        if (Files.deleteIfExists(directory.readerFault())) {
+            throw new OutOfMemoryError("injected through " + directory.readerFault() + " (simulated host only)");
         }
     }
 

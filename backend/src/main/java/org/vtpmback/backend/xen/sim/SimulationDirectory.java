@@ -9,6 +9,7 @@ import java.util.Objects;
  * <pre>
  * grants/&lt;domid&gt;/&lt;ref&gt;   4096-byte file: a page domain &lt;domid&gt; granted; both sides mmap it
  * ports/&lt;domid&gt;/&lt;port&gt;  UNIX stream socket: an event channel port domain &lt;domid&gt; allocated
+ * faults/evtchn-reader-oom  test-only: the backend's event-channel reader throws OutOfMemoryError once
  * </pre>
  *
  * Immutable and thread-safe.
@@ -37,5 +38,14 @@ public record SimulationDirectory(Path root) {
 
     Path port(int domid, int port) {
         return portsOf(domid).resolve(Integer.toUnsignedString(port));
+    }
+
+    /**
+     * A test's fault request: while this file exists, the next event the backend's simulated event-channel
+     * reader sees makes it remove the file and fail with an {@link OutOfMemoryError}. Only the simulation
+     * reads it; the Xen host path has no such seam.
+     */
+    public Path readerFault() {
+        return root.resolve("faults").resolve("evtchn-reader-oom");
     }
 }
