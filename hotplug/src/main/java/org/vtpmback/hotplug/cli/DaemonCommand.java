@@ -145,6 +145,7 @@ final class DaemonCommand {
             } finally {
                 closeQuietly(store, "xenstore connection");
                 closeQuietly(host, "host");
+                LogSetup.flush(); // on SIGTERM the JVM ends with this hook: the last lines must be out by then
                 stopped.countDown();
             }
         };

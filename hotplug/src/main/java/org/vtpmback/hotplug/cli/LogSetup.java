@@ -1,6 +1,7 @@
 package org.vtpmback.hotplug.cli;
 
 import java.io.PrintStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -10,15 +11,17 @@ import java.util.logging.Logger;
 import org.vtpmback.hotplug.config.LogLevel;
 
 /**
- * Configures java.util.logging in code (no logging.properties): every record through one handler
- * that writes {@link OneLineFormatter} lines to stderr. {@link System.Logger}, which the backend uses,
- * ends up here too: with the java.logging module present, the JDK's default LoggerFinder is JUL.
+ * Configures java.util.logging in code (no logging.properties): every record through one
+ * {@link AsyncLogHandler} that writes {@link OneLineFormatter} lines to stderr, escaped, rate-limited per
+ * device and off the caller's thread. {@link System.Logger}, which the backend uses, ends up here too:
+ * with the java.logging module present, the JDK's default LoggerFinder is JUL.
  */
 final class LogSetup {
     /** Libraries whose DEBUG output is noise to an operator: they log at DEBUG only with log-level=trace. */
     private static final List<Logger> QUIET = List.of(Logger.getLogger("com.sun.jna"));
-    private static volatile boolean configured;
-    private static volatile PrintStream sink = System.err;
+    /** How long a finishing command waits for its last log lines to reach stderr. */
+    static final Duration FLUSH_BOUND = Duration.ofSeconds(2);
+    private static volatile AsyncLogHandler handler;
 
     private LogSetup() {
     }
@@ -30,72 +33,47 @@ final class LogSetup {
             root.removeHandler(h);
             h.close();
         }
-        Handler handler = new StreamHandler(err);
-        handler.setLevel(level.julLevel());
-        root.addHandler(handler);
+        AsyncLogHandler h = new AsyncLogHandler(err);
+        h.setLevel(level.julLevel());
+        root.addHandler(h);
         root.setLevel(level.julLevel());
         for (Logger quiet : QUIET) {
             quiet.setLevel(level == LogLevel.DEBUG ? Level.INFO : null); // null: the root's level
         }
-        sink = err;
-        configured = true;
+        handler = h;
+    }
+
+    static boolean isConfigured() {
+        return handler != null;
     }
 
     /**
-     * Writes one ERROR record at once, past every handler and level, and flushes it: the last words of
-     * {@link FatalErrorHandler}, which bounds how long this may take.
+     * Queues the pending "suppressed" counts, then waits, at most {@link #FLUSH_BOUND}, until the lines logged so
+     * far are written (no-op if not configured).
+     */
+    static void flush() {
+        AsyncLogHandler h = handler;
+        if (h != null) {
+            h.sweepNow();
+            h.awaitWritten(FLUSH_BOUND);
+        }
+    }
+
+    /**
+     * Writes one ERROR record at once, on this thread, past every limit, after the lines still queued: the
+     * last words of {@link FatalErrorHandler}, which bounds how long this may take.
      */
     static void writeFatal(String message, Throwable cause) {
         LogRecord record = new LogRecord(Level.SEVERE, message);
         record.setLoggerName("vtpmback");
         record.setThrown(cause);
         String line = new OneLineFormatter().format(record);
-        PrintStream out = sink;
-        synchronized (out) {
-            out.print(line);
-            out.flush();
-        }
-    }
-
-    static boolean isConfigured() {
-        return configured;
-    }
-
-    /** Writes and flushes every record at once (java.util.logging.StreamHandler would buffer). */
-    private static final class StreamHandler extends Handler {
-        private final PrintStream out;
-
-        StreamHandler(PrintStream out) {
-            this.out = out;
-            setFormatter(new OneLineFormatter());
-        }
-
-        @Override
-        public void publish(LogRecord record) {
-            if (!isLoggable(record)) {
-                return;
-            }
-            String line;
-            try {
-                line = getFormatter().format(record);
-            } catch (RuntimeException e) {
-                line = record.getLevel() + " " + record.getLoggerName() + ": " + record.getMessage()
-                        + " (unformattable: " + e + ")" + System.lineSeparator();
-            }
-            synchronized (out) {
-                out.print(line);
-                out.flush();
-            }
-        }
-
-        @Override
-        public void flush() {
-            out.flush();
-        }
-
-        @Override
-        public void close() {
-            out.flush(); // never close stderr
+        AsyncLogHandler h = handler;
+        if (h != null) {
+            h.writeNow(line);
+        } else {
+            System.err.print(line);
+            System.err.flush();
         }
     }
 }

@@ -221,6 +221,14 @@ public final class Main {
     }
 
     static int run(String[] args, PrintStream out, PrintStream err, Lifecycle lifecycle) {
+        try {
+            return dispatch(args, out, err, lifecycle);
+        } finally {
+            LogSetup.flush(); // the log is written off the caller's thread: let its last lines out, within a bound
+        }
+    }
+
+    private static int dispatch(String[] args, PrintStream out, PrintStream err, Lifecycle lifecycle) {
         String context = PROGRAM;
         try {
             if (args.length == 0) {

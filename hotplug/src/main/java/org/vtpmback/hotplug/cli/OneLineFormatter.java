@@ -1,36 +1,127 @@
 package org.vtpmback.hotplug.cli;
 
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
 import java.util.logging.Formatter;
 import java.util.logging.Level;
 import java.util.logging.LogRecord;
 
 /**
  * One line per record: {@code 2026-11-27T04:40:00.123Z INFO  [thread] ShortLoggerName: message}, in UTC,
- * with a stack trace (if any) on the lines after it. The thread is the caller's: handlers publish on the
- * logging thread.
+ * with a stack trace (if any) on the lines after it, each of them starting with a tab. The thread is the
+ * caller's unless given.
+ *
+ * <p>Guest-written strings reach messages (xenstore values, paths) and exception texts, so every control
+ * character in them is escaped ({@link #escape}): a line that starts with a time stamp is always a real
+ * record, and no text can forge one, move the cursor or recolour a terminal. A record is cut at
+ * {@link #MAX_CHARS} characters.
  */
 final class OneLineFormatter extends Formatter {
+    /** A record longer than this (message and trace together) is cut, saying how much was left out. */
+    static final int MAX_CHARS = 64 * 1024;
     private static final DateTimeFormatter TIME =
             DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSS'Z'").withZone(ZoneOffset.UTC);
+    private static final String NL = System.lineSeparator();
 
     @Override
     public String format(LogRecord record) {
+        return format(record, Thread.currentThread().getName());
+    }
+
+    /** The record as written, naming {@code threadName} (the thread that logged it, or the device a summary is about). */
+    String format(LogRecord record, String threadName) {
         StringBuilder sb = new StringBuilder(128);
         sb.append(TIME.format(record.getInstant())).append(' ')
                 .append(String.format("%-5s", levelName(record.getLevel()))).append(" [")
-                .append(Thread.currentThread().getName()).append("] ")
-                .append(shortName(record.getLoggerName())).append(": ")
-                .append(formatMessage(record)).append(System.lineSeparator());
+                .append(escape(threadName)).append("] ")
+                .append(escape(shortName(record.getLoggerName()))).append(": ")
+                .append(escape(formatMessage(record)));
         if (record.getThrown() != null) {
-            StringWriter trace = new StringWriter();
-            record.getThrown().printStackTrace(new PrintWriter(trace));
-            sb.append(trace);
+            Set<Throwable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+            appendTrace(sb, record.getThrown(), "", new StackTraceElement[0], seen);
+        }
+        if (sb.length() > MAX_CHARS) {
+            int cut = sb.length() - MAX_CHARS;
+            sb.setLength(MAX_CHARS);
+            sb.append(" ... (").append(cut).append(" more characters cut)");
+        }
+        return sb.append(NL).toString();
+    }
+
+    /**
+     * The trace as {@link Throwable#printStackTrace()} lays it out (causes, suppressed, "... N more" for the
+     * frames a cause shares with the trace around it), with every line indented by a tab and every text escaped.
+     */
+    private static void appendTrace(StringBuilder sb, Throwable t, String caption, StackTraceElement[] enclosing,
+            Set<Throwable> seen) {
+        if (!seen.add(t)) {
+            sb.append(NL).append('\t').append(caption).append("[circular reference: ").append(escape(t.toString())).append(']');
+            return;
+        }
+        sb.append(NL).append('\t').append(caption).append(escape(t.toString()));
+        StackTraceElement[] trace = t.getStackTrace();
+        int m = trace.length - 1;
+        for (int n = enclosing.length - 1; m >= 0 && n >= 0 && trace[m].equals(enclosing[n]); n--) {
+            m--;
+        }
+        for (int i = 0; i <= m; i++) {
+            sb.append(NL).append("\t\tat ").append(escape(trace[i].toString()));
+        }
+        if (m < trace.length - 1) {
+            sb.append(NL).append("\t\t... ").append(trace.length - 1 - m).append(" more");
+        }
+        for (Throwable s : t.getSuppressed()) {
+            appendTrace(sb, s, "Suppressed: ", trace, seen);
+        }
+        if (t.getCause() != null) {
+            appendTrace(sb, t.getCause(), "Caused by: ", trace, seen);
+        }
+    }
+
+    /**
+     * {@code text} with every C0 and C1 control character, DEL, the Unicode line and paragraph separators and
+     * the bidirectional overrides written as escapes: {@code \n}, {@code \r}, {@code \t}, {@code \e}, or
+     * {@code \}{@code xNN} / {@code \}{@code uNNNN}. Other characters, backslash included, stay as they are.
+     */
+    static String escape(String text) {
+        if (text == null) {
+            return "null";
+        }
+        int i = 0;
+        while (i < text.length() && !needsEscape(text.charAt(i))) {
+            i++;
+        }
+        if (i == text.length()) {
+            return text;
+        }
+        StringBuilder sb = new StringBuilder(text.length() + 16).append(text, 0, i);
+        for (; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (!needsEscape(c)) {
+                sb.append(c);
+            } else if (c == '\n') {
+                sb.append("\\n");
+            } else if (c == '\r') {
+                sb.append("\\r");
+            } else if (c == '\t') {
+                sb.append("\\t");
+            } else if (c == 0x1b) {
+                sb.append("\\e");
+            } else if (c <= 0xff) {
+                sb.append(String.format("\\x%02x", (int) c));
+            } else {
+                sb.append(String.format("\\u%04x", (int) c));
+            }
         }
         return sb.toString();
+    }
+
+    private static boolean needsEscape(char c) {
+        return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == '\u2028' || c == '\u2029'
+                || (c >= '\u202a' && c <= '\u202e') || (c >= '\u2066' && c <= '\u2069');
     }
 
     /** The {@code log-level} names: ERROR, WARN, INFO, DEBUG, TRACE. */
