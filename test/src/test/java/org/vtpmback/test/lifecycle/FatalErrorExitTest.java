@@ -40,7 +40,7 @@ import org.vtpmback.xenstore.XenbusState;
 @Timeout(240)
 class FatalErrorExitTest {
     private static final int FATAL_EXIT_STATUS = 70;
-    private static final Duration EXIT_WAIT = Duration.ofSeconds(30);
+    private static final Duration EXIT_WAIT = Duration.ofSeconds(60); // a loaded machine: the halt itself takes milliseconds
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
