@@ -2,6 +2,7 @@ package org.vtpmback.backend.engine;
 
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * Creates {@link TpmEngine}s. The device layer also uses it to recover: after an engine died, close
@@ -30,4 +31,14 @@ public interface EngineFactory {
      * @throws EngineException if a survivor runs there but does not hand over its state (it is stopped)
      */
     Optional<StateBlobs> takeOverSurvivor(Path stateDir);
+
+    /**
+     * After the survivors were taken over and before any engine is created: stops every other engine
+     * process a dead daemon left (it may be compromised), waiting until it is gone.
+     *
+     * @return the uids of such processes still alive (none normally); their folders must be kept
+     */
+    default Set<Integer> stopStrays() {
+        return Set.of();
+    }
 }

@@ -16,6 +16,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -177,6 +178,20 @@ public final class SwtpmLauncher implements EngineFactory {
                 blobs.map(b -> "took its running state (" + b.permanent().length + " B permanent, "
                         + b.volatileState().orElseThrow().length + " B volatile)").orElse("its TPM was not running"));
         return blobs;
+    }
+
+    /**
+     * Kills every process in the jail's uid range (the trusted survivors were taken over and are gone)
+     * and keeps the uids of any that outlive SIGKILL from new swtpm processes.
+     */
+    @Override
+    public Set<Integer> stopStrays() {
+        if (config.jail().isEmpty()) {
+            return Set.of(); // swtpm runs as the daemon's own user: no range of its own to sweep
+        }
+        Set<Integer> left = SwtpmStrays.killAll(config.jail().get());
+        left.forEach(uid -> uids.orElseThrow().reserve(uid));
+        return left;
     }
 
     private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket,

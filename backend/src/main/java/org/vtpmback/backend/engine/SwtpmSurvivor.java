@@ -37,7 +37,8 @@ import java.util.concurrent.TimeoutException;
  * </ul>
  * and its ctrl socket is the one derived from the folder ({@link SwtpmLauncher#ctrlSocket}), whose
  * listener must be that same user ({@code SO_PEERCRED}), so a symlink planted there leads nowhere.
- * A process that fails a check is left alone (it may be anyone's); a recycled pid fails them.
+ * A process that fails a check is not taken over (a recycled pid fails them); one in the jail's uid
+ * range is then killed by {@link SwtpmStrays}, never left alive.
  * Blob lengths it answers are bounded by {@link SwtpmCtrl#MAX_STATE_BLOB}.
  */
 final class SwtpmSurvivor {
@@ -85,7 +86,7 @@ final class SwtpmSurvivor {
     }
 
     private static Optional<SwtpmSurvivor> distrust(Path stateDir, String why) {
-        LOG.log(Level.WARNING, "not taking over a swtpm on {0}: {1}; left alone", stateDir, why);
+        LOG.log(Level.WARNING, "not taking over a swtpm on {0}: {1}", stateDir, why);
         return Optional.empty();
     }
 

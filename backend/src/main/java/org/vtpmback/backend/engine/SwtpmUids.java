@@ -33,6 +33,13 @@ final class SwtpmUids {
         return jail.firstUid() + slot;
     }
 
+    /** Marks {@code uid} used, as for a process this daemon did not start that still runs as it. */
+    synchronized void reserve(int uid) {
+        if (jail.owns(uid)) {
+            taken.set(uid - jail.firstUid());
+        }
+    }
+
     synchronized void release(int uid) {
         if (jail.owns(uid)) {
             taken.clear(uid - jail.firstUid());

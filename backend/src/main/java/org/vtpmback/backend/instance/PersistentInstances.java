@@ -1,12 +1,17 @@
 package org.vtpmback.backend.instance;
 
 import java.io.IOException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
 import java.util.stream.Stream;
 import org.apache.commons.io.file.PathUtils;
@@ -36,6 +41,7 @@ public final class PersistentInstances implements VtpmInstances {
 
     private final InstanceStore store;
     private final EngineBoot boot;
+    private final EngineFactory engines;
     private final Path runtimeDir;
     private final Function<Uuid, TpmFamily> familyForNew;
     private final InstanceServices services;
@@ -47,6 +53,7 @@ public final class PersistentInstances implements VtpmInstances {
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
         this.store = store;
         this.boot = new EngineBoot(engines, runtimeDir);
+        this.engines = engines;
         this.runtimeDir = runtimeDir;
         this.familyForNew = familyForNew;
         this.handoverTimeout = handoverTimeout;
@@ -59,33 +66,69 @@ public final class PersistentInstances implements VtpmInstances {
      * them down with it, and the systemd unit leaves them running). Their TPMs hold state that no
      * store has: the guests' PCRs, sessions and loaded objects. For each one, this keeps that state as
      * a {@link EndKind#DAEMON_CRASHED} snapshot, so the re-attach resumes it exactly as after a clean
-     * stop, then stops the swtpm and removes every runtime folder left over. Call it once, before the
+     * stop, then stops the swtpm. Every other engine process left is then killed
+     * ({@link EngineFactory#stopStrays}), and only then every runtime folder left over is removed,
+     * without following symlinks. Call it once, before the
      * daemon serves any device.
      *
      * @return how many vTPMs were taken over with their running state
      */
     public int recoverAfterCrash() {
-        if (!Files.isDirectory(runtimeDir)) {
-            return 0;
-        }
-        List<Path> leftovers;
-        try (Stream<Path> dirs = Files.list(runtimeDir)) {
-            leftovers = dirs.filter(Files::isDirectory).sorted().toList();
-        } catch (IOException e) {
-            throw new InstanceException("cannot list the runtime folders in " + runtimeDir + ": " + e.getMessage(), e);
+        List<Path> leftovers = List.of();
+        if (Files.isDirectory(runtimeDir, LinkOption.NOFOLLOW_LINKS)) {
+            try (Stream<Path> dirs = Files.list(runtimeDir)) {
+                leftovers = dirs.filter(d -> Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)).sorted().toList();
+            } catch (IOException e) {
+                throw new InstanceException("cannot list the runtime folders in " + runtimeDir + ": " + e.getMessage(), e);
+            }
         }
         int recovered = 0;
         for (Path dir : leftovers) {
             if (recoverOne(dir)) {
                 recovered++;
             }
+        }
+        // every other swtpm left (one that failed a check may be compromised) dies before its folder is removed
+        Set<Integer> alive = engines.stopStrays();
+        for (Path dir : leftovers) {
             try {
-                PathUtils.deleteDirectory(dir);
+                if (alive.contains((Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
+                    LOG.log(System.Logger.Level.ERROR, "keeping the runtime folder {0}: a process of its owner is still alive", dir);
+                    continue;
+                }
+                deleteTree(dir);
             } catch (IOException e) {
                 throw new InstanceException("cannot remove the leftover runtime folder " + dir + ": " + e.getMessage(), e);
             }
         }
         return recovered;
+    }
+
+    /**
+     * Removes {@code dir} and what is in it, never following a symlink (a link is removed, not its
+     * target). Only safe once no process of the folder's owner is alive: the walk goes by names.
+     */
+    static void deleteTree(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            Files.deleteIfExists(dir);
+            return;
+        }
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() { // does not follow links
+            @Override
+            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(file);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                if (e != null) {
+                    throw e;
+                }
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     private boolean recoverOne(Path dir) {

@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.vtpmback.backend.engine.SwtpmJail;
 
 /**
  * {@code vtpmback daemon} in a process of its own (host = simulated), as an operator runs it, for the
@@ -27,6 +28,15 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     /**
+     * The first swtpm uid of this test JVM's own range of {@link SwtpmJail#DEFAULT_UID_COUNT}: a daemon
+     * (or {@code recoverAfterCrash}) kills every process in its range, so concurrent test runs on one
+     * machine must not share one.
+     */
+    public static int testUidBase() {
+        return SwtpmJail.DEFAULT_FIRST_UID + SwtpmJail.DEFAULT_UID_COUNT * (int) (1 + ProcessHandle.current().pid() % 4096);
+    }
+
+    /**
      * Starts the daemon with its state under {@code work} (state, run, master.key, as the in-process
      * {@link SimulatedVtpmHost#startDaemon()} lays them out) and waits for its readiness line.
      */
@@ -42,6 +52,9 @@ public final class DaemonProcess implements AutoCloseable {
         }
         if (!isRoot()) {
             cmd.addAll(List.of("--set", "swtpm-jail=no")); // the jail (the default) needs root
+        } else {
+            // a daemon kills every process in its uid range at start: not those of other test JVMs on this machine
+            cmd.addAll(List.of("--set", "swtpm-uid-base=" + testUidBase()));
         }
         for (String setting : extraSettings) {
             cmd.addAll(List.of("--set", setting));

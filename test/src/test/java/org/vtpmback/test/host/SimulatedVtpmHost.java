@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -108,13 +109,19 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /** The default jail on this test JVM's own uid range ({@link DaemonProcess#testUidBase()}). */
+    public static SwtpmJail testJail(Path work) {
+        SwtpmJail d = SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")));
+        return new SwtpmJail(DaemonProcess.testUidBase(), d.uidCount(), d.hidden(), d.maxFileSize(), d.maxAddressSpace(),
+                d.maxOpenFiles());
+    }
+
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
         InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
         SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
-        SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot()
-                ? swtpm.withJail(SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")))) : swtpm);
+        SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot() ? swtpm.withJail(testJail(work)) : swtpm);
         UnaryOperator<TpmEngine> wrap = engineFaults;
         EngineFactory engines = new EngineFactory() {
             @Override
@@ -125,6 +132,11 @@ public final class SimulatedVtpmHost implements AutoCloseable {
             @Override
             public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
                 return launcher.takeOverSurvivor(stateDir);
+            }
+
+            @Override
+            public Set<Integer> stopStrays() {
+                return launcher.stopStrays();
             }
         };
         instances = new PersistentInstances(store, engines, work.resolve("run/instances"),

@@ -1,0 +1,109 @@
+package org.vtpmback.backend.engine;
+
+import java.io.IOException;
+import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * Processes running as a uid of the {@link SwtpmJail} range (real, effective, saved or file-system),
+ * found through {@code /proc}. The range is reserved for vtpmback, so every such process is a swtpm
+ * of this or an earlier daemon, or something it started; at daemon start, after the trusted
+ * survivors were taken over, all others are killed: a swtpm that failed the take-over checks may be
+ * compromised, and must neither race the removal of its folder nor share its uid with a new swtpm.
+ */
+final class SwtpmStrays {
+    private static final System.Logger LOG = System.getLogger(SwtpmStrays.class.getName());
+    private static final Path PROC = Path.of("/proc");
+    private static final long POLL_MS = 10;
+    private static final int POLLS = 500;
+    private static final int ROUNDS = 5;
+
+    private SwtpmStrays() {
+    }
+
+    /** Live (not zombie) processes with a uid in {@code jail}'s range: pid to that uid. */
+    static Map<Long, Integer> find(SwtpmJail jail) {
+        Map<Long, Integer> found = new HashMap<>();
+        List<Path> procs;
+        try (Stream<Path> s = Files.list(PROC)) {
+            procs = s.filter(p -> p.getFileName().toString().matches("[0-9]+")).toList();
+        } catch (IOException e) {
+            throw new EngineException("cannot list " + PROC + ": " + e.getMessage(), e);
+        }
+        for (Path proc : procs) {
+            jailUid(proc, jail).ifPresent(uid -> found.put(Long.parseLong(proc.getFileName().toString()), uid));
+        }
+        return found;
+    }
+
+    private static Optional<Integer> jailUid(Path proc, SwtpmJail jail) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(proc.resolve("status"), StandardCharsets.UTF_8);
+        } catch (NoSuchFileException e) {
+            return Optional.empty(); // exited meanwhile
+        } catch (IOException e) {
+            return Optional.empty(); // exited while being read (ESRCH)
+        }
+        boolean zombie = false;
+        Optional<Integer> uid = Optional.empty();
+        for (String line : lines) {
+            if (line.startsWith("State:")) {
+                String state = line.substring(6).trim();
+                zombie = state.startsWith("Z") || state.startsWith("X");
+            } else if (line.startsWith("Uid:")) {
+                uid = Arrays.stream(line.substring(4).trim().split("\\s+")).map(Integer::valueOf)
+                        .filter(jail::owns).findFirst();
+            }
+        }
+        return zombie ? Optional.empty() : uid;
+    }
+
+    /**
+     * SIGKILLs every process in {@code jail}'s range and waits (bounded) until they are gone, again
+     * while new ones appear (a fork between scan and kill).
+     *
+     * @return the uids of processes still alive after that (to be kept from any new swtpm)
+     */
+    static Set<Integer> killAll(SwtpmJail jail) {
+        Map<Long, Integer> alive = find(jail);
+        for (int round = 0; round < ROUNDS && !alive.isEmpty(); round++) {
+            for (Map.Entry<Long, Integer> e : alive.entrySet()) {
+                LOG.log(Level.WARNING, "killing pid {0} running as swtpm uid {1}: not a swtpm this daemon took over"
+                        + " (the uid range is reserved for vtpmback)", e.getKey().toString(), e.getValue().toString());
+                ProcessHandle.of(e.getKey()).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            for (int i = 0; i < POLLS && !alive.isEmpty(); i++) {
+                sleep();
+                alive = find(jail);
+            }
+        }
+        Set<Integer> left = new HashSet<>(alive.values());
+        if (!left.isEmpty()) {
+            LOG.log(Level.ERROR, "processes {0} running as swtpm uids {1} survived SIGKILL; those uids stay unused and"
+                    + " their folders are kept", new ArrayList<>(alive.keySet()), left);
+        }
+        return left;
+    }
+
+    private static void sleep() {
+        try {
+            Thread.sleep(POLL_MS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new EngineException("interrupted while waiting for killed swtpm processes to exit");
+        }
+    }
+}
