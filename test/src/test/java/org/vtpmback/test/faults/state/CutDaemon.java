@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.vtpmback.test.host.DaemonProcess;
 
 /**
  * {@code vtpmback daemon} (host = simulated) in a JVM of its own that a fault harness cuts: started
@@ -38,6 +39,10 @@ final class CutDaemon {
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
                 "state-dir=" + state, "runtime-dir=" + run, "master-key=" + state.resolve("master.key"), "default-tpm-family=2.0")) {
             cmd.addAll(List.of("--set", setting));
+        }
+        if (DaemonProcess.isRoot()) {
+            // a daemon kills every process in its uid range at start: not those of another harness or test JVM
+            cmd.addAll(List.of("--set", "swtpm-uid-base=" + DaemonProcess.testUidBase()));
         }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
