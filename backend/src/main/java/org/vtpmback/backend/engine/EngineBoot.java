@@ -61,6 +61,28 @@ public final class EngineBoot {
     }
 
     /**
+     * Starts vTPM {@code vtpm}'s engine clear, from its permanent state, for a guest that keeps running
+     * (its swtpm died, or the daemon restarted without a snapshot), and marks every PCR with the
+     * {@link RestartMark} before anyone else sees it: a clear start must never give a running guest the
+     * PCR values of a boot to replay.
+     *
+     * @throws EngineException if swtpm cannot be started, rejects the state, the Startup or the mark
+     */
+    public TpmEngine startUnderRunningGuest(String vtpm, DomainId guest, TpmFamily family, byte[] permanent) {
+        TpmEngine engine = start(vtpm, guest, family, new StateBlobs(permanent, Optional.empty()));
+        try {
+            RestartMark.extendAll(engine);
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+        LOG.log(System.Logger.Level.WARNING, "vTPM {0} of domain {1}: restarted clear under the running guest; PCRs 0-{2} extended"
+                + " in every bank with the restart mark \"{3}\" (its measurements before the restart are gone and cannot be replayed)",
+                vtpm, guest, RestartMark.PCRS - 1, RestartMark.EVENT);
+        return engine;
+    }
+
+    /**
      * A blank TPM for manufacturing vTPM {@code vtpm} aside from any guest: {@code _TPM_Init} on empty
      * state, then Startup(CLEAR), in the folder {@link #blankFolderOf}: not a uuid, so after a crash
      * nothing of it is ever taken over.

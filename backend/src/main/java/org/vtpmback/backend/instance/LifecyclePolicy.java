@@ -41,8 +41,9 @@ public final class LifecyclePolicy {
             return snapshot.isPresent()
                     ? new StartMode.Decision(StartMode.RESTORE, "daemon restarted under a running guest; restoring the "
                             + snapshot.get().reason() + " snapshot")
-                    : new StartMode.Decision(StartMode.CLEAR, "daemon restarted under a running guest but no snapshot was kept"
-                            + " (the daemon did not stop cleanly); the guest's TPM restarts with its PCRs reset");
+                    : new StartMode.Decision(StartMode.CLEAR_UNDER_RUNNING_GUEST, "daemon restarted under a running guest but no"
+                            + " snapshot was kept (the daemon did not stop cleanly); the guest's TPM restarts clear with every PCR"
+                            + " marked as restarted");
         }
         return new StartMode.Decision(StartMode.CLEAR, snapshot.isPresent()
                 ? "boot; discarding the unused " + snapshot.get().reason() + " snapshot"

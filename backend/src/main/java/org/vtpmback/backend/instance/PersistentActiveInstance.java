@@ -62,7 +62,7 @@ final class PersistentActiveInstance implements ActiveInstance {
         engine.close();
         LOG.log(System.Logger.Level.WARNING, "{0}: vTPM {1}: restarting the engine from the last saved permanent state (generation {2})",
                 device, record.uuid(), record.generation());
-        engine = services.boot().start(record.uuid().value(), guest, record.family(), new StateBlobs(record.permanent(), Optional.empty()));
+        engine = services.boot().startUnderRunningGuest(record.uuid().value(), guest, record.family(), record.permanent());
         permanentStamp = stamp();
         return engine;
     }

@@ -228,7 +228,9 @@ public final class PersistentInstances implements VtpmInstances {
         InstanceRecord from = made.isPresent() ? storeNew(request, uuid, family, made.get()) : stored.orElseThrow();
         Optional<byte[]> volatileState = decision.mode() == StartMode.RESTORE
                 ? Optional.of(from.snapshot().orElseThrow().volatileState()) : Optional.empty();
-        TpmEngine engine = boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
+        TpmEngine engine = decision.mode() == StartMode.CLEAR_UNDER_RUNNING_GUEST
+                ? boot.startUnderRunningGuest(uuid.value(), request.frontendDomid(), from.family(), from.permanent())
+                : boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
         try {
             InstanceRecord running = from.withSave(from.generation() + 1, EndKind.RUNNING, from.permanent(), Optional.empty());
             services.commit(running); // the snapshot is consumed: it can never be resumed again

@@ -6,6 +6,11 @@ public enum StartMode {
     MANUFACTURE,
     /** Boot or reboot: permanent state kept, PCRs and sessions reset, the backend sends Startup(CLEAR). */
     CLEAR,
+    /**
+     * The guest kept running but its TPM's volatile state is lost (the daemon restarted without a
+     * snapshot): a clear start whose PCRs all carry the restart mark, never the values of a boot.
+     */
+    CLEAR_UNDER_RUNNING_GUEST,
     /** Resume: permanent and volatile state exactly as saved, no Startup. */
     RESTORE,
     /** A resume was asked for but there is nothing to resume from: refuse, change nothing. */

@@ -31,7 +31,7 @@ class LifecyclePolicyTest {
             {NOTHING, true, true, StartMode.REFUSE},
             {PERMANENT_ONLY, false, false, StartMode.CLEAR},   // boot / reboot
             {PERMANENT_ONLY, true, false, StartMode.REFUSE},   // resume without snapshot
-            {PERMANENT_ONLY, false, true, StartMode.CLEAR},    // daemon crashed earlier: best effort
+            {PERMANENT_ONLY, false, true, StartMode.CLEAR_UNDER_RUNNING_GUEST}, // daemon crashed, no survivor: PCRs marked
             {PERMANENT_ONLY, true, true, StartMode.REFUSE},
             {SUSPENDED, false, false, StartMode.CLEAR},        // a reboot instead of a resume: snapshot discarded
             {SUSPENDED, true, false, StartMode.RESTORE},       // save/restore, migration

@@ -10,11 +10,11 @@ import org.vtpmback.test.host.SimulatedVtpmHost;
  * Finds a vTPM's swtpm process: SwtpmLauncher runs {@code swtpm socket ... --tpmstate
  * dir=<work>/run/instances/<uuid>,mode=0600 ...}, so the uuid's runtime folder is on its command line.
  */
-final class SwtpmProcesses {
+public final class SwtpmProcesses {
     private SwtpmProcesses() {
     }
 
-    static List<ProcessHandle> all(SimulatedVtpmHost host, String uuid) {
+    public static List<ProcessHandle> all(SimulatedVtpmHost host, String uuid) {
         String marker = "dir=" + host.work().resolve("run/instances").resolve(uuid) + ",";
         return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive)
                 .filter(p -> p.info().commandLine().map(c -> c.contains("swtpm") && c.contains(marker)).orElse(false))
@@ -22,7 +22,7 @@ final class SwtpmProcesses {
     }
 
     /** The one live swtpm of {@code uuid}; fails if there is none or more than one. */
-    static ProcessHandle of(SimulatedVtpmHost host, String uuid) {
+    public static ProcessHandle of(SimulatedVtpmHost host, String uuid) {
         List<ProcessHandle> found = all(host, uuid);
         if (found.size() != 1) {
             throw new AssertionError("expected one swtpm for vTPM " + uuid + ", found " + found);

@@ -188,7 +188,7 @@ class DaemonCrashTest {
     }
 
     @Test
-    void withoutItsSwtpmTheGuestsTpmRestartsClearWithItsKeys() throws Exception {
+    void withoutItsSwtpmTheGuestsTpmRestartsClearWithItsKeysAndMarkedPcrs() throws Exception {
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
         guestInUse(g);
@@ -198,7 +198,11 @@ class DaemonCrashTest {
         ProcessHandle.of(swtpm).ifPresent(ProcessHandle::destroyForcibly); // e.g. KillMode=control-group
         daemon = startDaemon();
 
-        assertEquals(ZERO32, pcr(g, 16), "nothing held the PCRs: the TPM restarted clear");
+        String mark = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(org.vtpmback.backend.engine.RestartMark.EVENT.getBytes()));
+        String marked = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(java.util.HexFormat.of().parseHex(ZERO32 + mark)));
+        assertEquals(marked, pcr(g, 16), "nothing held the PCRs: the TPM restarted clear, every PCR marked (never zero again)");
         assertEquals("kept", nv(g), "NV is permanent state, checkpointed before the guest saw the answer");
         assertTrue(daemon.log().contains("no snapshot was kept (the daemon did not stop cleanly)"), daemon.log());
     }
