@@ -89,6 +89,9 @@ public final class VtpmDaemon implements AutoCloseable {
         VtpmDevice device = new VtpmDevice(id, store, backendDomid, resources, pool, () -> {
             devices.remove(id);
             LOG.log(System.Logger.Level.INFO, "{0}: device gone", id);
+            // Watch events for this path were ignored while the device existed: a device re-created at
+            // the same path meanwhile (detach, then attach) is found only by looking again.
+            scan.request();
         });
         devices.put(id, device);
         device.start(store);

@@ -253,8 +253,10 @@ public final class VtpmDevice {
         MappedGrant grant = resources.grants().map(id.frontendDomid(), ring.grantRef());
         ActiveInstance instance;
         try {
+            Optional<String> uuid = nodes.backendKey(VtpmKeys.UUID);
+            dropParkedUnless(uuid);
             instance = parked != null ? parked : resources.instances().activate(new ActivationRequest(id.toString(),
-                    new DomainId(id.frontendDomid()), nodes.backendKey(VtpmKeys.UUID), resume, reattach));
+                    new DomainId(id.frontendDomid()), uuid, resume, reattach));
             parked = null;
         } catch (RuntimeException e) {
             grant.close();
@@ -284,6 +286,29 @@ public final class VtpmDevice {
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
         serviceRing(); // the frontend may have submitted before we were bound
+    }
+
+    /**
+     * A parked vTPM is reused only by a frontend of the same vTPM. The toolstack may detach the device
+     * and attach another vTPM at the same path quickly enough (or in one transaction) that this device
+     * never sees the directory gone: the backend's uuid then differs, and the parked vTPM is saved and
+     * stopped as at a removal, never handed to the new device's guest.
+     */
+    private void dropParkedUnless(Optional<String> backendUuid) {
+        if (parked == null) {
+            return;
+        }
+        boolean same;
+        try {
+            same = backendUuid.isPresent() && org.vtpmback.backend.state.Uuid.parse(backendUuid.get()).equals(parked.uuid());
+        } catch (IllegalArgumentException e) {
+            same = false;
+        }
+        if (!same) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: the backend now names vTPM {1}, not the parked vTPM {2}: the device was"
+                    + " replaced; saving and stopping {2}", id, backendUuid.orElse("(none)"), parked.uuid());
+            finishInstance(Teardown.DEVICE_REMOVED);
+        }
     }
 
     private void serviceRing() {

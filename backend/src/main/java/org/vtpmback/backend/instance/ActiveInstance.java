@@ -6,6 +6,9 @@ import org.vtpmback.backend.engine.TpmEngine;
  * A vTPM instance in use by one device. Confined to that device's executor.
  */
 public interface ActiveInstance {
+    /** The vTPM's uuid. */
+    org.vtpmback.backend.state.Uuid uuid();
+
     /** The running engine, ready for guest commands. */
     TpmEngine engine();
 

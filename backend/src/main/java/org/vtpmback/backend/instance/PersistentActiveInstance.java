@@ -53,6 +53,11 @@ final class PersistentActiveInstance implements ActiveInstance {
     }
 
     @Override
+    public org.vtpmback.backend.state.Uuid uuid() {
+        return record.uuid();
+    }
+
+    @Override
     public TpmEngine engine() {
         return engine;
     }

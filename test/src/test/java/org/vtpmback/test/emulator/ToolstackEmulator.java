@@ -76,13 +76,35 @@ public final class ToolstackEmulator {
      * with libxl's keys and permissions, both sides in state 1. Does not wait for the backend.
      */
     public void writeDevice(int domid, int devid, String uuid) {
+        store.inTransaction(t -> {
+            if (t.read(backendPath(domid, devid).child("state")).isPresent()) {
+                throw new IllegalStateException("device " + backendPath(domid, devid) + " already exists"); // libxl refuses too
+            }
+            writeDevice(t, domid, devid, uuid);
+            return null;
+        });
+    }
+
+    /**
+     * A detach and an attach of another vTPM at the same path in one transaction: what a backend whose
+     * watch events coalesce sees when a toolstack detaches and re-attaches quickly (the device directory
+     * never seems to go away, only its uuid changes). Does not wait for the backend.
+     */
+    public void replaceDevice(int domid, int devid, String uuid) {
+        store.inTransaction(t -> {
+            t.rm(frontendPath(domid, devid));
+            t.rm(libxlPath(domid, devid));
+            t.rm(backendPath(domid, devid));
+            writeDevice(t, domid, devid, uuid);
+            return null;
+        });
+    }
+
+    private void writeDevice(org.vtpmback.xenstore.Transaction t, int domid, int devid, String uuid) {
         XsPath be = backendPath(domid, devid);
         XsPath fe = frontendPath(domid, devid);
         XsPath lx = libxlPath(domid, devid);
-        store.inTransaction(t -> {
-            if (t.read(be.child("state")).isPresent()) {
-                throw new IllegalStateException("device " + be + " already exists"); // libxl refuses too
-            }
+        {
             t.write(be.child("frontend"), fe.value());
             t.write(be.child("frontend-id"), Integer.toString(domid));
             t.write(be.child("online"), "1");
@@ -99,8 +121,7 @@ public final class ToolstackEmulator {
             t.write(lx.child("frontend"), fe.value());
             t.write(lx.child("backend"), be.value());
             t.write(lx.child("uuid"), uuid);
-            return null;
-        });
+        }
     }
 
     /** What libxl writes for a restore with vtpmback's documented restore path: resume = True. */
