@@ -239,8 +239,8 @@ final class DataPath {
 
     /**
      * From any thread, when the toolstack is removing the device: new commands are refused, the one
-     * in the engine gets {@code grace} to finish, then its engine is closed so that it ends now (its
-     * guest gets a failure response) instead of holding the removal behind a hung swtpm: libxl waits
+     * in the engine gets {@code grace} to finish, then its swtpm is killed so that it ends now (its
+     * guest gets a failure response; the engine is closed later, on the device's executor) instead of holding the removal behind a hung swtpm: libxl waits
      * only 10 s for Closed. The engine is not restarted; the removal saves what is left.
      */
     void abortForRemoval(Duration grace) {
@@ -261,8 +261,8 @@ final class DataPath {
         }
         if (stuck != null) {
             LOG.log(System.Logger.Level.WARNING, "{0}: the device is being removed while a command has run for over {1} s;"
-                    + " stopping its TPM engine so that the removal does not wait for it", device, grace.toSeconds());
-            stuck.close();
+                    + " killing its swtpm so that the removal does not wait for it", device, grace.toSeconds());
+            stuck.abort();
         }
     }
 

@@ -17,8 +17,8 @@ import org.vtpmback.backend.ring.TpmRequest;
  * <p>Supervision: when swtpm dies, breaks the stream or does not answer in time, {@link #execute}
  * answers with the family's failure response and the engine stays dead (logged once, with swtpm's
  * exit code and the tail of its log). Recovery is {@link #close()} plus a new engine from the
- * factory on the same state dir. Confined to the device executor; {@link #close()}, {@link #isAlive()}
- * and {@link #family()} are safe from any thread.
+ * factory on the same state dir. Confined to the device executor; {@link #abort()}, {@link #isAlive()}
+ * and {@link #family()} are safe from any thread (they touch no channel).
  */
 public final class SwtpmEngine implements TpmEngine {
     private static final System.Logger LOG = System.getLogger(SwtpmEngine.class.getName());
@@ -141,6 +141,12 @@ public final class SwtpmEngine implements TpmEngine {
     @Override
     public TpmFamily family() {
         return family;
+    }
+
+    @Override
+    public void abort() {
+        LOG.log(Level.WARNING, "swtpm[{0}] killed to end its running command ({1})", name, process.describe());
+        process.kill();
     }
 
     @Override

@@ -54,6 +54,11 @@ final class SwtpmProcess {
      * swtpm ignores nothing else reliably) and waits for it to be reaped, so its state-dir lock is
      * released when this returns.
      */
+    /** SIGKILL, without waiting; any thread. */
+    void kill() {
+        process.destroyForcibly();
+    }
+
     void stop(Duration grace) {
         boolean interrupted = false;
         try {

@@ -19,8 +19,9 @@ package org.vtpmback.backend.engine;
  *
  * <p>Ownership: the creator owns the engine and must {@link #close()} it. Thread-safety: not
  * thread-safe; an engine is confined to its device's single executor, which also matches tpmif's
- * one-request-in-flight rule. Only {@link #isAlive()}, {@link #family()} and {@link #close()} may be
- * called from other threads.
+ * one-request-in-flight rule. Only {@link #isAlive()}, {@link #family()} and {@link #abort()} may be
+ * called from other threads: {@link #close()} talks to swtpm over the same control channel that a
+ * command on the owner's thread may be using.
  */
 public interface TpmEngine extends AutoCloseable {
     /** Largest command (and response) the Xen shared page carries: 4096 minus the tpmif header. */
@@ -77,6 +78,13 @@ public interface TpmEngine extends AutoCloseable {
 
     /** Which TPM this engine emulates. */
     TpmFamily family();
+
+    /**
+     * From any thread: kills swtpm at once, so that a command hung in it ends now ({@link #execute}
+     * answers with the failure response). Touches neither channel, which the owner's thread may be
+     * using. The engine is dead afterwards; its owner still {@link #close()}s it, on its own thread.
+     */
+    void abort();
 
     /**
      * Stops swtpm ({@code CMD_SHUTDOWN}, then a kill if it has not exited within 2 s) and releases the

@@ -108,6 +108,22 @@ class SwtpmEngineTpm2Test {
     }
 
     @Test
+    void abortFromAnotherThreadEndsACommandHungInTheControlChannel() throws Exception {
+        SwtpmEngine e = fixture.booted("t2", TpmFamily.TPM2, "a");
+        EngineFixture.signal(e.pid(), "STOP");
+        // A new locality is set over the control channel first: the owner's thread hangs there, the
+        // very channel close() would write CMD_SHUTDOWN to from the aborting thread.
+        var command = java.util.concurrent.CompletableFuture.supplyAsync(() -> e.execute(1, getRandom(8)));
+        Thread.sleep(200);
+        assertFalse(command.isDone(), "the command hangs in a stopped swtpm");
+        e.abort();
+        byte[] answer = command.get(30, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(0x101, rc(answer), "the hung command ends with TPM_RC_FAILURE");
+        assertFalse(e.isAlive());
+        e.close(); // on the owner's side, after the command: no orderly shutdown of a dead swtpm
+    }
+
+    @Test
     void localityIsSwitchedOnChangeAndResetAfterInit() {
         SwtpmEngine e = fixture.booted("t2", TpmFamily.TPM2, "a");
         // PC-client PCR 17 may only be extended from locality 2 or higher (swtpm.md trap 4).
