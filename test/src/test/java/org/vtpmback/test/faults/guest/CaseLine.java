@@ -14,6 +14,7 @@ final class CaseLine {
     private final StringBuilder figures = new StringBuilder();
     private final List<String> violations = new ArrayList<>();
     private final long startNanos = System.nanoTime();
+    private String skipped;
 
     CaseLine(String name) {
         this.name = name;
@@ -57,8 +58,26 @@ final class CaseLine {
         violations.add(what);
     }
 
+    /**
+     * Marks the case as not run on this machine (e.g. no tmpfs without root): it reports SKIPPED, never
+     * PASS, so a summary cannot count a check that did not happen. A violation still makes it FAIL.
+     */
+    CaseLine skip(String why) {
+        skipped = why;
+        return put("skipped", why);
+    }
+
     boolean passed() {
         return violations.isEmpty();
+    }
+
+    /** Skipped and nothing failed (the daemon may still have crashed around it: then it failed). */
+    boolean skipped() {
+        return skipped != null && passed();
+    }
+
+    String verdict() {
+        return !passed() ? "FAIL" : skipped != null ? "SKIPPED" : "PASS";
     }
 
     List<String> violations() {
@@ -68,6 +87,6 @@ final class CaseLine {
     /** The summary line, with the case's duration and its verdict last. */
     String line() {
         return String.format(Locale.ROOT, "FAULTS guest %s%s duration_s=%.1f result=%s", name, figures,
-                (System.nanoTime() - startNanos) / 1e9, passed() ? "PASS" : "FAIL");
+                (System.nanoTime() - startNanos) / 1e9, verdict());
     }
 }

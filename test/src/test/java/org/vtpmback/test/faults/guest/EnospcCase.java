@@ -14,7 +14,7 @@ import org.vtpmback.backend.engine.TpmCommands;
  * fills it, then the guest sends state-changing commands (NV_Write, whose every success the daemon
  * must make durable before it answers). The guest must get TPM_RC_FAILURE, not silence and not a
  * success that was never saved; once the space is back the vTPM must accept the change again and
- * its sealed file must be rewritten. Without root (no tmpfs) the case reports itself skipped.
+ * its sealed file must be rewritten. Without root (no tmpfs) the case reports SKIPPED.
  */
 final class EnospcCase {
     private static final int NV_INDEX = 0x01500017;
@@ -28,7 +28,7 @@ final class EnospcCase {
 
     static void run(FaultHost h, FaultOptions o, CaseLine line) throws Exception {
         if (!h.stateOnTmpfs) {
-            line.put("skipped", "no-tmpfs-for-state-dir(needs-root)");
+            line.skip("no-tmpfs-for-state-dir(needs-root)");
             return;
         }
         try (RogueGuest guest = h.connectedRogue()) {
