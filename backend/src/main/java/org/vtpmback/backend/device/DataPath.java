@@ -27,8 +27,6 @@ final class DataPath {
     private final ActiveInstance instance;
     private BoundPort port;
     private long served;
-    /** A state change the guest was told failed is not durable yet: commands are refused until it is. */
-    private boolean unsaved;
     private final Strikes engineRestarts;
     /** Set when this data path gave up; the device then fails. */
     private String failure;
@@ -92,7 +90,7 @@ final class DataPath {
             LOG.log(System.Logger.Level.WARNING, "{0}: refused request: {1}", device, e.getMessage());
             return TpmResponses.refusal(e.refusal(), isTpm2());
         }
-        if (unsaved && !saveAgain()) {
+        if (instance.savePending() && !saveAgain()) {
             return failureResponse();
         }
         if (!instance.engine().isAlive()) {
@@ -113,7 +111,7 @@ final class DataPath {
             response = engine.execute(request.locality(), request.command());
         } catch (EngineException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: command refused by the engine: {1}", device, e.getMessage());
-            return engine.family().failureResponse();
+            return failureResponse();
         } finally {
             synchronized (this) {
                 running = null;
@@ -153,7 +151,7 @@ final class DataPath {
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "{0}: saving the vTPM state failed: {1}; answering with a TPM failure"
                     + " and refusing commands until the state is saved", device, message(e));
-            unsaved = !engineLost();
+            engineLost();
             return false;
         }
     }
@@ -163,27 +161,26 @@ final class DataPath {
         if (engineLost()) {
             // The pending change died with swtpm (the guest was told it failed); the engine now runs on
             // the last saved state, which is durable by definition.
-            unsaved = false;
             LOG.log(System.Logger.Level.WARNING, "{0}: swtpm died with an unsaved change (answered as failed);"
                     + " serving from the last saved state", device);
             return instance.engine().isAlive();
         }
         try {
             instance.afterCommand();
-            unsaved = false;
             LOG.log(System.Logger.Level.INFO, "{0}: the vTPM state is saved again; serving commands", device);
             return true;
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: the vTPM state still cannot be saved: {1}; command refused",
                     device, message(e));
-            unsaved = !engineLost();
+            engineLost();
             return false;
         }
     }
 
     /**
      * After a failed save: if swtpm died meanwhile, its unsaved change died with it (and the guest was
-     * told the command failed), so the engine restarts from the last durable state.
+     * told the command failed), so the engine restarts from the last durable state (which clears the
+     * instance's pending save).
      */
     private boolean engineLost() {
         if (instance.engine().isAlive()) {

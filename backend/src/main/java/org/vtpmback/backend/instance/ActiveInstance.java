@@ -28,6 +28,13 @@ public interface ActiveInstance {
      */
     void afterCommand();
 
+    /**
+     * Whether a change is pending whose save failed (the guest was told its command failed): until
+     * {@link #afterCommand()} succeeds, no command may run. Kept here, not by the ring, so a new ring
+     * of the same guest (resume in place, reconnect) inherits it.
+     */
+    boolean savePending();
+
     /** Saves what {@code why} calls for, stops the engine and releases the instance. Idempotent. */
     void deactivate(Teardown why);
 }

@@ -32,6 +32,8 @@ final class PersistentActiveInstance implements ActiveInstance {
     private InstanceRecord record;
     private TpmEngine engine;
     private Object permanentStamp;
+    /** A permanent-state change whose save failed; cleared by a successful save or a restart (the change died with swtpm). */
+    private boolean savePending;
     private boolean released;
 
     /**
@@ -65,6 +67,7 @@ final class PersistentActiveInstance implements ActiveInstance {
     @Override
     public TpmEngine restartEngine() {
         engine.close();
+        savePending = false; // an unsaved change died with the old swtpm; the guest was told its command failed
         LOG.log(System.Logger.Level.WARNING, "{0}: vTPM {1}: restarting the engine from the last saved permanent state (generation {2})",
                 device, record.uuid(), record.generation());
         engine = services.boot().startUnderRunningGuest(record.uuid().value(), guest, record.family(), record.permanent());
@@ -81,10 +84,17 @@ final class PersistentActiveInstance implements ActiveInstance {
                 throw new InstanceException("vTPM " + record.uuid() + ": the permanent state changed but swtpm died"
                         + " before it was saved");
             }
+            savePending = true;
             save(EndKind.RUNNING, engine.saveState(false), Optional.empty());
             // Only once it is durable: a failed save leaves the change pending, and the next call retries it.
             permanentStamp = now;
         }
+        savePending = false;
+    }
+
+    @Override
+    public boolean savePending() {
+        return savePending;
     }
 
     @Override
