@@ -46,9 +46,12 @@ final class DaemonUnderTest implements AutoCloseable {
     private final Path log;
     private final Thread monitor;
     private JMXConnector jmx;
+    private String jmxMissing = "JMX not attached";
     private MemoryMXBean memory;
     private ThreadMXBean threads;
     private volatile boolean stopping;
+    /** Why the last {@link #heapAfterGcMb()} read -1 (a case must say it, not pass a check it could not make). */
+    private volatile String heapUnreadable = "not sampled yet";
     private long heap = -1;
     private long jvmThreads = -1;
     private long osThreads = -1;
@@ -119,6 +122,9 @@ final class DaemonUnderTest implements AutoCloseable {
             memory = ManagementFactory.newPlatformMXBeanProxy(mbs, ManagementFactory.MEMORY_MXBEAN_NAME, MemoryMXBean.class);
             threads = ManagementFactory.newPlatformMXBeanProxy(mbs, ManagementFactory.THREAD_MXBEAN_NAME, ThreadMXBean.class);
         } catch (Exception | LinkageError e) {
+            // Reachable when the suite's JVM lacks jdk.attach (a JRE), the daemon runs as another user or
+            // with -XX:+DisableAttachMechanism, or its management agent cannot start.
+            jmxMissing = "no JMX connection to daemon pid " + process.pid() + " (attach API: " + e + ")";
             System.out.println("   note: no JMX on daemon " + name + " (" + e + "); heap figures will read -1");
         }
     }
@@ -213,17 +219,31 @@ final class DaemonUnderTest implements AutoCloseable {
         heap = jvmThreads = osThreads = rss = fds = swtpms = -1;
     }
 
-    /** Heap in use right after a full GC asked of the daemon (live data: what a queue would hold); -1 without JMX. */
+    /**
+     * Heap in use right after a full GC asked of the daemon (live data: what a queue would hold); -1
+     * when it cannot be read, {@link #heapUnreadable()} says why.
+     */
     long heapAfterGcMb() {
-        if (memory == null || !process.isAlive()) {
+        if (memory == null) {
+            heapUnreadable = jmxMissing;
+            return -1;
+        }
+        if (!process.isAlive()) {
+            heapUnreadable = "daemon pid " + process.pid() + " exited";
             return -1;
         }
         try {
             memory.gc();
             return memory.getHeapMemoryUsage().getUsed() >> 20;
         } catch (RuntimeException e) {
+            heapUnreadable = "JMX call to daemon pid " + process.pid() + " failed: " + e;
             return -1;
         }
+    }
+
+    /** Why the last {@link #heapAfterGcMb()} that read -1 could not read the heap. */
+    String heapUnreadable() {
+        return heapUnreadable;
     }
 
     /** The daemon's log from {@code offset} (bytes) on. */
