@@ -1,5 +1,6 @@
 package org.vtpmback.backend.device;
 
+import java.util.Locale;
 import java.util.Optional;
 import org.vtpmback.backend.ring.GuestProtocolException;
 import org.vtpmback.xenstore.XenStore;
@@ -56,6 +57,11 @@ final class DeviceNodes {
 
     Optional<String> backendKey(String key) {
         return store.read(backend.child(key));
+    }
+
+    /** A yes/no backend key: xend wrote "True"/"False"; the obvious spellings of true, nothing else. */
+    boolean backendFlag(String key) {
+        return backendKey(key).map(v -> v.trim().toLowerCase(Locale.ROOT)).map(v -> v.equals("true") || v.equals("1")).orElse(false);
     }
 
     /**

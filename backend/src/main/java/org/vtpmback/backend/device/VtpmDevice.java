@@ -2,12 +2,8 @@ package org.vtpmback.backend.device;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.vtpmback.backend.instance.ActivationRequest;
 import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.instance.Teardown;
@@ -28,47 +24,36 @@ import org.vtpmback.xenstore.XenbusState;
  * coalesce into one "the page may have changed" task and xenstore watch events into one "re-read
  * the state" task, each queued at most once until it starts (both are level-triggered: the task
  * looks at the page or the nodes as they are when it runs, so merging events loses nothing).
+ *
+ * <p>Parts with a rule of their own live beside it: {@link RemovalCheck} (the one part that runs on
+ * the pool, off the device's executor), {@link HandshakeRestarts} (the restart rate limit) and
+ * {@link ParkedInstance} (who may reuse a running vTPM, and when it is saved).
  */
 public final class VtpmDevice {
     private static final System.Logger LOG = System.getLogger(VtpmDevice.class.getName());
-    /**
-     * Handshake restarts (back to InitWait, or a new ring without closing) a frontend may make before
-     * its device is failed: waits of 0.25, 0.5, 1, 2, 4 s between them, one forgiven per minute.
-     */
-    static final int HANDSHAKE_RESTART_LIMIT = 6;
     /** Engine restarts after swtpm died: waits of 1, 2, 4, 8 s between them, one forgiven per 5 minutes. */
     static final int ENGINE_RESTART_LIMIT = 5;
-    /** How long a command may keep running once the toolstack removes the device (libxl waits 10 s). */
-    private static final Duration REMOVAL_GRACE = Duration.ofSeconds(1);
 
     private final DeviceId id;
     private final DeviceNodes nodes;
     private final DeviceResources resources;
     private final SerialExecutor executor;
     private final Runnable onRemoved;
-    private final Executor pool;
-    private final Strikes handshakeRestarts = new Strikes(HANDSHAKE_RESTART_LIMIT, Duration.ofMillis(250),
-            Duration.ofSeconds(4), Duration.ofMinutes(1));
     private final Strikes engineRestarts = new Strikes(ENGINE_RESTART_LIMIT, Duration.ofSeconds(1),
             Duration.ofSeconds(8), Duration.ofMinutes(5));
-    /** A delayed re-read is scheduled (a handshake restart waiting out its backoff). */
-    private final AtomicBoolean retryScheduled = new AtomicBoolean();
     /** "Look at the page": what every event-channel notification asks for. */
     private final CoalescedTask service;
     /** "Re-read the nodes": what every watch event asks for. */
     private final CoalescedTask reevaluation;
-    /** Whether a backend-directory change is a removal, looked at on the pool (see {@link #checkRemovalWhileBusy()}). */
-    private final CoalescedTask removalCheck;
+    /** Whether a backend-directory change is a removal, looked at on the pool. */
+    private final RemovalCheck removalCheck;
+    private final HandshakeRestarts handshakeRestarts;
     private List<Watch> watches = List.of();
     /** Written on the executor; read by the removal check on another thread. */
     private volatile DataPath dataPath;
     /** A vTPM kept running while the frontend is closed: reused if it reconnects, saved when the device goes. */
-    private ActiveInstance parked;
-    /** The frontend closed the device itself (guest shutdown, driver unload) since it last connected. */
-    private boolean frontendClosed;
+    private final ParkedInstance parked;
     private boolean removed;
-    /** The backend went to InitWait (or connected) at least once: going there again is a restart. */
-    private boolean handshakeStarted;
     /** The device was failed for good: only its removal by the toolstack is handled from now on. */
     private boolean failed;
 
@@ -78,10 +63,11 @@ public final class VtpmDevice {
         this.resources = resources;
         this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
         this.onRemoved = onRemoved;
-        this.pool = pool;
         this.service = new CoalescedTask(executor, this::serviceRing);
         this.reevaluation = new CoalescedTask(executor, this::reevaluate);
-        this.removalCheck = new CoalescedTask(pool, this::checkRemoval);
+        this.removalCheck = new RemovalCheck(id, LOG, nodes, () -> dataPath, pool);
+        this.handshakeRestarts = new HandshakeRestarts(reevaluation::request, this::failDevice);
+        this.parked = new ParkedInstance(id, LOG);
     }
 
     public DeviceId id() {
@@ -94,43 +80,9 @@ public final class VtpmDevice {
         watches = List.of(
                 store.watch(nodes.backend(), p -> {
                     reevaluation.request();
-                    checkRemovalWhileBusy();
+                    removalCheck.requestIfConnected();
                 }),
                 store.watch(nodes.frontendState(), p -> reevaluation.request()));
-    }
-
-    /**
-     * From the watch thread, when our backend directory changed while connected: the re-read would
-     * wait behind a running command (up to swtpm's 120 s timeout), but libxl gives a removal only
-     * 10 s. So a pool thread looks at once whether this is a removal and, if so, refuses new commands
-     * and cuts a running one short.
-     */
-    private void checkRemovalWhileBusy() {
-        if (dataPath != null) {
-            removalCheck.request();
-        }
-    }
-
-    /** On a pool thread: if the toolstack is removing the device, cut the running command short. */
-    private void checkRemoval() {
-        DataPath path = dataPath;
-        try {
-            if (path != null && (!nodes.backendExists() || !nodes.online())) {
-                path.abortForRemoval(REMOVAL_GRACE);
-            }
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: checking for a removal failed: {1}", id, e.toString());
-        }
-    }
-
-    /** Re-reads the nodes after {@code delay} (a restart waiting out its backoff); one timer at a time. */
-    private void reevaluateLater(Duration delay) {
-        if (retryScheduled.compareAndSet(false, true)) {
-            CompletableFuture.delayedExecutor(delay.toMillis() + 1, TimeUnit.MILLISECONDS).execute(() -> {
-                retryScheduled.set(false);
-                reevaluation.request();
-            });
-        }
     }
 
     /** The most tasks that ever waited on this device at once (for tests: stays O(1) whatever the guest does). */
@@ -146,7 +98,7 @@ public final class VtpmDevice {
         if (!nodes.backendExists()) {
             LOG.log(System.Logger.Level.INFO, "{0}: backend directory removed", id);
             releaseRing();
-            finishInstance(removalTeardown());
+            parked.finishForRemoval();
             remove();
             return;
         }
@@ -160,16 +112,16 @@ public final class VtpmDevice {
                 // asks the domain why it went away. A frontend state of 0, garbage or a deleted node is
                 // the guest's own doing: that only closes the ring (below), the vTPM stays parked.
                 releaseRing();
-                finishInstance(removalTeardown());
+                parked.finishForRemoval();
             } else if (failed) {
                 return; // failed for good: the guest's writes are ignored until the toolstack removes the device
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
-                frontendClosed = true;
+                parked.frontendClosed();
             }
             if (online && dataPath != null && theirs == XenbusState.INITIALISED && ringReplaced()) {
                 // The frontend published a new page and port without closing (resume in place): drop
                 // the old ring, keep the TPM, and connect to the new one.
-                if (!mayRestartHandshake("published a new ring")) {
+                if (!handshakeRestarts.mayRestart("published a new ring")) {
                     return;
                 }
                 LOG.log(System.Logger.Level.INFO, "{0}: frontend published a new ring; reconnecting", id);
@@ -179,44 +131,13 @@ public final class VtpmDevice {
             if (!(step instanceof XenbusStep.Stay)) {
                 LOG.log(System.Logger.Level.DEBUG, "{0}: ours {1} theirs {2} online {3} -> {4}", id, ours, theirs, online, step);
             }
-            if (online && isRestart(step) && !mayRestartHandshake("restarted the handshake")) {
+            if (online && handshakeRestarts.isRestart(step) && !handshakeRestarts.mayRestart("restarted the handshake")) {
                 return;
             }
             apply(step, ours);
         } catch (RuntimeException e) {
             fail(e);
         }
-    }
-
-    /** Going back to InitWait after having been there: the frontend starts over. */
-    private boolean isRestart(XenbusStep step) {
-        boolean toInitWait = step instanceof XenbusStep.Switch s && s.to() == XenbusState.INIT_WAIT
-                || step instanceof XenbusStep.Disconnect d && d.then() == XenbusState.INIT_WAIT;
-        return toInitWait && handshakeStarted;
-    }
-
-    /**
-     * Rate-limits handshake restarts: each costs dom0 real work (mapping, binding, for a new uuid a
-     * manufacture), so after the first they wait out a doubling backoff (the re-read is retried when
-     * it ends), and the {@link #HANDSHAKE_RESTART_LIMIT}-th fails the device.
-     *
-     * @return whether to go ahead now
-     */
-    private boolean mayRestartHandshake(String what) {
-        Duration wait = handshakeRestarts.backoffLeft();
-        if (!wait.isZero()) {
-            reevaluateLater(wait);
-            return false;
-        }
-        if (!handshakeRestarts.strike()) {
-            failDevice("the frontend " + what + " " + HANDSHAKE_RESTART_LIMIT + " times in a short time");
-            return false;
-        }
-        return true;
-    }
-
-    private Teardown removalTeardown() {
-        return frontendClosed ? Teardown.DEVICE_REMOVED_AFTER_CLOSE : Teardown.DEVICE_REMOVED;
     }
 
     private boolean ringReplaced() {
@@ -235,7 +156,7 @@ public final class VtpmDevice {
             }
             switchState(s.to());
             if (s.to() == XenbusState.INIT_WAIT) {
-                handshakeStarted = true;
+                handshakeRestarts.started();
                 resources.instances().prepare(id.toString(), nodes.backendKey(VtpmKeys.UUID));
             }
         } else if (step instanceof XenbusStep.Connect) {
@@ -249,15 +170,13 @@ public final class VtpmDevice {
     private void connect(boolean reattach) {
         nodes.checkFrontendPath();
         FrontendRing ring = nodes.readRing();
-        boolean resume = isTrue(nodes.backendKey(VtpmKeys.RESUME));
+        boolean resume = nodes.backendFlag(VtpmKeys.RESUME);
         MappedGrant grant = resources.grants().map(id.frontendDomid(), ring.grantRef());
         ActiveInstance instance;
         try {
             Optional<String> uuid = nodes.backendKey(VtpmKeys.UUID);
-            dropParkedUnless(uuid);
-            instance = parked != null ? parked : resources.instances().activate(new ActivationRequest(id.toString(),
-                    new DomainId(id.frontendDomid()), uuid, resume, reattach));
-            parked = null;
+            instance = parked.takeIfSame(uuid).orElseGet(() -> resources.instances().activate(new ActivationRequest(
+                    id.toString(), new DomainId(id.frontendDomid()), uuid, resume, reattach)));
         } catch (RuntimeException e) {
             grant.close();
             throw e;
@@ -268,12 +187,12 @@ public final class VtpmDevice {
                     p -> service.request());
             path.attachPort(port);
         } catch (RuntimeException e) {
-            parked = path.releaseRing();
+            parked.park(path.releaseRing());
             throw e;
         }
         dataPath = path;
-        frontendClosed = false;
-        handshakeStarted = true;
+        parked.frontendConnected();
+        handshakeRestarts.started();
         if (resume) {
             // The restore signal is consumed, as xend's _endRestore did: a later reconnect of this
             // frontend must not ask for the (now used) snapshot again.
@@ -286,29 +205,6 @@ public final class VtpmDevice {
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
         serviceRing(); // the frontend may have submitted before we were bound
-    }
-
-    /**
-     * A parked vTPM is reused only by a frontend of the same vTPM. The toolstack may detach the device
-     * and attach another vTPM at the same path quickly enough (or in one transaction) that this device
-     * never sees the directory gone: the backend's uuid then differs, and the parked vTPM is saved and
-     * stopped as at a removal, never handed to the new device's guest.
-     */
-    private void dropParkedUnless(Optional<String> backendUuid) {
-        if (parked == null) {
-            return;
-        }
-        boolean same;
-        try {
-            same = backendUuid.isPresent() && org.vtpmback.backend.state.Uuid.parse(backendUuid.get()).equals(parked.uuid());
-        } catch (IllegalArgumentException e) {
-            same = false;
-        }
-        if (!same) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: the backend now names vTPM {1}, not the parked vTPM {2}: the device was"
-                    + " replaced; saving and stopping {2}", id, backendUuid.orElse("(none)"), parked.uuid());
-            finishInstance(Teardown.DEVICE_REMOVED);
-        }
     }
 
     private void serviceRing() {
@@ -334,14 +230,7 @@ public final class VtpmDevice {
         }
         failed = true;
         LOG.log(System.Logger.Level.ERROR, "{0}: device failed: {1}; it stays Closed until the toolstack removes it", id, reason);
-        releaseRing();
-        try {
-            nodes.writeError(reason);
-            switchState(XenbusState.CLOSING);
-            switchState(XenbusState.CLOSED);
-        } catch (RuntimeException again) {
-            LOG.log(System.Logger.Level.ERROR, id + ": could not report the failure in xenstore", again);
-        }
+        report(reason, XenbusState.CLOSING, XenbusState.CLOSED);
     }
 
     private void fail(RuntimeException e) {
@@ -350,10 +239,17 @@ public final class VtpmDevice {
         if (!(e instanceof GuestProtocolException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
             LOG.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
         }
+        report(message, XenbusState.CLOSING); // as xenbus_dev_fatal does: the guest gives up on this device
+    }
+
+    /** Drops the ring, then writes the {@code error} node before the states, so whoever sees them finds the reason. */
+    private void report(String reason, XenbusState... then) {
         releaseRing();
         try {
-            nodes.writeError(message);
-            switchState(XenbusState.CLOSING); // as xenbus_dev_fatal does: the guest gives up on this device
+            nodes.writeError(reason);
+            for (XenbusState state : then) {
+                switchState(state);
+            }
         } catch (RuntimeException again) {
             LOG.log(System.Logger.Level.ERROR, id + ": could not report the failure in xenstore", again);
         }
@@ -371,24 +267,11 @@ public final class VtpmDevice {
             DataPath old = dataPath;
             dataPath = null;
             try {
-                parked = old.releaseRing();
+                parked.park(old.releaseRing());
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.ERROR, id + ": releasing the shared page or port failed", e);
             }
             LOG.log(System.Logger.Level.INFO, "{0}: disconnected after {1} commands", id, old.served());
-        }
-    }
-
-    /** Saves and stops the parked vTPM as {@code why} requires, and lets go of it. */
-    private void finishInstance(Teardown why) {
-        if (parked != null) {
-            ActiveInstance instance = parked;
-            parked = null;
-            try {
-                instance.deactivate(why);
-            } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, id + ": saving the vTPM failed", e);
-            }
         }
     }
 
@@ -405,15 +288,10 @@ public final class VtpmDevice {
                 removed = true;
                 watches.forEach(Watch::close);
                 releaseRing();
-                finishInstance(Teardown.DAEMON_STOP);
+                parked.finish(Teardown.DAEMON_STOP);
             } finally {
                 done.run();
             }
         });
-    }
-
-    /** xend wrote "True"/"False"; accept the obvious spellings of true, nothing else. */
-    static boolean isTrue(Optional<String> value) {
-        return value.map(v -> v.trim().toLowerCase(Locale.ROOT)).map(v -> v.equals("true") || v.equals("1")).orElse(false);
     }
 }
