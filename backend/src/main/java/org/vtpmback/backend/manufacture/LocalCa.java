@@ -5,7 +5,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
@@ -21,6 +20,7 @@ import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.AtomicFiles;
 
 /**
  * The host's local CA for EK certificates, the counterpart of swtpm's {@code swtpm_localca}: a key and
@@ -94,9 +94,9 @@ public final class LocalCa {
 
     private static LocalCa create(Path dir, Path keyFile, Path certFile) {
         try {
-            if (!Files.isDirectory(dir)) {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PemFiles.DIR_MODE));
-            }
+            // durably: a CA whose folder a power cut takes away would be minted again, and every EK
+            // certificate issued by the lost one would no longer chain to the host's CA
+            AtomicFiles.createPrivateDirectory(dir);
             KeyPairGenerator g = KeyPairGenerator.getInstance("EC", Bc.PROVIDER);
             g.initialize(new ECGenParameterSpec("secp256r1"), CaCertificates.RANDOM);
             KeyPair pair = g.generateKeyPair();

@@ -3,13 +3,9 @@ package org.vtpmback.backend.manufacture;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringWriter;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.PrivateKey;
@@ -24,17 +20,17 @@ import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
 import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
 import org.bouncycastle.util.io.pem.PemObject;
 import org.bouncycastle.util.io.pem.PemWriter;
+import org.vtpmback.backend.state.AtomicFiles;
 
 /**
- * PEM encoding of the CA key (PKCS#8 "PRIVATE KEY") and certificate, and crash-safe writes: the
- * bytes go to a temp file in the target's directory that is created with its final permissions
- * (the key is never readable by others, not even for an instant), fsynced, renamed over the target,
- * then the directory is fsynced so the rename itself survives a power loss.
+ * PEM encoding of the CA key (PKCS#8 "PRIVATE KEY") and certificate, written through
+ * {@link AtomicFiles} (the one place for crash-safe writes): created with its final permissions (the
+ * key is never readable by others, not even for an instant), fsynced, renamed over the target, the
+ * folder fsynced.
  */
 final class PemFiles {
     static final Set<PosixFilePermission> KEY_MODE = PosixFilePermissions.fromString("rw-------");
     static final Set<PosixFilePermission> CERT_MODE = PosixFilePermissions.fromString("rw-r--r--");
-    static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwx------");
 
     private PemFiles() {
     }
@@ -99,36 +95,8 @@ final class PemFiles {
         return o == null ? "no PEM object" : o.getClass().getSimpleName();
     }
 
-    /** Atomically replaces {@code target} with {@code text}, the file having {@code mode} from creation. */
+    /** Atomically and durably replaces {@code target} with {@code text}, the file having {@code mode} from creation. */
     static void writeAtomically(Path target, String text, Set<PosixFilePermission> mode) throws IOException {
-        Path dir = target.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp",
-                PosixFilePermissions.asFileAttribute(mode));
-        try {
-            // createTempFile applies the umask; widen a public file to its intended mode before any byte is
-            // written (a secret file is only ever narrowed by the umask, never widened here)
-            if (!mode.equals(KEY_MODE)) {
-                Files.setPosixFilePermissions(tmp, mode);
-            }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ByteBuffer b = ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII));
-                while (b.hasRemaining()) {
-                    ch.write(b);
-                }
-                ch.force(true);
-            }
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(tmp);
-            throw e;
-        }
-        fsyncDirectory(dir);
-    }
-
-    /** fsync(2) on a directory, so a rename in it is durable (Linux allows opening a directory read-only). */
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
+        AtomicFiles.write(target, text.getBytes(StandardCharsets.US_ASCII), mode);
     }
 }

@@ -28,13 +28,18 @@ public final class AtomicFiles {
     private AtomicFiles() {
     }
 
-    /** Replaces {@code target} with {@code data}, atomically and durably. */
+    /**
+     * Replaces {@code target} with {@code data}, atomically and durably, the file having exactly
+     * {@code permissions} before any byte is written (the umask only narrows a new file; a public file,
+     * such as a certificate, is widened to its mode while still empty).
+     */
     public static void write(Path target, byte[] data, Set<PosixFilePermission> permissions) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Path temp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + TEMP_SUFFIX);
         try {
             try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                     PosixFilePermissions.asFileAttribute(permissions))) {
+                Files.setPosixFilePermissions(temp, permissions);
                 ByteBuffer buf = ByteBuffer.wrap(data);
                 while (buf.hasRemaining()) {
                     ch.write(buf);

@@ -32,6 +32,7 @@ public final class CrashFsProbe {
             case "new-folder" -> AtomicFiles.write(AtomicFiles.createPrivateDirectory(root.resolve("sub/deeper")).resolve("file"),
                     "in a new folder".getBytes(), AtomicFiles.OWNER_ONLY);
             case "deleted" -> AtomicFiles.delete(root.resolve("file"));
+            case "local-ca" -> org.vtpmback.backend.manufacture.LocalCa.loadOrCreate(root.resolve("ca"));
             default -> throw new IllegalArgumentException(args[0]);
         }
     }

@@ -85,6 +85,16 @@ class CrashFsTest {
         assertEquals("in a new folder", Files.readString(file));
     }
 
+    @Test
+    void aNewLocalCaSurvivesAPowerCut() throws Exception {
+        cutAfter("local-ca", null);
+        Path ca = work.resolve("root/ca");
+        assertTrue(Files.exists(ca.resolve(org.vtpmback.backend.manufacture.LocalCa.KEY_FILE))
+                && Files.exists(ca.resolve(org.vtpmback.backend.manufacture.LocalCa.CERT_FILE)),
+                "the EK CA's folder, key and certificate must all be durable once created: " + listing(work.resolve("root")));
+        org.vtpmback.backend.manufacture.LocalCa.loadOrCreate(ca); // loads, never mints a second CA
+    }
+
     private static String listing(Path root) throws IOException {
         try (var all = Files.walk(root)) {
             return all.map(Path::toString).toList().toString();
