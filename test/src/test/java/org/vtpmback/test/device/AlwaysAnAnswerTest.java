@@ -10,8 +10,10 @@ import static org.mockito.Mockito.mock;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.commons.io.file.PathUtils;
@@ -38,9 +40,28 @@ class AlwaysAnAnswerTest {
     private static final int TPM_RC_FAILURE = 0x101;
     private static final int TPM_CC_NV_DEFINE_SPACE = 0x12A;
 
+    /**
+     * The gate is observed at the engine: a command that reached swtpm while the save is pending would
+     * also be answered with a failure (its own save retries the pending change and fails again), so
+     * the answer alone cannot tell "refused" from "run, then failed to save". A read-only command
+     * that would succeed on swtpm must never reach it.
+     */
     @Test
     void aFailedSaveIsAnsweredRetriedAndBlocksCommandsUntilDurable(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString();
+        List<String> reached = new CopyOnWriteArrayList<>();
+        AtomicBoolean watching = new AtomicBoolean();
+        host.stopDaemon();
+        host.engineFaults(engine -> {
+            TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
+            doAnswer(call -> {
+                if (watching.get()) {
+                    reached.add(String.format("0x%x", ordinal(call.getArgument(1))));
+                }
+                return engine.execute(call.getArgument(0), call.getArgument(1));
+            }).when(seam).execute(anyInt(), any());
+            return seam;
+        }).startDaemon();
         Guest guest = host.boot(uuid);
         InstanceStore store = host.instances().store();
         long before = store.load(Uuid.parse(uuid)).orElseThrow().generation();
@@ -53,9 +74,14 @@ class AlwaysAnAnswerTest {
         byte[] defined = guest.transmit(TpmCommands.nvDefineSpace(0x01500020, 8));
         assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(defined), "state change not durable: "
                 + HexFormat.of().formatHex(defined));
-        byte[] refused = guest.transmit(TpmCommands.getRandom(8));
-        assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(refused), "refused until durable: "
-                + HexFormat.of().formatHex(refused));
+        watching.set(true);
+        for (int i = 0; i < 2; i++) { // the retry before each command fails too: each is refused
+            byte[] refused = guest.transmit(TpmCommands.getRandom(8));
+            assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(refused), "refused until durable: "
+                    + HexFormat.of().formatHex(refused));
+        }
+        assertEquals(List.of(), reached, "commands that reached swtpm (ordinals) while a save was pending");
+        watching.set(false);
 
         PathUtils.deleteDirectory(file);
         assertAnswered(guest.transmit(TpmCommands.getRandom(8)));
