@@ -2,7 +2,7 @@
 # faults-state.sh [--long] [--points N] [--mode power|kill|both] [--seed S] [--minutes M] [--verbose]
 #   The state fault suite (issue 10): the packaged daemon (host = simulated, real xenstored, real
 #   swtpm) cut at random points of its real work - NV counter writes, reboots, save/restore,
-#   migration handover, manufacture - then started again; the guest's acknowledged NV counter and
+#   migration handover, manufacture, `vtpmback import` beside it - then started again; the guest's acknowledged NV counter and
 #   every manufactured vTPM are checked after each restart.
 #     power: the daemon and its swtpm processes die, the state folder keeps only what fsync made
 #            durable (test/crashfs/crashfs.c, an LD_PRELOAD power-cut model), the runtime folder

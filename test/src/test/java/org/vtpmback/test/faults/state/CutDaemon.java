@@ -62,6 +62,26 @@ final class CutDaemon {
     }
 
     /**
+     * Starts {@code vtpmback <command...>} in a JVM of its own, with the daemon's settings for
+     * {@code state} and {@code run} and extra environment (the crashfs shim); its output goes to
+     * {@code log}. The caller waits for it (exit status 137 when the shim killed it).
+     */
+    static Process startCommand(Path state, Path run, Path log, Map<String, String> env, List<String> jvmOptions, List<String> command)
+            throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xlog:cds=error"));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", jarsOnly(), "org.vtpmback.hotplug.cli.Main", command.get(0)));
+        for (String setting : List.of("state-dir=" + state, "runtime-dir=" + run, "master-key=" + state.resolve("master.key"))) {
+            cmd.addAll(List.of("--set", setting));
+        }
+        cmd.addAll(command.subList(1, command.size()));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putAll(env);
+        return pb.start();
+    }
+
+    /**
      * This JVM's class path without its folders (test classes): the daemon's modules are jars once
      * Maven has packaged them, and a class data archive accepts jars only.
      */

@@ -20,6 +20,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import org.vtpmback.backend.engine.TpmCommands;
+import org.vtpmback.backend.state.InstanceBundle;
+import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.Uuid;
@@ -44,7 +46,7 @@ import org.vtpmback.xen.ShutdownReason;
 final class StateFaults implements AutoCloseable {
     enum Mode { POWER, KILL }
 
-    enum Op { NV_WRITES, REBOOT, SAVE_RESTORE, MIGRATE, MANUFACTURE }
+    enum Op { NV_WRITES, REBOOT, SAVE_RESTORE, MIGRATE, MANUFACTURE, IMPORT }
 
     enum Cut { AT_EVENT, AFTER_DELAY, AT_REST }
 
@@ -88,6 +90,16 @@ final class StateFaults implements AutoCloseable {
     private final String uuid = UUID.randomUUID().toString();
     private final List<Guest> domains = new ArrayList<>(); // the uuid's domains; the last one is the guest
     private final List<String> manufactured = new ArrayList<>();
+    /** vTPMs whose {@code vtpmback import} exited 0: they must never be lost. */
+    private final List<String> imported = new ArrayList<>();
+    /** vTPMs whose import was cut: absent or loadable, never unloadable. */
+    private final List<String> importsCut = new ArrayList<>();
+    /** A real permanent state (the guest's, at the start) that the imported bundles carry. */
+    private byte[] importState;
+    /** The import command running now, if any: a power cut takes it down too. */
+    private volatile Process importing;
+    /** The shim killed the import at its chosen event (a cut inside the import). */
+    private volatile boolean importCut;
     private final List<Guest> strays = new ArrayList<>(); // manufactured guests not destroyed yet
     private final List<String> failures = new ArrayList<>();
     private final Map<Op, Integer> ops = new EnumMap<>(Op.class);
@@ -125,6 +137,9 @@ final class StateFaults implements AutoCloseable {
         domains.add(g);
         expectOk(g.transmit(TpmCommands.nvDefineSpace(COUNTER_INDEX, 8)), "NV_DefineSpace");
         expectOk(g.transmit(TpmCommands.nvWrite(COUNTER_INDEX, counterBytes(0))), "NV_Write 0");
+        importState = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")))
+                .load(Uuid.parse(uuid)).orElseThrow().permanent();
+        Files.writeString(Files.createDirectories(work.resolve("import")).resolve("passphrase"), "state faults\n");
         int done = 0;
         while (done < points && System.nanoTime() < deadline) {
             point(++done);
@@ -152,9 +167,13 @@ final class StateFaults implements AutoCloseable {
         long t0 = System.nanoTime();
         Op op = pickOp();
         ops.merge(op, 1, Integer::sum);
+        importCut = false;
         Cut cut = random.nextBoolean() ? Cut.AT_EVENT : Cut.AFTER_DELAY;
         int burst = 1 + random.nextInt(6);
-        if (cut == Cut.AT_EVENT) {
+        if (cut == Cut.AT_EVENT && op == Op.IMPORT) {
+            // the import command's own events, numbered from 1 in its process (the daemon is idle meanwhile)
+            fs.killAt(1 + random.nextInt(6), random.nextBoolean()); // an import makes 6 (record and anchor)
+        } else if (cut == Cut.AT_EVENT) {
             int window = op == Op.NV_WRITES ? 3 * burst : 16;
             fs.killAt(fs.events().size() + 1 + random.nextInt(window), random.nextBoolean());
         }
@@ -167,6 +186,8 @@ final class StateFaults implements AutoCloseable {
         boolean died = false;
         if (cut == Cut.AFTER_DELAY) {
             LockSupport.parkNanos(delayNanos);
+        } else if (op == Op.IMPORT) {
+            worker.get(OP_WAIT.toSeconds(), TimeUnit.SECONDS); // ends when the import exits or the shim kills it
         } else {
             while (!(died = daemon.awaitDeath(Duration.ofMillis(10))) && !worker.isDone()) {
                 // the shim kills the daemon at the chosen event, if the operation reaches it
@@ -176,7 +197,7 @@ final class StateFaults implements AutoCloseable {
             died = true;
         }
         if (!died) {
-            if (cut == Cut.AT_EVENT) {
+            if (cut == Cut.AT_EVENT && !(op == Op.IMPORT && importCut)) {
                 cut = Cut.AT_REST;
             }
             daemon.kill();
@@ -185,6 +206,10 @@ final class StateFaults implements AutoCloseable {
         fs.disarm();
         Path lastLog = work.resolve("logs/daemon-" + life + ".log");
         if (mode == Mode.POWER) {
+            Process imp = importing;
+            if (imp != null) {
+                imp.destroyForcibly().waitFor(); // the power is gone for every process
+            }
             killSwtpms();
             fs.powerCut();
             CrashFs.deleteTree(run);
@@ -210,7 +235,8 @@ final class StateFaults implements AutoCloseable {
 
     private Op pickOp() {
         int r = random.nextInt(100);
-        return r < 50 ? Op.NV_WRITES : r < 65 ? Op.REBOOT : r < 80 ? Op.SAVE_RESTORE : r < 93 ? Op.MIGRATE : Op.MANUFACTURE;
+        return r < 50 ? Op.NV_WRITES : r < 63 ? Op.REBOOT : r < 76 ? Op.SAVE_RESTORE : r < 88 ? Op.MIGRATE
+                : r < 95 ? Op.MANUFACTURE : Op.IMPORT;
     }
 
     /** One operation of the guest's and the toolstack's, as far as it gets before the cut. */
@@ -266,7 +292,43 @@ final class StateFaults implements AutoCloseable {
                     strays.remove(g);
                 }
             }
+            case IMPORT -> importOne();
             default -> throw new IllegalStateException(op.toString());
+        }
+    }
+
+    /**
+     * {@code vtpmback import} of a new vTPM (a bundle of a real permanent state under a fresh uuid),
+     * as an operator runs it beside the daemon, under the same power-cut model.
+     */
+    private void importOne() throws Exception {
+        String fresh = UUID.randomUUID().toString();
+        Path bundle = work.resolve("import/" + fresh + ".bundle");
+        InstanceRecord record = new InstanceRecord(Uuid.parse(fresh), org.vtpmback.backend.engine.TpmFamily.TPM2,
+                java.time.Instant.now(), 1, InstanceRecord.EndKind.SHUTDOWN, importState, Optional.empty());
+        Files.write(bundle, InstanceBundle.export(record, "state faults".toCharArray()));
+        synchronized (imported) {
+            importsCut.add(fresh); // until it says it is done
+        }
+        Path log = work.resolve("logs/import.log");
+        Process p = CutDaemon.startCommand(state, run, log, fs.environment(), jvmOptions,
+                List.of("import", "--passphrase-file", work.resolve("import/passphrase").toString(), bundle.toString()));
+        importing = p;
+        if (!p.waitFor(OP_WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            p.destroyForcibly();
+            throw new IllegalStateException("vtpmback import did not end in " + OP_WAIT + "; log " + log);
+        }
+        importing = null;
+        int rc = p.exitValue();
+        importCut = rc == 137;
+        Files.deleteIfExists(bundle);
+        if (rc == 0) {
+            synchronized (imported) {
+                importsCut.remove(fresh);
+                imported.add(fresh);
+            }
+        } else if (rc != 137) {
+            throw new IllegalStateException("vtpmback import exited " + rc + ": " + Files.readString(log));
         }
     }
 
@@ -334,6 +396,41 @@ final class StateFaults implements AutoCloseable {
             strays.clear();
         }
         checkManufactured(where);
+        checkImported(where);
+    }
+
+    /** Every import that exited 0 loads; a cut one is absent or loads, never half there. */
+    private void checkImported(String where) throws IOException {
+        List<String> done;
+        List<String> cutShort;
+        synchronized (imported) {
+            done = List.copyOf(imported);
+            cutShort = List.copyOf(importsCut);
+            importsCut.clear();
+        }
+        if (done.isEmpty() && cutShort.isEmpty()) {
+            return;
+        }
+        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")));
+        for (String u : done) {
+            try {
+                if (store.load(Uuid.parse(u)).isEmpty()) {
+                    lost++;
+                    failures.add(where + ": imported vTPM " + u + " (import exited 0) is not in the store");
+                }
+            } catch (Exception e) {
+                unloadable++;
+                failures.add(where + ": imported vTPM " + u + ": " + e.getMessage());
+            }
+        }
+        for (String u : cutShort) {
+            try {
+                store.load(Uuid.parse(u));
+            } catch (Exception e) {
+                unloadable++;
+                failures.add(where + ": vTPM " + u + " whose import was cut: " + e.getMessage());
+            }
+        }
     }
 
     /**
