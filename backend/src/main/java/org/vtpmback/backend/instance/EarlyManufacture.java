@@ -8,6 +8,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
 import org.vtpmback.backend.engine.EngineBoot;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
@@ -22,7 +23,11 @@ import org.vtpmback.backend.state.Uuid;
  * <p>Nothing of it is visible until the start mode, decided at connect, is MANUFACTURE: only then is
  * the result taken and stored. Otherwise (a resume for a vTPM this host does not have, an import in
  * between) it is dropped, so it can never hand a guest a TPM that {@link
- * org.vtpmback.backend.state.StartMode} would not have made. Thread-safe.
+ * org.vtpmback.backend.state.StartMode} would not have made.
+ *
+ * <p>A failed manufacture is tried again at connect. An {@link Error} other than a linkage error is
+ * fatal here as on every daemon thread (see {@code SerialExecutor}): it is rethrown on the worker
+ * thread, whose uncaught-exception handler (the daemon's: one line, exit 70) decides. Thread-safe.
  */
 final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
@@ -31,23 +36,46 @@ final class EarlyManufacture {
     private final Manufacturer manufacturer;
     private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
-    private final ExecutorService worker = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "vtpm-early-manufacture");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService worker;
 
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
+        this(boot, manufacturer, r -> {
+            Thread t = new Thread(r, "vtpm-early-manufacture");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** @param threads makes the worker thread (tests: one with its own uncaught-exception handler) */
+    EarlyManufacture(EngineBoot boot, Manufacturer manufacturer, ThreadFactory threads) {
         this.boot = boot;
         this.manufacturer = manufacturer;
+        this.worker = Executors.newSingleThreadExecutor(threads);
     }
 
     /** Starts manufacturing {@code uuid} as {@code family} unless that is already under way. */
     void start(String device, Uuid uuid, TpmFamily family) {
         pending.computeIfAbsent(uuid, u -> {
             LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: manufacturing it ({2}) while the guest boots", device, u, family);
-            return CompletableFuture.supplyAsync(() -> manufactureAside(u, family), worker);
+            CompletableFuture<byte[]> made = new CompletableFuture<>();
+            worker.execute(() -> manufactureEarly(made, u, family));
+            return made;
         });
+    }
+
+    /**
+     * On the worker. Not {@code supplyAsync}: it keeps every Throwable in the future, so an
+     * OutOfMemoryError or StackOverflowError would end up as a warning and a retry at connect.
+     */
+    private void manufactureEarly(CompletableFuture<byte[]> made, Uuid uuid, TpmFamily family) {
+        try {
+            made.complete(manufactureAside(uuid, family));
+        } catch (RuntimeException | LinkageError e) {
+            made.completeExceptionally(e); // an ordinary failure: settle tries again at connect
+        } catch (Error e) {
+            made.completeExceptionally(e); // a connect waiting for it must not wait for ever
+            throw e; // fatal: ends the worker thread through its uncaught-exception handler
+        }
     }
 
     /**
