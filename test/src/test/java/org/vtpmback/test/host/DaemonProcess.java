@@ -17,8 +17,6 @@ import org.vtpmback.backend.engine.SwtpmJail;
  * xenstored and simulation directory, without {@code startDaemon()}.
  */
 public final class DaemonProcess implements AutoCloseable {
-    private static final Duration READY_WAIT = Duration.ofSeconds(60);
-
     private final Process process;
     private final Path log;
 
@@ -64,14 +62,20 @@ public final class DaemonProcess implements AutoCloseable {
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
                 .start();
         DaemonProcess daemon = new DaemonProcess(p, log);
-        long deadline = System.nanoTime() + READY_WAIT.toNanos();
-        while (!daemon.logSince(logStart).contains("serving backend domain")) {
-            if (!p.isAlive() || System.nanoTime() > deadline) {
-                p.destroyForcibly();
-                throw new IllegalStateException("vtpmback daemon " + (p.isAlive() ? "not ready in " + READY_WAIT : "exited "
-                        + p.waitFor()) + "; log:\n" + daemon.logSince(logStart));
-            }
-            Thread.sleep(50);
+        try {
+            // JVM start, crash recovery and survivors taken over: as long as the daemon (a child of this JVM) works
+            ProgressWait.await("vtpmback daemon pid " + p.pid() + " ready", () -> {
+                if (daemon.logSince(logStart).contains("serving backend domain")) {
+                    return true;
+                } else if (!p.isAlive()) {
+                    throw new IllegalStateException("vtpmback daemon exited " + p.exitValue() + "; log:\n"
+                            + daemon.logSince(logStart));
+                }
+                return false;
+            }, () -> "log:\n" + daemon.logSinceQuietly(logStart));
+        } catch (IOException | RuntimeException e) {
+            p.destroyForcibly();
+            throw e;
         }
         return daemon;
     }
@@ -93,6 +97,14 @@ public final class DaemonProcess implements AutoCloseable {
     /** The whole log file (every run of the daemon with this work folder). */
     public String log() throws IOException {
         return logSince(0);
+    }
+
+    private String logSinceQuietly(long offset) {
+        try {
+            return logSince(offset);
+        } catch (IOException e) {
+            return "(unreadable: " + e + ")";
+        }
     }
 
     private String logSince(long offset) throws IOException {

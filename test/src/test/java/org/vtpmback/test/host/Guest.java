@@ -16,6 +16,8 @@ import org.vtpmback.xenstore.XenbusState;
 
 /** One emulated domain with a vtpm device on a {@link SimulatedVtpmHost}. */
 public final class Guest {
+    /** How long one look at the frontend state blocks on its watch inside the progress-following wait. */
+    private static final Duration WATCH_SLICE = Duration.ofMillis(250);
     private final SimulatedVtpmHost host;
     private final int domid;
     private final String uuid;
@@ -29,12 +31,11 @@ public final class Guest {
         this.frontend = new FrontendEmulator(host.xenstore(), host.simulation(), domid, 0, SimulatedVtpmHost.BACKEND_DOMID);
     }
 
+    /** Probes and waits for Connected for as long as the daemon works on it (a first connect manufactures the vTPM). */
     void probe() throws Exception {
         frontend.probe();
-        if (!frontend.awaitConnected(SimulatedVtpmHost.WAIT)) {
-            throw new IllegalStateException("domain " + domid + ": frontend not connected within " + SimulatedVtpmHost.WAIT
-                    + " (frontend " + frontend.state() + ", backend " + host.toolstack().backendState(domid, 0) + ")");
-        }
+        ProgressWait.await("domain " + domid + ": frontend connected", () -> frontend.awaitConnected(WATCH_SLICE),
+                () -> "frontend " + frontend.state() + ", backend " + host.toolstack().backendState(domid, 0));
     }
 
     /** {@code xl unpause} of a domain made by {@link SimulatedVtpmHost#create}: the frontend probes and connects. */

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.ProgressWait;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.xenstored.UseXenstored;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
@@ -41,7 +42,7 @@ import org.vtpmback.xenstore.XenbusState;
  * start, so it never mistakes a live daemon's swtpm processes for survivors.
  */
 @UseXenstored
-@Timeout(240)
+@Timeout(600) // only a backstop: every wait inside follows the daemon's progress (ProgressWait), with its own message
 class DaemonCrashTest {
     private static final String NV_INDEX = "0x1500020";
     private static final String COUNTER_INDEX = "0x1500021";
@@ -132,10 +133,10 @@ class DaemonCrashTest {
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> writeCounterUntil(g, stop, lastAcked));
             Thread.sleep(300 + random.nextInt(1200));
             // On a loaded machine the first write can take longer than that: kill only once one was acknowledged.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (lastAcked.get() == acked && !writer.isDone() && System.nanoTime() < deadline) {
-                Thread.sleep(20);
-            }
+            long before = acked;
+            ProgressWait.await("round " + round + ": a first NV write acknowledged",
+                    () -> lastAcked.get() != before || writer.isDone(),
+                    () -> "last acknowledged write " + lastAcked.get() + ", writer " + (writer.isDone() ? "ended" : "running"));
             stop.set(true);
             long swtpm = swtpmPid(uuid);
             daemon.kill();
