@@ -47,9 +47,14 @@ final class EnospcCase {
             // Without an answer the page is still the guest's SUBMIT: nothing more can be asked on it.
             Optional<byte[]> again = full.isEmpty() ? Optional.empty()
                     : guest.exchange(TpmCommands.nvWrite(NV_INDEX, new byte[] {4, 5, 6}), ANSWER_WAIT);
-            Optional<byte[]> read = full.isEmpty() ? Optional.empty() : guest.exchange(TpmCommands.getRandom(8), ANSWER_WAIT);
+            // A PCR extend while the save is pending must be refused before it reaches the TPM: checked
+            // after recovery (PCR 16 still zero), since a command that ran and then failed to save would
+            // get the same failure answer.
+            Optional<byte[]> extend = full.isEmpty() ? Optional.empty()
+                    : guest.exchange(TpmCommands.pcrExtendSha256(16, new byte[32]), ANSWER_WAIT);
             line.put("filled_kb", filled >> 10).put("answer_full", kind(full)).put("answer_full_ms", answerMs)
-                    .put("answer_full_again", kind(again)).put("getrandom_while_full", kind(read));
+                    .put("answer_full_again", kind(again)).put("pcr_extend_while_full", kind(extend));
+            line.flag("extend_refused_while_full", extend.map(Tpm2::isFailure).orElse(false), true);
             line.flag("failure_answered_while_full", full.map(Tpm2::isFailure).orElse(false), true);
             line.flag("no_success_while_full", !full.map(r -> Tpm2.rc(r) == 0).orElse(false) && !again.map(r -> Tpm2.rc(r) == 0)
                     .orElse(false), true);
@@ -69,6 +74,10 @@ final class EnospcCase {
             line.flag("recovered", recovery >= 0, true);
             boolean rewritten = Files.exists(sealed) && Files.getLastModifiedTime(sealed).compareTo(before) > 0;
             line.flag("saved_after_recovery", rewritten, true);
+            Optional<byte[]> pcr = guest.exchange(TpmCommands.pcrReadSha256(16), o.answerBound());
+            // PCR_Read response: header 10, update counter 4, one selection 10, digest count 4, size 2, digest
+            line.flag("refused_extend_never_reached_the_tpm", pcr.filter(r -> Tpm2.rc(r) == 0 && r.length >= 62)
+                    .map(r -> java.util.Arrays.equals(java.util.Arrays.copyOfRange(r, 30, 62), new byte[32])).orElse(false), true);
             line.flag("destroy_closed_in_10s", guest.destroy(), true);
         } finally {
             Files.deleteIfExists(h.stateDir.resolve("faults-filler"));
