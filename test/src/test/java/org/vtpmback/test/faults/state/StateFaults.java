@@ -411,18 +411,12 @@ final class StateFaults implements AutoCloseable {
         if (done.isEmpty() && cutShort.isEmpty()) {
             return;
         }
-        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")));
-        for (String u : done) {
-            try {
-                if (store.load(Uuid.parse(u)).isEmpty()) {
-                    lost++;
-                    failures.add(where + ": imported vTPM " + u + " (import exited 0) is not in the store");
-                }
-            } catch (Exception e) {
-                unloadable++;
-                failures.add(where + ": imported vTPM " + u + ": " + e.getMessage());
-            }
+        Optional<InstanceStore> opened = openStore(where, done.size() + cutShort.size());
+        if (opened.isEmpty()) {
+            return;
         }
+        InstanceStore store = opened.get();
+        mustLoad(store, done, where, "imported vTPM (import exited 0)");
         for (String u : cutShort) {
             try {
                 store.load(Uuid.parse(u));
@@ -534,22 +528,31 @@ final class StateFaults implements AutoCloseable {
         if (uuids.isEmpty()) {
             return;
         }
+        openStore(where, uuids.size()).ifPresent(store -> mustLoad(store, uuids, where, "manufactured vTPM"));
+    }
+
+    /** The store as the next daemon opens it; empty (each expected record counted unloadable) if the master key is gone. */
+    private Optional<InstanceStore> openStore(String where, int expected) throws IOException {
         Path key = state.resolve("master.key");
         if (!Files.exists(key)) {
-            unloadable += uuids.size();
+            unloadable += expected;
             failures.add(where + ": the master key is gone");
-            return;
+            return Optional.empty();
         }
-        InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(key));
+        return Optional.of(InstanceStore.shared(state.resolve("instances"), MasterKey.load(key)));
+    }
+
+    /** Each of {@code uuids} is in {@code store} and opens: else lost (absent) or unloadable (does not open). */
+    private void mustLoad(InstanceStore store, List<String> uuids, String where, String what) {
         for (String u : uuids) {
             try {
                 if (store.load(Uuid.parse(u)).isEmpty()) {
                     lost++;
-                    failures.add(where + ": manufactured vTPM " + u + " is not in the store");
+                    failures.add(where + ": " + what + " " + u + " is not in the store");
                 }
             } catch (Exception e) {
                 unloadable++;
-                failures.add(where + ": manufactured vTPM " + u + ": " + e.getMessage());
+                failures.add(where + ": " + what + " " + u + ": " + e.getMessage());
             }
         }
     }
