@@ -27,9 +27,7 @@ final class DataPath {
     private final ActiveInstance instance;
     private BoundPort port;
     private long served;
-    private final Strikes engineRestarts;
-    /** Set when this data path gave up; the device then fails. */
-    private String failure;
+    private final EngineRestarts engineRestarts;
     /** The engine a command is running in, or null; read by {@link #abortForRemoval} from another thread. */
     private volatile TpmEngine running;
     /** The toolstack is removing the device: refuse commands, never restart the engine. */
@@ -37,7 +35,7 @@ final class DataPath {
 
     DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance, Strikes engineRestarts) {
         this.device = device;
-        this.engineRestarts = engineRestarts;
+        this.engineRestarts = new EngineRestarts(LOG, device, instance, engineRestarts);
         this.ring = ring;
         this.grant = grant;
         this.page = new SharedPage(grant.page());
@@ -97,7 +95,7 @@ final class DataPath {
             // swtpm died while idle: this command learns that the TPM failed (its volatile state is
             // gone), the next one runs on the restarted engine. While backing off, nothing restarts
             // and every command is answered at once, never queued.
-            restartEngine();
+            engineRestarts.restart();
             return failureResponse();
         }
         TpmEngine engine = instance.engine();
@@ -124,7 +122,7 @@ final class DataPath {
             // Its answer may be real (swtpm exited right after answering) but its change was never
             // saved, and the restart below loads the last saved state: never acknowledge it.
             if (!removing) {
-                restartEngine();
+                engineRestarts.restart();
             }
             return failureResponse();
         } else if (!persist()) {
@@ -186,39 +184,8 @@ final class DataPath {
         if (instance.engine().isAlive()) {
             return false;
         }
-        restartEngine();
+        engineRestarts.restart();
         return true;
-    }
-
-    /**
-     * Replaces a dead engine, from the last saved permanent state, unless the previous restarts were
-     * too recent (backoff: the command is answered with a failure and a later one tries again) or
-     * too many (the device is to be failed, see {@link #failure()}).
-     *
-     * @return whether a live engine is in place now
-     */
-    private boolean restartEngine() {
-        if (failure != null) {
-            return false;
-        }
-        if (!engineRestarts.backoffLeft().isZero()) {
-            return false;
-        }
-        if (!engineRestarts.strike()) {
-            failure = "the TPM engine failed " + engineRestarts.limit() + " times in a row; giving up on this device";
-            return false;
-        }
-        LOG.log(System.Logger.Level.ERROR, "{0}: TPM engine died; restarting it (restart {1} of at most {2})", device,
-                engineRestarts.count(), engineRestarts.limit() - 1);
-        try {
-            instance.restartEngine();
-            LOG.log(System.Logger.Level.INFO, "{0}: TPM engine restarted", device);
-            return true;
-        } catch (RuntimeException e) {
-            // Leave the dead engine in place: each later command gets a failure response, none hangs.
-            LOG.log(System.Logger.Level.ERROR, device + ": TPM engine restart failed", e);
-            return false;
-        }
     }
 
     /**
@@ -226,7 +193,7 @@ final class DataPath {
      * while it serves. The device reads it after each {@link #service()}.
      */
     String failure() {
-        return failure;
+        return engineRestarts.failure();
     }
 
     /** True while a command is inside the engine. Any thread. */
