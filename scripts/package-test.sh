@@ -4,8 +4,8 @@
 # As root on Debian 12 with network to deb.debian.org. Builds nothing: DEB defaults to the newest
 # packaging/target/vtpmback_*_all.deb (make it with
 #   mvn -B package -pl packaging -am -DskipTests -Dxen.root=<xen root>   or scripts/test.sh).
-#  1. lintian --pedantic on the .deb (apt-get installs lintian if missing); every tag is printed;
-#     an error fails the run, warnings are counted.
+#  1. lintian --pedantic on the .deb (apt-get installs lintian and debootstrap if missing); every
+#     tag is printed; an error fails the run, warnings are counted.
 #  2. a Debian 12 root: debootstrap --variant=minbase bookworm into a temp folder, or a copy of
 #     PACKAGE_TEST_BASE (an existing bookworm root; if that folder does not exist it is debootstrapped
 #     there first and kept for the next run). The copy is thrown away at the end.
@@ -13,7 +13,8 @@
 #     files, their modes, the conffile, the unit's enablement, `vtpmback --version` through the
 #     installed launcher and java, and `systemd-analyze verify` of the installed unit (on the host).
 #  4. upgrade to the same package with a higher version: an edited conffile and a fake state folder
-#     (/var/lib/vtpmback: master.key, a sealed-vTPM file) stay byte for byte.
+#     (/var/lib/vtpmback: master.key, a sealed-vTPM file) stay byte for byte, the unit stays enabled;
+#     after deb-systemd-helper disable, a reinstall leaves it disabled.
 #  5. dpkg --purge: the package's files and /etc/vtpmback go, the state folder and the key stay.
 # Last line: PACKAGE lintian=<errors>/<warnings> files=ok|FAIL unit=ok|FAIL
 #   upgrade-keeps-state=yes|no purge-keeps-state=yes|no result=PASS|FAIL time=<s>s; exit 1 on FAIL.
@@ -53,11 +54,15 @@ fails=()
 fail() { echo "FAIL: $2"; fails+=("$1"); }  # $1 = check, $2 = what failed
 
 # ---------------------------------------------------------------- 1. lintian
-if ! command -v lintian >/dev/null 2>&1; then
-	log "apt-get install lintian"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q lintian >/dev/null ||
-		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q lintian >/dev/null; } ||
-		die "cannot install lintian"
+# The tools this script needs that a fresh Debian 12 may lack (CI runs it before the real-Xen
+# stage, which installs debootstrap for itself).
+missing=()
+for tool in lintian debootstrap; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+if [ "${#missing[@]}" -gt 0 ]; then
+	log "apt-get install ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null ||
+		{ apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; } ||
+		die "cannot install ${missing[*]}"
 fi
 log "lintian --pedantic -E -I --show-overrides $(basename "$deb")"
 lintian_out=$(lintian --pedantic -E -I --show-overrides "$deb" 2>&1 | grep -v '^running with root privileges')
@@ -169,6 +174,12 @@ in_root dpkg -i /tmp/vtpmback-up.deb >"$work/upgrade.log" 2>&1 || { cat "$work/u
 [ "$(sha256sum <"$root/etc/vtpmback/vtpmback.conf")" = "$conf_before" ] || { upgrade=no; echo "    the edited conffile changed"; }
 [ "$(snapshot)" = "$state_before" ] || { upgrade=no; echo "    the state folder changed:"; diff <(echo "$state_before") <(snapshot); }
 [ -L "$root/etc/systemd/system/multi-user.target.wants/vtpmback.service" ] || { upgrade=no; echo "    no longer enabled"; }
+# An administrator's disable survives an upgrade (here a reinstall of the same version).
+in_root deb-systemd-helper disable vtpmback.service >/dev/null 2>&1
+in_root dpkg -i /tmp/vtpmback-up.deb >>"$work/upgrade.log" 2>&1 || { upgrade=no; echo "    reinstall failed"; }
+[ ! -e "$root/etc/systemd/system/multi-user.target.wants/vtpmback.service" ] ||
+	{ upgrade=no; echo "    a disabled vtpmback.service was enabled again by the upgrade"; }
+[ "$(snapshot)" = "$state_before" ] || { upgrade=no; echo "    the state folder changed on reinstall"; }
 [ "$upgrade" = yes ] || fail upgrade "the upgrade (above)"
 
 # ---------------------------------------------------------------- 5. purge keeps state
