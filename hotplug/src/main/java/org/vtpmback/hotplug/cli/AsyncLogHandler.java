@@ -15,7 +15,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * The daemon's log handler: formats each record on the caller's thread ({@link OneLineFormatter}, escaped),
+ * The log handler of every command: formats each record on the caller's thread ({@link OneLineFormatter}, escaped;
+ * the journal's format when stderr is the journal),
  * rate-limits it per logger, level and device ({@link LogRateLimiter}), and hands it to one writer thread
  * through a queue bounded in characters. A slow or blocked stderr (a full pipe, a stalled journal) thus
  * never blocks a device: when the queue is full the line is dropped and counted, and a "N log lines
@@ -41,7 +42,7 @@ final class AsyncLogHandler extends Handler {
     private static final Pattern DEVICE_PREFIX = Pattern.compile("^domain (\\d+) vtpm (\\d+)\\b");
 
     private final PrintStream out;
-    private final OneLineFormatter formatter = new OneLineFormatter();
+    private final OneLineFormatter formatter;
     private final LogRateLimiter limiter;
     private final LongSupplier nanoClock;
     private final long maxQueuedChars;
@@ -54,12 +55,18 @@ final class AsyncLogHandler extends Handler {
     private final Thread writer;
     private volatile boolean closed;
 
-    AsyncLogHandler(PrintStream out) {
-        this(out, new LogRateLimiter(BURST, PER_SECOND), System::nanoTime, MAX_QUEUED_CHARS);
+    AsyncLogHandler(PrintStream out, OneLineFormatter formatter) {
+        this(out, formatter, new LogRateLimiter(BURST, PER_SECOND), System::nanoTime, MAX_QUEUED_CHARS);
     }
 
     AsyncLogHandler(PrintStream out, LogRateLimiter limiter, LongSupplier nanoClock, long maxQueuedChars) {
+        this(out, new OneLineFormatter(), limiter, nanoClock, maxQueuedChars);
+    }
+
+    AsyncLogHandler(PrintStream out, OneLineFormatter formatter, LogRateLimiter limiter, LongSupplier nanoClock,
+            long maxQueuedChars) {
         this.out = out;
+        this.formatter = formatter;
         this.limiter = limiter;
         this.nanoClock = nanoClock;
         this.maxQueuedChars = maxQueuedChars;
@@ -84,8 +91,7 @@ final class AsyncLogHandler extends Handler {
         try {
             line = formatter.format(record, thread);
         } catch (RuntimeException e) {
-            line = OneLineFormatter.escape(record.getLevel() + " " + record.getLoggerName() + ": " + record.getMessage()
-                    + " (unformattable: " + e + ")") + System.lineSeparator();
+            line = formatter.unformattable(record, e);
         }
         enqueue(line);
     }

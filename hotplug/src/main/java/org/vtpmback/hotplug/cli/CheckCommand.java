@@ -54,7 +54,6 @@ final class CheckCommand {
     }
 
     static int run(Invocation inv, VtpmbackConfig config) {
-        LogSetup.configure(config.logLevel(), inv.err());
         inv.out().println("vtpmback " + Version.get() + ": configuration "
                 + config.source().map(p -> "from " + p).orElse("built-in defaults"
                 + (inv.config().isEmpty() ? " (no " + VtpmbackConfig.DEFAULT_FILE + ")" : ""))

@@ -21,7 +21,8 @@ import org.vtpmback.xenstore.libxs.LibXenStore;
 /**
  * {@code vtpmback daemon}: runs the backend in the foreground until the process is told to stop
  * (SIGTERM, SIGINT), then detaches from the guests without disturbing them. Every start-up failure is
- * one line on stderr and exit status 1. An {@link Error} or uncaught exception on any thread afterwards halts
+ * one line on stderr and exit status 1, or {@link Main#CONFIG} (78) when only the operator can fix it (a folder
+ * that is not private, a missing master key). An {@link Error} or uncaught exception on any thread afterwards halts
  * the process with {@link FatalErrorHandler#EXIT_STATUS} (70), so that systemd restarts it.
  */
 final class DaemonCommand {
@@ -31,7 +32,6 @@ final class DaemonCommand {
     }
 
     static int run(Invocation inv, VtpmbackConfig config) {
-        LogSetup.configure(config.logLevel(), inv.err());
         inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
         String swtpm;
         try {
@@ -41,6 +41,8 @@ final class DaemonCommand {
         }
         try {
             Dirs.ensurePrivate(config.stateDir(), Dirs.Kind.STATE);
+        } catch (Dirs.NotPrivate e) {
+            return Main.failConfig(inv, e.getMessage());
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
@@ -79,6 +81,8 @@ final class DaemonCommand {
     private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
         try {
             Dirs.ensurePrivate(config.runtimeDir(), Dirs.Kind.RUNTIME);
+        } catch (Dirs.NotPrivate e) {
+            return Main.failConfig(inv, e.getMessage());
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
@@ -86,6 +90,8 @@ final class DaemonCommand {
         MasterKey key;
         try {
             key = MasterKeys.forDaemon(config, System.getenv());
+        } catch (MasterKey.Missing e) {
+            return Main.failConfig(inv, e.getMessage()); // restore the key or pass its credential: a retry cannot
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }

@@ -32,13 +32,26 @@ final class Dirs {
         }
     }
 
+    /**
+     * The folder exists but is not private: a configuration problem (state-dir, runtime-dir, or the folder's
+     * owner or mode) that a restart does not fix, so the daemon exits {@link Main#CONFIG} on it.
+     */
+    static final class NotPrivate extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        NotPrivate(String message) {
+            super(message);
+        }
+    }
+
     private Dirs() {
     }
 
     /**
      * Creates {@code dir} (and missing parents) with mode 0700 if nothing is there, then checks it.
      *
-     * @throws IOException with one line naming the key, the path and the fix
+     * @throws NotPrivate if it exists but is not private; IOException if it cannot be created or inspected,
+     *         each with one line naming the key, the path and the fix
      */
     static void ensurePrivate(Path dir, Kind kind) throws IOException {
         if (!PrivatePaths.exists(dir)) {
@@ -50,7 +63,7 @@ final class Dirs {
         }
         Optional<String> problem = check(dir, kind);
         if (problem.isPresent()) {
-            throw new IOException(problem.get());
+            throw new NotPrivate(problem.get());
         }
     }
 

@@ -20,6 +20,8 @@ final class InitCommand {
         boolean stateExisted = PrivatePaths.exists(state);
         try {
             Dirs.ensurePrivate(state, Dirs.Kind.STATE);
+        } catch (Dirs.NotPrivate e) {
+            return Main.failConfig(inv, e.getMessage());
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }

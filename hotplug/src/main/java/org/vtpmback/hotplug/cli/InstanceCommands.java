@@ -112,7 +112,7 @@ final class InstanceCommands {
         try {
             uuid = Uuid.parse(inv.args().get(0));
         } catch (IllegalArgumentException e) {
-            return Main.fail(inv, e.getMessage());
+            return Main.usage(inv, e.getMessage()); // the help's "2: usage error"
         }
         if (!inv.has("--yes")) {
             return Main.fail(inv, "deleting vTPM " + uuid + " destroys its keys, NV and EK for good; add --yes"
@@ -139,7 +139,7 @@ final class InstanceCommands {
         try {
             uuid = Uuid.parse(inv.args().get(0));
         } catch (IllegalArgumentException e) {
-            return Main.fail(inv, e.getMessage());
+            return Main.usage(inv, e.getMessage()); // the help's "2: usage error"
         }
         Path bundle = Path.of(inv.args().get(1));
         if (Files.exists(bundle)) {

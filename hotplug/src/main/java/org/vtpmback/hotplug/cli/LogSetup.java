@@ -11,9 +11,11 @@ import java.util.logging.Logger;
 import org.vtpmback.hotplug.config.LogLevel;
 
 /**
- * Configures java.util.logging in code (no logging.properties): every record through one
- * {@link AsyncLogHandler} that writes {@link OneLineFormatter} lines to stderr, escaped, rate-limited per
- * device and off the caller's thread. {@link System.Logger}, which the backend uses, ends up here too:
+ * Configures java.util.logging in code (no logging.properties), for every command ({@link Main} calls it
+ * once the configuration is loaded): every record through one {@link AsyncLogHandler} that writes
+ * {@link OneLineFormatter} lines to stderr, escaped, rate-limited per device and off the caller's thread;
+ * one journal entry per record, with its priority and no time stamp, when stderr is the journal
+ * ({@link JournalStream}). {@link System.Logger}, which the backend uses, ends up here too:
  * with the java.logging module present, the JDK's default LoggerFinder is JUL.
  */
 final class LogSetup {
@@ -22,6 +24,7 @@ final class LogSetup {
     /** How long a finishing command waits for its last log lines to reach stderr. */
     static final Duration FLUSH_BOUND = Duration.ofSeconds(2);
     private static volatile AsyncLogHandler handler;
+    private static volatile OneLineFormatter formatter = new OneLineFormatter();
 
     private LogSetup() {
     }
@@ -33,13 +36,15 @@ final class LogSetup {
             root.removeHandler(h);
             h.close();
         }
-        AsyncLogHandler h = new AsyncLogHandler(err);
+        OneLineFormatter f = OneLineFormatter.forStream(err);
+        AsyncLogHandler h = new AsyncLogHandler(err, f);
         h.setLevel(level.julLevel());
         root.addHandler(h);
         root.setLevel(level.julLevel());
         for (Logger quiet : QUIET) {
             quiet.setLevel(level == LogLevel.DEBUG ? Level.INFO : null); // null: the root's level
         }
+        formatter = f;
         handler = h;
     }
 
@@ -67,8 +72,8 @@ final class LogSetup {
         LogRecord record = new LogRecord(Level.SEVERE, message);
         record.setLoggerName("vtpmback");
         record.setThrown(cause);
-        String line = new OneLineFormatter().format(record);
         AsyncLogHandler h = handler;
+        String line = (h != null ? formatter : OneLineFormatter.forStream(System.err)).format(record);
         if (h != null) {
             h.writeNow(line);
         } else {

@@ -15,13 +15,16 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /**
  * {@code vtpmback <command> [options]}: the operator's entry point. Exit status 0 on success, 1 when
- * something failed at run time, 2 for a usage error (the message says what and where to find help).
+ * something failed at run time, 2 for a usage error (the message says what and where to find help), 78
+ * (EX_CONFIG of sysexits.h) for a configuration the operator must fix: the unit does not restart on it
+ * ({@code RestartPreventExitStatus=78}), since every retry would fail the same way.
  */
 public final class Main {
     public static final String PROGRAM = "vtpmback";
     public static final int OK = 0;
     public static final int FAILURE = 1;
     public static final int USAGE = 2;
+    public static final int CONFIG = 78;
 
     private static final String CONFIG_OPTIONS = ""
             + "Options:\n"
@@ -103,10 +106,13 @@ public final class Main {
                 "Serves the vTPMs of backend/vtpm in xenstore: one swtpm per vTPM uuid, state in state-dir.\n"
                         + "Runs in the foreground and logs to stderr (systemd: Type=simple). On SIGTERM or SIGINT it\n"
                         + "detaches from the guests without disturbing them; a restarted daemon re-attaches.\n"
-                        + "Exits 1 at once, with one line saying why, if swtpm does not run, state-dir or runtime-dir\n"
-                        + "cannot be created or is not private (a symbolic link, another owner, writable by others;\n"
-                        + "state-dir not 0700), the master key is not a private regular file of this uid or is missing\n"
-                        + "while sealed records exist, the Xen side cannot be opened or xenstored does not answer. On\n"
+                        + "Exits 78 at once, with one line saying why, if the configuration file is invalid, state-dir or\n"
+                        + "runtime-dir is not private (a symbolic link, another owner, writable by others; state-dir not\n"
+                        + "0700), or the master key is missing while sealed records exist (or its credential is not\n"
+                        + "passed); systemd does not restart it then. Exits 1 if swtpm does not run, a folder cannot be\n"
+                        + "created, the master key is not a private regular file of this uid, the Xen side cannot be\n"
+                        + "opened or xenstored does not answer. When stderr is the journal, every log record is one\n"
+                        + "entry with its syslog priority and no time stamp of its own. On\n"
                         + "the first start, with no sealed record at all, it makes the master key and logs a warning to\n"
                         + "back it up ('vtpmback init' does the same explicitly). Exits 70, after one 'fatal:' line, if\n"
                         + "any of its threads fails with an Error (e.g. OutOfMemoryError) or an uncaught exception: its\n"
@@ -313,13 +319,14 @@ public final class Main {
             try {
                 cfg = inv.loadConfig();
             } catch (ConfigException e) {
-                err.println(context + ": " + e.getMessage());
+                err.println(errorLine(err, context + ": " + e.getMessage()));
                 if (e.commandLine()) {
                     err.println("Try '" + context + " --help'.");
                     return USAGE;
                 }
-                return FAILURE;
+                return CONFIG;
             }
+            LogSetup.configure(cfg.logLevel(), err); // every command: its log lines look the same as the daemon's
             return c.handler().run(inv, cfg);
         } catch (UsageException e) {
             err.println(context + ": " + e.getMessage());
@@ -330,8 +337,29 @@ public final class Main {
 
     /** Prints {@code vtpmback <command>: message} to stderr and returns {@link #FAILURE}. */
     static int fail(Invocation inv, String message) {
-        inv.err().println(PROGRAM + " " + inv.command() + ": " + message);
+        inv.err().println(errorLine(inv.err(), PROGRAM + " " + inv.command() + ": " + message));
         return FAILURE;
+    }
+
+    /** Like {@link #fail}, for a configuration the operator must fix: returns {@link #CONFIG}. */
+    static int failConfig(Invocation inv, String message) {
+        fail(inv, message);
+        return CONFIG;
+    }
+
+    /** Like {@link #fail}, for a bad argument found by the command: says where the help is, returns {@link #USAGE}. */
+    static int usage(Invocation inv, String message) {
+        fail(inv, message);
+        inv.err().println("Try '" + PROGRAM + " " + inv.command() + " --help'.");
+        return USAGE;
+    }
+
+    /**
+     * {@code text} as is, or, when {@code err} is the journal, as one entry with sd-daemon(3)'s "err" priority (so
+     * that {@code journalctl -p err} shows it) and its newlines escaped (e.g. JNA's multi-line load error).
+     */
+    private static String errorLine(PrintStream err, String text) {
+        return JournalStream.isStderr(err) ? "<3>" + OneLineFormatter.escape(text) : text;
     }
 
     private static Command command(String name) throws UsageException {
@@ -385,7 +413,9 @@ public final class Main {
             sb.append("\nPlanned, not in this version: ").append(String.join(", ", planned)).append('\n');
         }
         sb.append("\nRun '").append(PROGRAM).append(" <command> --help' for a command's options.\n")
-                .append("Exit status: 0 success, 1 failure, 2 usage error; the daemon: 70 after a fatal error.\n");
+                .append("Exit status: 0 success, 1 failure, 2 usage error, 78 configuration error (fix the\n")
+                .append("configuration, state-dir or master key; systemd does not restart the daemon on it);\n")
+                .append("the daemon: 70 after a fatal error.\n");
         return sb.toString();
     }
 

@@ -24,7 +24,6 @@ final class ToolstackCommands {
     }
 
     private static int run(Invocation inv, VtpmbackConfig config, boolean restore) {
-        LogSetup.configure(config.logLevel(), inv.err());
         XenStore store;
         try {
             store = config.xenstoredSocket().map(LibXenStore::connect).orElseGet(LibXenStore::connectDefault);

@@ -76,6 +76,11 @@ class ImportRollbackTest {
         Run allowed = run(host, "import", "--replace", "--allow-rollback", "--passphrase-file", pass.toString(), bundle.toString());
         assertEquals(0, allowed.status(), allowed.err());
         assertTrue(allowed.out().contains("imported vTPM " + uuid + " (2.0, generation 8"), allowed.out());
+        // Failed before: import left java.util.logging's two-line default on the JVM's own stderr, not the command's.
+        List<String> warning = allowed.err().lines().filter(l -> l.contains("ROLLBACK allowed by the operator")).toList();
+        assertEquals(1, warning.size(), allowed.err());
+        assertTrue(warning.get(0).matches("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z WARN  \\[[^]]+\\] InstanceStore: ROLLBACK .*"),
+                warning.get(0));
         InstanceRecord now = store.load(uuid).orElseThrow();
         assertEquals(8, now.generation(), "stored above the mark, so generations still only move forward");
         assertArrayEquals(new byte[] {5, 5, 5}, now.permanent(), "the state of the old export");

@@ -152,6 +152,9 @@ class InstanceCommandsTest {
         assertEquals(0, ok.status(), ok.err());
         assertFalse(Files.exists(hostA.resolve("state/instances/" + uuid + ".vtpm")));
         assertEquals(1, run(hostA, "delete", "--yes", uuid).status(), "gone");
-        assertEquals(1, run(hostA, "delete", "--yes", "not-a-uuid").status());
+        Run bad = run(hostA, "delete", "--yes", "not-a-uuid");
+        assertEquals(Main.USAGE, bad.status(), "the help's usage error; it was 1"); // failed before: 1
+        assertTrue(bad.err().contains("'not-a-uuid' is not a uuid") && bad.err().contains("Try 'vtpmback delete --help'."),
+                bad.err());
     }
 }

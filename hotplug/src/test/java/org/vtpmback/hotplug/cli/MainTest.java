@@ -126,15 +126,39 @@ class MainTest {
     }
 
     @Test
-    void badConfigFileIsAFailureNamingTheLine() throws Exception {
+    void badConfigFileExitsSeventyEightNamingTheLine() throws Exception {
         Path conf = tmp.resolve("bad.conf");
         Files.writeString(conf, "log-level = info\nbackend_domid = 0\n");
         Run r = run("check", "--config", conf.toString());
-        assertEquals(1, r.status());
+        assertEquals(78, r.status(), "EX_CONFIG, which the unit does not restart on"); // failed before: 1
         assertTrue(r.err().startsWith("vtpmback check: " + conf + ":2: unknown key 'backend_domid'"), r.err());
         Run missing = run("daemon", "--config=" + tmp.resolve("missing.conf"));
         assertEquals(2, missing.status());
         assertTrue(missing.err().contains("missing.conf: no such configuration file"), missing.err());
+    }
+
+    /** Failed before: 1, like a runtime failure, so systemd restarted a daemon with a broken file every 2 s. */
+    @Test
+    void daemonWithAnUnparsableOrInvalidConfigExitsSeventyEight() throws Exception {
+        Path garbage = Files.writeString(tmp.resolve("garbage.conf"), "[vtpmback]\nlog-level = info\n");
+        Run r = run("daemon", "--config", garbage.toString());
+        assertEquals(Main.CONFIG, r.status(), r.err());
+        assertTrue(r.err().startsWith("vtpmback daemon: " + garbage + ":1: expected 'key = value', got '[vtpmback]'"), r.err());
+        Path invalid = Files.writeString(tmp.resolve("invalid.conf"), "default-tpm-family = 3.0\n");
+        Run v = run("daemon", "--config", invalid.toString());
+        assertEquals(Main.CONFIG, v.status(), v.err());
+        assertTrue(v.err().contains(invalid + ":1: bad value for default-tpm-family"), v.err());
+        assertTrue(run("--help").out().contains("78 configuration error"), "documented in --help");
+    }
+
+    /** Failed before: a bad uuid exited 1 although the help says 2 is a usage error. */
+    @Test
+    void aBadUuidIsAUsageError() {
+        Run export = run("export", "--passphrase-file", "/dev/null", "7", tmp.resolve("b").toString());
+        assertEquals(Main.USAGE, export.status(), export.err());
+        assertTrue(export.err().startsWith("vtpmback export: '7' is not a uuid"), export.err());
+        assertTrue(export.err().contains("Try 'vtpmback export --help'."), export.err());
+        assertEquals(Main.USAGE, run("delete", "--yes", "xyz").status());
     }
 
     @Test
