@@ -359,7 +359,11 @@ public final class Main {
      * that {@code journalctl -p err} shows it) and its newlines escaped (e.g. JNA's multi-line load error).
      */
     private static String errorLine(PrintStream err, String text) {
-        return JournalStream.isStderr(err) ? "<3>" + OneLineFormatter.escape(text) : text;
+        return errorLine(JournalStream.isStderr(err), text);
+    }
+
+    static String errorLine(boolean journal, String text) {
+        return journal ? "<3>" + OneLineFormatter.escape(text) : text;
     }
 
     private static Command command(String name) throws UsageException {

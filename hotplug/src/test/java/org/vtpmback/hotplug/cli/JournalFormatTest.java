@@ -99,6 +99,14 @@ class JournalFormatTest {
     }
 
     @Test
+    void aCommandsErrorLineIsOneErrEntry() {
+        String jna = "vtpmback daemon: cannot connect to xenstored: Unable to load library 'libxenstore.so.4':\nnot found";
+        assertEquals("<3>vtpmback daemon: cannot connect to xenstored: Unable to load library 'libxenstore.so.4':\\nnot found",
+                Main.errorLine(true, jna));
+        assertEquals(jna, Main.errorLine(false, jna), "a terminal gets the text as it is");
+    }
+
+    @Test
     void journalStreamCountsOnlyForTheDescriptorItNames() throws Exception {
         Path file = Files.writeString(tmp.resolve("f"), "x");
         long dev = ((Number) Files.getAttribute(file, "unix:dev")).longValue();
