@@ -779,8 +779,11 @@ hostile_round() {
   # xl destroy while the guest still floods: libxl gives the backend 10 s
   m=$(trace_mark)
   guest_destroy hostile; rc=$?
-  if [ $rc = 0 ] && lt $DESTROY_SECS 10 && ! grep -q -E 'unable to remove device|devices_destroy failed' $R/xl-destroy-hostile.out; then
-    ok "round $hr: xl destroy hostile in ${DESTROY_SECS}s (< 10 s), backend state writes '$(trace_writes $m $hbe/state)'"
+  # The backend's part is libxl's verdict: it waits at most 10 s for each device to reach Closed and
+  # says "unable to remove device" otherwise. The whole command's time (also the hypervisor tearing
+  # down a flooding domain under TCG, 5-10 s here) is reported, not judged: a loaded host stretches it.
+  if [ $rc = 0 ] && ! grep -q -E 'unable to remove device|devices_destroy failed' $R/xl-destroy-hostile.out; then
+    ok "round $hr: xl destroy hostile in ${DESTROY_SECS}s, every device Closed within libxl's 10 s, backend state writes '$(trace_writes $m $hbe/state)'"
   else bad "round $hr: xl destroy hostile: rc=$rc after ${DESTROY_SECS}s: $(grep -E 'unable to remove|failed' $R/xl-destroy-hostile.out | head -n 2 | xargs)"; fi
   say "hostile round $hr took $(since $rt0)s"
 }
