@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import org.vtpmback.backend.ring.TpmResponses;
 
 /**
  * The mark a TPM gets when it is started clear while its guest keeps running (its swtpm died, or the
@@ -24,7 +25,6 @@ public final class RestartMark {
     /** The locality the mark is extended at. */
     public static final int LOCALITY = 2;
 
-    private static final int TPM2_ST_SESSIONS = 0x8002;
     private static final int TPM2_CC_PCR_EVENT = 0x13C;
     private static final int TPM2_RS_PW = 0x40000009;
     private static final int TPM12_TAG_RQU_COMMAND = 0x00C1;
@@ -54,7 +54,7 @@ public final class RestartMark {
         byte[] event = EVENT.getBytes(StandardCharsets.US_ASCII);
         if (family == TpmFamily.TPM2) {
             int size = 10 + 4 + 4 + 9 + 2 + event.length;
-            return ByteBuffer.allocate(size).putShort((short) TPM2_ST_SESSIONS).putInt(size).putInt(TPM2_CC_PCR_EVENT).putInt(pcr)
+            return ByteBuffer.allocate(size).putShort((short) TpmResponses.TPM2_ST_SESSIONS).putInt(size).putInt(TPM2_CC_PCR_EVENT).putInt(pcr)
                     .putInt(9).putInt(TPM2_RS_PW).putShort((short) 0).put((byte) 0).putShort((short) 0)
                     .putShort((short) event.length).put(event).array();
         }
