@@ -37,7 +37,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
                              TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
                              Optional<Path> xenstoredSocket, Path masterKey, Optional<String> masterKeyCredential,
                              LogLevel logLevel, Map<String, TpmFamily> tpmFamilies, SwtpmJailing swtpmJailing) {
-    static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
+    public static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
     /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
     public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
 

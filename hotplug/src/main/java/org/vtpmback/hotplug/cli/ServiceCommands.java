@@ -1,0 +1,84 @@
+package org.vtpmback.hotplug.cli;
+
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.ParentCommand;
+
+/** {@code daemon}, {@code check}, {@code init}, {@code version}: running and preparing this host. */
+final class ServiceCommands {
+    private ServiceCommands() {
+    }
+
+    @Command(name = "daemon", header = "run the backend in the foreground until SIGTERM or SIGINT",
+            description = {
+                "Serves the vTPMs of backend/vtpm in xenstore: one swtpm per vTPM uuid, state in state-dir. Runs in the"
+                        + " foreground and logs to stderr. On SIGTERM or SIGINT it detaches from the guests without"
+                        + " disturbing them; a restarted daemon re-attaches.",
+                "",
+                "Exits 78 at once, with one line saying why, if the configuration file is invalid, state-dir or"
+                        + " runtime-dir is not private (a symbolic link, another owner, writable by others; state-dir not"
+                        + " 0700), or the master key is missing while sealed records exist (or its credential is not"
+                        + " passed); systemd does not restart it then. Exits 1 if swtpm does not run, a folder cannot be"
+                        + " created, the master key is not a private regular file of this uid, the Xen side cannot be"
+                        + " opened or xenstored does not answer. When stderr is the journal, every log record is one"
+                        + " entry with its syslog priority and no time stamp of its own.",
+                "",
+                "On the first start, with no sealed record at all, it makes the master key and logs a warning to"
+                        + " back it up ('vtpmback init' does the same explicitly). Exits 70, after one 'fatal:' line, if"
+                        + " any of its threads fails with an Error (e.g. OutOfMemoryError) or an uncaught exception: its"
+                        + " swtpm processes keep the guests' TPMs and the restarted daemon takes them over."})
+    static final class Daemon extends ConfiguredCommand {
+        @Override
+        public Integer call() {
+            return execute(DaemonCommand::run);
+        }
+    }
+
+    @Command(name = "check",
+            header = "show the effective configuration and check swtpm, Xen, xenstored and directories",
+            description = {
+                "Prints the configuration the daemon would use, then one OK, WARN or FAIL line per check: swtpm"
+                        + " runs (swtpm --version); state-dir and runtime-dir are folders of this uid, not symbolic links,"
+                        + " not writable by group or others (state-dir 0700), or can be created; runtime-dir is on tmpfs"
+                        + " (WARN if not); the master key is a regular file of this uid, mode 0600 or stricter, 32 bytes"
+                        + " (WARN if there is none yet and nothing is stored; FAIL if sealed records exist without it);"
+                        + " the Xen libraries and devices open (host=xen); xenstored answers. Changes nothing. Exits 1 if"
+                        + " any check failed."})
+    static final class Check extends ConfiguredCommand {
+        @Override
+        public Integer call() {
+            return execute(CheckCommand::run);
+        }
+    }
+
+    @Command(name = "init", header = "prepare this host: state-dir and a new master key (once, explicitly)",
+            description = {
+                "Creates state-dir (mode 0700) if missing, checks state-dir and runtime-dir as the daemon does, then"
+                        + " makes the master key (32 random bytes, mode 0600) at master-key (default"
+                        + " <state-dir>/master.key) and says how to back it up. Refuses if a key is already there, and"
+                        + " if state-dir holds sealed vTPM records without their key: a new key opens none of them"
+                        + " (restore the key from its backup). The daemon's first start on a host with no record does"
+                        + " the same; no command ever makes a key while sealed records exist."})
+    static final class Init extends ConfiguredCommand {
+        @Override
+        public Integer call() {
+            return execute(InitCommand::run);
+        }
+    }
+
+    @Command(name = "version", header = "print the version", description = "Prints 'vtpmback <version>'.")
+    static final class Version implements Callable<Integer> {
+        @ParentCommand
+        VtpmbackCommand root;
+
+        @Mixin
+        HelpOption help;
+
+        @Override
+        public Integer call() {
+            root.out().println(new VtpmbackCommand.VersionText().getVersion()[0]);
+            return Main.OK;
+        }
+    }
+}

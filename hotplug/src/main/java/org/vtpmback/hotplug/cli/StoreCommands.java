@@ -1,0 +1,114 @@
+package org.vtpmback.hotplug.cli;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code list}, {@code delete}, {@code export}, {@code import}: the stored vTPMs ({@link InstanceCommands}). */
+final class StoreCommands {
+    static final String PASSPHRASE_FILE = "--passphrase-file";
+    private static final String PASSPHRASE_HELP = "read the passphrase from the first line of F (else: prompted for"
+            + " without echo on a terminal, or the first line of standard input)";
+
+    private StoreCommands() {
+    }
+
+    @Command(name = "list", header = "list the stored vTPMs and their state",
+            description = {
+                "One line per vTPM in state-dir: uuid, TPM family, generation (count of saves), how its last"
+                        + " incarnation ended, whether a suspend snapshot is kept, creation time, and 'in use' if a"
+                        + " running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the"
+                        + " reason, and the command ends with 'N records unreadable: ...' and exit status 1. If the"
+                        + " master key is missing while records exist, that is one line naming the key's path and exit"
+                        + " status 1."})
+    static final class ListStored extends ConfiguredCommand {
+        @Override
+        public Integer call() {
+            return execute(InstanceCommands::list);
+        }
+    }
+
+    @Command(name = "delete", header = "delete a stored vTPM (its keys and NV are gone for good)",
+            description = {
+                "Deletes the vTPM's sealed state file. Refused while the vTPM is in use (a running daemon has its"
+                        + " runtime folder). Requires --yes: the TPM's keys, NV and EK cannot be recovered afterwards"
+                        + " (export it first if unsure). The next domain with this uuid gets a newly manufactured TPM."})
+    static final class Delete extends ConfiguredCommand {
+        @Option(names = "--yes", description = "really delete")
+        boolean yes;
+
+        @Parameters(paramLabel = "<uuid>", description = "the vTPM's uuid (as in 'vtpmback list')")
+        String uuid;
+
+        @Override
+        public Integer call() {
+            return execute(InstanceCommands::delete, List.of(uuid), yes ? Map.of("--yes", "") : Map.of());
+        }
+    }
+
+    @Command(name = "export", header = "write a vTPM to a passphrase-protected bundle for another host",
+            description = {
+                "Writes the stored vTPM (permanent state, and the suspend snapshot if the domain was saved) to"
+                        + " <bundle>, sealed with AES-256-GCM under a key derived from a passphrase (PBKDF2-HMAC-SHA256,"
+                        + " 600000 iterations, random salt); the uuid is bound to the bundle. The host's master key"
+                        + " never leaves the host. A vTPM in use is exported as of its last checkpoint (keys and NV, no"
+                        + " PCRs)."})
+    static final class Export extends ConfiguredCommand {
+        @Option(names = PASSPHRASE_FILE, paramLabel = "F", description = PASSPHRASE_HELP)
+        String passphraseFile;
+
+        @Parameters(index = "0", paramLabel = "<uuid>", description = "the vTPM's uuid (as in 'vtpmback list')")
+        String uuid;
+
+        @Parameters(index = "1", paramLabel = "<bundle>", description = "the file to write; it must not exist")
+        String bundle;
+
+        @Override
+        public Integer call() {
+            return execute(InstanceCommands::export, List.of(uuid, bundle), passphrase(passphraseFile));
+        }
+    }
+
+    @Command(name = "import", header = "store a vTPM from a bundle written by export",
+            description = {
+                "Opens <bundle> with the passphrase and stores the vTPM under its uuid, sealed with this host's master"
+                        + " key. Refuses to overwrite a stored vTPM unless --replace, and always refuses while that vTPM"
+                        + " is in use. A bundle holding a suspend snapshot can then be resumed with 'vtpmback restore'"
+                        + " of the domain's save file. It never makes a master key: on a new host run 'vtpmback init'"
+                        + " first. A bundle older (by generation) than what this host has committed for the vTPM,"
+                        + " including one it deleted, is refused: it would roll the TPM's NV counters and"
+                        + " dictionary-attack lockout back."})
+    static final class Import extends ConfiguredCommand {
+        @Option(names = PASSPHRASE_FILE, paramLabel = "F", description = PASSPHRASE_HELP)
+        String passphraseFile;
+
+        @Option(names = "--replace", description = "overwrite the stored vTPM of the same uuid")
+        boolean replace;
+
+        @Option(names = "--allow-rollback", description = "store an older bundle anyway (logged as a"
+                + " warning)")
+        boolean allowRollback;
+
+        @Parameters(paramLabel = "<bundle>", description = "a file written by 'vtpmback export'")
+        String bundle;
+
+        @Override
+        public Integer call() {
+            Map<String, String> options = new LinkedHashMap<>(passphrase(passphraseFile));
+            if (replace) {
+                options.put("--replace", "");
+            }
+            if (allowRollback) {
+                options.put("--allow-rollback", "");
+            }
+            return execute(InstanceCommands::importBundle, List.of(bundle), options);
+        }
+    }
+
+    private static Map<String, String> passphrase(String file) {
+        return file == null ? Map.of() : Map.of(PASSPHRASE_FILE, file);
+    }
+}
