@@ -3,6 +3,7 @@ package org.vtpmback.hotplug.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -54,14 +55,17 @@ final class CheckCommand {
     }
 
     static int run(Invocation inv, VtpmbackConfig config) {
-        inv.out().println("vtpmback " + Version.get() + ": configuration "
-                + config.source().map(p -> "from " + p).orElse("built-in defaults"
-                + (inv.config().isEmpty() ? " (no " + VtpmbackConfig.DEFAULT_FILE + ")" : ""))
-                + (inv.overrides().isEmpty() ? "" : ", with " + inv.overrides().size() + " --set override(s)"));
-        for (String line : config.describe()) {
-            inv.out().println("  " + line);
+        boolean json = inv.has(ListCommand.JSON);
+        if (!json) {
+            inv.out().println("vtpmback " + Version.get() + ": configuration "
+                    + config.source().map(p -> "from " + p).orElse("built-in defaults"
+                    + (inv.config().isEmpty() ? " (no " + VtpmbackConfig.DEFAULT_FILE + ")" : ""))
+                    + (inv.overrides().isEmpty() ? "" : ", with " + inv.overrides().size() + " --set override(s)"));
+            for (String line : config.describe()) {
+                inv.out().println("  " + line);
+            }
+            inv.out().println();
         }
-        inv.out().println();
         List<Result> results = new ArrayList<>();
         results.add(swtpm(config));
         results.add(dir(config.stateDir(), Dirs.Kind.STATE));
@@ -74,6 +78,11 @@ final class CheckCommand {
         }
         results.add(xenstored(config));
         long failed = results.stream().filter(r -> !r.ok()).count();
+        long warnings = results.stream().filter(r -> r.status() == Status.WARN).count();
+        if (json) {
+            inv.out().println(Json.of(json(config, results, failed, warnings)));
+            return failed > 0 ? Main.FAILURE : Main.OK;
+        }
         for (Result r : results) {
             inv.out().println(r.line());
         }
@@ -81,9 +90,26 @@ final class CheckCommand {
             inv.out().println(failed + " of " + results.size() + " checks failed");
             return Main.FAILURE;
         }
-        long warnings = results.stream().filter(r -> r.status() == Status.WARN).count();
         inv.out().println("all " + results.size() + " checks passed" + (warnings == 0 ? "" : " (" + warnings + " with a warning)"));
         return Main.OK;
+    }
+
+    /** The {@code --json} document; {@link ServiceCommands.Check} documents its fields. */
+    private static Map<String, Object> json(VtpmbackConfig config, List<Result> results, long failed, long warnings) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("version", Version.get());
+        doc.put("config_file", config.source().map(Path::toString).orElse(null));
+        doc.put("config", config.values());
+        doc.put("checks", results.stream().map(r -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", r.name());
+            m.put("status", r.status().toString());
+            m.put("detail", r.detail());
+            return m;
+        }).toList());
+        doc.put("failed", failed);
+        doc.put("warnings", warnings);
+        return doc;
     }
 
     static Result swtpm(VtpmbackConfig config) {

@@ -6,9 +6,7 @@ import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.format.DateTimeFormatter;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Optional;
 import org.vtpmback.backend.state.AtomicFiles;
 import org.vtpmback.backend.state.CorruptStateException;
@@ -47,64 +45,6 @@ final class InstanceCommands {
     private static String inUseMessage(Uuid uuid, Path dir) {
         return "vTPM " + uuid + " is in use by the daemon (" + dir + " exists); stop its domain first. If no daemon runs,"
                 + " the folder is left over from a crash: remove it";
-    }
-
-    static int list(Invocation inv, VtpmbackConfig config) {
-        Optional<MasterKey> key;
-        Optional<InstanceStore> store;
-        try {
-            key = MasterKeys.forCommand(config, System.getenv());
-            store = key.isEmpty() ? Optional.empty() : Optional.of(Instances.sharedStore(config, key.get()));
-        } catch (MasterKey.Missing e) {
-            int records = sealedRecords(config);
-            return Main.fail(inv, records + " record" + (records == 1 ? "" : "s") + " unreadable: wrong or missing master key: "
-                    + e.getMessage());
-        } catch (IOException | RuntimeException e) {
-            return Main.fail(inv, e.getMessage());
-        }
-        try {
-            if (store.isEmpty()) {
-                inv.out().println("no vTPMs stored (no master key at " + config.masterKey() + " and no record in "
-                        + config.instancesDir() + ")");
-                return Main.OK;
-            }
-            inv.out().println(String.format("%-36s  %-6s  %10s  %-14s  %-16s  %-20s  %s", "UUID", "FAMILY", "GENERATION",
-                    "LAST END", "SNAPSHOT", "CREATED", "IN USE"));
-            List<Uuid> uuids = store.get().list();
-            int unreadable = 0;
-            for (Uuid uuid : uuids) {
-                String use = inUse(config, uuid).isPresent() ? "in use" : "-";
-                try {
-                    InstanceRecord r = store.get().load(uuid).orElseThrow();
-                    inv.out().println(String.format("%-36s  %-6s  %10d  %-14s  %-16s  %-20s  %s", uuid,
-                            VtpmbackConfig.familyValue(r.family()), r.generation(), r.lastEnd(),
-                            r.snapshot().map(s -> s.reason().toString()).orElse("-"),
-                            DateTimeFormatter.ISO_INSTANT.format(r.createdAt().truncatedTo(java.time.temporal.ChronoUnit.SECONDS)),
-                            use));
-                } catch (CorruptStateException e) {
-                    unreadable++;
-                    inv.out().println(String.format("%-36s  UNREADABLE: %s", uuid, e.getMessage()));
-                }
-            }
-            if (unreadable == 0) {
-                return Main.OK;
-            }
-            String records = unreadable + " record" + (unreadable == 1 ? "" : "s") + " unreadable";
-            return Main.fail(inv, unreadable == uuids.size()
-                    ? records + ": wrong or missing master key (" + key.get().path() + ") or damaged files;"
-                            + " if the key was replaced, restore the right one from its backup"
-                    : unreadable + " of " + uuids.size() + " records unreadable: damaged, or sealed with another master key");
-        } catch (RuntimeException e) {
-            return Main.fail(inv, "cannot read the vTPM store in " + config.stateDir() + ": " + e.getMessage());
-        }
-    }
-
-    private static int sealedRecords(VtpmbackConfig config) {
-        try {
-            return MasterKey.sealedRecords(config.instancesDir());
-        } catch (IOException e) {
-            return 0;
-        }
     }
 
     static int delete(Invocation inv, VtpmbackConfig config) {

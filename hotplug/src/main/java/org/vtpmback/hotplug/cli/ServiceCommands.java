@@ -1,8 +1,11 @@
 package org.vtpmback.hotplug.cli;
 
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
 /** {@code daemon}, {@code check}, {@code init}, {@code version}: running and preparing this host. */
@@ -44,11 +47,19 @@ final class ServiceCommands {
                         + " (WARN if not); the master key is a regular file of this uid, mode 0600 or stricter, 32 bytes"
                         + " (WARN if there is none yet and nothing is stored; FAIL if sealed records exist without it);"
                         + " the Xen libraries and devices open (host=xen); xenstored answers. Changes nothing. Exits 1 if"
-                        + " any check failed."})
+                        + " any check failed.",
+                "",
+                "With --json, standard output is one JSON object instead: version (string), config_file (string, or"
+                        + " null for the built-in defaults), config (object: every key of vtpmback.conf(5) to its"
+                        + " effective value as a string, \"\" if unset), checks (array of objects: name, status \"OK\","
+                        + " \"WARN\" or \"FAIL\", detail), failed and warnings (numbers)."})
     static final class Check extends ConfiguredCommand {
+        @Option(names = ListCommand.JSON, description = "print one JSON object (fields above) instead of the lines")
+        boolean json;
+
         @Override
         public Integer call() {
-            return execute(CheckCommand::run);
+            return execute(CheckCommand::run, List.of(), json ? Map.of(ListCommand.JSON, "") : Map.of());
         }
     }
 

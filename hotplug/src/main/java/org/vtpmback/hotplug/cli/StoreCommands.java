@@ -23,11 +23,20 @@ final class StoreCommands {
                         + " running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the"
                         + " reason, and the command ends with 'N records unreadable: ...' and exit status 1. If the"
                         + " master key is missing while records exist, that is one line naming the key's path and exit"
-                        + " status 1."})
+                        + " status 1.",
+                "",
+                "With --json, standard output is one JSON object instead, {\"vtpms\": [...]}, one element per stored"
+                        + " vTPM: uuid (string), family (\"2.0\" or \"1.2\"), generation (number), last_end (string),"
+                        + " snapshot (string, or null if none is kept), created (ISO 8601 UTC), in_use (boolean); an"
+                        + " unreadable record has only uuid and error (string). Errors still go to standard error and"
+                        + " set the exit status; a host with nothing stored gives {\"vtpms\": []}."})
     static final class ListStored extends ConfiguredCommand {
+        @Option(names = ListCommand.JSON, description = "print one JSON object (fields above) instead of the table")
+        boolean json;
+
         @Override
         public Integer call() {
-            return execute(InstanceCommands::list);
+            return execute(ListCommand::run, List.of(), json ? Map.of(ListCommand.JSON, "") : Map.of());
         }
     }
 

@@ -2,6 +2,8 @@ package org.vtpmback.hotplug.config;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -95,27 +97,42 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         return xenstoredSocket.map(Path::toString).orElse("the default xenstored");
     }
 
-    /** Every effective value as {@code key = value} lines, in the file's syntax and key order. */
+    /** Every effective value in the file's spelling ("" for an unset optional key), in key order. */
+    public Map<String, String> values() {
+        Map<String, String> v = new LinkedHashMap<>();
+        v.put("backend-domid", Integer.toString(backendDomid));
+        v.put("state-dir", stateDir.toString());
+        v.put("runtime-dir", runtimeDir.toString());
+        v.put("swtpm", swtpm);
+        v.put("default-tpm-family", familyValue(defaultTpmFamily));
+        v.put("host", host.configValue());
+        v.put("simulation-dir", simulationDir.toString());
+        v.put("xenstored-socket", xenstoredSocket.map(Path::toString).orElse(""));
+        v.put("master-key", masterKey.toString());
+        v.put("master-key-credential", masterKeyCredential.orElse(""));
+        v.put("log-level", logLevel.configValue());
+        v.put("swtpm-jail", swtpmJailing.enabled() ? "yes" : "no");
+        v.put("swtpm-uid-base", Integer.toString(swtpmJailing.firstUid()));
+        v.put("swtpm-uid-count", Integer.toString(swtpmJailing.uidCount()));
+        new TreeMap<>(tpmFamilies).forEach((uuid, family) -> v.put(ConfigLoader.TPM_FAMILY_PREFIX + uuid, familyValue(family)));
+        return v;
+    }
+
+    /** Every effective value as {@code key = value} lines, in the file's syntax and key order, with notes. */
     public List<String> describe() {
+        Map<String, String> notes = new HashMap<>();
+        if (host != HostKind.SIMULATED) {
+            notes.put("simulation-dir", "unused: host=xen");
+        }
+        notes.put("xenstored-socket", xenstoredSocket.isEmpty() ? "libxenstore default" : null);
+        notes.put("master-key", masterKeyCredential.isPresent() ? "unused: master-key-credential is set" : null);
+        notes.put("master-key-credential", masterKeyCredential.isEmpty() ? "none: the key is the master-key file" : null);
+        notes.put("swtpm-jail", swtpmJailing.enabled() ? null : "swtpm runs as root, unconfined");
         List<String> lines = new ArrayList<>();
-        lines.add("backend-domid = " + backendDomid);
-        lines.add("state-dir = " + stateDir);
-        lines.add("runtime-dir = " + runtimeDir);
-        lines.add("swtpm = " + swtpm);
-        lines.add("default-tpm-family = " + familyValue(defaultTpmFamily));
-        lines.add("host = " + host.configValue());
-        lines.add("simulation-dir = " + simulationDir + (host == HostKind.SIMULATED ? "" : "   (unused: host=xen)"));
-        lines.add("xenstored-socket = " + xenstoredSocket.map(Path::toString).orElse("")
-                + (xenstoredSocket.isEmpty() ? "   (libxenstore default)" : ""));
-        lines.add("master-key = " + masterKey + (masterKeyCredential.isPresent() ? "   (unused: master-key-credential is set)" : ""));
-        lines.add("master-key-credential = " + masterKeyCredential.orElse("")
-                + (masterKeyCredential.isEmpty() ? "   (none: the key is the master-key file)" : ""));
-        lines.add("log-level = " + logLevel.configValue());
-        lines.add("swtpm-jail = " + (swtpmJailing.enabled() ? "yes" : "no   (swtpm runs as root, unconfined)"));
-        lines.add("swtpm-uid-base = " + swtpmJailing.firstUid());
-        lines.add("swtpm-uid-count = " + swtpmJailing.uidCount());
-        new TreeMap<>(tpmFamilies).forEach((uuid, family) ->
-                lines.add(ConfigLoader.TPM_FAMILY_PREFIX + uuid + " = " + familyValue(family)));
+        values().forEach((key, value) -> {
+            String note = notes.get(key);
+            lines.add(key + " = " + value + (note == null ? "" : "   (" + note + ")"));
+        });
         return lines;
     }
 }

@@ -79,6 +79,25 @@ class InstanceCommandsTest {
         assertFalse(Files.exists(hostB.resolve("state/master.key")), "list creates no master key");
     }
 
+    /** Failed before: 'list --json' was an unknown option (exit 2). */
+    @Test
+    void listJsonIsOneDocumentWithStableFields() throws Exception {
+        Run r = run(hostA, "list", "--json");
+        assertEquals(0, r.status(), r.err());
+        assertEquals("{\"vtpms\":[{\"uuid\":\"" + uuid + "\",\"family\":\"2.0\",\"generation\":5,\"last_end\":\"SUSPENDED\","
+                + "\"snapshot\":\"SUSPENDED\",\"created\":\"2026-01-02T03:04:05Z\",\"in_use\":false}]}\n", r.out());
+        assertEquals("{\"vtpms\":[]}\n", run(hostB, "list", "--json").out(), "nothing stored: still one document");
+        Path f = hostA.resolve("state/instances/" + uuid + ".vtpm");
+        byte[] b = Files.readAllBytes(f);
+        b[b.length - 1] ^= 1;
+        Files.write(f, b);
+        Run bad = run(hostA, "list", "--json");
+        assertEquals(1, bad.status());
+        assertTrue(bad.out().startsWith("{\"vtpms\":[{\"uuid\":\"" + uuid + "\",\"error\":\"stored state of vTPM " + uuid), bad.out());
+        assertEquals(1, bad.out().lines().count(), bad.out());
+        assertTrue(bad.err().contains("1 record unreadable"), bad.err());
+    }
+
     @Test
     void listFlagsAnUnreadableFile() throws Exception {
         Path f = hostA.resolve("state/instances/" + uuid + ".vtpm");

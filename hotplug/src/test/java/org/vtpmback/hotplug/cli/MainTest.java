@@ -195,6 +195,23 @@ class MainTest {
         assertFalse(Files.exists(tmp.resolve("state")), "check changes nothing");
     }
 
+    /** Failed before: 'check --json' was an unknown option (exit 2). */
+    @Test
+    void checkJsonIsOneDocument() {
+        List<String> args = sandbox("check", "simulated", "--set", "swtpm=/nonexistent/bogus-swtpm", "--json");
+        Run r = run(args.toArray(String[]::new));
+        assertEquals(1, r.status(), r.out() + r.err());
+        assertEquals(1, r.out().lines().count(), r.out());
+        String doc = r.out().strip();
+        assertTrue(doc.startsWith("{\"version\":\"") && doc.endsWith("}"), doc);
+        assertTrue(doc.contains(",\"config_file\":null,\"config\":{\"backend-domid\":\"0\",\"state-dir\":\""), doc);
+        assertTrue(doc.contains("\"swtpm\":\"/nonexistent/bogus-swtpm\""), doc);
+        assertTrue(doc.contains("{\"name\":\"swtpm\",\"status\":\"FAIL\",\"detail\":\"swtpm '/nonexistent/bogus-swtpm'"), doc);
+        assertTrue(doc.contains("{\"name\":\"state-dir\",\"status\":\"OK\","), doc);
+        assertTrue(doc.matches(".*\"failed\":[1-9],\"warnings\":\\d+}"), doc);
+        assertTrue(run("check", "--help").out().contains("config_file"), "the fields are in the help");
+    }
+
     @Test
     void checkPassesTheRealSwtpmIfInstalled() {
         List<String> args = sandbox("check", "simulated");

@@ -1,0 +1,116 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.IOException;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.vtpmback.backend.state.CorruptStateException;
+import org.vtpmback.backend.state.InstanceRecord;
+import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+
+/**
+ * {@code vtpmback list}: one row per stored vTPM, as a table or ({@code --json}) one JSON object. The field
+ * names of the JSON form are an interface for scripts: {@link StoreCommands.ListStored} documents them.
+ */
+final class ListCommand {
+    static final String JSON = "--json";
+    private static final String ROW = "%-36s  %-6s  %10s  %-14s  %-16s  %-20s  %s";
+
+    private ListCommand() {
+    }
+
+    /** One stored vTPM as read, or the reason it could not be. */
+    private record Row(Uuid uuid, Optional<InstanceRecord> record, String error, boolean inUse) {
+        Map<String, Object> json() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("uuid", uuid.value());
+            if (record.isEmpty()) {
+                m.put("error", error);
+                return m;
+            }
+            InstanceRecord r = record.get();
+            m.put("family", VtpmbackConfig.familyValue(r.family()));
+            m.put("generation", r.generation());
+            m.put("last_end", r.lastEnd().toString());
+            m.put("snapshot", r.snapshot().map(s -> s.reason().toString()).orElse(null));
+            m.put("created", created(r));
+            m.put("in_use", inUse);
+            return m;
+        }
+
+        String line() {
+            if (record.isEmpty()) {
+                return String.format("%-36s  UNREADABLE: %s", uuid, error);
+            }
+            InstanceRecord r = record.get();
+            return String.format(ROW, uuid, VtpmbackConfig.familyValue(r.family()), r.generation(), r.lastEnd(),
+                    r.snapshot().map(s -> s.reason().toString()).orElse("-"), created(r), inUse ? "in use" : "-");
+        }
+
+        private static String created(InstanceRecord r) {
+            return DateTimeFormatter.ISO_INSTANT.format(r.createdAt().truncatedTo(ChronoUnit.SECONDS));
+        }
+    }
+
+    static int run(Invocation inv, VtpmbackConfig config) {
+        boolean json = inv.has(JSON);
+        Optional<MasterKey> key;
+        Optional<InstanceStore> store;
+        try {
+            key = MasterKeys.forCommand(config, System.getenv());
+            store = key.isEmpty() ? Optional.empty() : Optional.of(Instances.sharedStore(config, key.get()));
+        } catch (MasterKey.Missing e) {
+            int records = sealedRecords(config);
+            return Main.fail(inv, records + " record" + (records == 1 ? "" : "s") + " unreadable: wrong or missing master key: "
+                    + e.getMessage());
+        } catch (IOException | RuntimeException e) {
+            return Main.fail(inv, e.getMessage());
+        }
+        List<Row> rows = new ArrayList<>();
+        try {
+            for (Uuid uuid : store.isEmpty() ? List.<Uuid>of() : store.get().list()) {
+                boolean inUse = InstanceCommands.inUse(config, uuid).isPresent();
+                try {
+                    rows.add(new Row(uuid, Optional.of(store.get().load(uuid).orElseThrow()), null, inUse));
+                } catch (CorruptStateException e) {
+                    rows.add(new Row(uuid, Optional.empty(), e.getMessage(), inUse));
+                }
+            }
+        } catch (RuntimeException e) {
+            return Main.fail(inv, "cannot read the vTPM store in " + config.stateDir() + ": " + e.getMessage());
+        }
+        if (json) {
+            inv.out().println(Json.of(Map.of("vtpms", rows.stream().map(Row::json).toList())));
+        } else if (store.isEmpty()) {
+            inv.out().println("no vTPMs stored (no master key at " + config.masterKey() + " and no record in "
+                    + config.instancesDir() + ")");
+        } else {
+            inv.out().println(String.format(ROW, "UUID", "FAMILY", "GENERATION", "LAST END", "SNAPSHOT", "CREATED", "IN USE"));
+            rows.forEach(r -> inv.out().println(r.line()));
+        }
+        long unreadable = rows.stream().filter(r -> r.record().isEmpty()).count();
+        if (unreadable == 0) {
+            return Main.OK;
+        }
+        String records = unreadable + " record" + (unreadable == 1 ? "" : "s") + " unreadable";
+        return Main.fail(inv, unreadable == rows.size()
+                ? records + ": wrong or missing master key (" + key.orElseThrow().path() + ") or damaged files;"
+                        + " if the key was replaced, restore the right one from its backup"
+                : unreadable + " of " + rows.size() + " records unreadable: damaged, or sealed with another master key");
+    }
+
+    private static int sealedRecords(VtpmbackConfig config) {
+        try {
+            return MasterKey.sealedRecords(config.instancesDir());
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+}
