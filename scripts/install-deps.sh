@@ -1,11 +1,12 @@
 #!/bin/bash
 # install-deps.sh - installs what building, testing and the demo need on Debian 12 (as root):
-# gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless. Does nothing (and needs no root)
+# gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless python3 (the stand-in
+# for systemd's notify socket in ServiceNotifyTest) libsystemd0 (sd_notify, bound through JNA). Does nothing (and needs no root)
 # when all are present. Env: SKIP_APT=1 only reports what is missing.
 set -euo pipefail
 log() { echo "==> $*"; }
 
-packages=(gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless)
+packages=(gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless python3 libsystemd0)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

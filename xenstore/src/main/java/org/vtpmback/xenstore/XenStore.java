@@ -1,5 +1,7 @@
 package org.vtpmback.xenstore;
 
+import org.vtpmback.service.Heartbeat;
+
 /**
  * A connection to xenstored. Thread-safe. Implementations own one daemon connection and one watch
  * reader thread that routes events by token to their {@link WatchHandler}s.
@@ -17,6 +19,12 @@ public interface XenStore extends XenStoreOps, AutoCloseable {
 
     /** Registers a watch on {@code path} and its subtree (or a special path such as {@code @releaseDomain}). */
     Watch watch(XsPath path, WatchHandler handler);
+
+    /**
+     * The watch reader's heartbeat: without that thread turning, no watch fires again (the daemon's
+     * watchdog keep-alives depend on it).
+     */
+    Heartbeat watchReader();
 
     /** {@code /local/domain/<domid>}, as the daemon reports it. */
     XsPath domainPath(int domid);

@@ -1,8 +1,10 @@
 package org.vtpmback.backend.device;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
@@ -10,6 +12,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.vtpmback.service.Heartbeat;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XsPath;
@@ -33,6 +36,9 @@ public final class VtpmDaemon implements AutoCloseable {
     private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
     /** Watch events for paths of no known device coalesce into one queued scan. */
     private final CoalescedTask scan;
+    /** Each device's first step (see {@link VtpmDevice#start}), for {@link #start()}'s readiness. */
+    private final Map<DeviceId, CompletableFuture<Void>> firstSteps = new ConcurrentHashMap<>();
+    private volatile Runnable devicesChanged = () -> { };
     private Watch watch;
 
     public VtpmDaemon(XenStore store, int backendDomid, DeviceResources resources) {
@@ -53,15 +59,46 @@ public final class VtpmDaemon implements AutoCloseable {
         this.scan = new CoalescedTask(control, this::scan);
     }
 
-    /** Starts watching; devices that already exist are picked up (re-attached if Connected). */
-    public void start() {
+    /**
+     * Starts watching; devices that already exist are picked up (re-attached if Connected). The future
+     * completes once the first scan after the watch was armed is done and each device it found has taken
+     * its first step (InitWait, re-attached, or failed): what a service manager may call "ready". It
+     * completes exceptionally if that scan fails.
+     */
+    public CompletableFuture<Void> start() {
         LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
         watch = store.watch(base, path -> {
             if (!belongsToKnownDevice(path)) {
                 scan.request();
             }
         });
-        scan.request();
+        CompletableFuture<Void> started = new CompletableFuture<>();
+        control.execute(() -> {
+            try {
+                scan(); // also counts devices an earlier, watch-triggered scan added: theirs are in firstSteps
+                CompletableFuture.allOf(firstSteps.values().toArray(CompletableFuture[]::new))
+                        .whenComplete((done, failed) -> started.complete(null));
+            } catch (RuntimeException e) {
+                started.completeExceptionally(e);
+                throw e;
+            }
+        });
+        return started;
+    }
+
+    /** {@code listener} runs whenever a device is added or removed (on the thread that did it). */
+    public void onDevicesChanged(Runnable listener) {
+        this.devicesChanged = listener;
+    }
+
+    /** The reader threads without which nothing is served: the xenstore watch reader and the event-channel reader. */
+    public List<Heartbeat> readers() {
+        return List.of(store.watchReader(), resources.eventChannels().reader());
+    }
+
+    /** Completes once a task queued now on the daemon's own executor (on the worker pool) has run. */
+    public CompletableFuture<Void> probe() {
+        return CompletableFuture.runAsync(() -> { }, control);
     }
 
     private boolean belongsToKnownDevice(XsPath path) {
@@ -88,13 +125,16 @@ public final class VtpmDaemon implements AutoCloseable {
     private void addDevice(DeviceId id) {
         VtpmDevice device = new VtpmDevice(id, store, backendDomid, resources, pool, () -> {
             devices.remove(id);
+            firstSteps.remove(id);
+            devicesChanged.run();
             LOG.log(System.Logger.Level.INFO, "{0}: device gone", id);
             // Watch events for this path were ignored while the device existed: a device re-created at
             // the same path meanwhile (detach, then attach) is found only by looking again.
             scan.request();
         });
         devices.put(id, device);
-        device.start(store);
+        firstSteps.put(id, device.start(store));
+        devicesChanged.run();
     }
 
     /**
@@ -132,6 +172,7 @@ public final class VtpmDaemon implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         devices.clear();
+        firstSteps.clear();
         pool.shutdown();
         LOG.log(System.Logger.Level.INFO, "stopped");
     }

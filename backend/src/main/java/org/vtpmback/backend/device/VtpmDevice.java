@@ -3,6 +3,7 @@ package org.vtpmback.backend.device;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import org.vtpmback.backend.instance.ActivationRequest;
 import org.vtpmback.backend.instance.ActiveInstance;
@@ -74,8 +75,8 @@ public final class VtpmDevice {
         return id;
     }
 
-    /** Watches the backend directory and the frontend state; each watch fires once at once. */
-    void start(XenStore store) {
+    /** Watches backend and frontend state; completes after a first step on what xenstore held once they were armed. */
+    CompletableFuture<Void> start(XenStore store) {
         executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));
         watches = List.of(
                 store.watch(nodes.backend(), p -> {
@@ -83,6 +84,8 @@ public final class VtpmDevice {
                     removalCheck.requestIfConnected();
                 }),
                 store.watch(nodes.frontendState(), p -> reevaluation.request()));
+        reevaluation.request(); // now, not when the watch events arrive: the completion queues behind it
+        return CompletableFuture.runAsync(() -> { }, executor);
     }
 
     /** The most tasks that ever waited on this device at once (for tests: stays O(1) whatever the guest does). */

@@ -1,6 +1,7 @@
 package org.vtpmback.backend.xen;
 
 import java.util.function.Consumer;
+import org.vtpmback.service.Heartbeat;
 
 /**
  * All interdomain event channels of the daemon, multiplexed on one handle ({@code xenevtchn_open} on
@@ -30,6 +31,12 @@ public interface EventChannels extends AutoCloseable {
      * @throws IllegalStateException if this instance is closed
      */
     BoundPort bind(int remoteDomid, int remotePort, Consumer<BoundPort> onEvent);
+
+    /**
+     * The reader thread's heartbeat: without that thread turning, no guest is served (the daemon's
+     * watchdog keep-alives depend on it).
+     */
+    Heartbeat reader();
 
     /** Stops the reader thread and unbinds all ports. Idempotent. */
     @Override

@@ -6,6 +6,7 @@ import java.util.OptionalInt;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
+import org.vtpmback.service.Heartbeat;
 import org.vtpmback.xen.EventChannelDevice;
 
 /**
@@ -24,12 +25,14 @@ public final class XenEventChannels implements EventChannels {
     private final EventChannelDevice device;
     private final Map<Integer, Port> ports = new ConcurrentHashMap<>();
     private final Thread reader;
+    private final Heartbeat heartbeat;
     private final AtomicBoolean closed = new AtomicBoolean();
 
     XenEventChannels(EventChannelDevice device) {
         this.device = device;
         this.reader = new Thread(this::readEvents, THREAD_NAME);
         reader.setDaemon(true);
+        this.heartbeat = new Heartbeat(reader);
         reader.start();
     }
 
@@ -54,8 +57,14 @@ public final class XenEventChannels implements EventChannels {
         }
     }
 
+    @Override
+    public Heartbeat reader() {
+        return heartbeat;
+    }
+
     private void readEvents() {
         while (!closed.get()) {
+            heartbeat.beat();
             try {
                 if (device.awaitEvent(POLL_INTERVAL)) {
                     OptionalInt pending = device.pending();

@@ -2,10 +2,17 @@ package org.vtpmback.hotplug.cli;
 
 import java.io.IOException;
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+import org.vtpmback.backend.device.DaemonWatchdog;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
@@ -14,6 +21,7 @@ import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
+import org.vtpmback.service.ServiceManager;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XsPath;
 import org.vtpmback.xenstore.libxs.LibXenStore;
@@ -27,6 +35,8 @@ import org.vtpmback.xenstore.libxs.LibXenStore;
  */
 final class DaemonCommand {
     private static final System.Logger LOG = System.getLogger("vtpmback");
+    /** Well below systemd's default TimeoutStartSec= (90 s), which also covers JVM start and crash recovery. */
+    private static final Duration STARTUP_WAIT = Duration.ofSeconds(45);
 
     private DaemonCommand() {
     }
@@ -79,6 +89,12 @@ final class DaemonCommand {
     }
 
     private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
+        ServiceManager manager;
+        try {
+            manager = ServiceManager.fromEnvironment(System.getenv());
+        } catch (RuntimeException e) { // NOTIFY_SOCKET set, libsystemd missing: systemd would wait for READY=1 in vain
+            return Main.fail(inv, "cannot talk to the service manager: " + e.getMessage());
+        }
         try {
             Dirs.ensurePrivate(config.runtimeDir(), Dirs.Kind.RUNTIME);
         } catch (Dirs.NotPrivate e) {
@@ -136,6 +152,7 @@ final class DaemonCommand {
             return Main.fail(inv, "cannot recover what the last daemon left in " + config.runtimeDir() + ": " + e.getMessage());
         }
         VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
+        AtomicReference<Optional<DaemonWatchdog>> watchdog = new AtomicReference<>(Optional.empty());
 
         CountDownLatch stopped = new CountDownLatch(1);
         AtomicBoolean stopping = new AtomicBoolean();
@@ -143,6 +160,8 @@ final class DaemonCommand {
             if (!stopping.compareAndSet(false, true)) {
                 return;
             }
+            manager.stopping("stopping: detaching from the guests");
+            watchdog.get().ifPresent(DaemonWatchdog::close);
             LOG.log(Level.INFO, "stopping: detaching from the guests (they keep their vTPMs; a restarted daemon re-attaches)");
             try {
                 daemon.close();
@@ -156,8 +175,13 @@ final class DaemonCommand {
             }
         };
         Lifecycle.Registration hook = inv.lifecycle().onStop(stop);
+        daemon.onDevicesChanged(() -> {
+            if (!stopping.get()) {
+                manager.status(serving(daemon));
+            }
+        });
         try {
-            daemon.start();
+            awaitStartup(daemon.start());
         } catch (RuntimeException e) {
             hook.cancel();
             stop.run();
@@ -169,6 +193,9 @@ final class DaemonCommand {
         LOG.log(Level.INFO, "config file {0}; swtpm {1}; runtime in {2}; default TPM family {3}, {4} per-vTPM override(s)",
                 config.source().map(Object::toString).orElse("none (built-in defaults)"), swtpm, config.runtimeDir(),
                 VtpmbackConfig.familyValue(config.defaultTpmFamily()), config.tpmFamilies().size());
+        // the watch is armed and every device found at start took its first step: libxl may add devices now
+        manager.ready(serving(daemon));
+        watchdog.set(DaemonWatchdog.start(manager, daemon));
         try {
             stopped.await();
         } catch (InterruptedException e) {
@@ -176,6 +203,30 @@ final class DaemonCommand {
             stop.run();
         }
         return Main.OK;
+    }
+
+    /**
+     * Waits for the start-up scan, but at most {@link #STARTUP_WAIT}: a device whose first step hangs
+     * (a swtpm that never answers) must not keep the others from being announced ready, nor make systemd
+     * kill the daemon at TimeoutStartSec= and start it over and over.
+     */
+    private static void awaitStartup(CompletableFuture<Void> started) {
+        try {
+            started.get(STARTUP_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            LOG.log(Level.WARNING, "devices found at start still take their first step after {0} s; reporting ready anyway",
+                    STARTUP_WAIT.toSeconds());
+        } catch (ExecutionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while scanning the devices present at start");
+        }
+    }
+
+    private static String serving(VtpmDaemon daemon) {
+        int n = daemon.devices().size();
+        return "serving " + n + (n == 1 ? " vTPM" : " vTPMs");
     }
 
     private static XenStore connect(VtpmbackConfig config) {

@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.vtpmback.backend.engine.SwtpmJail;
 
@@ -40,9 +41,19 @@ public final class DaemonProcess implements AutoCloseable {
      */
     public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, String... extraSettings) throws IOException,
             InterruptedException {
+        return start(xenstoredSocket, simDir, work, Map.of(), List.of(), extraSettings);
+    }
+
+    /**
+     * {@link #start(Path, Path, Path, String...)} with {@code env} added to the daemon's environment (as
+     * systemd passes NOTIFY_SOCKET) and {@code jvmOptions} before its main class.
+     */
+    public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, Map<String, String> env, List<String> jvmOptions,
+            String... extraSettings) throws IOException, InterruptedException {
         Path log = work.resolve("daemon.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
                 "state-dir=" + work.resolve("state"), "runtime-dir=" + work.resolve("run"),
                 "master-key=" + work.resolve("state/master.key"))) {
@@ -59,8 +70,9 @@ public final class DaemonProcess implements AutoCloseable {
         }
         Files.createDirectories(work);
         long logStart = Files.exists(log) ? Files.size(log) : 0;
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .start();
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
+        Process p = pb.start();
         DaemonProcess daemon = new DaemonProcess(p, log);
         try {
             // JVM start, crash recovery and survivors taken over: as long as the daemon (a child of this JVM) works

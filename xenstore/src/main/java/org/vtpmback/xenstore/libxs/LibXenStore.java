@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.vtpmback.service.Heartbeat;
 import org.vtpmback.xen.Errno;
 import org.vtpmback.xen.XenErrnoException;
 import org.vtpmback.xen.XsConnection;
@@ -122,6 +123,11 @@ public final class LibXenStore implements XenStore {
             throw e;
         }
         return new RegisteredWatch(path, token);
+    }
+
+    @Override
+    public Heartbeat watchReader() {
+        return dispatcher.heartbeat();
     }
 
     @Override

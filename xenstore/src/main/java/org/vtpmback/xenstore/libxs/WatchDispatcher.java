@@ -7,6 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import org.vtpmback.xen.XsConnection;
 import org.vtpmback.xen.XsWatchEvent;
+import org.vtpmback.service.Heartbeat;
 import org.vtpmback.xenstore.WatchHandler;
 import org.vtpmback.xenstore.XsPath;
 
@@ -25,12 +26,14 @@ final class WatchDispatcher implements Runnable {
     private final Map<String, WatchHandler> handlers = new ConcurrentHashMap<>();
     private final AtomicLong nextToken = new AtomicLong();
     private final Thread thread;
+    private final Heartbeat heartbeat;
     private volatile boolean stopping;
 
     WatchDispatcher(XsConnection conn, String threadName) {
         this.conn = conn;
         this.thread = new Thread(this, threadName);
         thread.setDaemon(true);
+        this.heartbeat = new Heartbeat(thread);
     }
 
     void start() {
@@ -44,6 +47,11 @@ final class WatchDispatcher implements Runnable {
         return token;
     }
 
+    /** Beats on every turn of the reader (at least every {@link #POLL_INTERVAL} while idle). */
+    Heartbeat heartbeat() {
+        return heartbeat;
+    }
+
     void unregister(String token) {
         handlers.remove(token);
     }
@@ -51,6 +59,7 @@ final class WatchDispatcher implements Runnable {
     @Override
     public void run() {
         while (!stopping) {
+            heartbeat.beat();
             try {
                 if (conn.awaitWatchEvent(POLL_INTERVAL)) {
                     drain();

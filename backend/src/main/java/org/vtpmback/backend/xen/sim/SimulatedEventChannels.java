@@ -16,6 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.vtpmback.backend.xen.BoundPort;
 import org.vtpmback.backend.xen.EventChannels;
+import org.vtpmback.service.Heartbeat;
 
 /**
  * Backend side of simulated event channels (wire protocol and rationale: {@link PortWire}). All
@@ -32,12 +33,15 @@ public final class SimulatedEventChannels implements EventChannels {
     /** Name of the reader thread. */
     public static final String THREAD_NAME = "vtpm-evtchn";
     private static final long JOIN_MILLIS = 5_000;
+    /** How often an idle reader turns (and beats), like XenEventChannels' poll interval. */
+    private static final long BEAT_MILLIS = 200;
     private static final System.Logger LOG = System.getLogger(SimulatedEventChannels.class.getName());
 
     private final SimulationDirectory directory;
     private final int ownDomid;
     private final Selector selector;
     private final Thread reader;
+    private final Heartbeat heartbeat;
     // Registration happens on the reader thread: register() from another thread would contend with
     // the blocked select(), and a key added behind its back would not be polled until the next wakeup.
     private final Queue<SimulatedBoundPort> toRegister = new ConcurrentLinkedQueue<>();
@@ -59,6 +63,7 @@ public final class SimulatedEventChannels implements EventChannels {
         }
         this.reader = new Thread(this::run, THREAD_NAME);
         reader.setDaemon(true);
+        this.heartbeat = new Heartbeat(reader);
         reader.start();
     }
 
@@ -107,10 +112,16 @@ public final class SimulatedEventChannels implements EventChannels {
         selector.wakeup();
     }
 
+    @Override
+    public Heartbeat reader() {
+        return heartbeat;
+    }
+
     private void run() {
         try {
             while (!closed.get()) {
-                selector.select();
+                heartbeat.beat();
+                selector.select(BEAT_MILLIS); // an idle reader turns too, so that its heartbeat shows it alive
                 registerPending();
                 Iterator<SelectionKey> it = selector.selectedKeys().iterator();
                 while (it.hasNext()) {
