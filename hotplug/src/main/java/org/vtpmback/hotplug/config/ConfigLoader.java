@@ -20,8 +20,9 @@ import org.vtpmback.xen.DomainId;
  * Reads a {@link VtpmbackConfig}: the file, then {@code --set key=value} overrides, every key optional.
  *
  * <p>The file is a subset of the Java properties syntax: one {@code key = value} (or {@code key: value})
- * per line, blank lines and lines starting with {@code #} or {@code !} ignored, surrounding blanks
- * trimmed, UTF-8. No escapes and no continuation lines. An unknown key, a key set twice or a bad value
+ * per line, blank lines and lines starting with {@code #} or {@code !} ignored, a {@code #} after a blank
+ * starts a comment to the end of the line, surrounding blanks trimmed, UTF-8. No escapes and no
+ * continuation lines. An unknown key, a key set twice or a bad value
  * is an error naming the file, the line and the key; nothing is silently ignored.
  */
 public final class ConfigLoader {
@@ -118,7 +119,7 @@ public final class ConfigLoader {
         String[] lines = text.split("\n", -1);
         for (int i = 0; i < lines.length; i++) {
             String where = path + ":" + (i + 1);
-            String line = lines[i].strip();
+            String line = withoutComment(lines[i]).strip();
             if (line.isEmpty() || line.startsWith("#") || line.startsWith("!")) {
                 continue;
             }
@@ -136,6 +137,20 @@ public final class ConfigLoader {
             }
             apply(b, key, line.substring(sep + 1).strip(), where, false);
         }
+    }
+
+    /**
+     * {@code line} up to a {@code #} that follows a blank: {@code log-level = info  # quieter} is
+     * {@code log-level = info}, while {@code swtpm = /opt/swtpm#2/bin/swtpm} keeps its {@code #}
+     * (vtpmback.conf(5), SYNTAX).
+     */
+    static String withoutComment(String line) {
+        for (int i = 1; i < line.length(); i++) {
+            if (line.charAt(i) == '#' && (line.charAt(i - 1) == ' ' || line.charAt(i - 1) == '\t')) {
+                return line.substring(0, i);
+            }
+        }
+        return line;
     }
 
     private static int separator(String line) {

@@ -167,6 +167,19 @@ class ConfigLoaderTest {
         assertTrue(failure("", "log-level").getMessage().contains("expected --set key=value"));
     }
 
+    /** Failed before: "log-level = info # comment" was "bad value for log-level: 'info # comment'". */
+    @Test
+    void aHashAfterABlankStartsAComment() {
+        VtpmbackConfig c = parse("log-level = warn # quieter\nbackend-domid = 4\t# a driver domain\n"
+                + "swtpm = /opt/swtpm#2/bin/swtpm   # the second build\n");
+        assertEquals(LogLevel.WARN, c.logLevel());
+        assertEquals(4, c.backendDomid());
+        assertEquals("/opt/swtpm#2/bin/swtpm", c.swtpm(), "a # without a blank before it is part of the value");
+        assertEquals("swtpm#2", parse("swtpm = swtpm#2\n").swtpm());
+        assertTrue(failure("swtpm = # no value\n").getMessage().startsWith(FILE + ":1: bad value for swtpm: empty"));
+        assertEquals("x # y", parse("", "swtpm=x # y").swtpm(), "--set takes its value as given");
+    }
+
     @Test
     void windowsLineEndingsAreTolerated() {
         assertEquals(5, parse("backend-domid = 5\r\nlog-level = error\r\n").backendDomid());
