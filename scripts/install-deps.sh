@@ -1,19 +1,20 @@
 #!/bin/bash
 # install-deps.sh - installs what building, testing and the demo need on Debian 12 (as root):
 # gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless python3 (the stand-in
-# for systemd's notify socket in ServiceNotifyTest) libsystemd0 (sd_notify, bound through JNA). Does nothing (and needs no root)
+# for systemd's notify socket in ServiceNotifyTest) libsystemd0 (sd_notify, bound through JNA)
+# asciidoctor (the man pages of the .deb). Does nothing (and needs no root)
 # when all are present. Env: SKIP_APT=1 only reports what is missing.
 set -euo pipefail
 log() { echo "==> $*"; }
 
-packages=(gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless python3 libsystemd0)
+packages=(gcc swtpm swtpm-tools tpm2-tools maven openjdk-17-jdk-headless python3 libsystemd0 asciidoctor)
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
 	for p in "${packages[@]}"; do installed "$p" || missing+=("$p"); done
 else
 	# Not Debian: check the commands instead and hope for the best.
-	for c in gcc swtpm swtpm_setup tpm2_startup mvn javac; do
+	for c in gcc swtpm swtpm_setup tpm2_startup mvn javac asciidoctor; do
 		command -v "$c" >/dev/null 2>&1 || missing+=("$c")
 	done
 fi

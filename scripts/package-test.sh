@@ -70,6 +70,8 @@ echo "$lintian_out"
 lintian_e=$(grep -c '^E:' <<<"$lintian_out")
 lintian_w=$(grep -c '^W:' <<<"$lintian_out")
 [ "$lintian_e" -eq 0 ] || fail lintian "lintian reports $lintian_e errors"
+# The manuals and the completion are the package's own: lintian must not miss a page for the program.
+! grep -q 'no-manual-page' <<<"$lintian_out" || fail lintian "lintian: no-manual-page"
 
 # ---------------------------------------------------------------- 2. a Debian 12 root
 bootstrap() {  # $1 = target folder
@@ -114,7 +116,7 @@ expect() {  # $1 = path in the root, $2 = find -perm mode, $3 = type (f, d)
 }
 expect /usr/sbin/vtpmback 0755 f
 expect /usr/share/vtpmback/lib 0755 d
-for jar in hotplug backend native-bindings xenstore jna bcprov-jdk18on bcpkix-jdk18on commons-io; do
+for jar in hotplug backend native-bindings xenstore jna bcprov-jdk18on bcpkix-jdk18on commons-io picocli; do
 	j=$(ls "$root"/usr/share/vtpmback/lib/"$jar"-[0-9]*.jar 2>/dev/null | head -1)
 	[ -n "$j" ] && expect "${j#"$root"}" 0644 f || { echo "    missing: /usr/share/vtpmback/lib/$jar-*.jar"; files_ok=0; }
 done
@@ -126,22 +128,38 @@ in_root dpkg-query -W -f='${Conffiles}\n' vtpmback | grep -q '^ /etc/vtpmback/vt
 	{ echo "    /etc/vtpmback/vtpmback.conf is not a conffile"; files_ok=0; }
 [ -L "$root/etc/systemd/system/multi-user.target.wants/vtpmback.service" ] ||
 	{ echo "    not enabled: no multi-user.target.wants/vtpmback.service link (deb-systemd-helper enable)"; files_ok=0; }
+# The manuals (generated at build time, packaging/README.md "Manuals") render without one warning, checked
+# as lintian and man(1) check them; the bash completion loads and offers the commands.
+for page in /usr/share/man/man8/vtpmback.8.gz /usr/share/man/man5/vtpmback.conf.5.gz; do
+	expect "$page" 0644 f
+	warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z "$root$page" 2>&1 >/dev/null)
+	[ -z "$warnings" ] || { echo "    $page: warnings from man --warnings: $warnings"; files_ok=0; }
+	[ -f "$root$page" ] && log "$page: $(zcat "$root$page" | wc -l) troff lines, rendered without warnings"
+done
+expect /usr/share/bash-completion/completions/vtpmback 0644 f
+# shellcheck disable=SC1090,SC2016
+completion=$(bash -c '. "$1" && COMP_WORDS=(vtpmback l) COMP_CWORD=1 && _complete_vtpmback && echo "${COMPREPLY[*]}"' \
+	sh "$root/usr/share/bash-completion/completions/vtpmback" 2>&1)
+[ "$completion" = list ] || { echo "    bash completion of 'vtpmback l': '$completion', want 'list'"; files_ok=0; }
 v=$(in_root vtpmback --version 2>&1) || { echo "    vtpmback --version failed: $v"; files_ok=0; }
 log "installed; vtpmback --version: $v"
 [ "$files_ok" = 1 ] && files=ok || { files=FAIL; fail files "installed files (above)"; }
 
 # systemd-analyze verify on the host, on the installed unit. It checks that ExecStart exists on
-# the host, so /usr/sbin is overlaid with the root's /usr/sbin in a private mount namespace.
+# the host, so /usr/sbin is overlaid with the root's /usr/sbin in a private mount namespace; and it runs
+# man for each man: page of Documentation=, so the root's /usr/share/man is overlaid the same way.
 unit=$root/lib/systemd/system/vtpmback.service
 log "systemd-analyze verify $unit"
 if verify_out=$(unshare -m --propagation private sh -c \
-	'mount -t overlay overlay -o lowerdir="$1/usr/sbin:/usr/sbin" /usr/sbin && systemd-analyze verify "$2"' \
+	'mount -t overlay overlay -o lowerdir="$1/usr/sbin:/usr/sbin" /usr/sbin &&
+	 mount -t overlay overlay -o lowerdir="$1/usr/share/man:/usr/share/man" /usr/share/man &&
+	 systemd-analyze verify "$2"' \
 	sh "$root" "$unit" 2>&1); then
 	unit_ok=ok
 elif grep -q 'mount\|overlay' <<<"$verify_out" && ! grep -q 'vtpmback.service:' <<<"$verify_out"; then
 	# No overlayfs here: verify as is and accept only the missing /usr/sbin/vtpmback (checked above).
 	echo "    (no overlay mount: $verify_out; verifying without it)"
-	verify_out=$(systemd-analyze verify "$unit" 2>&1 | grep -v 'Command /usr/sbin/vtpmback is not executable')
+	verify_out=$(systemd-analyze verify "$unit" 2>&1 | grep -v "Command /usr/sbin/vtpmback is not executable\|Command 'man vtpmback")
 	[ -z "$verify_out" ] && unit_ok=ok || unit_ok=FAIL
 else
 	unit_ok=FAIL
