@@ -87,7 +87,8 @@ public final class PrivatePaths {
                     + (directory ? "folder" : "file") + " itself");
         }
         if (directory ? !a.isDirectory() : !a.isRegularFile()) {
-            return Optional.of(what + " is not a " + (directory ? "directory" : "regular file"));
+            return Optional.of(what + " is not a " + (directory ? "directory" : "regular file") + "; put the real "
+                    + (directory ? "folder" : "file") + " there (or configure its path)");
         }
         int owner = uidOf(path);
         if (owner != processUid()) {

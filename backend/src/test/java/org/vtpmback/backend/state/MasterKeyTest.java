@@ -118,7 +118,7 @@ class MasterKeyTest {
     @Test
     void aFolderOrDeviceIsNotAKey() throws Exception {
         Files.createDirectory(key());
-        assertEquals("master key " + key() + " is not a regular file", refusal(key()));
+        assertEquals("master key " + key() + " is not a regular file; put the real file there (or configure its path)", refusal(key()));
     }
 
     /** Failed before the fix: createPrivateDirectory followed a symbolic link to a folder. */

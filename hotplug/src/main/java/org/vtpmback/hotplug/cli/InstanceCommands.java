@@ -1,9 +1,6 @@
 package org.vtpmback.hotplug.cli;
 
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -21,8 +18,6 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /** {@code vtpmback list | delete | export | import}: the stored vTPMs, while the daemon may be running. */
 final class InstanceCommands {
-    private static final String PASSPHRASE_FILE = "--passphrase-file";
-
     private InstanceCommands() {
     }
 
@@ -55,8 +50,8 @@ final class InstanceCommands {
             return Main.usage(inv, e.getMessage()); // the help's "2: usage error"
         }
         if (!inv.has("--yes")) {
-            return Main.fail(inv, "deleting vTPM " + uuid + " destroys its keys, NV and EK for good; add --yes"
-                    + " (export it first if unsure)");
+            return Main.fail(inv, "refusing to delete vTPM " + uuid + " without --yes: its keys, NV and EK would be gone"
+                    + " for good; check the uuid with 'vtpmback list', export it first if unsure, then add --yes");
         }
         Optional<Path> busy = inUse(config, uuid);
         if (busy.isPresent()) {
@@ -65,7 +60,7 @@ final class InstanceCommands {
         try {
             Optional<InstanceStore> store = existingStore(config);
             if (store.isEmpty() || !store.get().delete(uuid)) {
-                return Main.fail(inv, "no stored vTPM " + uuid);
+                return Main.fail(inv, notStored(config, uuid, store.isPresent()) + "; nothing was deleted");
             }
             inv.out().println("deleted vTPM " + uuid);
             return Main.OK;
@@ -83,18 +78,27 @@ final class InstanceCommands {
         }
         Path bundle = Path.of(inv.args().get(1));
         if (Files.exists(bundle)) {
-            return Main.fail(inv, bundle + " exists; refusing to overwrite it");
+            return Main.fail(inv, bundle + " exists; refusing to overwrite it: give a new file name, or move it away");
+        }
+        Optional<String> unwritable = unwritable(bundle);
+        if (unwritable.isPresent()) {
+            return Main.fail(inv, "cannot write bundle " + bundle + ": " + unwritable.get() + "; nothing was exported");
         }
         char[] passphrase = null;
         try {
             Optional<InstanceStore> store = existingStore(config);
             Optional<InstanceRecord> record = store.isEmpty() ? Optional.empty() : store.get().load(uuid);
             if (record.isEmpty()) {
-                return Main.fail(inv, "no stored vTPM " + uuid);
+                return Main.fail(inv, notStored(config, uuid, store.isPresent()) + "; nothing was exported");
             }
-            passphrase = passphrase(inv);
+            passphrase = passphrase(inv, true);
             byte[] data = InstanceBundle.export(record.get(), passphrase);
-            AtomicFiles.write(bundle.toAbsolutePath(), data, AtomicFiles.OWNER_ONLY);
+            try {
+                AtomicFiles.write(bundle.toAbsolutePath(), data, AtomicFiles.OWNER_ONLY);
+            } catch (IOException e) {
+                return Main.fail(inv, "cannot write bundle " + bundle + ": " + IoErrors.reason(e) + "; nothing was exported"
+                        + " (check the folder's file system and free space, or give another path)");
+            }
             InstanceRecord r = record.get();
             inv.out().println("exported vTPM " + uuid + " (" + VtpmbackConfig.familyValue(r.family()) + ", generation "
                     + r.generation() + ", last end " + r.lastEnd() + r.snapshot().map(s -> ", with its " + s.reason() + " snapshot")
@@ -105,6 +109,8 @@ final class InstanceCommands {
             return Main.OK;
         } catch (CorruptStateException e) {
             return Main.fail(inv, e.getMessage());
+        } catch (Passphrases.Unavailable e) {
+            return Main.fail(inv, e.getMessage() + "; nothing was exported");
         } catch (IOException | IllegalArgumentException e) {
             return Main.fail(inv, "cannot export vTPM " + uuid + ": " + e.getMessage());
         } finally {
@@ -118,7 +124,12 @@ final class InstanceCommands {
         Path bundle = Path.of(inv.args().get(0));
         char[] passphrase = null;
         try {
-            byte[] data = Files.readAllBytes(bundle);
+            byte[] data;
+            try {
+                data = Files.readAllBytes(bundle);
+            } catch (IOException e) {
+                return Main.fail(inv, "cannot read bundle " + bundle + ": " + IoErrors.reason(e) + "; nothing was imported");
+            }
             Uuid uuid = InstanceBundle.uuidOf(data);
             Optional<Path> busy = inUse(config, uuid);
             if (busy.isPresent()) {
@@ -133,7 +144,7 @@ final class InstanceCommands {
                 return Main.fail(inv, "vTPM " + uuid + " is already stored (" + store.fileOf(uuid) + "); add --replace to"
                         + " overwrite it (its current keys and NV are then lost)");
             }
-            passphrase = passphrase(inv);
+            passphrase = passphrase(inv, false);
             InstanceRecord record = store.importRecord(InstanceBundle.open(data, passphrase), inv.has("--allow-rollback"));
             inv.out().println("imported vTPM " + uuid + " (" + VtpmbackConfig.familyValue(record.family()) + ", generation "
                     + record.generation() + ", last end " + record.lastEnd() + record.snapshot()
@@ -144,6 +155,8 @@ final class InstanceCommands {
             return Main.fail(inv, bundle + ": " + e.getMessage() + "; nothing was imported");
         } catch (StaleGenerationException e) {
             return Main.fail(inv, bundle + ": " + e.getMessage() + "; nothing was imported");
+        } catch (Passphrases.Unavailable e) {
+            return Main.fail(inv, e.getMessage() + "; nothing was imported");
         } catch (IOException | IllegalArgumentException e) {
             return Main.fail(inv, "cannot import " + bundle + ": " + e.getMessage());
         } finally {
@@ -153,20 +166,34 @@ final class InstanceCommands {
         }
     }
 
-    /** The first line of {@code --passphrase-file F}, or of stdin. */
-    private static char[] passphrase(Invocation inv) throws IOException {
-        Optional<String> file = Optional.ofNullable(inv.options().get(PASSPHRASE_FILE));
-        String line;
-        if (file.isPresent()) {
-            try (BufferedReader r = Files.newBufferedReader(Path.of(file.get()), StandardCharsets.UTF_8)) {
-                line = r.readLine();
-            }
-        } else {
-            line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    /** {@code --passphrase-file F}, the terminal's prompt, or standard input ({@link Passphrases}). */
+    private static char[] passphrase(Invocation inv, boolean confirm) throws Passphrases.Unavailable {
+        return Passphrases.read(Optional.ofNullable(inv.options().get(StoreCommands.PASSPHRASE_FILE)).map(Path::of),
+                Passphrases.console(), System.in, confirm);
+    }
+
+    /** Why the store has no {@code uuid}, and where to look. */
+    private static String notStored(VtpmbackConfig config, Uuid uuid, boolean storeExists) {
+        return "no stored vTPM " + uuid + (storeExists ? " in " + config.instancesDir()
+                : " (this host has no master key at " + config.masterKey() + " and stores no vTPM)")
+                + "; 'vtpmback list' shows the stored ones (check --config and state-dir if it should be there)";
+    }
+
+    /**
+     * Why {@code bundle} cannot be written, checked before the vTPM is sealed into it: the folder must exist and be
+     * writable. Empty if it looks writable (the write itself may still fail, see {@link IoErrors}).
+     */
+    private static Optional<String> unwritable(Path bundle) {
+        Path dir = bundle.toAbsolutePath().getParent();
+        if (!Files.exists(dir)) {
+            return Optional.of("folder " + dir + " does not exist (ENOENT); create it or give another path");
         }
-        if (line == null || line.isEmpty()) {
-            throw new IOException("empty passphrase (" + file.map(f -> "first line of " + f).orElse("stdin") + ")");
+        if (!Files.isDirectory(dir)) {
+            return Optional.of(dir + " is not a folder (ENOTDIR); give another path");
         }
-        return line.toCharArray();
+        if (!Files.isWritable(dir)) {
+            return Optional.of("folder " + dir + " is not writable by this user (EACCES); give another path");
+        }
+        return Optional.empty();
     }
 }

@@ -98,6 +98,35 @@ class InstanceCommandsTest {
         assertTrue(bad.err().contains("1 record unreadable"), bad.err());
     }
 
+    /** Failed before: "cannot export vTPM <uuid>: /nonexist/..." with an internal temp-file name, or the bare path. */
+    @Test
+    void exportToAMissingFolderOrWithoutAPassphraseSaysWhatToDo() throws Exception {
+        Path folder = tmp.resolve("no-such-folder");
+        Run r = run(hostA, "export", "--passphrase-file", pass.toString(), uuid, folder.resolve("b.bundle").toString());
+        assertEquals(1, r.status());
+        assertEquals("vtpmback export: cannot write bundle " + folder.resolve("b.bundle") + ": folder " + folder
+                + " does not exist (ENOENT); create it or give another path; nothing was exported\n", r.err());
+        Path file = Files.writeString(tmp.resolve("a-file"), "");
+        Run notDir = run(hostA, "export", "--passphrase-file", pass.toString(), uuid, file.resolve("b.bundle").toString());
+        assertTrue(notDir.err().contains(": " + file + " is not a folder (ENOTDIR); give another path"), notDir.err());
+        Path noPass = tmp.resolve("no-pass");
+        Run p = run(hostA, "export", "--passphrase-file", noPass.toString(), uuid, tmp.resolve("c.bundle").toString());
+        assertEquals(1, p.status());
+        assertEquals("vtpmback export: passphrase file " + noPass + " does not exist (ENOENT); check the path given to"
+                + " --passphrase-file; nothing was exported\n", p.err());
+        assertFalse(Files.exists(tmp.resolve("c.bundle")));
+        Run other = run(hostA, "export", "--passphrase-file", pass.toString(), UUID.randomUUID().toString(),
+                tmp.resolve("d.bundle").toString());
+        assertTrue(other.err().contains("in " + hostA.resolve("state/instances") + "; 'vtpmback list' shows the stored ones"),
+                other.err());
+        Run noStore = run(hostB, "delete", "--yes", uuid);
+        assertTrue(noStore.err().contains("(this host has no master key at " + hostB.resolve("state/master.key")
+                + " and stores no vTPM)") && noStore.err().contains("nothing was deleted"), noStore.err());
+        Run noBundle = run(hostA, "import", "--passphrase-file", pass.toString(), tmp.resolve("none.bundle").toString());
+        assertEquals("vtpmback import: cannot read bundle " + tmp.resolve("none.bundle")
+                + ": ENOENT (No such file or directory); nothing was imported\n", noBundle.err());
+    }
+
     @Test
     void listFlagsAnUnreadableFile() throws Exception {
         Path f = hostA.resolve("state/instances/" + uuid + ".vtpm");
@@ -161,7 +190,7 @@ class InstanceCommandsTest {
     void deleteNeedsYesAndRefusesAnInstanceInUse() throws Exception {
         Run r = run(hostA, "delete", uuid);
         assertEquals(1, r.status());
-        assertTrue(r.err().contains("add --yes"), r.err());
+        assertTrue(r.err().contains("refusing to delete vTPM " + uuid + " without --yes") && r.err().contains("then add --yes"), r.err());
         Path runtime = Files.createDirectories(hostA.resolve("run/instances/" + uuid));
         Run busy = run(hostA, "delete", "--yes", uuid);
         assertEquals(1, busy.status());
