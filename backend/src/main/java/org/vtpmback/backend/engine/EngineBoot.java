@@ -115,6 +115,16 @@ public final class EngineBoot {
         }
     }
 
+    /**
+     * Takes over vTPM {@code vtpm}'s engine as the last daemon left it running for the guest
+     * {@code guest}: no Startup, no state loaded, the TPM goes on as it is.
+     *
+     * @throws EngineException if it cannot be taken over (it is stopped then)
+     */
+    public TpmEngine adopt(SurvivingEngine live, String vtpm, DomainId guest, TpmFamily family) {
+        return live.adopt(guestEngineName(vtpm, guest), family);
+    }
+
     /** See {@link EngineFactory#takeOverSurvivor}. */
     public Optional<StateBlobs> takeOverSurvivor(Path dir) {
         return engines.takeOverSurvivor(dir);

@@ -24,17 +24,34 @@ public interface EngineFactory {
     TpmEngine create(String name, TpmFamily family, Path stateDir);
 
     /**
+     * After a daemon restart: the engine process the last daemon left running on {@code stateDir}, if
+     * one runs there and passes every check that it is the daemon's own.
+     */
+    default Optional<SurvivingEngine> survivor(Path stateDir) {
+        return Optional.empty();
+    }
+
+    /**
      * After a daemon crash: if an engine process of the dead daemon still runs on {@code stateDir},
      * takes its running state (permanent and volatile) and stops it.
      *
      * @return the survivor's running state; empty if none runs there, or if its TPM was not running
      * @throws EngineException if a survivor runs there but does not hand over its state (it is stopped)
      */
-    Optional<StateBlobs> takeOverSurvivor(Path stateDir);
+    default Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
+        Optional<SurvivingEngine> survivor = survivor(stateDir);
+        if (survivor.isEmpty()) {
+            return Optional.empty();
+        }
+        Optional<StateBlobs> blobs = survivor.get().runningState();
+        survivor.get().stop();
+        return blobs;
+    }
 
     /**
-     * After the survivors were taken over and before any engine is created: stops every other engine
-     * process a dead daemon left (it may be compromised), waiting until it is gone.
+     * After the survivors were found and before any engine is created: stops every engine process the
+     * last daemon left that is not a {@link #survivor} still held (it may be compromised), waiting
+     * until it is gone.
      *
      * @return the uids of such processes still alive (none normally); their folders must be kept
      */

@@ -50,9 +50,19 @@ public final class SwtpmEngine implements TpmEngine {
     /** Takes ownership of the running process and both connections. */
     static SwtpmEngine start(String name, TpmFamily family, Path stateDir, SwtpmProcess process, SwtpmCtrl ctrl,
                              SwtpmData data) {
-        SwtpmEngine engine = new SwtpmEngine(name, family, stateDir, process, ctrl, data);
-        process.onExit().thenRun(engine::onProcessExit);
-        LOG.log(Level.INFO, "swtpm[{0}] started ({1}, {2}, state {3})", name, family, process.describe(), stateDir);
+        return supervised(new SwtpmEngine(name, family, stateDir, process, ctrl, data), "started");
+    }
+
+    /** As {@link #start}, for a swtpm the last daemon left running with its TPM as the guest left it. */
+    static SwtpmEngine adopted(String name, TpmFamily family, Path stateDir, SwtpmProcess process, SwtpmCtrl ctrl,
+                               SwtpmData data) {
+        return supervised(new SwtpmEngine(name, family, stateDir, process, ctrl, data), "taken over running");
+    }
+
+    private static SwtpmEngine supervised(SwtpmEngine engine, String how) {
+        engine.process.onExit().thenRun(engine::onProcessExit);
+        LOG.log(Level.INFO, "swtpm[{0}] {1} ({2}, {3}, state {4})", engine.name, how, engine.family, engine.process.describe(),
+                engine.stateDir);
         return engine;
     }
 
@@ -168,6 +178,16 @@ public final class SwtpmEngine implements TpmEngine {
         // A dead (hung or broken) swtpm gets no grace: it would only hold the state-dir lock longer.
         process.stop(orderly ? SHUTDOWN_GRACE : Duration.ZERO);
         LOG.log(Level.INFO, "swtpm[{0}] closed ({1})", name, process.describe());
+    }
+
+    @Override
+    public void detach() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        ctrl.close();
+        data.close();
+        LOG.log(Level.INFO, "swtpm[{0}] left running for the next daemon ({1})", name, process.describe());
     }
 
     @Override

@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -41,6 +42,8 @@ public final class SwtpmLauncher implements EngineFactory {
     /** The jail's tools and uids; empty when swtpm runs unconfined. */
     private final Optional<Map<String, Path>> jailTools;
     private final Optional<SwtpmUids> uids;
+    /** Pids of the {@link #survivor}s handed out and not stopped: spared by {@link #stopStrays}. */
+    private final Set<Long> held = ConcurrentHashMap.newKeySet();
 
     /**
      * A launcher for engines run as {@code config} says.
@@ -163,33 +166,33 @@ public final class SwtpmLauncher implements EngineFactory {
     }
 
     @Override
-    public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
+    public Optional<SurvivingEngine> survivor(Path stateDir) {
         Optional<Path> swtpm = executable(config.swtpmBinary());
         if (swtpm.isEmpty()) {
             throw new EngineException("cannot check a swtpm left on " + stateDir + ": no executable '"
                     + config.swtpmBinary() + "'");
         }
-        Optional<SwtpmSurvivor> survivor = SwtpmSurvivor.find(stateDir, swtpm.get(), this::isSwtpmUser);
-        if (survivor.isEmpty()) {
+        Optional<SwtpmSurvivor> found = SwtpmSurvivor.find(stateDir, swtpm.get(), this::isSwtpmUser);
+        if (found.isEmpty()) {
             return Optional.empty();
         }
-        Optional<StateBlobs> blobs = survivor.get().takeStateAndStop(config.ctrlTimeout());
-        LOG.log(Level.INFO, "swtpm pid {0} on {1} outlived its daemon: {2}; stopped it", survivor.get().pid(), stateDir,
-                blobs.map(b -> "took its running state (" + b.permanent().length + " B permanent, "
-                        + b.volatileState().orElseThrow().length + " B volatile)").orElse("its TPM was not running"));
-        return blobs;
+        SwtpmSurvivor survivor = found.get();
+        // its uid is taken until it is gone, so no new swtpm ever shares it
+        uids.ifPresent(u -> u.reserve(survivor.uid()));
+        survivor.process().onExit().thenRun(() -> release(survivor.uid()));
+        held.add(survivor.pid());
+        return Optional.of(new LiveSwtpm(survivor, config, () -> held.remove(survivor.pid())));
     }
 
     /**
-     * Kills every process in the jail's uid range (the trusted survivors were taken over and are gone)
-     * and keeps the uids of any that outlive SIGKILL from new swtpm processes.
+     * Kills every process in the jail's uid range but the trusted survivors still held, and keeps the uids of any that outlive SIGKILL from new swtpm processes.
      */
     @Override
     public Set<Integer> stopStrays() {
         if (config.jail().isEmpty()) {
             return Set.of(); // swtpm runs as the daemon's own user: no range of its own to sweep
         }
-        Set<Integer> left = SwtpmStrays.killAll(config.jail().get());
+        Set<Integer> left = SwtpmStrays.killAll(config.jail().get(), Set.copyOf(held));
         left.forEach(uid -> uids.orElseThrow().reserve(uid));
         return left;
     }

@@ -7,23 +7,42 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
- * One spawned swtpm process and its log file. Owned by one engine (or by the launcher until the
- * engine exists). Thread-safe: {@link Process} is.
+ * One swtpm process and its log file: spawned by this daemon, or adopted from the daemon before it
+ * (a survivor, which is not our child: its exit code is not ours to read, and its exit is noticed by
+ * polling). Owned by one engine (or by the launcher until the engine exists). Thread-safe:
+ * {@link ProcessHandle} is.
  */
 final class SwtpmProcess {
     private static final int TAIL_BYTES = 4096;
+    private static final long REAP_POLL_MS = 100;
+    private static final int REAP_POLLS = 50;
 
-    private final Process process;
+    private final ProcessHandle process;
+    /** The child's {@link Process}, for its exit code; empty for an adopted survivor. */
+    private final Optional<Process> child;
     private final Path logFile;
     private final int uid;
 
     /** {@code uid}: the user swtpm runs as (its own in the jail, else the daemon's). */
     SwtpmProcess(Process process, Path logFile, int uid) {
+        this(process.toHandle(), Optional.of(process), logFile, uid);
+    }
+
+    /** A swtpm the last daemon started, still running as {@code uid}, writing to {@code logFile}. */
+    static SwtpmProcess adopted(ProcessHandle process, Path logFile, int uid) {
+        return new SwtpmProcess(process, Optional.empty(), logFile, uid);
+    }
+
+    private SwtpmProcess(ProcessHandle process, Optional<Process> child, Path logFile, int uid) {
         this.process = process;
+        this.child = child;
         this.logFile = logFile;
         this.uid = uid;
     }
@@ -40,40 +59,47 @@ final class SwtpmProcess {
         return process.isAlive();
     }
 
-    CompletableFuture<Process> onExit() {
+    CompletableFuture<ProcessHandle> onExit() {
         return process.onExit();
     }
 
-    /** "pid N exit code C" or "pid N running", for log messages. */
+    /** "pid N exit code C", "pid N exited" (a survivor) or "pid N running", for log messages. */
     String describe() {
-        return "pid " + process.pid() + (process.isAlive() ? " running" : " exit code " + process.exitValue());
+        if (process.isAlive()) {
+            return "pid " + process.pid() + " running";
+        }
+        return "pid " + process.pid() + child.map(p -> " exit code " + p.exitValue()).orElse(" exited");
     }
 
-    /**
-     * Waits up to {@code grace} for the process to exit by itself, then kills it (SIGKILL: a hung
-     * swtpm ignores nothing else reliably) and waits for it to be reaped, so its state-dir lock is
-     * released when this returns.
-     */
     /** SIGKILL, without waiting; any thread. */
     void kill() {
         process.destroyForcibly();
     }
 
+    /**
+     * Waits up to {@code grace} for the process to exit by itself, then kills it (SIGKILL: a hung
+     * swtpm ignores nothing else reliably) and waits for it to be gone, so its state-dir lock is
+     * released when this returns.
+     */
     void stop(Duration grace) {
         boolean interrupted = false;
         try {
-            if (!process.waitFor(grace.toMillis(), TimeUnit.MILLISECONDS)) {
-                process.destroyForcibly();
+            if (!process.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS).isAlive()) {
+                return;
             }
+        } catch (TimeoutException | ExecutionException e) {
+            // still running: killed below
         } catch (InterruptedException e) {
             interrupted = true;
-            process.destroyForcibly();
         }
-        for (int i = 0; i < 50 && process.isAlive(); i++) {
+        process.destroyForcibly();
+        for (int i = 0; i < REAP_POLLS && process.isAlive(); i++) {
             try {
-                process.waitFor(100, TimeUnit.MILLISECONDS);
+                process.onExit().get(REAP_POLL_MS, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException | ExecutionException e) {
+                // poll again
             } catch (InterruptedException e) {
-                interrupted = true;
+                interrupted = true; // the flag is cleared by the throw: keep waiting, re-set it at the end
             }
         }
         if (interrupted) {

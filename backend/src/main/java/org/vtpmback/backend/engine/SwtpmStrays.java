@@ -20,7 +20,7 @@ import java.util.stream.Stream;
  * Processes running as a uid of the {@link SwtpmJail} range (real, effective, saved or file-system),
  * found through {@code /proc}. The range is reserved for vtpmback, so every such process is a swtpm
  * of this or an earlier daemon, or something it started; at daemon start, after the trusted
- * survivors were taken over, all others are killed: a swtpm that failed the take-over checks may be
+ * survivors were found, all others are killed: a swtpm that failed the take-over checks may be
  * compromised, and must neither race the removal of its folder nor share its uid with a new swtpm.
  */
 final class SwtpmStrays {
@@ -33,8 +33,8 @@ final class SwtpmStrays {
     private SwtpmStrays() {
     }
 
-    /** Live (not zombie) processes with a uid in {@code jail}'s range: pid to that uid. */
-    static Map<Long, Integer> find(SwtpmJail jail) {
+    /** Live (not zombie) processes with a uid in {@code jail}'s range, but those in {@code spare}: pid to that uid. */
+    static Map<Long, Integer> find(SwtpmJail jail, Set<Long> spare) {
         Map<Long, Integer> found = new HashMap<>();
         List<Path> procs;
         try (Stream<Path> s = Files.list(PROC)) {
@@ -43,7 +43,10 @@ final class SwtpmStrays {
             throw new EngineException("cannot list " + PROC + ": " + e.getMessage(), e);
         }
         for (Path proc : procs) {
-            jailUid(proc, jail).ifPresent(uid -> found.put(Long.parseLong(proc.getFileName().toString()), uid));
+            long pid = Long.parseLong(proc.getFileName().toString());
+            if (!spare.contains(pid)) {
+                jailUid(proc, jail).ifPresent(uid -> found.put(pid, uid));
+            }
         }
         return found;
     }
@@ -77,8 +80,8 @@ final class SwtpmStrays {
      *
      * @return the uids of processes still alive after that (to be kept from any new swtpm)
      */
-    static Set<Integer> killAll(SwtpmJail jail) {
-        Map<Long, Integer> alive = find(jail);
+    static Set<Integer> killAll(SwtpmJail jail, Set<Long> spare) {
+        Map<Long, Integer> alive = find(jail, spare);
         for (int round = 0; round < ROUNDS && !alive.isEmpty(); round++) {
             for (Map.Entry<Long, Integer> e : alive.entrySet()) {
                 LOG.log(Level.WARNING, "killing pid {0} running as swtpm uid {1}: not a swtpm this daemon took over"
@@ -87,7 +90,7 @@ final class SwtpmStrays {
             }
             for (int i = 0; i < POLLS && !alive.isEmpty(); i++) {
                 sleep();
-                alive = find(jail);
+                alive = find(jail, spare);
             }
         }
         Set<Integer> left = new HashSet<>(alive.values());

@@ -194,36 +194,61 @@ final class SwtpmSurvivor {
         return process.pid();
     }
 
+    ProcessHandle process() {
+        return process;
+    }
+
+    int uid() {
+        return uid;
+    }
+
+    Path stateDir() {
+        return stateDir;
+    }
+
     /**
-     * Takes the TPM's permanent and volatile state (the guest's PCRs, sessions and loaded objects),
-     * then makes swtpm exit. A command the dead daemon had sent is finished first: swtpm answers its
-     * ctrl channel between data commands.
-     *
-     * @return the state, or empty if the TPM was not running (the daemon died while starting or
-     *         stopping it: then the store already holds everything there is)
+     * Its ctrl channel, once its listener proved to be the folder's user (a symlink planted there
+     * leads nowhere).
      */
-    Optional<StateBlobs> takeStateAndStop(Duration ctrlTimeout) {
+    SwtpmCtrl connectCtrl(String name, Duration ctrlTimeout) throws IOException {
+        SwtpmCtrl ctrl = SwtpmCtrl.connect(name, SwtpmLauncher.ctrlSocket(stateDir), ctrlTimeout);
+        UserPrincipal peer = ctrl.peerUser();
+        if (!peer.equals(SwtpmLauncher.user(uid))) {
+            ctrl.close();
+            throw new EngineException("its ctrl socket is served by user " + peer.getName() + ", not by uid " + uid);
+        }
+        return ctrl;
+    }
+
+    /**
+     * Reads the TPM's permanent and volatile state (the guest's PCRs, sessions and loaded objects)
+     * and leaves it running. A command the last daemon had sent is finished first: swtpm answers
+     * its ctrl channel between data commands.
+     *
+     * @return the state, or empty if the TPM was not running (the daemon stopped while starting or
+     *         stopping it: then the store already holds everything there is)
+     * @throws EngineException if it does not answer; it is stopped then
+     */
+    Optional<StateBlobs> runningState(Duration ctrlTimeout) {
         String name = "survivor pid " + process.pid();
-        Optional<StateBlobs> blobs;
-        Path ctrlSocket = SwtpmLauncher.ctrlSocket(stateDir);
-        try (SwtpmCtrl ctrl = SwtpmCtrl.connect(name, ctrlSocket, ctrlTimeout)) {
-            UserPrincipal peer = ctrl.peerUser();
-            if (!peer.equals(SwtpmLauncher.user(uid))) {
-                throw new EngineException("its ctrl socket is served by user " + peer.getName() + ", not by uid " + uid);
-            }
-            blobs = runningState(ctrl);
-            try {
-                ctrl.shutdown(ctrlTimeout);
-            } catch (IOException | EngineException e) {
-                LOG.log(Level.DEBUG, "swtpm[{0}] CMD_SHUTDOWN failed, killing it: {1}", name, e.toString());
-            }
+        try (SwtpmCtrl ctrl = connectCtrl(name, ctrlTimeout)) {
+            return runningState(ctrl);
         } catch (IOException | EngineException e) {
             stop();
-            throw new EngineException("swtpm[" + name + "] on " + stateDir + " (ctrl " + ctrlSocket + ") did not hand over"
-                    + " its state: " + e.getMessage(), e);
+            throw new EngineException("swtpm[" + name + "] on " + stateDir + " (ctrl " + SwtpmLauncher.ctrlSocket(stateDir)
+                    + ") did not hand over its state: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code CMD_SHUTDOWN}, then {@link #stop()}: gone when this returns. */
+    void shutdown(Duration ctrlTimeout) {
+        String name = "survivor pid " + process.pid();
+        try (SwtpmCtrl ctrl = connectCtrl(name, ctrlTimeout)) {
+            ctrl.shutdown(ctrlTimeout);
+        } catch (IOException | EngineException e) {
+            LOG.log(Level.DEBUG, "swtpm[{0}] CMD_SHUTDOWN failed, killing it: {1}", name, e.toString());
         }
         stop();
-        return blobs;
     }
 
     private static Optional<StateBlobs> runningState(SwtpmCtrl ctrl) throws IOException {

@@ -92,4 +92,13 @@ public interface TpmEngine extends AutoCloseable {
      */
     @Override
     void close();
+
+    /**
+     * Lets go of the engine but leaves its TPM running, for the next daemon to take over as it is
+     * ({@link EngineFactory#survivor}): a daemon stop under running guests. Releases the channels;
+     * the process, its folder and its state stay. Engines that cannot outlive the daemon close instead.
+     */
+    default void detach() {
+        close();
+    }
 }

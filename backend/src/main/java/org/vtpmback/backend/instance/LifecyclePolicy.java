@@ -60,6 +60,15 @@ public final class LifecyclePolicy {
     public record Ending(Optional<EndKind> save, boolean snapshot, boolean orderlyShutdown) {
     }
 
+    /**
+     * Whether the engine outlives the teardown: a daemon stop leaves each running guest's swtpm running
+     * (after sealing its DAEMON_STOPPED snapshot), for the next daemon to take over as it is; the
+     * snapshot is the fallback should the swtpm not live that long.
+     */
+    public static boolean leavesEngineRunning(Teardown why) {
+        return why == Teardown.DAEMON_STOP;
+    }
+
     /** Whether {@link #ending} needs the domain's shutdown reason for {@code why} (ask the hypervisor). */
     public static boolean needsShutdownReason(Teardown why) {
         return why == Teardown.DEVICE_REMOVED || why == Teardown.DEVICE_REMOVED_AFTER_CLOSE;

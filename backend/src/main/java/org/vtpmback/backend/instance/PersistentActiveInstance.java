@@ -111,11 +111,17 @@ final class PersistentActiveInstance implements ActiveInstance {
                 keep(why);
             }
         } finally {
-            engine.close();
-            try {
-                EngineBoot.removeFolder(dir);
-            } finally {
+            // Even when the save failed: the next daemon then takes the running state from the swtpm.
+            if (LifecyclePolicy.leavesEngineRunning(why) && engine.isAlive()) {
+                engine.detach(); // its folder stays: the swtpm runs there
                 lease.close();
+            } else {
+                engine.close();
+                try {
+                    EngineBoot.removeFolder(dir);
+                } finally {
+                    lease.close();
+                }
             }
         }
     }

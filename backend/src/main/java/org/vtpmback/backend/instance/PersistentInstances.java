@@ -48,6 +48,7 @@ public final class PersistentInstances implements VtpmInstances {
     private final InstanceLeases leases = new InstanceLeases();
     private final Duration handoverTimeout;
     private final EarlyManufacture early;
+    private final Survivors survivors;
 
     public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
@@ -59,19 +60,20 @@ public final class PersistentInstances implements VtpmInstances {
         this.handoverTimeout = handoverTimeout;
         this.early = new EarlyManufacture(boot, manufacturer);
         this.services = new InstanceServices(store, boot, domains);
+        this.survivors = new Survivors(engines, services);
     }
 
     /**
-     * After a daemon crash the swtpm processes of the running guests live on (the daemon does not take
-     * them down with it, and the systemd unit leaves them running). Their TPMs hold state that no
-     * store has: the guests' PCRs, sessions and loaded objects. For each one, this keeps that state as
-     * a {@link EndKind#DAEMON_CRASHED} snapshot, so the re-attach resumes it exactly as after a clean
-     * stop, then stops the swtpm. Every other engine process left is then killed
-     * ({@link EngineFactory#stopStrays}), and only then every runtime folder left over is removed,
-     * without following symlinks. Call it once, before the
-     * daemon serves any device.
+     * The swtpm processes of the running guests outlive the last daemon: a stop leaves them running on
+     * purpose, a crash does not take them down, and the systemd unit leaves them alone. Their TPMs hold
+     * state no store has after a crash (the guests' PCRs, sessions and loaded objects): for each such
+     * one this first stores that state as a {@link EndKind#DAEMON_CRASHED} snapshot. Each trusted
+     * survivor is then held for its guest's re-attach, which takes it over as it runs
+     * ({@link Survivors}). Every other engine process left is killed ({@link EngineFactory#stopStrays}),
+     * and only then every other runtime folder left over is removed, without following symlinks. Call
+     * it once, before the daemon serves any device.
      *
-     * @return how many vTPMs were taken over with their running state
+     * @return how many vTPMs a crashed daemon left running (their state was stored here)
      */
     public int recoverAfterCrash() {
         List<Path> leftovers = List.of();
@@ -84,13 +86,16 @@ public final class PersistentInstances implements VtpmInstances {
         }
         int recovered = 0;
         for (Path dir : leftovers) {
-            if (recoverOne(dir)) {
+            if (survivors.recover(dir, dir.getFileName().toString()) == Survivors.Outcome.KEPT_AFTER_CRASH) {
                 recovered++;
             }
         }
         // every other swtpm left (one that failed a check may be compromised) dies before its folder is removed
         Set<Integer> alive = engines.stopStrays();
         for (Path dir : leftovers) {
+            if (survivors.holds(dir.getFileName().toString())) {
+                continue; // a survivor's own folder: its TPM runs there
+            }
             try {
                 if (alive.contains((Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
                     LOG.log(System.Logger.Level.ERROR, "keeping the runtime folder {0}: a process of its owner is still alive", dir);
@@ -101,6 +106,7 @@ public final class PersistentInstances implements VtpmInstances {
                 throw new InstanceException("cannot remove the leftover runtime folder " + dir + ": " + e.getMessage(), e);
             }
         }
+        survivors.stopUnclaimedLater();
         return recovered;
     }
 
@@ -131,41 +137,12 @@ public final class PersistentInstances implements VtpmInstances {
         });
     }
 
-    private boolean recoverOne(Path dir) {
-        String name = dir.getFileName().toString();
-        Optional<StateBlobs> running;
-        try {
-            running = boot.takeOverSurvivor(dir);
-        } catch (EngineException e) {
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
-                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
-            return false;
-        }
-        if (running.isEmpty()) {
-            LOG.log(System.Logger.Level.INFO, "vTPM {0}: removing the runtime folder {1} left by the last daemon (no running"
-                    + " TPM there)", name, dir);
-            return false;
-        }
-        Optional<InstanceRecord> stored;
-        try {
-            stored = store.load(Uuid.parse(name));
-        } catch (CorruptStateException | IllegalArgumentException e) {
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: not keeping the survivor''s state: {1}", name, e.getMessage());
-            return false;
-        }
-        if (stored.isEmpty()) {
-            // the daemon died while manufacturing it: the next start manufactures it again
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: a swtpm survived but nothing is stored for it; discarded", name);
-            return false;
-        }
-        StateBlobs blobs = running.get();
-        InstanceRecord last = stored.get();
-        InstanceRecord recovered = last.withSave(last.generation() + 1, EndKind.DAEMON_CRASHED, blobs.permanent(),
-                Optional.of(new InstanceRecord.Snapshot(EndKind.DAEMON_CRASHED, blobs.volatileState().orElseThrow())));
-        services.commit(recovered);
-        LOG.log(System.Logger.Level.INFO, "vTPM {0}: kept the running state of the swtpm that outlived the last daemon as a"
-                + " snapshot for the re-attach (generation {1})", name, recovered.generation());
-        return true;
+    /**
+     * Stops every swtpm the last daemon left that no guest took over: what {@link #recoverAfterCrash}
+     * arms a timer for ({@code Survivors.UNCLAIMED_GRACE}); callable earlier, e.g. by tests.
+     */
+    public void stopUnclaimedSurvivors() {
+        survivors.stopUnclaimed();
     }
 
     @Override
@@ -228,7 +205,9 @@ public final class PersistentInstances implements VtpmInstances {
         InstanceRecord from = made.isPresent() ? storeNew(request, uuid, family, made.get()) : stored.orElseThrow();
         Optional<byte[]> volatileState = decision.mode() == StartMode.RESTORE
                 ? Optional.of(from.snapshot().orElseThrow().volatileState()) : Optional.empty();
-        TpmEngine engine = decision.mode() == StartMode.CLEAR_UNDER_RUNNING_GUEST
+        Optional<TpmEngine> continued = survivors.continueFor(request.device(), uuid, request.frontendDomid(), decision.mode(), from);
+        TpmEngine engine = continued.isPresent() ? continued.get()
+                : decision.mode() == StartMode.CLEAR_UNDER_RUNNING_GUEST
                 ? boot.startUnderRunningGuest(uuid.value(), request.frontendDomid(), from.family(), from.permanent())
                 : boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
         try {

@@ -128,6 +128,8 @@ class ToolstackSequencesTest {
             assertTrue(w.awaitEvents(1, WAIT), "initial watch event"); // the watch is in place from here on
         }
 
+        List<Long> swtpmPids = guests.stream().map(g -> SwtpmProcesses.of(host, g.uuid()).pid()).toList();
+
         host.stopDaemon();
         host.startDaemon();
 
@@ -137,6 +139,9 @@ class ToolstackSequencesTest {
             TpmCommands.assertRandom(g.transmit(TpmPackets.tpm2GetRandom(8)), 8);
             assertArrayEquals(pcrs.get(i), readPcr16(g.frontend()), "domain " + g.domid() + ": PCR 16 survived the restart");
             assertTrue(host.daemon().devices().contains(new DeviceId(g.domid(), 0)));
+            // taken over as it ran: no new swtpm, no restore (the restart costs a guest only the daemon's start)
+            assertEquals(swtpmPids.get(i), SwtpmProcesses.of(host, g.uuid()).pid(), "domain " + g.domid() + ": swtpm pid");
+            assertTrue(logged("vTPM " + g.uuid() + ": took over its running swtpm pid " + swtpmPids.get(i)), String.join("\n", log.tail(30)));
         }
         for (NodeWatcher w : watchers) {
             List<String> seen = w.seen();
@@ -144,6 +149,45 @@ class ToolstackSequencesTest {
             // Never rewriting an unchanged state: no write at all, so no event after the initial one.
             assertEquals(List.of("4"), seen, "state node writes during the restart");
         }
+    }
+
+    @Test
+    void aSwtpmThatDiedWhileNoDaemonRanIsRestoredFromTheStopSnapshot() throws Exception {
+        Guest g = host.boot(UUID.randomUUID().toString());
+        byte[] pcr = extendPcr16(g.frontend());
+        host.stopDaemon();
+        ProcessHandle left = SwtpmProcesses.of(host, g.uuid());
+        left.destroyForcibly();
+        left.onExit().get(30, TimeUnit.SECONDS);
+
+        host.startDaemon();
+
+        assertArrayEquals(pcr, readPcr16(g.frontend()), "PCR 16 restored from the DAEMON_STOPPED snapshot");
+        assertTrue(logged("restoring the DAEMON_STOPPED snapshot"), String.join("\n", log.tail(30)));
+        assertFalse(logged("took over its running swtpm"), String.join("\n", log.tail(30)));
+    }
+
+    @Test
+    void aSurvivorNoGuestClaimsIsStoppedAndItsSnapshotKept() throws Exception {
+        Guest g = host.boot(UUID.randomUUID().toString());
+        extendPcr16(g.frontend());
+        host.stopDaemon();
+        ProcessHandle left = SwtpmProcesses.of(host, g.uuid());
+        // the domain goes away while no daemon runs: libxl removes its backend after its 10 s
+        host.toolstack().destroyDomain(g.domid(), 0);
+
+        host.startDaemon();
+        assertTrue(left.isAlive(), "held for a re-attach until the grace ends");
+        host.instances().stopUnclaimedSurvivors(); // what the grace timer runs
+
+        assertTrue(left.onExit().get(30, TimeUnit.SECONDS) != null && !left.isAlive());
+        assertTrue(logged("vTPM " + g.uuid() + ": no guest re-attached within"), String.join("\n", log.tail(30)));
+        assertEquals(org.vtpmback.backend.state.InstanceRecord.EndKind.DAEMON_STOPPED,
+                host.instances().store().load(org.vtpmback.backend.state.Uuid.parse(g.uuid())).orElseThrow().lastEnd());
+    }
+
+    private boolean logged(String part) {
+        return !log.matching(l -> l.contains(part)).isEmpty();
     }
 
     private NodeWatcher watch(org.vtpmback.xenstore.XsPath node) {

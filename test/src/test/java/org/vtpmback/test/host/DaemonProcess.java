@@ -20,10 +20,13 @@ import org.vtpmback.backend.engine.SwtpmJail;
 public final class DaemonProcess implements AutoCloseable {
     private final Process process;
     private final Path log;
+    /** Where its swtpm processes work: {@code <runtime-dir>/instances}. */
+    private final Path instancesDir;
 
-    private DaemonProcess(Process process, Path log) {
+    private DaemonProcess(Process process, Path log, Path instancesDir) {
         this.process = process;
         this.log = log;
+        this.instancesDir = instancesDir;
     }
 
     /**
@@ -73,7 +76,7 @@ public final class DaemonProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         Process p = pb.start();
-        DaemonProcess daemon = new DaemonProcess(p, log);
+        DaemonProcess daemon = new DaemonProcess(p, log, work.resolve("run/instances"));
         try {
             // JVM start, crash recovery and survivors taken over: as long as the daemon (a child of this JVM) works
             ProgressWait.await("vtpmback daemon pid " + p.pid() + " ready", () -> {
@@ -138,13 +141,25 @@ public final class DaemonProcess implements AutoCloseable {
         }
     }
 
-    /** SIGTERM, as systemctl stop: the daemon detaches from its guests in order. */
-    @Override
-    public void close() throws InterruptedException {
+    /**
+     * SIGTERM, as systemctl stop: the daemon detaches from its guests in order and leaves their swtpm
+     * processes running for the next daemon.
+     */
+    public void stop() throws InterruptedException {
         process.destroy();
         if (!process.waitFor(45, TimeUnit.SECONDS)) {
             process.destroyForcibly();
             process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    /** {@link #stop()}, then the swtpm processes it left are ended: the test is done with this daemon. */
+    @Override
+    public void close() throws InterruptedException {
+        try {
+            stop();
+        } finally {
+            LeftoverSwtpm.kill(instancesDir);
         }
     }
 }

@@ -23,6 +23,7 @@ import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
+import org.vtpmback.backend.engine.SurvivingEngine;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.Manufacturer;
@@ -128,8 +129,28 @@ public final class SimulatedVtpmHost implements AutoCloseable {
             }
 
             @Override
-            public Optional<StateBlobs> takeOverSurvivor(Path stateDir) {
-                return launcher.takeOverSurvivor(stateDir);
+            public Optional<SurvivingEngine> survivor(Path stateDir) {
+                return launcher.survivor(stateDir).map(live -> new SurvivingEngine() {
+                    @Override
+                    public long pid() {
+                        return live.pid();
+                    }
+
+                    @Override
+                    public Optional<StateBlobs> runningState() {
+                        return live.runningState();
+                    }
+
+                    @Override
+                    public TpmEngine adopt(String name, TpmFamily family) {
+                        return wrap.apply(live.adopt(name, family)); // a taken-over engine gets the same faults
+                    }
+
+                    @Override
+                    public void stop() {
+                        live.stop();
+                    }
+                });
             }
 
             @Override
@@ -147,7 +168,10 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
-    /** Stops the daemon the way SIGTERM does: guests stay connected in xenstore. */
+    /**
+     * Stops the daemon the way SIGTERM does: guests stay connected in xenstore, and their swtpm
+     * processes keep running for the next daemon to take over.
+     */
     public void stopDaemon() {
         if (daemon != null) {
             daemon.close();
@@ -254,6 +278,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
             }
         }
         stopDaemon();
+        LeftoverSwtpm.kill(work.resolve("run/instances")); // the stop left the guests' swtpm running
         tools.close();
     }
 }
