@@ -292,7 +292,7 @@ device_nodes() {
 }
 
 # await_reattach <domid> <log line>: the readiness line comes before the daemon
-# has re-attached the running guests (restarting their swtpm): wait for its
+# has re-attached the running guests (taking over their swtpm): wait for its
 # re-attach line for this device in the daemon log after that line
 await_reattach() {
   local t0 i
@@ -311,11 +311,18 @@ scenario3() {
   tpm domu12 $T12_GETRANDOM && is_rc0 || bad "TPM command before the restart failed: '$RSP'"
   m=$(trace_mark)
   before=$(gcmd domu12 'fstate; tpmlog | wc -l')
+  swtpms=$(pgrep -x swtpm | xargs)
   if daemon_stop; then ok "daemon stopped on SIGTERM"; else bad "daemon did not stop on SIGTERM"; fi
+  left=$(pgrep -x swtpm | xargs)
+  if [ -n "$left" ] && [ "$left" = "$swtpms" ]; then ok "the stop left the guests' swtpm running ($left)"
+  else bad "swtpm processes before the stop '$swtpms', after it '$left'"; fi
   sleep 2
   n0=$(wc -l < $DLOG)
   if daemon_start; then ok "daemon started again"; else bad "daemon did not start again"; fi
   await_reattach $id $n0
+  now=$(pgrep -x swtpm | xargs)
+  if [ "$now" = "$swtpms" ]; then ok "the new daemon took them over as they ran (swtpm $now)"
+  else bad "swtpm processes before the restart '$swtpms', after the re-attach '$now'"; fi
   if tpm domu12 $T12_GETRANDOM && is_rc0; then ok "guest's next TPM command after the restart works: $RSP"
   else bad "guest's TPM command after the restart: rsp '$RSP'"; fi
   if tpm domu12 $T12_PCRREAD16 && is_rc0; then ok "and the one after: TPM_PCRRead rc 0"
@@ -534,7 +541,9 @@ scenario8() {
   esac
   if tpm domu12 $T12_PCRREAD16 && is_rc0 && [ "$(rsp_tail "$RSP" 10)" = "$pcr_before" ]; then ok "PCR16 after the crash equals PCR16 before it"
   else bad "PCR16 after the crash: '$RSP', before: $pcr_before"; fi
-  for p in $swtpms; do kill -0 $p 2>/dev/null && bad "survivor swtpm $p still runs after the take-over"; done
+  now=$(pgrep -x swtpm | xargs)
+  if [ "$now" = "$swtpms" ]; then ok "the survivors were taken over as they ran (swtpm $now)"
+  else bad "swtpm processes before the crash '$swtpms', after the take-over '$now'"; fi
   fe_vals=$(trace_writes $m $fe/state)
   be_vals=$(trace_writes $m $be/state)
   if [ -z "$fe_vals" ] && [ -z "$be_vals" ]; then ok "neither state node was written (the guest never saw its TPM go away)"

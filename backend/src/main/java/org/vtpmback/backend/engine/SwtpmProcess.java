@@ -55,17 +55,19 @@ final class SwtpmProcess {
         return process.pid();
     }
 
+    // A child is asked through its Process: its handle can see it gone before the JDK has reaped it
+    // and knows its exit code.
     boolean isAlive() {
-        return process.isAlive();
+        return child.map(Process::isAlive).orElseGet(process::isAlive);
     }
 
-    CompletableFuture<ProcessHandle> onExit() {
-        return process.onExit();
+    CompletableFuture<?> onExit() {
+        return child.<CompletableFuture<?>>map(Process::onExit).orElseGet(process::onExit);
     }
 
     /** "pid N exit code C", "pid N exited" (a survivor) or "pid N running", for log messages. */
     String describe() {
-        if (process.isAlive()) {
+        if (isAlive()) {
             return "pid " + process.pid() + " running";
         }
         return "pid " + process.pid() + child.map(p -> " exit code " + p.exitValue()).orElse(" exited");
@@ -84,18 +86,17 @@ final class SwtpmProcess {
     void stop(Duration grace) {
         boolean interrupted = false;
         try {
-            if (!process.onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS).isAlive()) {
-                return;
-            }
+            onExit().get(grace.toMillis(), TimeUnit.MILLISECONDS);
+            return;
         } catch (TimeoutException | ExecutionException e) {
             // still running: killed below
         } catch (InterruptedException e) {
             interrupted = true;
         }
         process.destroyForcibly();
-        for (int i = 0; i < REAP_POLLS && process.isAlive(); i++) {
+        for (int i = 0; i < REAP_POLLS && isAlive(); i++) {
             try {
-                process.onExit().get(REAP_POLL_MS, TimeUnit.MILLISECONDS);
+                onExit().get(REAP_POLL_MS, TimeUnit.MILLISECONDS);
             } catch (TimeoutException | ExecutionException e) {
                 // poll again
             } catch (InterruptedException e) {

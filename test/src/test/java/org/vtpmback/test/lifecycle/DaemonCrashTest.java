@@ -1,7 +1,6 @@
 package org.vtpmback.test.lifecycle;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
@@ -110,12 +109,13 @@ class DaemonCrashTest {
 
         assertEquals(pcr16, pcr(g, 16), "PCR 16 as before the crash: the guest's TPM was not reset");
         assertEquals("kept", nv(g));
-        assertFalse(alive(swtpm), "the survivor was stopped once its state was taken");
+        assertEquals(swtpm, swtpmPid(uuid), "the survivor was taken over as it ran, not replaced");
         assertEquals(XenbusState.CONNECTED, g.frontend().state(), "the guest never saw its TPM go away");
         assertEquals(Optional.of(XenbusState.CONNECTED), host.toolstack().backendState(g.domid(), 0));
         String log = daemon.log();
         assertTrue(log.contains("vTPM " + uuid + ": kept the running state of the swtpm that outlived the last daemon"), log);
         assertTrue(log.contains("restoring the DAEMON_CRASHED snapshot"), log);
+        assertTrue(log.contains("vTPM " + uuid + ": took over its running swtpm pid " + swtpm), log);
     }
 
     @Test
