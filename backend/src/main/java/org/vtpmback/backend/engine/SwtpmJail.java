@@ -40,7 +40,8 @@ import java.util.TreeMap;
  *     no core dumps (they would hold the TPM's seeds). Time per command is bounded by the engine's
  *     response timeout.</li>
  * </ul>
- * Immutable.
+ * The systemd unit (packaging/src/main/dist/systemd/vtpmback.service) allows exactly what this needs:
+ * its CapabilityBoundingSet=, SystemCallFilter= and RestrictNamespaces= change with this class. Immutable.
  *
  * @param firstUid        the first uid (and gid) given to swtpm
  * @param uidCount        how many: at most this many swtpm processes run at once
