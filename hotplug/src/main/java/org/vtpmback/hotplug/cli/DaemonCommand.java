@@ -111,6 +111,8 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
+        StartupPhases phases = new StartupPhases();
+        phases.mark("JVM, configuration and master key");
         Host host;
         try {
             host = Host.open(config);
@@ -124,6 +126,7 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot connect to xenstored (" + config.xenstoredDescription() + "): " + e.getMessage());
         }
+        phases.mark("hypervisor and xenstored");
         SwtpmLauncher launcher;
         try {
             launcher = launcher(config);
@@ -140,6 +143,7 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
         }
+        phases.mark("state store");
         try {
             int recovered = instances.recoverAfterCrash();
             if (recovered > 0) {
@@ -151,6 +155,7 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot recover what the last daemon left in " + config.runtimeDir() + ": " + e.getMessage());
         }
+        phases.mark("swtpm processes left by the last daemon");
         VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
         AtomicReference<Optional<DaemonWatchdog>> watchdog = new AtomicReference<>(Optional.empty());
 
@@ -188,11 +193,13 @@ final class DaemonCommand {
             return Main.fail(inv, "cannot start watching backend domain " + config.backendDomid() + " in xenstore: "
                     + e.getMessage());
         }
+        phases.mark("watch and startup scan");
         LOG.log(Level.INFO, "vtpmback {0} serving backend domain {1} on {2}, state in {3}, host {4}",
                 Version.get(), config.backendDomid(), config.xenstoredDescription(), config.stateDir(), host.description());
         LOG.log(Level.INFO, "config file {0}; swtpm {1}; runtime in {2}; default TPM family {3}, {4} per-vTPM override(s)",
                 config.source().map(Object::toString).orElse("none (built-in defaults)"), swtpm, config.runtimeDir(),
                 VtpmbackConfig.familyValue(config.defaultTpmFamily()), config.tpmFamilies().size());
+        LOG.log(Level.INFO, "ready {0}", phases.summary());
         // the watch is armed and every device found at start took its first step: libxl may add devices now
         manager.ready(serving(daemon));
         watchdog.set(DaemonWatchdog.start(manager, daemon));
