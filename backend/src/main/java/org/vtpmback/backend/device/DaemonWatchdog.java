@@ -22,14 +22,23 @@ public final class DaemonWatchdog implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(DaemonWatchdog.class.getName());
 
     private final ServiceManager manager;
-    private final VtpmDaemon daemon;
+    private final Liveness daemon;
     private final Duration period;
     private final ScheduledExecutorService timer;
     /** Confined to the timer thread. */
     private CompletableFuture<Void> probe;
     private List<String> lastProblems = List.of();
 
-    private DaemonWatchdog(ServiceManager manager, VtpmDaemon daemon, Duration timeout) {
+    /** What the watchdog checks: {@link VtpmDaemon} in the daemon. */
+    public interface Liveness {
+        /** Threads that must keep turning. */
+        List<Heartbeat> readers();
+
+        /** Completes once a task queued now on the work executor has run. */
+        CompletableFuture<Void> probe();
+    }
+
+    private DaemonWatchdog(ServiceManager manager, Liveness daemon, Duration timeout) {
         this.manager = manager;
         this.daemon = daemon;
         this.period = timeout.dividedBy(2);
@@ -42,7 +51,7 @@ public final class DaemonWatchdog implements AutoCloseable {
     }
 
     /** Starts the keep-alives if the service manager expects them (empty if not). */
-    public static Optional<DaemonWatchdog> start(ServiceManager manager, VtpmDaemon daemon) {
+    public static Optional<DaemonWatchdog> start(ServiceManager manager, Liveness daemon) {
         return manager.watchdogTimeout().map(timeout -> {
             DaemonWatchdog w = new DaemonWatchdog(manager, daemon, timeout);
             LOG.log(System.Logger.Level.INFO, "watchdog: {0} ms timeout, keep-alive every {1} ms while the daemon works",

@@ -23,7 +23,7 @@ import org.vtpmback.xenstore.XsPath;
  * {@code <domid>/<devid>}. Devices borrow threads from one pool only while they have work, so an
  * idle guest costs no thread.
  */
-public final class VtpmDaemon implements AutoCloseable {
+public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness {
     private static final System.Logger LOG = System.getLogger(VtpmDaemon.class.getName());
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
 
@@ -92,11 +92,13 @@ public final class VtpmDaemon implements AutoCloseable {
     }
 
     /** The reader threads without which nothing is served: the xenstore watch reader and the event-channel reader. */
+    @Override
     public List<Heartbeat> readers() {
         return List.of(store.watchReader(), resources.eventChannels().reader());
     }
 
     /** Completes once a task queued now on the daemon's own executor (on the worker pool) has run. */
+    @Override
     public CompletableFuture<Void> probe() {
         return CompletableFuture.runAsync(() -> { }, control);
     }
