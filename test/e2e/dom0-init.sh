@@ -6,6 +6,9 @@
 # which Xen forwards to the serial log; lines the host parses start E2E-.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LANG=C
+# The systemd boot (run.sh systemd): systemd is PID 1 and runs /e2e-init as its
+# kernel-command-line.service; the Debian way brings up Xen's daemons there.
+grep -qw e2e_systemd /proc/cmdline && exec sh /e2e/dom0-systemd.sh
 XEN=/usr/lib/xen-4.17/bin
 up() { cut -d' ' -f1 /proc/uptime; }
 phase() { echo "E2E-PHASE $1 dom0-uptime=$(up)${2:+ $2}"; }

@@ -75,11 +75,12 @@ tpmlog() { dmesg | grep -i -E 'tpm|vtpm' ; true; }
 # "WL total=<n> ok=<n> max=<seconds>" (ok: the response starts with $3 if given,
 # else any TPMRSP) and the first lines that were not ok.
 wl_start() {
-  rm -f /tmp/wl.stop /tmp/wl.out
+  rm -f /tmp/wl.stop /tmp/wl.out /tmp/wl.t
   ( n=0
     while [ ! -e /tmp/wl.stop ]; do
       n=$((n+1)); t0=$(up); r=$(tpm "$1" 2>&1); t1=$(up)
       echo "$n $(awk -v a=$t0 -v b=$t1 'BEGIN{printf "%.2f", b-a}') $r" >> /tmp/wl.out
+      echo "$n $t0 $t1" >> /tmp/wl.t
       sleep "${2:-1}"
     done
     echo end >> /tmp/wl.out ) </dev/null >/dev/null 2>&1 &
@@ -91,6 +92,20 @@ wl_stop() {
     { n++; if ($2 > max) max = $2; r = $3 " " $4
       if (index(r, want) == 1) ok++; else if (bad < 5) { bad++; badl[bad] = $0 } }
     END { printf "WL total=%d ok=%d max=%.2f\n", n, ok, max; for (i = 1; i <= bad; i++) print "WL not ok: " badl[i] }'
+}
+
+# wl_gap [<hex>]: after wl_stop, the commands that were not answered (as wl_stop judges) and the
+# longest time between two answered ones (end to end, guest uptime):
+# "WLGAP lost=<n> gap=<s> from=<t> to=<t> first=<t> last=<t>"
+wl_gap() {
+  awk -v want="TPMRSP ${1:-}" 'NR == FNR { t1[$1] = $3; t0[$1] = $2; next }
+    $1 != "end" { ok = index($3 " " $4, want) == 1
+      if (first == "") first = t0[$1]; last = t1[$1]
+      if (!ok) { lost++; next }
+      if (prev != "" && t1[$1] - prev > gap) { gap = t1[$1] - prev; from = prev; to = t1[$1] }
+      prev = t1[$1] }
+    END { printf "WLGAP lost=%d gap=%.2f from=%s to=%s first=%s last=%s\n", lost, gap, from, to, first, last }' \
+    /tmp/wl.t /tmp/wl.out
 }
 
 while :; do

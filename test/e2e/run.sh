@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/e2e/run.sh [build|boot|all|hostile|shell|judge [log]]  (default: all)
+# test/e2e/run.sh [build|boot|all|hostile|systemd|shell|judge [log]]  (default: all)
 #
 # The real-Xen end-to-end test: Xen 4.17 + a Debian bookworm PV dom0 under
 # QEMU (TCG, no KVM needed), the vtpmback daemon started in dom0 before any
@@ -13,6 +13,8 @@
 #   boot  : boot under QEMU, run the scenarios, judge the serial log
 #   hostile: build + boot with scenario 9 (hostile-guest) only, for fast
 #           iteration (same as E2E_SCENARIOS=9 ... all)
+#   systemd: build + the systemd boot only: scenario 10, dom0 with systemd as
+#           PID 1 and vtpmback from its .deb (same as E2E_SCENARIOS=10 ... all)
 #   shell : boot to an interactive dom0 shell on the serial console
 #
 # Environment:
@@ -21,7 +23,13 @@
 #                         default: packaging/target/vtpmback-*/ built with
 #                         `mvn -B -q package -pl packaging -am -DskipTests`
 #   E2E_SKIP_MVN=1        do not run Maven, use what VTPMBACK_DIST points at
-#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5,6,7,8,9)
+#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5,6,7,8,9,10); 1-9
+#                         share one boot, 10 (systemd) boots dom0 on its own
+#   VTPMBACK_DEB=<file>   the .deb scenario 10 installs (default
+#                         packaging/target/vtpmback_*_all.deb)
+#   E2E_SD_TIMEOUT=1800   hard limit in seconds on the systemd boot
+#   E2E_RESTART_LOSSLESS=1  scenario 10 fails if systemctl restart cost the
+#                         TPM 1.2 guest a command (default: counted, reported)
 #   E2E_HOSTILE_ROUNDS=3  rounds of scenario 9 in the one boot
 #   E2E_BACKEND=java      java (the product) | proof (C proof backend, for
 #                         developing the harness only)
@@ -49,7 +57,10 @@ E2E_CPU=${E2E_CPU:-Westmere}
 MEM=${MEM:-3072}
 E2E_TIMEOUT=${E2E_TIMEOUT:-2700}
 [ "$MODE" = hostile ] && E2E_SCENARIOS=${E2E_SCENARIOS:-9}
-E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9}
+[ "$MODE" = systemd ] && E2E_SCENARIOS=${E2E_SCENARIOS:-10}
+E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9,10}
+E2E_SD_TIMEOUT=${E2E_SD_TIMEOUT:-1800}
+E2E_RESTART_LOSSLESS=${E2E_RESTART_LOSSLESS:-0}
 E2E_HOSTILE_ROUNDS=${E2E_HOSTILE_ROUNDS:-3}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
@@ -163,7 +174,12 @@ dist() {
   find_dist
   [ -n "$DIST" ] && [ -x "$DIST/bin/vtpmback" ] && ls "$DIST"/lib/*.jar >/dev/null 2>&1 ||
     die "no vtpmback distribution (bin/vtpmback, lib/*.jar) at '${DIST:-packaging/target/vtpmback-*}'; set VTPMBACK_DIST"
-  phase_end "$DIST"
+  # scenario 10 installs the package itself (the same Maven build makes it)
+  DEB=${VTPMBACK_DEB:-$(ls "$REPO"/packaging/target/vtpmback_*_all.deb 2>/dev/null | sort -V | tail -1 || true)}
+  if sd_scenarios >/dev/null; then
+    [ -n "$DEB" ] && [ -s "$DEB" ] || die "scenario 10 needs the .deb: none at packaging/target/vtpmback_*_all.deb; set VTPMBACK_DEB"
+  fi
+  phase_end "$DIST${DEB:+, $DEB}"
 }
 
 domu_initrd() {
@@ -195,7 +211,8 @@ payload() {
   phase_start payload-image
   local p=$W/payload
   rm -rf "$p"; mkdir -p "$p"
-  install -m 0755 "$HERE/dom0-init.sh" "$HERE/dom0-scenarios.sh" "$HERE/tpm-cmds.sh" "$p/"
+  install -m 0755 "$HERE/dom0-init.sh" "$HERE/dom0-scenarios.sh" "$HERE/dom0-systemd.sh" "$HERE/tpm-cmds.sh" "$p/"
+  [ -n "${DEB:-}" ] && cp "$DEB" "$p/vtpmback.deb"
   cp "$W/domu-initrd.gz" "$p/"
   cp "$W/vmlinux" "$p/domu-kernel"
   if [ -n "${DIST:-}" ]; then
@@ -228,12 +245,16 @@ build() {
 }
 
 # ------------------------------------------------------------------ boot
-qemu_args() {  # $1 = extra dom0 kernel args
+# The scenarios of each boot: 10 (systemd) boots dom0 on its own, the others share the classic one.
+classic_scenarios() { echo "$E2E_SCENARIOS" | tr , '\n' | grep -v -x 10 | paste -sd, | grep .; }
+sd_scenarios() { echo "$E2E_SCENARIOS" | tr , '\n' | grep -x 10 | paste -sd, | grep .; }
+
+qemu_args() {  # $1 = extra dom0 kernel args, $2 = dom0's init (default /e2e-init)
   Q=(qemu-system-x86_64 -accel tcg,thread=multi -cpu "$E2E_CPU" -smp "$SMP" -m "$MEM"
     -display none -nodefaults -no-reboot -monitor none -pidfile "$W/qemu.pid"
     -kernel "$W/xen.elf"
     -append "console=com1 com1=115200,8n1 dom0_mem=1536M,max:1536M dom0_max_vcpus=1 loglvl=all guest_loglvl=all noreboot smap=0"
-    -initrd "$W/vmlinuz root=/dev/vda rw console=hvc0 earlyprintk=xen init=/e2e-init $1,$W/dom0-initrd.img"
+    -initrd "$W/vmlinuz root=/dev/vda rw console=hvc0 earlyprintk=xen init=${2:-/e2e-init} $1,$W/dom0-initrd.img"
     -drive "file=$W/rootfs.img,if=virtio,format=raw,snapshot=on,cache=unsafe"
     -drive "file=$W/payload.img,if=virtio,format=raw,readonly=on")
 }
@@ -247,15 +268,30 @@ scenario_section() {  # $1 = log, $2 = scenario number
     $2 == "E2E-SCENARIO" && $3 == n { on = 0 }' "$1" | cut -d' ' -f2- | tail -n "${E2E_SECTION_LINES:-400}"
 }
 
+# boot: every selected scenario, in one boot or two (1-9 classic, 10 under systemd)
 boot() {
+  local rc=0 list
+  if list=$(classic_scenarios); then boot_one classic "$list" "$E2E_TIMEOUT" || rc=1; fi
+  if list=$(sd_scenarios); then boot_one systemd "$list" "$E2E_SD_TIMEOUT" || rc=1; fi
+  return $rc
+}
+
+boot_one() {  # $1 = classic|systemd, $2 = its scenarios, $3 = hard timeout (s)
   [ -s "$W/payload.img" ] && [ -s "$W/rootfs.img" ] || die "nothing built in $W; run '$0 build' first"
+  local E2E_SCENARIOS=$2 E2E_TIMEOUT=$3
   # no commas (qemu's -initrd list) nor spaces: ':' for ',' and octal escapes
   local args="e2e_scenarios=$(echo "$E2E_SCENARIOS" | tr , :) e2e_hostile_rounds=$E2E_HOSTILE_ROUNDS e2e_backend=$E2E_BACKEND e2e_log_level=$E2E_LOG_LEVEL e2e_probe=$E2E_PROBE e2e_ready_re=$(echo "$E2E_READY_RE" | sed 's/ /\\040/g; s/,/\\054/g')"
-  qemu_args "$args"
-  LOG=$W/serial-$(date +%Y%m%d-%H%M%S).log
+  if [ "$1" = systemd ]; then
+    # systemd as PID 1; it runs /e2e-init as kernel-command-line.service (systemd-run-generator);
+    # no login prompt on the console the host parses; status lines only for failures
+    qemu_args "$args e2e_systemd e2e_restart_lossless=$E2E_RESTART_LOSSLESS systemd.run=/e2e-init systemd.mask=serial-getty@hvc0.service systemd.show_status=error" /lib/systemd/systemd
+  else
+    qemu_args "$args"
+  fi
+  LOG=$W/serial-$(date +%Y%m%d-%H%M%S)-$1.log
   ln -sf "$(basename "$LOG")" "$W/serial.log"
-  log "booting Xen + dom0 under QEMU (hard timeout ${E2E_TIMEOUT}s), serial log $LOG"
-  phase_start boot-and-scenarios
+  log "booting Xen + dom0 ($1: scenarios $E2E_SCENARIOS) under QEMU (hard timeout ${E2E_TIMEOUT}s), serial log $LOG"
+  phase_start boot-$1
   local T0 rc=0
   T0=$(now)
   # timestamp every serial line on the host (seconds since qemu start)
@@ -309,8 +345,14 @@ judge() {  # $1 = serial log
 case "$MODE" in
   build) build ;;
   boot)  KVER=$(cat "$W/payload/kver" 2>/dev/null || true); boot ;;
-  all|hostile) build; boot ;;
+  all|hostile|systemd) build; boot ;;
   shell) qemu_args "e2e_shell"; exec "${Q[@]}" -serial mon:stdio ;;
-  judge) judge "${2:-$W/serial.log}" ;;
-  *) echo "usage: $0 [build|boot|all|hostile|shell|judge [log]]" >&2; exit 2 ;;
+  judge) lg=${2:-$W/serial.log}
+    # a systemd boot's log holds scenario 10 only, a classic one the others
+    case $(readlink -f "$lg") in
+      *-systemd.log) E2E_SCENARIOS=$(sd_scenarios || echo 10) ;;
+      *) E2E_SCENARIOS=$(classic_scenarios || echo "$E2E_SCENARIOS") ;;
+    esac
+    judge "$lg" ;;
+  *) echo "usage: $0 [build|boot|all|hostile|systemd|shell|judge [log]]" >&2; exit 2 ;;
 esac
