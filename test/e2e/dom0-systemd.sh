@@ -209,7 +209,7 @@ scenario10() {
   echo "$errs" | grep . | tail -n 30 | sed 's/^/E2E-LOG journal -p err| /'
   say "journalctl -p err -u $UNIT: $nerr entries; $(unit_figure NRestarts Result ExecMainStatus)"
   # what the unit's sandbox denied: seccomp (audit type 1326), AppArmor/SELinux (1400), the rest
-  dmesg | grep -i -E 'type=1326|type=1400|seccomp|denied' | tail -n 20 | sed 's/^/E2E-LOG dmesg| /'
+  dmesg | grep -E 'type=1326|type=1400|apparmor="DENIED"| denied' | tail -n 20 | sed 's/^/E2E-LOG dmesg| /'
   E2E_FIGURES="$RESTART_FIG kill9=${KILL9_SECS}s stop=${STOP_SECS}s start=${START_SECS}s journal-err=$nerr"
   finish
 }
