@@ -32,7 +32,6 @@ public final class SwtpmLauncher implements EngineFactory {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     /** sun_path is 108 bytes; Java's UnixDomainSocketAddress takes at most 106 (swtpm 107). */
     static final int MAX_SOCKET_PATH = 106;
-    private static final long CONNECT_POLL_MS = 2;
     private static final String DATA_SOCKET = "tpm";
     private static final long MAX_LOG_BYTES = 1 << 20;
     private static final String CTRL_SOCKET = "ctrl";
@@ -82,13 +81,13 @@ public final class SwtpmLauncher implements EngineFactory {
         SwtpmData data = null;
         try {
             long deadline = TimedChannel.deadline(config.startTimeout());
-            ctrl = connect(name, process, ctrlSocket, deadline, s -> SwtpmCtrl.connect(name, s, config.ctrlTimeout()));
+            ctrl = SwtpmAccept.await(name, process, ctrlSocket, deadline, s -> SwtpmCtrl.connect(name, s, config.ctrlTimeout()));
             // swtpm's folder is its own: only a listener running as its uid is it
             if (!ctrl.peerUser().equals(user(process.uid()))) {
                 throw new EngineException("swtpm[" + name + "] ctrl socket " + ctrlSocket + " is served by user "
                         + ctrl.peerUser().getName() + ", not by uid " + process.uid());
             }
-            data = connect(name, process, dataSocket, deadline, s -> SwtpmData.connect(s, config.responseTimeout()));
+            data = SwtpmAccept.await(name, process, dataSocket, deadline, s -> SwtpmData.connect(s, config.responseTimeout()));
             // Before the first INIT (setting it needs a stopped TPM): libtpms then reports 4088 as
             // TPM_PT_MAX_COMMAND/RESPONSE_SIZE, so the guest never builds a command the page can't carry.
             SwtpmCtrl.BufferSize size = ctrl.setBufferSize(TpmEngine.MAX_COMMAND_SIZE);
@@ -289,36 +288,6 @@ public final class SwtpmLauncher implements EngineFactory {
             return SwtpmSurvivor.uidsOf(Path.of("/proc/self")).get(1);
         } catch (IOException e) {
             throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    private interface Connector<T> {
-        T connect(Path socket) throws IOException;
-    }
-
-    /**
-     * Retries until swtpm accepts on {@code socket} (the file appears at bind(), before listen(), so
-     * its existence alone proves nothing); fails early if the process exits.
-     */
-    private static <T> T connect(String name, SwtpmProcess process, Path socket, long deadline,
-                                 Connector<T> connector) throws IOException {
-        while (true) {
-            try {
-                return connector.connect(socket);
-            } catch (IOException e) {
-                if (!process.isAlive()) {
-                    throw new IOException("swtpm exited before accepting on " + socket, e);
-                }
-                if (System.nanoTime() - deadline > 0) {
-                    throw new IOException("swtpm[" + name + "] did not accept on " + socket + " in time", e);
-                }
-            }
-            try {
-                Thread.sleep(CONNECT_POLL_MS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted waiting for " + socket, e);
-            }
         }
     }
 }
