@@ -205,7 +205,8 @@ final class DataPath {
      * From any thread, when the toolstack is removing the device: new commands are refused, the one
      * in the engine gets {@code grace} to finish, then its swtpm is killed so that it ends now (its
      * guest gets a failure response; the engine is closed later, on the device's executor) instead
-     * of holding the removal behind a hung swtpm: libxl waits only 10 s for Closed. The engine is not restarted; the removal saves what is left.
+     * of holding the removal behind a hung swtpm: libxl waits only 10 s for Closed. The engine is not
+     * restarted; the removal saves what is left.
      */
     void abortForRemoval(Duration grace) {
         removing = true;

@@ -62,9 +62,7 @@ final class Survivors {
         try {
             found = engines.survivor(dir);
         } catch (EngineException e) {
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
-                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
-            return Outcome.NONE;
+            return lost(name, e);
         }
         if (found.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: removing the runtime folder {1} left by the last daemon (no running"
@@ -97,6 +95,12 @@ final class Survivors {
         return outcome;
     }
 
+    private static Outcome lost(String name, EngineException e) {
+        LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
+                + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
+        return Outcome.NONE;
+    }
+
     /**
      * A clean stop seals the running state as a DAEMON_STOPPED snapshot after the last command and
      * sends none after it: the swtpm holds exactly that state.
@@ -111,9 +115,7 @@ final class Survivors {
         try {
             running = live.runningState();
         } catch (EngineException e) {
-            LOG.log(System.Logger.Level.WARNING, "vTPM {0}: the swtpm that outlived the last daemon was lost: {1}; the"
-                    + " vTPM keeps its last stored state, its guest's TPM will restart with PCRs reset", name, e.getMessage());
-            return Outcome.NONE;
+            return lost(name, e);
         }
         if (running.isEmpty()) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: the swtpm left by the last daemon runs no TPM; stopping it", name);
