@@ -11,7 +11,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Function;
 import org.vtpmback.xen.jna.LibC;
 import org.vtpmback.xen.jna.Poll;
 import org.vtpmback.xen.jna.xs.XenStoreLib;
@@ -22,8 +25,10 @@ import org.vtpmback.xen.jna.xs.XsHandle;
  * into {@link XenErrnoException} naming the call, the path and the errno. Absence (ENOENT) is a normal
  * answer in xenstore and comes back as an empty result, not an exception.
  *
- * <p>Thread-safe: libxenstore serialises requests on a handle. {@link #close()} is idempotent; the
- * caller must stop using the connection (and stop any thread waiting for watch events) first.
+ * <p>Thread-safe: libxenstore serialises requests on a handle. {@link #close()} is idempotent and waits
+ * (bounded) for calls in flight: libxenstore's xs_close cancels its reader thread and then takes the request
+ * lock, so a request still waiting for its reply would hang it forever (seen: a daemon stopping while a
+ * watch-triggered scan listed a directory). Calls after close throw {@link IllegalStateException}.
  */
 public final class XsConnection implements AutoCloseable {
     /** Environment variable libxenstore reads on every xs_open() to find the daemon's socket. */
@@ -35,6 +40,10 @@ public final class XsConnection implements AutoCloseable {
     private final XsHandle handle;
     private final String name;
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** Read side: one per call in flight; write side: {@link #close()}. */
+    private final ReentrantReadWriteLock inFlight = new ReentrantReadWriteLock();
+    /** How long close waits for calls in flight; xenstored answers in microseconds, a stuck one never. */
+    private static final Duration CLOSE_WAIT = Duration.ofSeconds(10);
     private final int watchFd;
 
     XsConnection(XenStoreLib lib, XsHandle handle, String name) {
@@ -78,7 +87,7 @@ public final class XsConnection implements AutoCloseable {
 
     public Optional<byte[]> read(int txn, String path) {
         IntByReference len = new IntByReference();
-        Pointer buf = lib.xs_read(live(), txn, path, len);
+        Pointer buf = call(h -> lib.xs_read(h, txn, path, len));
         if (buf == null) {
             return absentOrThrow("xs_read", path, Native.getLastError());
         }
@@ -90,23 +99,23 @@ public final class XsConnection implements AutoCloseable {
     }
 
     public void write(int txn, String path, byte[] value) {
-        check(lib.xs_write(live(), txn, path, value, value.length), "xs_write", path);
+        check(call(h -> lib.xs_write(h, txn, path, value, value.length)), "xs_write", path);
     }
 
     public void mkdir(int txn, String path) {
-        check(lib.xs_mkdir(live(), txn, path), "xs_mkdir", path);
+        check(call(h -> lib.xs_mkdir(h, txn, path)), "xs_mkdir", path);
     }
 
     /** Removes a node and its subtree; a node that is already gone is not an error. */
     public void rm(int txn, String path) {
-        if (lib.xs_rm(live(), txn, path) == 0) {
+        if (call(h -> lib.xs_rm(h, txn, path)) == 0) {
             absentOrThrow("xs_rm", path, Native.getLastError());
         }
     }
 
     public Optional<List<String>> directory(int txn, String path) {
         IntByReference num = new IntByReference();
-        Pointer buf = lib.xs_directory(live(), txn, path, num);
+        Pointer buf = call(h -> lib.xs_directory(h, txn, path, num));
         if (buf == null) {
             return absentOrThrow("xs_directory", path, Native.getLastError());
         }
@@ -119,7 +128,7 @@ public final class XsConnection implements AutoCloseable {
 
     public Optional<List<XsNodePermission>> getPermissions(int txn, String path) {
         IntByReference num = new IntByReference();
-        Pointer buf = lib.xs_get_permissions(live(), txn, path, num);
+        Pointer buf = call(h -> lib.xs_get_permissions(h, txn, path, num));
         if (buf == null) {
             return absentOrThrow("xs_get_permissions", path, Native.getLastError());
         }
@@ -145,16 +154,16 @@ public final class XsConnection implements AutoCloseable {
                 array.setInt(at, perms.get(i).domid());
                 array.setInt(at + 4, perms.get(i).perms());
             }
-            check(lib.xs_set_permissions(live(), txn, path, array, perms.size()), "xs_set_permissions", path);
+            check(call(h -> lib.xs_set_permissions(h, txn, path, array, perms.size())), "xs_set_permissions", path);
         }
     }
 
     public void watch(String path, String token) {
-        check(lib.xs_watch(live(), path, token), "xs_watch", path + " token " + token);
+        check(call(h -> lib.xs_watch(h, path, token)), "xs_watch", path + " token " + token);
     }
 
     public void unwatch(String path, String token) {
-        check(lib.xs_unwatch(live(), path, token), "xs_unwatch", path + " token " + token);
+        check(call(h -> lib.xs_unwatch(h, path, token)), "xs_unwatch", path + " token " + token);
     }
 
     /** The descriptor that turns readable when watch events are queued ({@code xs_fileno}). */
@@ -164,13 +173,12 @@ public final class XsConnection implements AutoCloseable {
 
     /** Waits until a watch event may be queued; true if so. Only one thread should wait at a time. */
     public boolean awaitWatchEvent(Duration timeout) {
-        live();
-        return Poll.awaitReadable(watchFd, timeout, "xs_fileno " + name);
+        return call(h -> Poll.awaitReadable(watchFd, timeout, "xs_fileno " + name));
     }
 
     /** The next queued watch event without blocking; empty when none is queued. */
     public Optional<XsWatchEvent> checkWatch() {
-        Pointer buf = lib.xs_check_watch(live());
+        Pointer buf = call(h -> lib.xs_check_watch(h));
         if (buf == null) {
             int errno = Native.getLastError();
             if (errno == Errno.EAGAIN.value()) {
@@ -184,7 +192,7 @@ public final class XsConnection implements AutoCloseable {
     /** Blocks until a watch event arrives. Prefer {@link #awaitWatchEvent} + {@link #checkWatch}: this cannot be interrupted. */
     public XsWatchEvent readWatch() {
         IntByReference num = new IntByReference();
-        Pointer buf = lib.xs_read_watch(live(), num);
+        Pointer buf = call(h -> lib.xs_read_watch(h, num));
         if (buf == null) {
             throw new XenErrnoException("xs_read_watch", name, Native.getLastError());
         }
@@ -192,7 +200,7 @@ public final class XsConnection implements AutoCloseable {
     }
 
     public int transactionStart() {
-        int txn = lib.xs_transaction_start(live());
+        int txn = call(h -> lib.xs_transaction_start(h));
         if (txn == XenStoreLib.XBT_NULL) {
             throw new XenErrnoException("xs_transaction_start", name, Native.getLastError());
         }
@@ -201,7 +209,7 @@ public final class XsConnection implements AutoCloseable {
 
     /** Commits (or aborts) the transaction; false when a commit conflicted (EAGAIN) and must be redone. */
     public boolean transactionEnd(int txn, boolean abort) {
-        if (lib.xs_transaction_end(live(), txn, (byte) (abort ? 1 : 0)) != 0) {
+        if (call(h -> lib.xs_transaction_end(h, txn, (byte) (abort ? 1 : 0))) != 0) {
             return true;
         }
         int errno = Native.getLastError();
@@ -212,7 +220,7 @@ public final class XsConnection implements AutoCloseable {
     }
 
     public String domainPath(int domid) {
-        Pointer buf = lib.xs_get_domain_path(live(), domid);
+        Pointer buf = call(h -> lib.xs_get_domain_path(h, domid));
         if (buf == null) {
             throw new XenErrnoException("xs_get_domain_path", "domid " + domid, Native.getLastError());
         }
@@ -227,7 +235,7 @@ public final class XsConnection implements AutoCloseable {
     public boolean isDomainIntroduced(int domid) {
         // libxenstore returns false both for "no" and for a failed request; errno tells them apart.
         Native.setLastError(0);
-        if (lib.xs_is_domain_introduced(live(), domid) != 0) {
+        if (call(h -> lib.xs_is_domain_introduced(h, domid)) != 0) {
             return true;
         }
         int errno = Native.getLastError();
@@ -239,21 +247,46 @@ public final class XsConnection implements AutoCloseable {
 
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true)) {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        boolean idle;
+        try {
+            idle = inFlight.writeLock().tryLock(CLOSE_WAIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            idle = false;
+        }
+        if (!idle) {
+            // xs_close would hang behind the call that is stuck: leak the handle (the process is usually ending)
+            System.getLogger(XsConnection.class.getName()).log(System.Logger.Level.WARNING,
+                    "xenstore connection to {0}: a call did not return within {1} s; not closing the handle", name,
+                    CLOSE_WAIT.toSeconds());
+            return;
+        }
+        try {
             lib.xs_close(handle);
+        } finally {
+            inFlight.writeLock().unlock();
+        }
+    }
+
+    /** Runs {@code call} on the open handle, counted as in flight so that {@link #close()} waits for it. */
+    private <T> T call(Function<XsHandle, T> call) {
+        inFlight.readLock().lock();
+        try {
+            if (closed.get()) {
+                throw new IllegalStateException("xenstore connection to " + name + " is closed");
+            }
+            return call.apply(handle);
+        } finally {
+            inFlight.readLock().unlock();
         }
     }
 
     @Override
     public String toString() {
         return "XsConnection[" + name + (closed.get() ? ", closed]" : "]");
-    }
-
-    private XsHandle live() {
-        if (closed.get()) {
-            throw new IllegalStateException("xenstore connection to " + name + " is closed");
-        }
-        return handle;
     }
 
     private static void check(byte ok, String call, String path) {

@@ -26,6 +26,7 @@ import org.vtpmback.xenstore.XsPath;
 public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness {
     private static final System.Logger LOG = System.getLogger(VtpmDaemon.class.getName());
     private static final Duration STOP_TIMEOUT = Duration.ofSeconds(30);
+    private static final Duration POOL_DRAIN = Duration.ofSeconds(5);
 
     private final XenStore store;
     private final int backendDomid;
@@ -39,6 +40,8 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     /** Each device's first step (see {@link VtpmDevice#start}), for {@link #start()}'s readiness. */
     private final Map<DeviceId, CompletableFuture<Void>> firstSteps = new ConcurrentHashMap<>();
     private volatile Runnable devicesChanged = () -> { };
+    /** Set by {@link #close()}: a scan still queued then does nothing (its xenstore connection is closing). */
+    private volatile boolean closing;
     private Watch watch;
 
     public VtpmDaemon(XenStore store, int backendDomid, DeviceResources resources) {
@@ -112,6 +115,9 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     }
 
     private void scan() {
+        if (closing) {
+            return;
+        }
         for (String domid : store.list(base)) {
             for (String devid : store.list(base.child(domid))) {
                 Optional<DeviceId> id = DeviceId.parse(domid, devid);
@@ -162,6 +168,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         if (watch == null) {
             return;
         }
+        closing = true;
         watch.close();
         watch = null;
         CountDownLatch detached = new CountDownLatch(devices.size());
@@ -176,6 +183,15 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         devices.clear();
         firstSteps.clear();
         pool.shutdown();
+        try {
+            // The caller closes the xenstore connection next: let a scan that is running finish first.
+            // A worker stuck in a command of a hung swtpm is not waited for longer (that device detached anyway).
+            if (!pool.awaitTermination(POOL_DRAIN.toSeconds(), TimeUnit.SECONDS)) {
+                LOG.log(System.Logger.Level.WARNING, "worker threads still busy {0} after the devices detached", POOL_DRAIN);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         LOG.log(System.Logger.Level.INFO, "stopped");
     }
 }

@@ -11,6 +11,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.vtpmback.backend.device.DaemonWatchdog;
 import org.vtpmback.backend.device.VtpmDaemon;
@@ -56,18 +57,22 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
-        DaemonLock lock;
-        try {
-            lock = DaemonLock.acquire(config.stateDir());
-        } catch (DaemonLock.HeldElsewhere e) {
-            return Main.fail(inv, e.getMessage());
-        } catch (IOException e) {
-            return Main.fail(inv, "cannot lock " + config.stateDir().resolve(DaemonLock.FILE) + ": " + e);
+        // A reload's successor takes the lock only after the running daemon has handed over (runLocked).
+        Optional<Predecessor> predecessor = Predecessor.fromEnvironment(System.getenv());
+        AtomicReference<DaemonLock> lock = new AtomicReference<>();
+        if (predecessor.isEmpty()) {
+            try {
+                lock.set(DaemonLock.acquire(config.stateDir()));
+            } catch (DaemonLock.HeldElsewhere e) {
+                return Main.fail(inv, e.getMessage());
+            } catch (IOException e) {
+                return Main.fail(inv, "cannot lock " + config.stateDir().resolve(DaemonLock.FILE) + ": " + e);
+            }
         }
         try {
-            return runLocked(inv, config, swtpm);
+            return runLocked(inv, config, swtpm, predecessor, lock);
         } finally {
-            closeQuietly(lock, "daemon lock");
+            Optional.ofNullable(lock.get()).ifPresent(l -> closeQuietly(l, "daemon lock"));
         }
     }
 
@@ -88,7 +93,8 @@ final class DaemonCommand {
         return new SwtpmLauncher(jail.map(swtpm::withJail).orElse(swtpm));
     }
 
-    private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm) {
+    private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm, Optional<Predecessor> predecessor,
+            AtomicReference<DaemonLock> lock) {
         ServiceManager manager;
         try {
             manager = ServiceManager.fromEnvironment(System.getenv());
@@ -103,16 +109,8 @@ final class DaemonCommand {
             return Main.fail(inv, e.getMessage());
         }
         Dirs.notInRam(config.runtimeDir()).ifPresent(warning -> LOG.log(Level.WARNING, warning));
-        MasterKey key;
-        try {
-            key = MasterKeys.forDaemon(config, System.getenv());
-        } catch (MasterKey.Missing e) {
-            return Main.failConfig(inv, e.getMessage()); // restore the key or pass its credential: a retry cannot
-        } catch (IOException e) {
-            return Main.fail(inv, e.getMessage());
-        }
         StartupPhases phases = new StartupPhases();
-        phases.mark("JVM, configuration and master key");
+        phases.mark("JVM and configuration");
         Host host;
         try {
             host = Host.open(config);
@@ -135,6 +133,30 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot run swtpm confined: " + e.getMessage());
         }
+        if (predecessor.isPresent()) {
+            // Warm: everything up to here needs no lock. The running daemon detaches only now.
+            try {
+                predecessor.get().handOver();
+                lock.set(DaemonLock.acquireWaiting(config.stateDir(), Predecessor.GO_TIMEOUT));
+            } catch (Predecessor.HandoverFailed | DaemonLock.HeldElsewhere | IOException | InterruptedException e) {
+                closeQuietly(store, "xenstore connection");
+                host.close();
+                return Main.fail(inv, "reload: " + e.getMessage());
+            }
+            phases.mark("hand-over from the running daemon");
+        }
+        MasterKey key;
+        try {
+            key = MasterKeys.forDaemon(config, System.getenv());
+        } catch (MasterKey.Missing e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.failConfig(inv, e.getMessage()); // restore the key or pass its credential: a retry cannot
+        } catch (IOException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            return Main.fail(inv, e.getMessage());
+        }
         PersistentInstances instances;
         try {
             instances = Instances.open(config, key, launcher, host.domains());
@@ -143,7 +165,7 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
         }
-        phases.mark("state store");
+        phases.mark("master key and state store");
         try {
             int recovered = instances.recoverAfterCrash();
             if (recovered > 0) {
@@ -157,31 +179,14 @@ final class DaemonCommand {
         }
         phases.mark("swtpm processes left by the last daemon");
         VtpmDaemon daemon = new VtpmDaemon(store, config.backendDomid(), host.resources(instances));
-        AtomicReference<Optional<DaemonWatchdog>> watchdog = new AtomicReference<>(Optional.empty());
-
-        CountDownLatch stopped = new CountDownLatch(1);
-        AtomicBoolean stopping = new AtomicBoolean();
-        Runnable stop = () -> {
-            if (!stopping.compareAndSet(false, true)) {
-                return;
+        Running running = new Running(manager, daemon, store, host);
+        Lifecycle.Registration hook = inv.lifecycle().onStop(() -> {
+            if (running.detach("stopping: detaching from the guests", true)) {
+                running.finish(Main.OK);
             }
-            manager.stopping("stopping: detaching from the guests");
-            watchdog.get().ifPresent(DaemonWatchdog::close);
-            LOG.log(Level.INFO, "stopping: detaching from the guests (they keep their vTPMs; a restarted daemon re-attaches)");
-            try {
-                daemon.close();
-            } catch (RuntimeException e) {
-                LOG.log(Level.ERROR, "stopping the daemon failed", e);
-            } finally {
-                closeQuietly(store, "xenstore connection");
-                closeQuietly(host, "host");
-                LogSetup.flush(); // on SIGTERM the JVM ends with this hook: the last lines must be out by then
-                stopped.countDown();
-            }
-        };
-        Lifecycle.Registration hook = inv.lifecycle().onStop(stop);
+        });
         daemon.onDevicesChanged(() -> {
-            if (!stopping.get()) {
+            if (!running.detaching()) {
                 manager.status(serving(daemon));
             }
         });
@@ -189,7 +194,7 @@ final class DaemonCommand {
             awaitStartup(daemon.start());
         } catch (RuntimeException e) {
             hook.cancel();
-            stop.run();
+            running.detach("stopping: the start failed", true);
             return Main.fail(inv, "cannot start watching backend domain " + config.backendDomid() + " in xenstore: "
                     + e.getMessage());
         }
@@ -202,14 +207,85 @@ final class DaemonCommand {
         LOG.log(Level.INFO, "ready {0}", phases.summary());
         // the watch is armed and every device found at start took its first step: libxl may add devices now
         manager.ready(serving(daemon));
-        watchdog.set(DaemonWatchdog.start(manager, daemon));
-        try {
-            stopped.await();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stop.run();
+        running.watchdog(DaemonWatchdog.start(manager, daemon));
+        Reload reload = new Reload(Successor.commandLine(System.getenv(), inv), config.runtimeDir(), manager,
+                () -> serving(daemon), running);
+        inv.lifecycle().onReload(reload::run);
+        return running.awaitFinish();
+    }
+
+    /** The serving daemon and what it holds, for the one stop or hand-over that ends it. */
+    private static final class Running implements Reload.Serving {
+        private final ServiceManager manager;
+        private final VtpmDaemon daemon;
+        private final XenStore store;
+        private final Host host;
+        private final AtomicBoolean detaching = new AtomicBoolean();
+        private final CountDownLatch finished = new CountDownLatch(1);
+        private final AtomicInteger exitStatus = new AtomicInteger(Main.OK);
+        private volatile Optional<DaemonWatchdog> watchdog = Optional.empty();
+
+        Running(ServiceManager manager, VtpmDaemon daemon, XenStore store, Host host) {
+            this.manager = manager;
+            this.daemon = daemon;
+            this.store = store;
+            this.host = host;
         }
-        return Main.OK;
+
+        void watchdog(Optional<DaemonWatchdog> w) {
+            this.watchdog = w;
+        }
+
+        boolean detaching() {
+            return detaching.get();
+        }
+
+        /**
+         * Detaches from every guest, leaving their swtpm processes running (a stop, or a hand-over to a
+         * successor). Only the first call does it; false for the others.
+         */
+        @Override
+        public boolean detach(String status, boolean stop) {
+            if (!detaching.compareAndSet(false, true)) {
+                return false;
+            }
+            if (stop) {
+                manager.stopping(status);
+            } else {
+                manager.status(status);
+            }
+            watchdog.ifPresent(DaemonWatchdog::close);
+            LOG.log(Level.INFO, "{0} (the guests keep their vTPMs; the next daemon re-attaches)", status);
+            try {
+                daemon.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.ERROR, "stopping the daemon failed", e);
+            } finally {
+                closeQuietly(store, "xenstore connection");
+                closeQuietly(host, "host");
+                LogSetup.flush(); // on SIGTERM the JVM ends with this hook: the last lines must be out by then
+            }
+            return true;
+        }
+
+        /** Ends the daemon's main thread with {@code status}. */
+        @Override
+        public void finish(int status) {
+            exitStatus.set(status);
+            finished.countDown();
+        }
+
+        int awaitFinish() {
+            try {
+                finished.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                if (detach("stopping: interrupted", true)) {
+                    finish(Main.OK);
+                }
+            }
+            return exitStatus.get();
+        }
     }
 
     /**

@@ -52,6 +52,24 @@ final class DaemonLock implements AutoCloseable {
         }
     }
 
+    /**
+     * {@link #acquire}, retried until {@code wait} has passed: a reload's successor takes the lock the
+     * moment the old daemon, which has just said "go", releases it on its way out.
+     */
+    static DaemonLock acquireWaiting(Path stateDir, java.time.Duration wait) throws IOException, HeldElsewhere, InterruptedException {
+        long deadline = System.nanoTime() + wait.toNanos();
+        while (true) {
+            try {
+                return acquire(stateDir);
+            } catch (HeldElsewhere e) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw e;
+                }
+                Thread.sleep(10);
+            }
+        }
+    }
+
     /** Releases the lock (closing the channel does). */
     @Override
     public void close() throws IOException {

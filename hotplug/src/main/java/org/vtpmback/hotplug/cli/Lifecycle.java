@@ -1,9 +1,19 @@
 package org.vtpmback.hotplug.cli;
 
-/** Runs a stop action when the process is asked to stop (SIGTERM, SIGINT); a seam for tests. */
+/**
+ * Runs a stop action when the process is asked to stop (SIGTERM, SIGINT), and a reload action when it is
+ * asked to hand over to a successor (SIGHUP, systemd's {@code ExecReload=}); a seam for tests.
+ */
 interface Lifecycle {
     /** Registers {@code stop}; returns a handle that unregisters it. */
     Registration onStop(Runnable stop);
+
+    /**
+     * Runs {@code reload} on a thread of its own each time the process gets SIGHUP. Without it SIGHUP would
+     * end the JVM (its default), which would detach every guest as a stop does. A test's lifecycle ignores it.
+     */
+    default void onReload(Runnable reload) {
+    }
 
     /**
      * Makes an {@link Error} or uncaught exception on any thread end the process ({@link FatalErrorHandler}).
@@ -29,6 +39,17 @@ interface Lifecycle {
                     // the hook is running or about to: nothing to cancel
                 }
             };
+        }
+
+        @Override
+        public void onReload(Runnable reload) {
+            // sun.misc.Signal (jdk.unsupported) is the JDK's only way to catch a signal; the handler runs on
+            // the JVM's signal dispatcher thread, so the work goes to a thread of its own.
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+                Thread t = new Thread(reload, "vtpmback-reload");
+                t.setDaemon(true);
+                t.start();
+            });
         }
 
         @Override

@@ -18,13 +18,16 @@ import org.vtpmback.backend.engine.SwtpmJail;
  * xenstored and simulation directory, without {@code startDaemon()}.
  */
 public final class DaemonProcess implements AutoCloseable {
-    private final Process process;
+    /** The daemon this test started; a reload's successor is no child of this JVM (see {@link #reload}). */
+    private final java.util.Optional<Process> process;
+    private final ProcessHandle handle;
     private final Path log;
     /** Where its swtpm processes work: {@code <runtime-dir>/instances}. */
     private final Path instancesDir;
 
-    private DaemonProcess(Process process, Path log, Path instancesDir) {
+    private DaemonProcess(java.util.Optional<Process> process, ProcessHandle handle, Path log, Path instancesDir) {
         this.process = process;
+        this.handle = handle;
         this.log = log;
         this.instancesDir = instancesDir;
     }
@@ -53,10 +56,17 @@ public final class DaemonProcess implements AutoCloseable {
      */
     public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, Map<String, String> env, List<String> jvmOptions,
             String... extraSettings) throws IOException, InterruptedException {
+        return start(xenstoredSocket, simDir, work, java.util.Optional.empty(), env, jvmOptions, extraSettings);
+    }
+
+    /** {@link #start(Path, Path, Path, Map, List, String...)} with {@code --config configFile} (a reload reads it again). */
+    public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, java.util.Optional<Path> configFile,
+            Map<String, String> env, List<String> jvmOptions, String... extraSettings) throws IOException, InterruptedException {
         Path log = work.resolve("daemon.log");
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
+        configFile.ifPresent(f -> cmd.addAll(List.of("--config", f.toString())));
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
                 "state-dir=" + work.resolve("state"), "runtime-dir=" + work.resolve("run"),
                 "master-key=" + work.resolve("state/master.key"))) {
@@ -76,7 +86,7 @@ public final class DaemonProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         Process p = pb.start();
-        DaemonProcess daemon = new DaemonProcess(p, log, work.resolve("run/instances"));
+        DaemonProcess daemon = new DaemonProcess(java.util.Optional.of(p), p.toHandle(), log, work.resolve("run/instances"));
         try {
             // JVM start, crash recovery and survivors taken over: as long as the daemon (a child of this JVM) works
             ProgressWait.await("vtpmback daemon pid " + p.pid() + " ready", () -> {
@@ -106,7 +116,44 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     public long pid() {
-        return process.pid();
+        return handle.pid();
+    }
+
+    /**
+     * SIGHUP, as {@code systemctl reload}: the daemon starts a successor and hands its guests over. Waits until
+     * this daemon has exited and returns the successor (found by its "reload: handed over to pid" line).
+     */
+    public DaemonProcess reload() throws IOException, InterruptedException {
+        long logStart = Files.size(log);
+        Process kill = new ProcessBuilder("kill", "-HUP", Long.toString(pid())).inheritIO().start();
+        if (kill.waitFor() != 0) {
+            throw new IllegalStateException("kill -HUP " + pid() + " failed");
+        }
+        java.util.regex.Pattern handedOver = java.util.regex.Pattern.compile("reload: handed over to pid (\\d+)");
+        long[] successor = {0};
+        ProgressWait.await("vtpmback daemon pid " + pid() + " handing over", () -> {
+            java.util.regex.Matcher m = handedOver.matcher(logSince(logStart));
+            if (m.find()) {
+                successor[0] = Long.parseLong(m.group(1));
+                return !handle.isAlive();
+            } else if (!handle.isAlive()) {
+                throw new IllegalStateException("vtpmback daemon pid " + pid() + " exited without handing over; log:\n"
+                        + logSince(logStart));
+            }
+            return false;
+        }, () -> "log:\n" + logSinceQuietly(logStart));
+        ProcessHandle next = ProcessHandle.of(successor[0]).orElseThrow(
+                () -> new IllegalStateException("the successor pid " + successor[0] + " is gone; log:\n" + logSinceQuietly(logStart)));
+        DaemonProcess daemon = new DaemonProcess(java.util.Optional.empty(), next, log, instancesDir);
+        ProgressWait.await("successor pid " + next.pid() + " ready", () -> {
+            if (daemon.logSince(logStart).contains("serving backend domain")) {
+                return true;
+            } else if (!next.isAlive()) {
+                throw new IllegalStateException("the successor pid " + next.pid() + " exited; log:\n" + daemon.logSince(logStart));
+            }
+            return false;
+        }, () -> "log:\n" + logSinceQuietly(logStart));
+        return daemon;
     }
 
     /** The whole log file (every run of the daemon with this work folder). */
@@ -129,15 +176,27 @@ public final class DaemonProcess implements AutoCloseable {
 
     /** Waits for the daemon to end by itself; its exit status, or empty if it still runs after {@code timeout}. */
     public java.util.OptionalInt awaitExit(Duration timeout) throws InterruptedException {
-        return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? java.util.OptionalInt.of(process.exitValue())
+        Process p = process.orElseThrow(() -> new IllegalStateException("a reload's successor is no child of this JVM"));
+        return p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS) ? java.util.OptionalInt.of(p.exitValue())
                 : java.util.OptionalInt.empty();
     }
 
     /** kill -9: no teardown of any kind, exactly as the OOM killer does it. */
     public void kill() throws InterruptedException {
-        process.destroyForcibly();
-        if (!process.waitFor(30, TimeUnit.SECONDS)) {
-            throw new IllegalStateException("vtpmback daemon pid " + process.pid() + " survived SIGKILL");
+        handle.destroyForcibly();
+        if (!exited(Duration.ofSeconds(30))) {
+            throw new IllegalStateException("vtpmback daemon pid " + handle.pid() + " survived SIGKILL");
+        }
+    }
+
+    private boolean exited(Duration timeout) throws InterruptedException {
+        try {
+            handle.onExit().get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return true;
+        } catch (java.util.concurrent.TimeoutException e) {
+            return false;
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -146,10 +205,10 @@ public final class DaemonProcess implements AutoCloseable {
      * processes running for the next daemon.
      */
     public void stop() throws InterruptedException {
-        process.destroy();
-        if (!process.waitFor(45, TimeUnit.SECONDS)) {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+        handle.destroy();
+        if (!exited(Duration.ofSeconds(45))) {
+            handle.destroyForcibly();
+            exited(Duration.ofSeconds(10));
         }
     }
 
