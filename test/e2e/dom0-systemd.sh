@@ -6,8 +6,9 @@
 # systemd-sysv-generator makes from xen-utils-common's /etc/init.d/xen (xenstored, the daemon
 # Debian picks, then xen-init-dom0 and xenconsoled). vtpmback comes from its .deb (dpkg -i), the
 # unit as packaged plus one drop-in for the emulated CPU. Then, with a TPM 1.2 guest: kill -9 of the
-# daemon (systemd restarts it), systemctl restart while the guest sends commands throughout (lost
-# commands counted), systemctl stop (the guest's device stays Connected) and start.
+# daemon (systemd restarts it), systemctl reload, a package upgrade (dpkg -i again) and systemctl
+# restart while the guest sends commands throughout (lost commands counted; a reload and an upgrade
+# must lose none), systemctl stop (the guest's device stays Connected) and start.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LANG=C
 # this runs as a service: its stdout is the journal, the host reads the serial console
@@ -122,36 +123,75 @@ step_kill9() {
   else bad "PCR16 after kill -9 '$(pcr16 domu12)', before '$pcr_ext'"; fi
 }
 
-step_restart() {
-  # the guest sends TPM_GetRandom once a second throughout (wl_start in domu-init.sh)
+# under_load <what> <judge: always|flag> <command...>: runs the command while domu12 sends TPM_GetRandom
+# once a second (wl_start in domu-init.sh), waits for the daemon's next readiness line and the
+# re-attach, then counts the guest's lost commands and the longest gap between two answers.
+# Sets LOST, GAP, LOAD_SECS, LOAD_FIG. judge=always: a lost command fails the scenario;
+# judge=flag: only with E2E_RESTART_LOSSLESS=1 (else reported).
+under_load() {
+  what=$1 judge=$2; shift 2
   gcmd domu12 "wl_start $T12_GETRANDOM 1" > /dev/null || bad "could not start domu12's command loop"
   sleep 8
-  n0=$(wc -l < $DLOG); c0=$(ready_count)
+  n0=$(wc -l < $DLOG); c0=$(ready_count); old=$(unit_pid); swtpms=$(pgrep -x swtpm | xargs)
+  r0=$(systemctl show -p NRestarts --value $UNIT)
   t0=$(up)
-  systemctl restart $UNIT; rc=$?
+  "$@" > $R/under-load.out 2>&1; rc=$?
   ret=$(since $t0)
-  sd_wait_ready $c0 300 || bad "no readiness line after systemctl restart"
+  sed "s/^/E2E-LOG $what| /" $R/under-load.out | tail -n 20
+  sd_wait_ready $c0 300 || bad "no readiness line after $what"
   ready=$(since $t0)
   await_reattach $id $n0
-  RESTART_SECS=$(since $t0)
-  [ $rc = 0 ] && ok "systemctl restart: returned after ${ret}s, ready after ${ready}s, re-attached after ${RESTART_SECS}s" ||
-    bad "systemctl restart: rc=$rc"
+  LOAD_SECS=$(since $t0)
+  if [ $rc = 0 ]; then ok "$what: returned after ${ret}s, ready after ${ready}s, re-attached after ${LOAD_SECS}s"
+  else bad "$what: rc=$rc"; fi
+  say "$what: MainPID $old -> $(unit_pid), NRestarts $r0 -> $(systemctl show -p NRestarts --value $UNIT), swtpm $swtpms -> $(pgrep -x swtpm | xargs)"
+  say "$(daemon_log_since $n0 | grep -E 'ready [0-9.]+ s after the JVM started' | head -n 1 | sed 's/^.*\] //')"
   sleep 8
   wl=$(GCMD_SECS=150 gcmd domu12 "wl_stop 00c40000001600000000; wl_gap 00c40000001600000000")
-  echo "$wl" | sed 's/^/E2E-LOG domu12 load| /'
+  echo "$wl" | sed "s/^/E2E-LOG domu12 load $what| /"
   total=$(echo "$wl" | sed -n 's/^WL total=\([0-9]*\) .*/\1/p')
   LOST=$(echo "$wl" | sed -n 's/^WLGAP lost=\([0-9]*\) .*/\1/p')
   GAP=$(echo "$wl" | sed -n 's/^WLGAP .* gap=\([0-9.]*\) .*/\1/p')
-  RESTART_FIG="restart-lost=${LOST:-?}/${total:-?} restart-gap=${GAP:-?}s restart=${RESTART_SECS}s"
-  say "systemctl restart under load: $RESTART_FIG ($(echo "$wl" | head -n 1))"
+  LOAD_FIG="lost=${LOST:-?}/${total:-?} gap=${GAP:-?}s took=${LOAD_SECS}s"
+  say "$what under load: $LOAD_FIG ($(echo "$wl" | head -n 1))"
   errs=$(gcmd domu12 'tpmlog | grep -c -E "error|ETIME|-62"')
   say "guest kernel TPM error messages so far: $errs"
   if [ -z "$total" ] || [ "$total" -lt 5 ]; then bad "the guest's command loop did not run (total '${total:-none}')"
-  elif [ "${LOST:-1}" = 0 ]; then ok "systemctl restart cost the TPM 1.2 guest no command ($total sent, longest gap ${GAP}s)"
-  elif [ "$E2E_RESTART_LOSSLESS" = 1 ]; then bad "systemctl restart lost $LOST of $total guest commands (gap ${GAP}s; E2E_RESTART_LOSSLESS=1)"
-  else say "systemctl restart lost $LOST of $total guest commands (gap ${GAP}s): reported, not judged (E2E_RESTART_LOSSLESS=1 judges it)"; fi
-  if tpm domu12 $T12_GETRANDOM && is_rc0; then ok "the guest's TPM answers after systemctl restart"
-  else bad "TPM_GetRandom after systemctl restart: '$RSP'"; fi
+  elif [ "${LOST:-1}" = 0 ]; then ok "$what cost the TPM 1.2 guest no command ($total sent, longest gap ${GAP}s)"
+  elif [ "$judge" = always ] || [ "$E2E_RESTART_LOSSLESS" = 1 ]; then bad "$what lost $LOST of $total guest commands (gap ${GAP}s)"
+  else say "$what lost $LOST of $total guest commands (gap ${GAP}s): reported, not judged (E2E_RESTART_LOSSLESS=1 judges it)"; fi
+  if tpm domu12 $T12_GETRANDOM && is_rc0; then ok "the guest's TPM answers after $what"
+  else bad "TPM_GetRandom after $what: '$RSP'"; fi
+}
+
+step_restart() {
+  under_load "systemctl restart" flag systemctl restart $UNIT
+  RESTART_FIG="restart-lost=${LOST:-?} restart-gap=${GAP:-?}s restart=${LOAD_SECS}s"
+}
+
+# systemctl reload: the running daemon starts a successor and hands over once it is warm, so the
+# guest waits only for the detach and take-over, never for a JVM start: judged always.
+step_reload() {
+  pcr_ext=$(pcr16 domu12)
+  under_load "systemctl reload" always systemctl reload $UNIT
+  RELOAD_FIG="reload-lost=${LOST:-?} reload-gap=${GAP:-?}s reload=${LOAD_SECS}s"
+  check "a new MainPID after the reload ($(unit_pid), was $old), no restart (NRestarts $(systemctl show -p NRestarts --value $UNIT))" \
+    [ "$(unit_pid)" != "$old" ] && [ "$(systemctl show -p NRestarts --value $UNIT)" = "$r0" ]
+  check "the same swtpm process after the reload ($(pgrep -x swtpm | xargs))" [ "$(pgrep -x swtpm | xargs)" = "$swtpms" ]
+  h=$(daemon_log_since $n0 | grep -E 'reload: handed over to pid' | head -n 1 | sed 's/^.*\] //')
+  check "hand-over logged: ${h:-none}" [ -n "$h" ]
+  p=$(pcr16 domu12)
+  if [ -n "$pcr_ext" ] && [ "$p" = "$pcr_ext" ]; then ok "PCR16 kept over the reload ($p)"
+  else bad "PCR16 after the reload '$p', before '$pcr_ext'"; fi
+}
+
+# The package upgraded in place (the same .deb again: dpkg runs postinst configure with the old
+# version, which reloads the running service): judged always, as a reload.
+step_upgrade() {
+  under_load "package upgrade (dpkg -i)" always dpkg -i --force-confold /e2e/vtpmback.deb
+  UPGRADE_FIG="upgrade-lost=${LOST:-?} upgrade-gap=${GAP:-?}s upgrade=${LOAD_SECS}s"
+  check "the upgrade reloaded, not restarted (NRestarts $(systemctl show -p NRestarts --value $UNIT), MainPID $old -> $(unit_pid))" \
+    [ "$(systemctl show -p NRestarts --value $UNIT)" = "$r0" ] && [ "$(unit_pid)" != "$old" ]
 }
 
 step_stop_start() {
@@ -201,6 +241,8 @@ scenario10() {
   if [ -n "$p" ] && [ "$p" != "$(printf '%040d' 0)" ]; then ok "PCR16 extended: $p"
   else bad "PCR16 after TPM_Extend: '$p'"; fi
   step_kill9
+  step_reload
+  step_upgrade
   step_restart
   step_stop_start
   # the unit's journal is in the serial log live (E2E-VTPMBACK| lines, journalctl -f -o short-monotonic)
@@ -210,7 +252,7 @@ scenario10() {
   say "journalctl -p err -u $UNIT: $nerr entries; $(unit_figure NRestarts Result ExecMainStatus)"
   # what the unit's sandbox denied: seccomp (audit type 1326), AppArmor/SELinux (1400), the rest
   dmesg | grep -E 'type=1326|type=1400|apparmor="DENIED"| denied' | tail -n 20 | sed 's/^/E2E-LOG dmesg| /'
-  E2E_FIGURES="$RESTART_FIG kill9=${KILL9_SECS}s stop=${STOP_SECS}s start=${START_SECS}s journal-err=$nerr"
+  E2E_FIGURES="$RELOAD_FIG $UPGRADE_FIG $RESTART_FIG kill9=${KILL9_SECS}s stop=${STOP_SECS}s start=${START_SECS}s journal-err=$nerr"
   finish
 }
 
