@@ -109,8 +109,17 @@ final class DaemonCommand {
             return Main.fail(inv, e.getMessage());
         }
         Dirs.notInRam(config.runtimeDir()).ifPresent(warning -> LOG.log(Level.WARNING, warning));
+        // Before the lock in a reload's successor too: the running daemon made the key at its first start.
+        MasterKey key;
+        try {
+            key = MasterKeys.forDaemon(config, System.getenv());
+        } catch (MasterKey.Missing e) {
+            return Main.failConfig(inv, e.getMessage()); // restore the key or pass its credential: a retry cannot
+        } catch (IOException e) {
+            return Main.fail(inv, e.getMessage());
+        }
         StartupPhases phases = new StartupPhases();
-        phases.mark("JVM and configuration");
+        phases.mark("JVM, configuration and master key");
         Host host;
         try {
             host = Host.open(config);
@@ -145,18 +154,6 @@ final class DaemonCommand {
             }
             phases.mark("hand-over from the running daemon");
         }
-        MasterKey key;
-        try {
-            key = MasterKeys.forDaemon(config, System.getenv());
-        } catch (MasterKey.Missing e) {
-            closeQuietly(store, "xenstore connection");
-            host.close();
-            return Main.failConfig(inv, e.getMessage()); // restore the key or pass its credential: a retry cannot
-        } catch (IOException e) {
-            closeQuietly(store, "xenstore connection");
-            host.close();
-            return Main.fail(inv, e.getMessage());
-        }
         PersistentInstances instances;
         try {
             instances = Instances.open(config, key, launcher, host.domains());
@@ -165,7 +162,7 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
         }
-        phases.mark("master key and state store");
+        phases.mark("state store");
         try {
             int recovered = instances.recoverAfterCrash();
             if (recovered > 0) {

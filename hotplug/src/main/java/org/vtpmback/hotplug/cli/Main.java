@@ -45,7 +45,8 @@ public final class Main {
     static int run(String[] args, PrintStream out, PrintStream err, Lifecycle lifecycle) {
         PrintWriter helpOut = new PrintWriter(out, true);
         try {
-            CommandLine cl = VtpmbackCommand.commandLine(new VtpmbackCommand(out, err, lifecycle));
+            VtpmbackCommand root = new VtpmbackCommand(out, err, lifecycle);
+            CommandLine cl = daemonStart(args) ? VtpmbackCommand.daemonOnly(root) : VtpmbackCommand.commandLine(root);
             cl.setOut(helpOut);
             cl.setErr(new PrintWriter(err, true));
             cl.setColorScheme(CommandLine.Help.defaultColorScheme(CommandLine.Help.Ansi.OFF));
@@ -55,6 +56,12 @@ public final class Main {
             helpOut.flush();
             LogSetup.flush(); // the log is written off the caller's thread: let its last lines out, within a bound
         }
+    }
+
+    /** {@code vtpmback daemon [options]} without a help option: see {@link VtpmbackCommand#daemonOnly}. */
+    private static boolean daemonStart(String[] args) {
+        return args.length > 0 && args[0].equals("daemon")
+                && java.util.Arrays.stream(args).noneMatch(a -> a.equals("--help") || a.equals("-h"));
     }
 
     /** Loads {@code inv}'s configuration (a bad one: 2 if from the command line, else 78) and runs {@code handler}. */

@@ -78,6 +78,18 @@ public final class VtpmbackCommand implements Callable<Integer> {
         return cl;
     }
 
+    /**
+     * Only {@code daemon}, for the service's start: building the whole tree reflects over every command (about 600
+     * classes loaded, a third of the daemon's JVM phase here and many seconds under emulation), and a restart
+     * costs the guests exactly that time. Its parsing is the same; {@code --help} goes through the whole tree.
+     */
+    static CommandLine daemonOnly(VtpmbackCommand root) {
+        CommandLine cl = new CommandLine(CommandSpec.wrapWithoutInspection(root).name(Main.PROGRAM));
+        cl.setExpandAtFiles(false);
+        cl.addSubcommand("daemon", new ServiceCommands.Daemon());
+        return cl;
+    }
+
     @Override
     public Integer call() {
         throw new ParameterException(spec.commandLine(), "no command given");
