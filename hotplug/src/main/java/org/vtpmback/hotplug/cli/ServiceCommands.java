@@ -13,7 +13,7 @@ final class ServiceCommands {
     private ServiceCommands() {
     }
 
-    @Command(name = "daemon", header = "run the backend in the foreground until SIGTERM or SIGINT",
+    @Command(name = "daemon", header = "run the backend in the foreground until SIGTERM or SIGINT; SIGHUP hands over to a new daemon",
             description = {
                 "Serves the vTPMs of backend/vtpm in xenstore: one swtpm per vTPM uuid, state in state-dir. Runs in the"
                         + " foreground and logs to stderr. On SIGTERM or SIGINT it detaches from the guests without"
@@ -26,6 +26,12 @@ final class ServiceCommands {
                         + " created, the master key is not a private regular file of this uid, the Xen side cannot be"
                         + " opened or xenstored does not answer. When stderr is the journal, every log record is one"
                         + " entry with its syslog priority and no time stamp of its own.",
+                "",
+                "On SIGHUP (systemctl reload, and the package's upgrade) it starts a new daemon with the same command"
+                        + " line, the current configuration file and the installed version, keeps serving until that one is"
+                        + " ready, then hands the guests over to it and exits 0; the guests' commands wait only for the"
+                        + " hand-over, not for a JVM start. If the new daemon fails (a bad configuration: exit 78), this one"
+                        + " keeps serving and logs 'reload failed, still serving'.",
                 "",
                 "On the first start, with no sealed record at all, it makes the master key and logs a warning to"
                         + " back it up ('vtpmback init' does the same explicitly). Exits 70, after one 'fatal:' line, if"
