@@ -10,7 +10,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import org.vtpmback.backend.engine.EngineBoot;
-import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.Uuid;
 
@@ -32,8 +31,7 @@ import org.vtpmback.backend.state.Uuid;
 final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
 
-    private final EngineBoot boot;
-    private final Manufacturer manufacturer;
+    private final AsideManufacture aside;
     private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
     private final ExecutorService worker;
@@ -48,8 +46,7 @@ final class EarlyManufacture {
 
     /** @param threads makes the worker thread (tests: one with its own uncaught-exception handler) */
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer, ThreadFactory threads) {
-        this.boot = boot;
-        this.manufacturer = manufacturer;
+        this.aside = new AsideManufacture(boot, manufacturer);
         this.worker = Executors.newSingleThreadExecutor(threads);
     }
 
@@ -69,7 +66,7 @@ final class EarlyManufacture {
      */
     private void manufactureEarly(CompletableFuture<byte[]> made, Uuid uuid, TpmFamily family) {
         try {
-            made.complete(manufactureAside(uuid, family));
+            made.complete(aside.manufacture(uuid, family));
         } catch (RuntimeException | LinkageError e) {
             made.completeExceptionally(e); // an ordinary failure: settle tries again at connect
         } catch (Error e) {
@@ -89,7 +86,7 @@ final class EarlyManufacture {
             discard(uuid);
             return Optional.empty();
         }
-        return Optional.of(takeEarly(device, uuid).orElseGet(() -> manufactureAside(uuid, family)));
+        return Optional.of(takeEarly(device, uuid).orElseGet(() -> aside.manufacture(uuid, family)));
     }
 
     private Optional<byte[]> takeEarly(String device, Uuid uuid) {
@@ -113,20 +110,6 @@ final class EarlyManufacture {
         CompletableFuture<byte[]> made = pending.remove(uuid);
         if (made != null) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: dropping the TPM manufactured early: it is not a first start", uuid);
-        }
-    }
-
-    private byte[] manufactureAside(Uuid uuid, TpmFamily family) {
-        // after a crash, recoverAfterCrash stops a swtpm left in this folder and keeps nothing of it
-        TpmEngine engine = boot.startBlank(uuid.value(), family);
-        try {
-            // factory identity on a fresh TPM, then an orderly shutdown; the permanent state is the result
-            manufacturer.manufacture(engine, uuid);
-            engine.shutdownOrderly();
-            return engine.saveState(false).permanent();
-        } finally {
-            engine.close();
-            EngineBoot.removeFolder(boot.blankFolderOf(uuid.value()));
         }
     }
 }

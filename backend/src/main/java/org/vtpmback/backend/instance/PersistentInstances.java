@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
@@ -21,6 +20,7 @@ import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.state.AlreadyStoredException;
 import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
@@ -220,17 +220,22 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    /** Stores a newly manufactured vTPM (end NEW) and returns its record. */
+    /**
+     * Stores a newly manufactured vTPM (end NEW) and returns its record; refused if the uuid was stored meanwhile
+     * by another process ({@code vtpmback create} or {@code import}): that vTPM is never replaced.
+     */
     private InstanceRecord storeNew(ActivationRequest request, Uuid uuid, TpmFamily family, byte[] permanent) {
-        long generation;
+        InstanceRecord made;
         try {
-            generation = store.nextGeneration(uuid); // 1, or above the mark of a deleted vTPM of this uuid
+            made = store.create(uuid, family, permanent);
+        } catch (AlreadyStoredException e) {
+            throw new InstanceException(request.device() + ": " + e.getMessage() + ": it was stored while this first start"
+                    + " manufactured one ('vtpmback create' or 'import' at the same time?); the TPM made here is dropped,"
+                    + " and the guest's next start uses the stored vTPM", e);
         } catch (IOException e) {
-            throw new InstanceException(request.device() + ": cannot read the generation anchor " + store.anchorFile() + ": "
-                    + e.getMessage(), e);
+            throw new InstanceException(request.device() + ": cannot store the new vTPM " + uuid + " in " + store.fileOf(uuid)
+                    + ": " + e.getMessage(), e);
         }
-        InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), generation, EndKind.NEW, permanent, Optional.empty());
-        services.commit(made);
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.fileOf(uuid));
         return made;
     }

@@ -4,9 +4,11 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import org.vtpmback.backend.engine.TpmFamily;
 
 /**
  * The encrypted, crash-safe store of vTPM instances: one sealed file per uuid,
@@ -147,6 +149,28 @@ public final class InstanceStore {
         }
         AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), record.encode()), AtomicFiles.OWNER_ONLY);
         raise(uuid, record.generation());
+    }
+
+    /**
+     * Stores a newly manufactured vTPM (end NEW) unless its uuid is stored. Check, write and mark happen under the
+     * anchor's lock (commit order as above): of a daemon's first start and a {@code vtpmback create} of one uuid at
+     * once, one stores and the other is refused. Generation: 1, or past the mark of a deleted vTPM of that uuid.
+     *
+     * @return the record as stored
+     * @throws AlreadyStoredException if a record of {@code uuid} exists; nothing is written
+     */
+    public InstanceRecord create(Uuid uuid, TpmFamily family, byte[] permanent) throws IOException {
+        return anchor.update(marks -> {
+            if (Files.exists(fileOf(uuid))) {
+                throw new AlreadyStoredException(uuid, fileOf(uuid));
+            }
+            long generation = Optional.ofNullable(marks.get(uuid)).map(GenerationAnchor.Mark::generation).orElse(0L) + 1;
+            InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), generation, InstanceRecord.EndKind.NEW, permanent,
+                    Optional.empty());
+            AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), made.encode()), AtomicFiles.OWNER_ONLY);
+            marks.put(uuid, new GenerationAnchor.Mark(generation, false));
+            return made;
+        });
     }
 
     /** The generation a new record of {@code uuid} gets: above anything this host committed for it (1 if nothing). */
