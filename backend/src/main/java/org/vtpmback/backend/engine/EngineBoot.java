@@ -104,6 +104,28 @@ public final class EngineBoot {
         return runtimeDir.resolve(vtpm + ".new");
     }
 
+    /**
+     * A copy of vTPM {@code vtpm}'s stored TPM, started clear aside from any guest so that it can be read (its
+     * EK): in the folder {@link #copyFolderOf}. Nothing of it is ever saved back; the caller closes it and
+     * removes that folder.
+     */
+    public TpmEngine startCopy(String vtpm, TpmFamily family, byte[] permanent) {
+        TpmEngine engine = engines.create("read-" + shortForm(vtpm), family, fresh(copyFolderOf(vtpm)));
+        try {
+            engine.restoreState(new StateBlobs(permanent, Optional.empty()));
+            startupClear(engine);
+            return engine;
+        } catch (RuntimeException e) {
+            engine.close();
+            throw e;
+        }
+    }
+
+    /** The folder {@link #startCopy} uses for vTPM {@code vtpm}. */
+    public Path copyFolderOf(String vtpm) {
+        return runtimeDir.resolve(vtpm + ".read");
+    }
+
     /** Removes an engine's folder once the engine is closed; a failure is logged, not thrown (teardown goes on). */
     public static void removeFolder(Path dir) {
         try {

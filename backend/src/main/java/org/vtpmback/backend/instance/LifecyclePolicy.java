@@ -45,6 +45,11 @@ public final class LifecyclePolicy {
                             + " snapshot was kept (the daemon did not stop cleanly); the guest's TPM restarts clear with every PCR"
                             + " marked as restarted");
         }
+        if (stored.get().lastEnd() == EndKind.NEW) {
+            // made ahead of its guest (vtpmback create): its first start only boots it
+            return new StartMode.Decision(StartMode.CLEAR, "first boot of the stored vTPM (" + stored.get().family()
+                    + ", manufactured before its guest started); booting the stored record, no manufacture");
+        }
         return new StartMode.Decision(StartMode.CLEAR, snapshot.isPresent()
                 ? "boot; discarding the unused " + snapshot.get().reason() + " snapshot"
                 : "boot (last end: " + stored.get().lastEnd() + ")");

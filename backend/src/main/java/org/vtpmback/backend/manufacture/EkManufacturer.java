@@ -124,7 +124,7 @@ public final class EkManufacturer {
     }
 
     /** The EK certificate's chunk size: TPM_PT_NV_BUFFER_MAX, or 1024 if not reported. */
-    private static int nvChunk(Tpm2Client tpm) {
+    static int nvChunk(Tpm2Client tpm) {
         Integer max = tpm.properties(TPM_PT_NV_BUFFER_MAX, 1).get(TPM_PT_NV_BUFFER_MAX);
         return max == null || max <= 0 ? DEFAULT_NV_CHUNK : Math.min(max, TpmEngine.MAX_COMMAND_SIZE - 64);
     }

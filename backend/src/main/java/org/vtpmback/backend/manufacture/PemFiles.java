@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Set;
@@ -44,6 +45,15 @@ final class PemFiles {
             return pem(new PemObject("CERTIFICATE", cert.getEncoded()));
         } catch (CertificateException e) {
             throw new IOException("cannot encode certificate", e);
+        }
+    }
+
+    /** A public key as {@code PUBLIC KEY} (SubjectPublicKeyInfo); in memory, so it cannot fail. */
+    static String encode(PublicKey key) {
+        try {
+            return pem(new PemObject("PUBLIC KEY", key.getEncoded()));
+        } catch (IOException e) {
+            throw new IllegalStateException("writing PEM to memory failed", e);
         }
     }
 

@@ -9,6 +9,7 @@ import java.security.SecureRandom;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.RSAPublicKeySpec;
 import java.util.Arrays;
+import java.util.Optional;
 import org.vtpmback.backend.engine.TpmEngine;
 
 /**
@@ -69,6 +70,25 @@ final class Tpm12Endorsement {
             return false;
         }
         throw new ManufactureException("TPM_ReadPubek", rc);
+    }
+
+    /**
+     * TPM_ReadPubek (Part 3 §14.2): the EK's public key, its checksum verified; empty once TPM_TakeOwnership
+     * has disabled the command (TPM_DISABLED_CMD: only the owner reads it then, with TPM_OwnerReadPubek).
+     */
+    static Optional<RSAPublicKey> readPubek(TpmEngine engine) {
+        byte[] nonce = nonce();
+        byte[] cmd = ByteBuffer.allocate(10 + NONCE_SIZE).putShort((short) TPM_TAG_RQU_COMMAND)
+                .putInt(10 + NONCE_SIZE).putInt(TPM_ORD_READ_PUBEK).put(nonce).array();
+        byte[] response = engine.execute(0, cmd);
+        int rc = Tpm2Marshal.responseCode(response);
+        if (rc == TPM_DISABLED_CMD) {
+            return Optional.empty();
+        }
+        if (rc != 0) {
+            throw new ManufactureException(rc == TPM_NO_ENDORSEMENT ? "TPM_ReadPubek (the TPM has no EK)" : "TPM_ReadPubek", rc);
+        }
+        return Optional.of(parsePubkeyWithChecksum("TPM_ReadPubek", response, nonce));
     }
 
     /** Response: TPM_PUBKEY pubEndorsementKey, TPM_DIGEST checksum (Part 3 §14.1). */

@@ -19,6 +19,9 @@ class LifecyclePolicyTest {
     private static final Optional<InstanceRecord> NOTHING = Optional.empty();
     private static final Optional<InstanceRecord> PERMANENT_ONLY = Optional.of(record(Optional.empty()));
     private static final Optional<InstanceRecord> SUSPENDED = Optional.of(record(Optional.of(new Snapshot(EndKind.SUSPENDED, new byte[] {1}))));
+    /** Made ahead of its guest by 'vtpmback create': stored, never started. */
+    private static final Optional<InstanceRecord> MADE_AHEAD = Optional.of(new InstanceRecord(
+            new Uuid("4e6f0c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"), TpmFamily.TPM12, Instant.EPOCH, 1, EndKind.NEW, new byte[] {9}, Optional.empty()));
     private static final Optional<InstanceRecord> DAEMON_STOPPED = Optional.of(record(Optional.of(new Snapshot(EndKind.DAEMON_STOPPED, new byte[] {1}))));
 
     @Test
@@ -41,6 +44,9 @@ class LifecyclePolicyTest {
             {DAEMON_STOPPED, true, false, StartMode.RESTORE},
             {DAEMON_STOPPED, false, true, StartMode.RESTORE},  // daemon restart under a running guest
             {DAEMON_STOPPED, true, true, StartMode.RESTORE},
+            {MADE_AHEAD, false, false, StartMode.CLEAR},       // its first start boots it: never manufactured twice
+            {MADE_AHEAD, true, false, StartMode.REFUSE},
+            {MADE_AHEAD, false, true, StartMode.CLEAR_UNDER_RUNNING_GUEST},
         };
         List<String> wrong = new ArrayList<>();
         for (Object[] row : table) {
@@ -51,6 +57,13 @@ class LifecyclePolicyTest {
             }
         }
         assertEquals(List.of(), wrong);
+    }
+
+    @Test
+    void aVtpmMadeAheadOfItsGuestIsBootedFromItsRecordAsStoredFamily() {
+        StartMode.Decision d = LifecyclePolicy.start(MADE_AHEAD, false, false);
+        assertEquals("first boot of the stored vTPM (TPM12, manufactured before its guest started); booting the stored"
+                + " record, no manufacture", d.reason());
     }
 
     @Test
