@@ -16,7 +16,7 @@
 #  4. upgrade to the same package with a higher version: an edited conffile and a fake state folder
 #     (/var/lib/vtpmback: master.key, a sealed-vTPM file) stay byte for byte, the unit stays enabled;
 #     after deb-systemd-helper disable, a reinstall leaves it disabled.
-#  5. dpkg --purge: the package's files, /etc/vtpmback and /var/cache/vtpmback go, the state folder and the key stay.
+#  5. dpkg --purge: the package's files and /etc/vtpmback go, the state folder and the key stay.
 # Last line: PACKAGE lintian=<errors>/<warnings> files=ok|FAIL unit=ok|FAIL security=<exposure>|FAIL
 #   upgrade-keeps-state=yes|no purge-keeps-state=yes|no result=PASS|FAIL time=<s>s; exit 1 on FAIL.
 # Env: PACKAGE_TEST_BASE=<dir> (see 2), PACKAGE_TEST_MIRROR (default http://deb.debian.org/debian),
@@ -219,11 +219,9 @@ in_root dpkg -i /tmp/vtpmback-up.deb >>"$work/upgrade.log" 2>&1 || { upgrade=no;
 # ---------------------------------------------------------------- 5. purge keeps state
 log "dpkg --purge vtpmback"
 purge=yes
-# what the service's runs leave in its CacheDirectory= (the class data archive): purge removes it
-mkdir -p "$root/var/cache/vtpmback" && touch "$root/var/cache/vtpmback/daemon-1.jsa"
 in_root dpkg --purge vtpmback >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; purge=no; echo "    dpkg --purge failed"; }
 for p in /usr/sbin/vtpmback /usr/share/vtpmback /lib/systemd/system/vtpmback.service /usr/share/doc/vtpmback \
-	/etc/vtpmback /etc/systemd/system/multi-user.target.wants/vtpmback.service /var/cache/vtpmback; do
+	/etc/vtpmback /etc/systemd/system/multi-user.target.wants/vtpmback.service; do
 	[ ! -e "$root$p" ] && [ ! -L "$root$p" ] || { purge=no; echo "    still there after purge: $p"; }
 done
 in_root dpkg-query -W -f='${db:Status-Status}' vtpmback 2>/dev/null | grep -qv '^not-installed$' &&
