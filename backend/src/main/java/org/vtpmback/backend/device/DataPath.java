@@ -26,7 +26,10 @@ final class DataPath {
     private final SharedPage page;
     private final ActiveInstance instance;
     private BoundPort port;
-    private long served;
+    /** Written by the device's executor only; volatile for status output read from another thread. */
+    private volatile long served;
+    /** System.nanoTime() after the last command, or 0 before the first; for status output. */
+    private volatile long lastCommandNanos;
     private final EngineRestarts engineRestarts;
     /** The engine a command is running in, or null; read by {@link #abortForRemoval} from another thread. */
     private volatile TpmEngine running;
@@ -117,7 +120,8 @@ final class DataPath {
             }
         }
         long executed = System.nanoTime();
-        served++;
+        served++; // single writer: the device's executor
+        lastCommandNanos = executed;
         if (!engine.isAlive()) {
             // Its answer may be real (swtpm exited right after answering) but its change was never
             // saved, and the restart below loads the last saved state: never acknowledge it.
@@ -254,6 +258,16 @@ final class DataPath {
 
     long served() {
         return served;
+    }
+
+    /** When the last command ran (System.nanoTime()), if one has. */
+    java.util.OptionalLong lastCommandNanos() {
+        long t = lastCommandNanos;
+        return t == 0 ? java.util.OptionalLong.empty() : java.util.OptionalLong.of(t);
+    }
+
+    ActiveInstance instance() {
+        return instance;
     }
 
     FrontendRing ring() {

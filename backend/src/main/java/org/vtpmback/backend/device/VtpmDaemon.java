@@ -154,6 +154,22 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         return device == null ? java.util.OptionalInt.empty() : java.util.OptionalInt.of(device.maxPendingWork());
     }
 
+    /** What each device handled now is doing ({@code vtpmback status}), ordered by domain and devid. */
+    public List<DeviceStatus> status() {
+        return devices.values().stream()
+                .sorted(java.util.Comparator.comparingInt((VtpmDevice d) -> d.id().frontendDomid()).thenComparingInt(d -> d.id().devid()))
+                .map(d -> d.status(domainName(d.id().frontendDomid())))
+                .toList();
+    }
+
+    private Optional<String> domainName(int domid) {
+        try {
+            return store.read(XsPath.of("/local/domain/" + domid + "/name"));
+        } catch (RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+
     /** The devices currently handled, for status output and tests. */
     public java.util.Set<DeviceId> devices() {
         return java.util.Set.copyOf(devices.keySet());

@@ -75,6 +75,27 @@ public final class VtpmDevice {
         return id;
     }
 
+    /**
+     * What this device is doing now, for status output: called from the control socket's thread, so it reads the
+     * published data path and xenstore, never the executor's state.
+     */
+    DeviceStatus status(java.util.Optional<String> domainName) {
+        DataPath dp = dataPath;
+        XenbusState ours;
+        try {
+            ours = nodes.ourState();
+        } catch (RuntimeException e) { // removed meanwhile
+            ours = XenbusState.UNKNOWN;
+        }
+        if (dp == null) {
+            return new DeviceStatus(id, domainName, ours, java.util.Optional.empty(), 0, java.util.Optional.empty());
+        }
+        long now = System.nanoTime();
+        java.util.OptionalLong last = dp.lastCommandNanos();
+        return new DeviceStatus(id, domainName, ours, java.util.Optional.of(dp.instance().status()), dp.served(),
+                last.isPresent() ? java.util.Optional.of(Duration.ofNanos(now - last.getAsLong())) : java.util.Optional.empty());
+    }
+
     /** Watches backend and frontend state; completes after a first step on what xenstore held once they were armed. */
     CompletableFuture<Void> start(XenStore store) {
         executor.execute(() -> LOG.log(System.Logger.Level.INFO, "{0}: found backend {1}", id, nodes.backend()));

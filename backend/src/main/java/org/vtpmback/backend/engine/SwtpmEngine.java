@@ -200,6 +200,11 @@ public final class SwtpmEngine implements TpmEngine {
         return process.pid();
     }
 
+    @Override
+    public java.util.OptionalLong processId() {
+        return java.util.OptionalLong.of(process.pid());
+    }
+
     /** For tests: the control channel (same confinement as the engine). */
     SwtpmCtrl ctrl() {
         return ctrl;

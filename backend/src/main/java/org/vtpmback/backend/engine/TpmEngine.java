@@ -79,6 +79,11 @@ public interface TpmEngine extends AutoCloseable {
     /** Which TPM this engine emulates. */
     TpmFamily family();
 
+    /** The process that runs this TPM, for status output ({@code vtpmback status}); empty where there is none. */
+    default java.util.OptionalLong processId() {
+        return java.util.OptionalLong.empty();
+    }
+
     /**
      * From any thread: kills swtpm at once, so that a command hung in it ends now ({@link #execute}
      * answers with the failure response). Touches neither channel, which the owner's thread may be

@@ -35,6 +35,9 @@ public interface ActiveInstance {
      */
     boolean savePending();
 
+    /** For status output; called from any thread, so it reads only what is safely published. */
+    InstanceStatus status();
+
     /** Saves what {@code why} calls for, stops the engine and releases the instance. Idempotent. */
     void deactivate(Teardown why);
 }

@@ -29,8 +29,10 @@ final class PersistentActiveInstance implements ActiveInstance {
     private final Path dir;
     private final Path permanentFile;
     private final InstanceLeases.Lease lease;
-    private InstanceRecord record;
-    private TpmEngine engine;
+    /** Written on the device's executor; volatile for {@link #status()}, which any thread may call. */
+    private volatile InstanceRecord record;
+    private volatile TpmEngine engine;
+    private final StartMode startMode;
     private Object permanentStamp;
     /** A permanent-state change whose save failed; cleared by a successful save or a restart (the change died with swtpm). */
     private boolean savePending;
@@ -40,9 +42,11 @@ final class PersistentActiveInstance implements ActiveInstance {
      * @param running the record as stored for this incarnation (end RUNNING)
      * @param engine  the engine started on it; owned from now on
      * @param lease   the uuid's lease; released at teardown
+     * @param startMode how this incarnation started, for status output
      */
     PersistentActiveInstance(InstanceServices services, String device, DomainId guest, InstanceRecord running, TpmEngine engine,
-                             InstanceLeases.Lease lease) {
+                             InstanceLeases.Lease lease, StartMode startMode) {
+        this.startMode = startMode;
         this.services = services;
         this.device = device;
         this.guest = guest;
@@ -57,6 +61,13 @@ final class PersistentActiveInstance implements ActiveInstance {
     @Override
     public org.vtpmback.backend.state.Uuid uuid() {
         return record.uuid();
+    }
+
+    @Override
+    public InstanceStatus status() {
+        InstanceRecord r = record;
+        TpmEngine e = engine;
+        return new InstanceStatus(r.uuid(), r.family(), startMode, r.generation(), e.processId());
     }
 
     @Override

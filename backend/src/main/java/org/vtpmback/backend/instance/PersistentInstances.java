@@ -213,7 +213,8 @@ public final class PersistentInstances implements VtpmInstances {
         try {
             InstanceRecord running = from.withSave(from.generation() + 1, EndKind.RUNNING, from.permanent(), Optional.empty());
             services.commit(running); // the snapshot is consumed: it can never be resumed again
-            return new PersistentActiveInstance(services, request.device(), request.frontendDomid(), running, engine, lease);
+            return new PersistentActiveInstance(services, request.device(), request.frontendDomid(), running, engine, lease,
+                    decision.mode());
         } catch (RuntimeException e) {
             engine.close();
             throw e;

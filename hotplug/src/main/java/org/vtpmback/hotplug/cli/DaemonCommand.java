@@ -205,6 +205,12 @@ final class DaemonCommand {
         // the watch is armed and every device found at start took its first step: libxl may add devices now
         manager.ready(serving(daemon));
         running.watchdog(DaemonWatchdog.start(manager, daemon));
+        try {
+            running.control(ControlServer.start(config.runtimeDir(), () -> StatusReport.encode(daemon.status())));
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "no control socket in {0} ({1}): 'vtpmback status' cannot ask this daemon", config.runtimeDir(),
+                    IoErrors.reason(e));
+        }
         Reload reload = new Reload(Successor.commandLine(System.getenv(), inv), config.runtimeDir(), manager,
                 () -> serving(daemon), running);
         inv.lifecycle().onReload(reload::run);
@@ -221,6 +227,7 @@ final class DaemonCommand {
         private final CountDownLatch finished = new CountDownLatch(1);
         private final AtomicInteger exitStatus = new AtomicInteger(Main.OK);
         private volatile Optional<DaemonWatchdog> watchdog = Optional.empty();
+        private volatile Optional<ControlServer> control = Optional.empty();
 
         Running(ServiceManager manager, VtpmDaemon daemon, XenStore store, Host host) {
             this.manager = manager;
@@ -231,6 +238,10 @@ final class DaemonCommand {
 
         void watchdog(Optional<DaemonWatchdog> w) {
             this.watchdog = w;
+        }
+
+        void control(ControlServer c) {
+            this.control = Optional.of(c);
         }
 
         boolean detaching() {
@@ -252,6 +263,7 @@ final class DaemonCommand {
                 manager.status(status);
             }
             watchdog.ifPresent(DaemonWatchdog::close);
+            control.ifPresent(c -> closeQuietly(c, "control socket")); // a reload's successor binds it once it serves
             LOG.log(Level.INFO, "{0} (the guests keep their vTPMs; the next daemon re-attaches)", status);
             try {
                 daemon.close();

@@ -86,6 +86,7 @@ final class ServiceCommands {
 
     @Command(name = "version", header = "print the version", description = "Prints 'vtpmback <version>'.")
     static final class Version implements Callable<Integer> {
+
         @ParentCommand
         VtpmbackCommand root;
 
@@ -96,6 +97,28 @@ final class ServiceCommands {
         public Integer call() {
             root.out().println(new VtpmbackCommand.VersionText().getVersion()[0]);
             return Main.OK;
+        }
+    }
+
+    @Command(name = "status", header = "show what the running daemon serves: each device, its vTPM and its swtpm",
+            description = {
+                "Asks the running daemon over its control socket (<runtime-dir>/control.sock, root only) and prints one"
+                        + " row per device it handles: domain id and name, devid, vTPM uuid and family, the start mode of"
+                        + " this attach (MANUFACTURE, CLEAR, RESTORE, ...), the backend's xenbus state, commands served"
+                        + " since the guest connected, seconds since the last one, the swtpm's pid and resident memory,"
+                        + " and the stored generation of the vTPM's record. A device whose guest has not connected yet"
+                        + " shows only its ids and state. Exits 1 if no daemon answers.",
+                "",
+                "With --json: one object {daemon_pid, version, devices: [...]} whose device fields are domid, domain,"
+                        + " devid, uuid, family, start_mode, state, commands, idle_s, swtpm_pid, swtpm_rss_kib and"
+                        + " generation (null where the table shows '-')."})
+    static final class Status extends ConfiguredCommand {
+        @Option(names = StatusCommand.JSON, description = "print one JSON object (fields above) instead of the table")
+        boolean json;
+
+        @Override
+        public Integer call() {
+            return execute(StatusCommand::run, List.of(), json ? Map.of(StatusCommand.JSON, "") : Map.of());
         }
     }
 }

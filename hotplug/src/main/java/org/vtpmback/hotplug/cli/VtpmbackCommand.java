@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
                 + " <command> --help' for a command's options."},
         commandListHeading = "%nCommands:%n",
         subcommands = {
-            ServiceCommands.Daemon.class, ServiceCommands.Check.class, ServiceCommands.Version.class,
+            ServiceCommands.Daemon.class, ServiceCommands.Status.class, ServiceCommands.Check.class, ServiceCommands.Version.class,
             XlCommands.Restore.class, XlCommands.ResumeDomain.class,
             StoreCommands.ListStored.class, StoreCommands.Delete.class, StoreCommands.Export.class,
             StoreCommands.Import.class, ServiceCommands.Init.class, HelpCommand.class},
