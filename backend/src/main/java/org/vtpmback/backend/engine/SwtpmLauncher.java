@@ -45,12 +45,14 @@ public final class SwtpmLauncher implements EngineFactory {
     private final Set<Long> held = ConcurrentHashMap.newKeySet();
 
     /**
-     * A launcher for engines run as {@code config} says.
-     *
      * @throws EngineException if {@code config} has a jail but the daemon is not root or a tool of the
      *                         jail is missing (never falls back to an unconfined swtpm)
      */
     public SwtpmLauncher(SwtpmConfig config) {
+        this(config, false);
+    }
+
+    private SwtpmLauncher(SwtpmConfig config, boolean secondProcess) {
         this.config = config;
         if (config.jail().isPresent()) {
             if (OWN_UID != 0) {
@@ -58,11 +60,16 @@ public final class SwtpmLauncher implements EngineFactory {
                         + " give swtpm its own user and mount namespace; run it as root, or set swtpm-jail = no");
             }
             jailTools = Optional.of(SwtpmJail.tools());
-            uids = Optional.of(new SwtpmUids(config.jail().get()));
+            uids = Optional.of(secondProcess ? SwtpmUids.forSecondProcess(config.jail().get()) : new SwtpmUids(config.jail().get()));
         } else {
             jailTools = Optional.empty();
             uids = Optional.empty();
         }
+    }
+
+    /** The same swtpm, for a second process next to a running daemon: uids as {@link SwtpmUids#forSecondProcess}. */
+    public SwtpmLauncher forSecondProcess() {
+        return new SwtpmLauncher(config, true);
     }
 
     @Override

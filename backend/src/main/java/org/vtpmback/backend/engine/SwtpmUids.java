@@ -11,21 +11,40 @@ import java.util.BitSet;
 final class SwtpmUids {
     private final SwtpmJail jail;
     private final BitSet taken = new BitSet();
+    /** Lowest free first (the daemon), or highest free first (a second process: the far end of the range). */
+    private final boolean fromTop;
 
     SwtpmUids(SwtpmJail jail) {
+        this(jail, false);
+    }
+
+    private SwtpmUids(SwtpmJail jail, boolean fromTop) {
         this.jail = jail;
+        this.fromTop = fromTop;
+    }
+
+    /**
+     * The uids of a second process next to a running daemon ({@code vtpmback create}, {@code ek}): from the top of
+     * the range down, skipping every uid a live process holds now, while the daemon takes them from the bottom up.
+     * The two share a uid only if the daemon runs nearly {@code uidCount} vTPMs at once. A daemon starting
+     * meanwhile kills these swtpm as strays: the command then fails, and stores nothing.
+     */
+    static SwtpmUids forSecondProcess(SwtpmJail jail) {
+        SwtpmUids uids = new SwtpmUids(jail, true);
+        SwtpmStrays.find(jail, java.util.Set.of()).values().forEach(uids::reserve);
+        return uids;
     }
 
     /**
      * A free uid: {@code preferred} (the folder's current owner) if it is one of the jail's and free,
-     * else the lowest free one.
+     * else the lowest free one (the highest for a second process).
      *
      * @throws EngineException if all {@code uidCount} are taken
      */
     synchronized int acquire(int preferred) {
         int slot = jail.owns(preferred) && !taken.get(preferred - jail.firstUid())
-                ? preferred - jail.firstUid() : taken.nextClearBit(0);
-        if (slot >= jail.uidCount()) {
+                ? preferred - jail.firstUid() : fromTop ? taken.previousClearBit(jail.uidCount() - 1) : taken.nextClearBit(0);
+        if (slot < 0 || slot >= jail.uidCount()) {
             throw new EngineException("all " + jail.uidCount() + " swtpm uids (from " + jail.firstUid()
                     + ") are in use: raise swtpm-uid-count");
         }

@@ -20,8 +20,13 @@ final class EngineFixture implements AutoCloseable {
     }
 
     EngineFixture(Path root, SwtpmConfig config) {
+        this(root, config, false);
+    }
+
+    /** With {@code secondProcess}, engines as {@code vtpmback create} starts them next to a daemon. */
+    EngineFixture(Path root, SwtpmConfig config, boolean secondProcess) {
         this.root = root;
-        this.launcher = new SwtpmLauncher(config);
+        this.launcher = secondProcess ? new SwtpmLauncher(config).forSecondProcess() : new SwtpmLauncher(config);
     }
 
     static EngineFixture withResponseTimeout(Path root, Duration timeout) {
