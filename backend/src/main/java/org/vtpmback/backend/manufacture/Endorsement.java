@@ -1,13 +1,7 @@
 package org.vtpmback.backend.manufacture;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.PublicKey;
-import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
-import java.util.HexFormat;
 import java.util.Optional;
 import org.vtpmback.backend.engine.TpmFamily;
 
@@ -28,44 +22,23 @@ public record Endorsement(TpmFamily family, PublicKey publicKey, Optional<X509Ce
         return certificate.map(c -> c.getPublicKey().equals(publicKey)).orElse(true);
     }
 
-    /** The EK public key as PEM ({@code PUBLIC KEY}, SubjectPublicKeyInfo), as {@code openssl pkey -pubout} prints it. */
+    /** The EK public key as PEM ({@link Pem#of(PublicKey)}). */
     public String publicKeyPem() {
-        return PemFiles.encode(publicKey);
+        return Pem.of(publicKey);
     }
 
     /** The EK certificate as PEM. */
     public Optional<String> certificatePem() {
-        return certificate.map(c -> {
-            try {
-                return PemFiles.encode(c);
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        });
+        return certificate.map(Pem::of);
     }
 
-    /** SHA-256 of the certificate's DER, as {@code openssl x509 -noout -fingerprint -sha256} prints it (AB:CD:...). */
+    /** The certificate's SHA-256 fingerprint ({@link Pem#sha256(X509Certificate)}). */
     public Optional<String> certificateSha256() {
-        return certificate.map(c -> {
-            try {
-                return fingerprint(c.getEncoded());
-            } catch (CertificateEncodingException e) {
-                throw new ManufactureException("cannot DER-encode the EK certificate", e);
-            }
-        });
+        return certificate.map(Pem::sha256);
     }
 
-    /** SHA-256 of the public key's DER (SubjectPublicKeyInfo), in the same form. */
+    /** The public key's SHA-256 fingerprint ({@link Pem#sha256(PublicKey)}). */
     public String publicKeySha256() {
-        return fingerprint(publicKey.getEncoded());
-    }
-
-    /** SHA-256 of {@code der} as upper-case hex pairs joined by colons. */
-    public static String fingerprint(byte[] der) {
-        try {
-            return HexFormat.ofDelimiter(":").withUpperCase().formatHex(MessageDigest.getInstance("SHA-256").digest(der));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JDK has SHA-256", e);
-        }
+        return Pem.sha256(publicKey);
     }
 }

@@ -15,6 +15,7 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Instant;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.UUID;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
@@ -73,6 +74,17 @@ public final class LocalCa {
                     + "create a new CA over the remaining file (restore it, or remove both to start a new CA)");
         }
         return create(dir, keyFile, certFile);
+    }
+
+    /**
+     * The CA certificate in {@code dir}, for verifiers ({@code vtpmback ca}), without its key (which only the
+     * manufacture needs); empty if no CA was made there yet.
+     *
+     * @throws ManufactureException if the file is unreadable or holds no certificate; the message names it
+     */
+    public static Optional<X509Certificate> certificateIn(Path dir) {
+        Path certFile = dir.resolve(CERT_FILE);
+        return Files.exists(certFile, LinkOption.NOFOLLOW_LINKS) ? Optional.of(PemFiles.readCertificate(certFile)) : Optional.empty();
     }
 
     private static LocalCa load(Path keyFile, Path certFile) {

@@ -10,7 +10,15 @@ import java.nio.file.Path;
 public final class AlreadyStoredException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    private final transient Path file;
+
     public AlreadyStoredException(Uuid uuid, Path file) {
         super("vTPM " + uuid + " is already stored (" + file + ")");
+        this.file = file;
+    }
+
+    /** The stored vTPM's file. */
+    public Path file() {
+        return file;
     }
 }

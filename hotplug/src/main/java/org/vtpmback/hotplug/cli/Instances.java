@@ -40,6 +40,11 @@ final class Instances {
 
     /** EK and EK certificate from the host's local CA, kept in {@code <state-dir>/ca}. */
     static Manufacturer manufacturer(VtpmbackConfig config) {
-        return new StandardManufacturer(config.stateDir().resolve("ca"));
+        return new StandardManufacturer(caDir(config));
+    }
+
+    /** The host's local EK CA: {@code <state-dir>/ca}. */
+    static Path caDir(VtpmbackConfig config) {
+        return config.stateDir().resolve("ca");
     }
 }

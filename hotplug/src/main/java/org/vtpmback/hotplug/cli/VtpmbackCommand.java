@@ -21,13 +21,14 @@ import picocli.CommandLine.Spec;
         customSynopsis = {Main.PROGRAM + " <command> [options]", "       " + Main.PROGRAM + " --help | --version"},
         header = "Xen vTPM backend: serves Linux xen-tpmfront guests with one swtpm per vTPM uuid.",
         description = {"Runs in dom0 (or a driver domain) as the backend of the guests' vtpm devices; the other commands"
-                + " inspect and prepare the host and move stored vTPMs between hosts. Run '" + Main.PROGRAM
+                + " inspect and prepare the host, make vTPMs before their guests exist and move stored vTPMs between hosts. Run '" + Main.PROGRAM
                 + " <command> --help' for a command's options."},
         commandListHeading = "%nCommands:%n",
         subcommands = {
             ServiceCommands.Daemon.class, ServiceCommands.Status.class, ServiceCommands.Check.class, ServiceCommands.Version.class,
             XlCommands.Restore.class, XlCommands.ResumeDomain.class,
-            StoreCommands.ListStored.class, StoreCommands.Delete.class, StoreCommands.Export.class,
+            StoreCommands.ListStored.class, ProvisionCommands.Create.class, ProvisionCommands.Ek.class,
+            ProvisionCommands.Ca.class, StoreCommands.Delete.class, StoreCommands.Export.class,
             StoreCommands.Import.class, ServiceCommands.Init.class, HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {

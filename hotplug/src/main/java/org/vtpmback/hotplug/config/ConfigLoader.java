@@ -251,7 +251,8 @@ public final class ConfigLoader {
         return v;
     }
 
-    static TpmFamily family(String v) {
+    /** A family as the configuration spells it, {@code 2.0} or {@code 1.2} (also {@code vtpmback create --family}). */
+    public static TpmFamily family(String v) {
         switch (v) {
             case "2.0":
                 return TpmFamily.TPM2;
