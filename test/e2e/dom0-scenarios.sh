@@ -23,6 +23,8 @@ U12=6f1c2a3e-1200-4e2e-8000-000000000012
 U20=6f1c2a3e-2000-4e2e-8000-000000000020
 # scenario 9's hostile guest: a TPM 2.0 instance of its own
 UH=6f1c2a3e-2000-4e2e-8000-00000000bad0
+# scenario 11's hot-plugged vTPM: a TPM 1.2 instance attached to the TPM 2.0 guest
+UHP=6f1c2a3e-1200-4e2e-8000-0000000000e1
 mkdir -p $R /var/lib/e2e
 echo 0 > $R/seq
 
@@ -33,7 +35,7 @@ selected() { case ",$E2E_SCENARIOS," in *",$1,"*) return 0;; esac; return 1; }
 
 # ---------------------------------------------------------------- scenario bookkeeping
 SN=0
-begin() { SN=$1; SNAME=$2; ST0=$(up); : > $R/fail-$SN; echo "E2E-SCENARIO-START $SN $SNAME dom0-uptime=$ST0"; }
+begin() { SN=$1; SNAME=$2; ST0=$(up); E2E_FIGURES=; : > $R/fail-$SN; echo "E2E-SCENARIO-START $SN $SNAME dom0-uptime=$ST0"; }
 ok() { echo "E2E-CHECK $SN ok: $*"; }
 bad() { echo "E2E-CHECK $SN FAIL: $*"; echo "$*" >> $R/fail-$SN; }
 check() { # check <description> <command...>: ok if the command succeeds
@@ -81,6 +83,7 @@ default-tpm-family = 1.2
 tpm-family.$U12 = 1.2
 tpm-family.$U20 = 2.0
 tpm-family.$UH = 2.0
+tpm-family.$UHP = 1.2
 log-level = ${E2E_LOG_LEVEL:-info}
 EOF
 }
@@ -799,6 +802,73 @@ hostile_round() {
   say "hostile round $hr took $(since $rt0)s"
 }
 
+# tpm_hp <hex>: one command on domu20's hot-plugged TPM 1.2 (tpm12 in domu-init.sh); sets RSP and RC
+tpm_hp() {
+  out=$(gcmd domu20 "tpm12 $1")
+  RSP=$(echo "$out" | sed -n 's/^TPMRSP //p' | tail -n 1)
+  RC=$(rsp_rc "$RSP")
+  say "tpm domu20 (hot-plugged) $(echo $1 | cut -c1-20).. -> ${RSP:-($out)}"
+  [ -n "$RSP" ]
+}
+
+# hp_wait_tpm12 <seconds>: until the guest has a TPM 1.2 device that answers
+hp_wait_tpm12() {
+  wt0=$(up)
+  while ! tpm_hp $T12_GETRANDOM >/dev/null || ! is_rc0; do
+    lt "$(since $wt0)" "$1" || return 1
+    sleep 2
+  done
+}
+
+# Hot plug (issue #12): xl vtpm-attach of a TPM 1.2 vTPM to the running TPM 2.0 guest (a guest with two
+# vTPMs of different families at once), used from the guest, xl vtpm-detach (libxl waits at most 10 s
+# for the backend's Closed), attached again: the state is kept (NV), the PCRs start over as on a new boot
+# of that device. Five rounds.
+scenario11() {
+  begin 11 hot-plug
+  ensure_guest domu20 $U20 || bad "could not start domu20"
+  device_nodes domu20
+  nvdata=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  rounds=${E2E_HOTPLUG_ROUNDS:-5}; attach_max=0; detach_max=0
+  for r in $(seq 1 $rounds); do
+    n0=$(wc -l < $DLOG); t0=$(up)
+    timeout 120 xl vtpm-attach domu20 backend=0 uuid=$UHP > $R/xl-attach.out 2>&1; rc=$?
+    sed "s/^/E2E-XL domu20 attach $r| /" $R/xl-attach.out | tail -n 5
+    [ $rc = 0 ] || { bad "round $r: xl vtpm-attach rc=$rc"; break; }
+    if hp_wait_tpm12 240; then ta=$(since $t0); ok "round $r: vtpm-attach, the guest's TPM 1.2 device answers after ${ta}s"
+    else bad "round $r: no answering TPM 1.2 device in the guest within 240 s ($(gcmd domu20 'ls /dev/tpm*' | xargs))"; break; fi
+    attach_max=$(awk -v a=$attach_max -v b=$ta 'BEGIN{print (b>a)?b:a}')
+    devid=$(xenstore-list /local/domain/0/backend/vtpm/$id | grep -v '^0$' | head -n 1)
+    mode=$(tail -n +$((n0 + 1)) $DLOG | grep -o "domain $id vtpm $devid: vTPM $UHP: start mode [A-Z_]*" | tail -n 1 | sed 's/.*start mode //')
+    if [ $r = 1 ]; then
+      tpm_hp $T12_NV_DEFINE && is_rc0 || bad "round 1: TPM_NV_DefineSpace on the hot-plugged TPM: '$RSP'"
+      tpm_hp "$(t12_nv_write $nvdata)" && is_rc0 || bad "round 1: TPM_NV_WriteValue: '$RSP'"
+    else
+      if tpm_hp $T12_NV_READ && is_rc0 && [ "$(rsp_tail "$RSP" 14)" = "$nvdata" ]; then ok "round $r: NV kept over detach and attach (start mode $mode)"
+      else bad "round $r: NV after re-attach '$(rsp_tail "$RSP" 14)', written '$nvdata' (start mode $mode)"; fi
+      tpm_hp $T12_PCRREAD16 && is_rc0 && [ "$(rsp_tail "$RSP" 10)" = "$(printf '%040d' 0)" ] &&
+        ok "round $r: PCR16 reset, as on a new boot of the device" || bad "round $r: PCR16 after re-attach '$(rsp_tail "$RSP" 10)'"
+    fi
+    tpm_hp $T12_EXTEND16 && is_rc0 || bad "round $r: TPM_Extend(16): '$RSP'"
+    # the guest's own TPM 2.0 device still answers next to it
+    tpm domu20 $T20_GETRANDOM && is_rc0 || bad "round $r: the guest's TPM 2.0 (devid 0) beside the hot-plugged one: '$RSP'"
+    t0=$(up)
+    timeout 60 xl vtpm-detach domu20 $devid > $R/xl-detach.out 2>&1; rc=$?
+    td=$(since $t0)
+    sed "s/^/E2E-XL domu20 detach $r| /" $R/xl-detach.out | tail -n 5
+    detach_max=$(awk -v a=$detach_max -v b=$td 'BEGIN{print (b>a)?b:a}')
+    if [ $rc = 0 ] && ! grep -q -i -E 'timed out|timeout|error' $R/xl-detach.out && lt "$td" 10; then
+      ok "round $r: xl vtpm-detach domu20 $devid in ${td}s, no timeout"
+    else bad "round $r: xl vtpm-detach rc=$rc after ${td}s: $(tr '\n' ' ' < $R/xl-detach.out | cut -c1-200)"; fi
+    i=0; while xenstore-exists /local/domain/0/backend/vtpm/$id/$devid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
+    check "round $r: backend vtpm/$id/$devid gone" ! xenstore-exists /local/domain/0/backend/vtpm/$id/$devid
+  done
+  tpm domu20 $T20_GETRANDOM && is_rc0 && ok "domu20's own TPM 2.0 answers after $rounds hot-plug rounds" ||
+    bad "domu20's own TPM 2.0 after the rounds: '$RSP'"
+  E2E_FIGURES="rounds=$rounds attach-max=${attach_max}s detach-max=${detach_max}s"
+  finish
+}
+
 scenario9() {
   begin 9 hostile-guest
   # domu12 is this scenario's bystander, not its subject: on a loaded machine a cold daemon can miss
@@ -878,7 +948,7 @@ if ! daemon_start; then
 fi
 echo "E2E-PHASE backend-ready dom0-uptime=$(up)"
 
-for n in 1 3 8 5 4 6 7 9 2; do
+for n in 1 3 8 5 4 6 7 11 9 2; do
   if selected $n; then
     echo "E2E-PHASE scenario-$n dom0-uptime=$(up)"
     scenario$n

@@ -23,7 +23,7 @@
 #                         default: packaging/target/vtpmback-*/ built with
 #                         `mvn -B -q package -pl packaging -am -DskipTests`
 #   E2E_SKIP_MVN=1        do not run Maven, use what VTPMBACK_DIST points at
-#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5,6,7,8,9,10); 1-9
+#   E2E_SCENARIOS=1,2,3   scenarios to run (default 1,2,3,4,5,6,7,8,9,10,11); 1-9 and 11
 #                         share one boot, 10 (systemd) boots dom0 on its own
 #   VTPMBACK_DEB=<file>   the .deb scenario 10 installs (default
 #                         packaging/target/vtpmback_*_all.deb)
@@ -33,7 +33,7 @@
 #   E2E_HOSTILE_ROUNDS=3  rounds of scenario 9 in the one boot
 #   E2E_BACKEND=java      java (the product) | proof (C proof backend, for
 #                         developing the harness only)
-#   E2E_TIMEOUT=2700      hard limit in seconds on the QEMU run
+#   E2E_TIMEOUT=3000      hard limit in seconds on the QEMU run
 #   E2E_READY_RE=...      daemon log line meaning "ready" (ERE)
 #   E2E_LOG_LEVEL=info    the daemon's log-level (debug shows every xenbus step)
 #   E2E_PROBE=1           time swtpm's CMD_INIT (TPM 1.2 and 2.0) in dom0 first
@@ -55,10 +55,10 @@ SMP=${SMP:-2}
 # model (README, "Traps").
 E2E_CPU=${E2E_CPU:-Westmere}
 MEM=${MEM:-3072}
-E2E_TIMEOUT=${E2E_TIMEOUT:-2700}
+E2E_TIMEOUT=${E2E_TIMEOUT:-3000}
 [ "$MODE" = hostile ] && E2E_SCENARIOS=${E2E_SCENARIOS:-9}
 [ "$MODE" = systemd ] && E2E_SCENARIOS=${E2E_SCENARIOS:-10}
-E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9,10}
+E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9,10,11}
 E2E_SD_TIMEOUT=${E2E_SD_TIMEOUT:-1800}
 E2E_RESTART_LOSSLESS=${E2E_RESTART_LOSSLESS:-0}
 E2E_HOSTILE_ROUNDS=${E2E_HOSTILE_ROUNDS:-3}

@@ -46,7 +46,7 @@ final class StatusReport {
             row.add(i == null ? NONE : i.uuid().value());
             row.add(i == null ? NONE : VtpmbackConfig.familyValue(i.family()));
             row.add(i == null ? NONE : i.startMode().toString());
-            row.add(d.backendState().toString());
+            row.add(d.backendState().name());
             row.add(Long.toString(d.commands()));
             row.add(d.sinceLastCommand().map(t -> String.format(Locale.ROOT, "%.1f", t.toMillis() / 1000.0)).orElse(NONE));
             OptionalLong pid = i == null ? OptionalLong.empty() : i.swtpmPid();
