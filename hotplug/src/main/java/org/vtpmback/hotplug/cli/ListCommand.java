@@ -27,7 +27,7 @@ final class ListCommand {
     }
 
     /** One stored vTPM as read, or the reason it could not be. */
-    private record Row(Uuid uuid, Optional<InstanceRecord> record, String error, boolean inUse) {
+    private record Row(Uuid uuid, Optional<InstanceRecord> record, String error, boolean inUse, Optional<User> user) {
         Map<String, Object> json() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("uuid", uuid.value());
@@ -42,6 +42,8 @@ final class ListCommand {
             m.put("snapshot", r.snapshot().map(s -> s.reason().toString()).orElse(null));
             m.put("created", created(r));
             m.put("in_use", inUse);
+            m.put("domid", user.map(User::domid).orElse(null));
+            m.put("domain", user.flatMap(User::name).orElse(null));
             return m;
         }
 
@@ -51,7 +53,8 @@ final class ListCommand {
             }
             InstanceRecord r = record.get();
             return String.format(ROW, uuid, VtpmbackConfig.familyValue(r.family()), r.generation(), r.lastEnd(),
-                    r.snapshot().map(s -> s.reason().toString()).orElse("-"), created(r), inUse ? "in use" : "-");
+                    r.snapshot().map(s -> s.reason().toString()).orElse("-"), created(r),
+                    user.map(User::text).orElse(inUse ? "in use" : "-"));
         }
 
         private static String created(InstanceRecord r) {
@@ -73,14 +76,16 @@ final class ListCommand {
         } catch (IOException | RuntimeException e) {
             return Main.fail(inv, e.getMessage());
         }
+        Map<String, User> users = users(config);
         List<Row> rows = new ArrayList<>();
         try {
             for (Uuid uuid : store.isEmpty() ? List.<Uuid>of() : store.get().list()) {
                 boolean inUse = InstanceCommands.inUse(config, uuid).isPresent();
                 try {
-                    rows.add(new Row(uuid, Optional.of(store.get().load(uuid).orElseThrow()), null, inUse));
+                    rows.add(new Row(uuid, Optional.of(store.get().load(uuid).orElseThrow()), null, inUse,
+                            Optional.ofNullable(users.get(uuid.value()))));
                 } catch (CorruptStateException e) {
-                    rows.add(new Row(uuid, Optional.empty(), e.getMessage(), inUse));
+                    rows.add(new Row(uuid, Optional.empty(), e.getMessage(), inUse, Optional.ofNullable(users.get(uuid.value()))));
                 }
             }
         } catch (RuntimeException e) {
@@ -104,6 +109,30 @@ final class ListCommand {
                 ? records + ": wrong or missing master key (" + key.orElseThrow().path() + ") or damaged files;"
                         + " if the key was replaced, restore the right one from its backup"
                 : unreadable + " of " + rows.size() + " records unreadable: damaged, or sealed with another master key");
+    }
+
+    /** The domain a running daemon serves a vTPM to ({@code vtpmback status}). */
+    private record User(long domid, Optional<String> name) {
+        String text() {
+            return "domain " + domid + name.map(n -> " (" + OneLineFormatter.escape(n) + ")").orElse("");
+        }
+    }
+
+    /** uuid to the domain using it, as the running daemon says; empty if none answers (then only "in use" is known). */
+    private static Map<String, User> users(VtpmbackConfig config) {
+        Map<String, User> users = new java.util.HashMap<>();
+        try {
+            StatusReport.Decoded report = StatusReport.decode(
+                    StatusCommand.ask(config.runtimeDir().resolve(ControlServer.SOCKET), ControlServer.STATUS));
+            for (Map<String, Object> d : report.devices()) {
+                if (d.get("uuid") instanceof String uuid && d.get("domid") instanceof Long domid) {
+                    users.put(uuid, new User(domid, Optional.ofNullable((String) d.get("domain"))));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // no daemon (or not ours): the runtime folder still tells "in use"
+        }
+        return users;
     }
 
     private static int sealedRecords(VtpmbackConfig config) {

@@ -19,15 +19,16 @@ final class StoreCommands {
     @Command(name = "list", header = "list the stored vTPMs and their state",
             description = {
                 "One line per vTPM in state-dir: uuid, TPM family, generation (count of saves), how its last"
-                        + " incarnation ended, whether a suspend snapshot is kept, creation time, and 'in use' if a"
-                        + " running daemon holds it. A file that cannot be opened is listed as UNREADABLE with the"
+                        + " incarnation ended, whether a suspend snapshot is kept, creation time, and the domain using it (as the"
+                        + " running daemon says, 'vtpmback status'), or 'in use' if a daemon holds it but does not answer. A file that cannot be opened is listed as UNREADABLE with the"
                         + " reason, and the command ends with 'N records unreadable: ...' and exit status 1. If the"
                         + " master key is missing while records exist, that is one line naming the key's path and exit"
                         + " status 1.",
                 "",
                 "With --json, standard output is one JSON object instead, {\"vtpms\": [...]}, one element per stored"
                         + " vTPM: uuid (string), family (\"2.0\" or \"1.2\"), generation (number), last_end (string),"
-                        + " snapshot (string, or null if none is kept), created (ISO 8601 UTC), in_use (boolean); an"
+                        + " snapshot (string, or null if none is kept), created (ISO 8601 UTC), in_use (boolean), domid"
+                        + " (number) and domain (its name, string), null unless a running daemon serves it to a domain; an"
                         + " unreadable record has only uuid and error (string). Errors still go to standard error and"
                         + " set the exit status; a host with nothing stored gives {\"vtpms\": []}."})
     static final class ListStored extends ConfiguredCommand {

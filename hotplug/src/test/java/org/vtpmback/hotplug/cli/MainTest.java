@@ -94,7 +94,7 @@ class MainTest {
     void unknownCommandIsAUsageError() {
         Run r = run("serve");
         assertEquals(2, r.status());
-        assertTrue(r.err().contains("vtpmback: unknown command 'serve'; commands: daemon, check, version, restore"), r.err());
+        assertTrue(r.err().contains("vtpmback: unknown command 'serve'; commands: daemon, status, check, version, restore"), r.err());
         assertEquals(2, run("help", "serve").status());
     }
 
