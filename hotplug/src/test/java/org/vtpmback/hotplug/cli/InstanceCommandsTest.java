@@ -85,7 +85,7 @@ class InstanceCommandsTest {
         Run r = run(hostA, "list", "--json");
         assertEquals(0, r.status(), r.err());
         assertEquals("{\"vtpms\":[{\"uuid\":\"" + uuid + "\",\"family\":\"2.0\",\"generation\":5,\"last_end\":\"SUSPENDED\","
-                + "\"snapshot\":\"SUSPENDED\",\"created\":\"2026-01-02T03:04:05Z\",\"in_use\":false}]}\n", r.out());
+                + "\"snapshot\":\"SUSPENDED\",\"created\":\"2026-01-02T03:04:05Z\",\"in_use\":false,\"domid\":null,\"domain\":null}]}\n", r.out());
         assertEquals("{\"vtpms\":[]}\n", run(hostB, "list", "--json").out(), "nothing stored: still one document");
         Path f = hostA.resolve("state/instances/" + uuid + ".vtpm");
         byte[] b = Files.readAllBytes(f);

@@ -58,9 +58,15 @@ class DaemonStatusTest {
     }
 
     private Run status(String... extra) {
+        return command("status", extra);
+    }
+
+    /** {@code vtpmback <command>} on the daemon's folders, in this JVM. */
+    private Run command(String command, String... extra) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        List<String> args = new java.util.ArrayList<>(List.of("status", "--set", "runtime-dir=" + work.resolve("daemon/run")));
+        List<String> args = new java.util.ArrayList<>(List.of(command, "--set", "runtime-dir=" + work.resolve("daemon/run"),
+                "--set", "state-dir=" + work.resolve("daemon/state"), "--set", "master-key=" + work.resolve("daemon/state/master.key")));
         args.addAll(List.of(extra));
         int rc = Main.run(args.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
                 new PrintStream(err, true, StandardCharsets.UTF_8));
@@ -97,6 +103,13 @@ class DaemonStatusTest {
         assertTrue(table.out().contains("pid " + daemon.pid() + ": 1 device"), table.out());
         assertTrue(table.out().matches("(?s).*\\n\\s*" + g.domid() + "\\s+\\S+\\s+0\\s+" + uuid + "\\s+2\\.0\\s+MANUFACTURE\\s+CONNECTED\\s.*"),
                 table.out());
+
+        // list names the domain that uses each stored vTPM, as the daemon says
+        Run list = command("list", "--json");
+        assertEquals(0, list.status(), list.err());
+        assertTrue(list.out().contains("\"uuid\":\"" + uuid + "\"") && list.out().contains("\"in_use\":true,\"domid\":" + g.domid()
+                + ",\"domain\":\"guest" + g.domid() + "\""), list.out());
+        assertTrue(command("list").out().contains("domain " + g.domid() + " (guest" + g.domid() + ")"), command("list").out());
 
         // a reload's successor serves the socket once it serves the guests
         daemon = daemon.reload();
