@@ -802,9 +802,9 @@ hostile_round() {
   say "hostile round $hr took $(since $rt0)s"
 }
 
-# tpm_hp <hex>: one command on domu20's hot-plugged TPM 1.2 (tpm12 in domu-init.sh); sets RSP and RC
+# tpm_hp <hex>: one command on domu20's hot-plugged TPM 1.2 (tpm_hp in domu-init.sh); sets RSP and RC
 tpm_hp() {
-  out=$(gcmd domu20 "tpm12 $1")
+  out=$(gcmd domu20 "tpm_hp $1")
   RSP=$(echo "$out" | sed -n 's/^TPMRSP //p' | tail -n 1)
   RC=$(rsp_rc "$RSP")
   say "tpm domu20 (hot-plugged) $(echo $1 | cut -c1-20).. -> ${RSP:-($out)}"

@@ -53,15 +53,11 @@ fi
 # a new one, which may get the next number (tpm1) while the old one is still referenced.
 tpmdev() { for d in /dev/tpm[0-9]*; do [ -c "$d" ] && { echo "$d"; return 0; }; done; return 1; }
 # tpm <hex>: one raw TPM command on the TPM device (one write, one read, same fd)
-# tpmdev_major <1|2>: the TPM device of that major version (a guest with a TPM 1.2 and a TPM 2.0 vTPM)
-tpmdev_major() {
-  for s in /sys/class/tpm/tpm[0-9]*; do
-    [ "$(cat $s/tpm_version_major 2>/dev/null)" = "$1" ] && [ -c /dev/${s##*/} ] && { echo /dev/${s##*/}; return 0; }
-  done
-  return 1
-}
-# tpm12 <hex>: tpm on the guest's TPM 1.2 device, whichever number it got
-tpm12() { TPMDEV=$(tpmdev_major 1) || { echo "TPMERR no TPM 1.2 device"; return 1; }; tpm "$1"; r=$?; TPMDEV=; return $r; }
+# tpmdev_hp: a hot-plugged second TPM device (scenario 11), the highest-numbered one but tpm0 (the
+# guest's own). Not by tpm_version_major: xen-tpmfront never probes for TPM 2.0, so every vTPM says 1.
+tpmdev_hp() { d=$(ls /dev/tpm[1-9]* 2>/dev/null | tail -n 1); [ -c "$d" ] && echo "$d"; }
+# tpm_hp <hex>: tpm on that device
+tpm_hp() { TPMDEV=$(tpmdev_hp) || { echo "TPMERR no hot-plugged TPM device"; return 1; }; tpm "$1"; r=$?; TPMDEV=; return $r; }
 tpm() {
   dev=${TPMDEV:-$(tpmdev)} || { echo "TPMERR no /dev/tpm0"; return 1; }
   printf "$(echo "$1" | sed 's/../\\x&/g')" > /tmp/cmd

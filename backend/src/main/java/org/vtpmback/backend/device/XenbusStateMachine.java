@@ -62,6 +62,13 @@ public final class XenbusStateMachine {
         if (ours == CLOSING || ours == CLOSED) {
             return XenbusStep.STAY; // the frontend has to start over (state 1) before we connect again
         }
+        if (ours == XenbusState.INITIALISING || ours == XenbusState.UNKNOWN) {
+            // Linux xen-tpmfront goes Initialised in its probe without waiting for us, so on a hot plug (xl
+            // vtpm-attach to a running guest) it is Initialised before we first look. libxl waits 10 s for
+            // exactly InitWait, and connecting may take longer (a first start manufactures): InitWait first,
+            // connect on the next look (our own write fires the watch).
+            return new XenbusStep.Switch(INIT_WAIT);
+        }
         return XenbusStep.CONNECT;
     }
 

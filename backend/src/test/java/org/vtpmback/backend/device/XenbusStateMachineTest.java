@@ -19,8 +19,10 @@ class XenbusStateMachineTest {
         "D6 D6 D6 D6 D6 D6 .  D6 D6", // FE unknown/absent: tear down
         "W  W  .  W  W  .  W  W  W ", // FE initialising: InitWait (from Closed: reconnect)
         "W  W  .  W  W  .  W  W  W ", // FE InitWait (not used by tpmfront): same
-        "C  C  C  C  C  .  .  C  C ", // FE initialised: connect (ours=4: daemon restarted, re-attach)
-        "C  C  C  C  C  .  .  C  C ", // FE connected: same
+        // FE initialised: connect (ours=4: daemon restarted, re-attach); from 0/1 InitWait first, which libxl
+        // waits for: Linux tpmfront is Initialised before the backend first looks on a hot plug
+        "W  W  C  C  C  .  .  C  C ",
+        "W  W  C  C  C  .  .  C  C ", // FE connected: same
         "5  5  5  5  5  .  .  5  5 ", // FE closing
         "D6 D6 D6 D6 D6 D6 .  D6 D6", // FE closed
         ".  .  .  .  .  .  .  .  . ",
