@@ -44,6 +44,8 @@ final class DaemonCommand {
 
     static int run(Invocation inv, VtpmbackConfig config) {
         inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
+        // SIGHUP's default would end the JVM: until this daemon serves there is nothing to hand over
+        inv.lifecycle().onReload(() -> LOG.log(Level.WARNING, "reload requested before this daemon is ready: ignored"));
         String swtpm;
         try {
             swtpm = Swtpm.version(config.swtpm());
