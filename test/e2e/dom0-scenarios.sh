@@ -802,6 +802,8 @@ hostile_round() {
   say "hostile round $hr took $(since $rt0)s"
 }
 
+node_absent() { ! xenstore-exists "$1" 2>/dev/null; }
+
 # tpm_hp <hex>: one command on domu20's hot-plugged TPM 1.2 (tpm_hp in domu-init.sh); sets RSP and RC
 tpm_hp() {
   out=$(gcmd domu20 "tpm_hp $1")
@@ -861,7 +863,7 @@ scenario11() {
       ok "round $r: xl vtpm-detach domu20 $devid in ${td}s, no timeout"
     else bad "round $r: xl vtpm-detach rc=$rc after ${td}s: $(tr '\n' ' ' < $R/xl-detach.out | cut -c1-200)"; fi
     i=0; while xenstore-exists /local/domain/0/backend/vtpm/$id/$devid 2>/dev/null && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done
-    check "round $r: backend vtpm/$id/$devid gone" ! xenstore-exists /local/domain/0/backend/vtpm/$id/$devid
+    check "round $r: backend vtpm/$id/$devid gone" node_absent /local/domain/0/backend/vtpm/$id/$devid
   done
   tpm domu20 $T20_GETRANDOM && is_rc0 && ok "domu20's own TPM 2.0 answers after $rounds hot-plug rounds" ||
     bad "domu20's own TPM 2.0 after the rounds: '$RSP'"
