@@ -26,6 +26,7 @@ for a in $(cat /proc/cmdline); do
   case $a in
     e2e_scenarios=*) E2E_SCENARIOS=$(echo "${a#*=}" | tr : ,) ;;
     e2e_hostile_rounds=*) E2E_HOSTILE_ROUNDS=${a#*=} ;;
+    e2e_hotplug_rounds=*) E2E_HOTPLUG_ROUNDS=${a#*=} ;;
     e2e_backend=*) E2E_BACKEND=${a#*=} ;;
     e2e_ready_re=*) E2E_READY_RE=$(printf '%b' "${a#*=}") ;;
     e2e_log_level=*) E2E_LOG_LEVEL=${a#*=} ;;
@@ -33,7 +34,7 @@ for a in $(cat /proc/cmdline); do
     e2e_shell) SHELLMODE=1 ;;
   esac
 done
-export E2E_SCENARIOS E2E_HOSTILE_ROUNDS E2E_BACKEND E2E_READY_RE E2E_LOG_LEVEL E2E_PROBE
+export E2E_SCENARIOS E2E_HOSTILE_ROUNDS E2E_HOTPLUG_ROUNDS E2E_BACKEND E2E_READY_RE E2E_LOG_LEVEL E2E_PROBE
 
 mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen/console /var/run/xen /run/e2e
 for m in xenfs xen-evtchn xen-gntdev xen-gntalloc xen-privcmd; do modprobe $m 2>/dev/null; done

@@ -31,6 +31,7 @@
 #   E2E_RESTART_LOSSLESS=1  scenario 10 fails if systemctl restart cost the
 #                         TPM 1.2 guest a command (default: counted, reported)
 #   E2E_HOSTILE_ROUNDS=3  rounds of scenario 9 in the one boot
+#   E2E_HOTPLUG_ROUNDS=5  attach/detach rounds of scenario 11
 #   E2E_BACKEND=java      java (the product) | proof (C proof backend, for
 #                         developing the harness only)
 #   E2E_TIMEOUT=3000      hard limit in seconds on the QEMU run
@@ -62,6 +63,7 @@ E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9,10,11}
 E2E_SD_TIMEOUT=${E2E_SD_TIMEOUT:-1800}
 E2E_RESTART_LOSSLESS=${E2E_RESTART_LOSSLESS:-0}
 E2E_HOSTILE_ROUNDS=${E2E_HOSTILE_ROUNDS:-3}
+E2E_HOTPLUG_ROUNDS=${E2E_HOTPLUG_ROUNDS:-5}
 E2E_BACKEND=${E2E_BACKEND:-java}
 E2E_READY_RE=${E2E_READY_RE:-serving backend domain 0}
 E2E_LOG_LEVEL=${E2E_LOG_LEVEL:-info}
@@ -280,7 +282,7 @@ boot_one() {  # $1 = classic|systemd, $2 = its scenarios, $3 = hard timeout (s)
   [ -s "$W/payload.img" ] && [ -s "$W/rootfs.img" ] || die "nothing built in $W; run '$0 build' first"
   local E2E_SCENARIOS=$2 E2E_TIMEOUT=$3
   # no commas (qemu's -initrd list) nor spaces: ':' for ',' and octal escapes
-  local args="e2e_scenarios=$(echo "$E2E_SCENARIOS" | tr , :) e2e_hostile_rounds=$E2E_HOSTILE_ROUNDS e2e_backend=$E2E_BACKEND e2e_log_level=$E2E_LOG_LEVEL e2e_probe=$E2E_PROBE e2e_ready_re=$(echo "$E2E_READY_RE" | sed 's/ /\\040/g; s/,/\\054/g')"
+  local args="e2e_scenarios=$(echo "$E2E_SCENARIOS" | tr , :) e2e_hostile_rounds=$E2E_HOSTILE_ROUNDS e2e_hotplug_rounds=$E2E_HOTPLUG_ROUNDS e2e_backend=$E2E_BACKEND e2e_log_level=$E2E_LOG_LEVEL e2e_probe=$E2E_PROBE e2e_ready_re=$(echo "$E2E_READY_RE" | sed 's/ /\\040/g; s/,/\\054/g')"
   if [ "$1" = systemd ]; then
     # systemd as PID 1; it runs /e2e-init as kernel-command-line.service (systemd-run-generator);
     # no login prompt on the console the host parses; status lines only for failures
