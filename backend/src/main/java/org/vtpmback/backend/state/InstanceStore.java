@@ -248,6 +248,29 @@ public final class InstanceStore {
         return deleted;
     }
 
+    /**
+     * Takes a record out for good (a pool entry as a first start binds it): its mark is retired under the anchor's
+     * lock, then its file is deleted. Once the retired mark is durable it is taken: of two takers one gets it, and
+     * no copy of the file loads again (a crash before the delete leaves a file {@link #load} refuses).
+     *
+     * @return the record, or empty if none is stored or another took it
+     * @throws CorruptStateException if the file cannot be authenticated, or was taken (or is older than its mark)
+     */
+    public Optional<InstanceRecord> take(Uuid uuid) throws CorruptStateException, IOException {
+        Optional<InstanceRecord> found = load(uuid);
+        long generation = found.map(InstanceRecord::generation).orElse(Long.MAX_VALUE);
+        boolean taken = found.isPresent() && anchor.update(marks -> {
+            GenerationAnchor.Mark m = marks.get(uuid);
+            if (m != null && (m.retired() || m.generation() > generation)) {
+                return false; // another took it since the load
+            }
+            marks.put(uuid, new GenerationAnchor.Mark(generation, true));
+            return true;
+        });
+        AtomicFiles.delete(fileOf(uuid));
+        return taken ? found : Optional.empty();
+    }
+
     /** The host's generation anchor file (high-water marks of all uuids). */
     public Path anchorFile() {
         return anchor.file();
