@@ -110,7 +110,20 @@ public final class EngineBoot {
      * removes that folder.
      */
     public TpmEngine startCopy(String vtpm, TpmFamily family, byte[] permanent) {
-        TpmEngine engine = engines.create("read-" + shortForm(vtpm), family, fresh(copyFolderOf(vtpm)));
+        return startAside("read-" + shortForm(vtpm), family, permanent, copyFolderOf(vtpm));
+    }
+
+    /**
+     * The second stage of manufacturing vTPM {@code vtpm} aside from any guest: a TPM made earlier (a ready-made
+     * one of the pool), started clear from its {@code permanent} state in the folder {@link #blankFolderOf}, as
+     * {@link #startBlank} would use for it. The caller closes it and removes that folder.
+     */
+    public TpmEngine startMade(String vtpm, TpmFamily family, byte[] permanent) {
+        return startAside("new-" + shortForm(vtpm), family, permanent, blankFolderOf(vtpm));
+    }
+
+    private TpmEngine startAside(String name, TpmFamily family, byte[] permanent, Path folder) {
+        TpmEngine engine = engines.create(name, family, fresh(folder));
         try {
             engine.restoreState(new StateBlobs(permanent, Optional.empty()));
             startupClear(engine);

@@ -1,5 +1,7 @@
 package org.vtpmback.backend.instance;
 
+import java.util.Optional;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.vtpmback.backend.engine.EngineBoot;
 import org.vtpmback.backend.engine.TpmEngine;
@@ -9,7 +11,8 @@ import org.vtpmback.backend.state.Uuid;
 /**
  * The one way a vTPM is manufactured, for a daemon's first start ({@link EarlyManufacture}) and ahead of its
  * guest ({@link Provisioning}) alike: a blank TPM started aside from any guest, its factory identity given by
- * the {@link Manufacturer}, an orderly shutdown; the permanent state is the result. Thread-safe.
+ * the {@link Manufacturer}, an orderly shutdown; the permanent state is the result. The pool of ready-made TPMs
+ * ({@link ManufacturePool}) runs the two stages of a {@link StagedManufacturer} apart, the same way. Thread-safe.
  */
 final class AsideManufacture {
     private final EngineBoot boot;
@@ -35,15 +38,49 @@ final class AsideManufacture {
      */
     <T> Made<T> manufacture(Uuid uuid, TpmFamily family, Function<TpmEngine, T> inspect) {
         // after a crash, recoverAfterCrash stops a swtpm left in this folder and keeps nothing of it
-        TpmEngine engine = boot.startBlank(uuid.value(), family);
-        try {
+        return aside(uuid.value(), boot.startBlank(uuid.value(), family), engine -> {
             manufacturer.manufacture(engine, uuid);
-            T inspected = inspect.apply(engine);
+            return inspect.apply(engine);
+        });
+    }
+
+    /** The manufacturer, if it works in stages (then there can be a pool of ready-made TPMs). */
+    Optional<StagedManufacturer> staged() {
+        return manufacturer instanceof StagedManufacturer s ? Optional.of(s) : Optional.empty();
+    }
+
+    /**
+     * The first stage aside, for a TPM not yet anyone's: a blank {@code family} TPM in the runtime folder of
+     * {@code name} (a pool entry's uuid), {@code step} on it (which calls {@link StagedManufacturer#makeKeys}), an
+     * orderly shutdown: its permanent state.
+     */
+    byte[] firstStage(Uuid name, TpmFamily family, Consumer<TpmEngine> step) {
+        return aside(name.value(), boot.startBlank(name.value(), family), engine -> {
+            step.accept(engine);
+            return null;
+        }).permanent();
+    }
+
+    /**
+     * The second stage aside: the TPM whose first stage left {@code permanent}, started clear in {@code uuid}'s
+     * manufacturing folder, {@link StagedManufacturer#bind} to {@code uuid}, an orderly shutdown: the permanent
+     * state of vTPM {@code uuid}.
+     */
+    byte[] secondStage(StagedManufacturer staged, Uuid uuid, TpmFamily family, byte[] permanent) {
+        return aside(uuid.value(), boot.startMade(uuid.value(), family, permanent), engine -> {
+            staged.bind(engine, uuid);
+            return null;
+        }).permanent();
+    }
+
+    private <T> Made<T> aside(String folder, TpmEngine engine, Function<TpmEngine, T> work) {
+        try {
+            T inspected = work.apply(engine);
             engine.shutdownOrderly();
             return new Made<>(engine.saveState(false).permanent(), inspected);
         } finally {
             engine.close();
-            EngineBoot.removeFolder(boot.blankFolderOf(uuid.value()));
+            EngineBoot.removeFolder(boot.blankFolderOf(folder));
         }
     }
 }

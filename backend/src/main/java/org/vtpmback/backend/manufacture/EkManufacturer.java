@@ -52,21 +52,35 @@ public final class EkManufacturer {
 
     /**
      * Manufactures a fresh TPM 2.0: EK at {@link #EK_HANDLE}, its certificate (issued by {@code ca} for
-     * {@code uuid}) in {@link #EK_CERT_NV_INDEX}. Steps, each response code checked:
-     * CreatePrimary(endorsement, template L-1), EvictControl, FlushContext, ReadPublic,
-     * NV_DefineSpace(platform), NV_Write in chunks, NV_WriteLock.
+     * {@code uuid}) in {@link #EK_CERT_NV_INDEX}: {@link #createEk}, then {@link #certify}.
      *
      * @return the EK certificate now stored in the TPM
      * @throws ManufactureException if the TPM already has an EK or EK certificate index (it is refused,
      *         not overwritten), or a command fails (the message names it and the response code)
      */
     public X509Certificate manufacture(TpmEngine engine, String uuid, LocalCa ca) {
+        createEk(engine, uuid);
+        X509Certificate cert = certify(engine, uuid, ca);
+        LOG.log(Level.INFO, "vtpm {0}: manufactured RSA 2048 EK at 0x81010001, {1}-byte EK certificate (serial {2})"
+                + " in NV 0x01c00002", uuid, encoded(cert).length, cert.getSerialNumber().toString(16));
+        return cert;
+    }
+
+    /**
+     * The slow half of {@link #manufacture}, which needs no identity (a TPM of the pool of ready-made ones):
+     * CreatePrimary(endorsement, template L-1), EvictControl to {@link #EK_HANDLE}, FlushContext.
+     *
+     * @param what names the TPM in messages (a vTPM uuid or a pool entry)
+     * @return the EK's public key
+     * @throws ManufactureException if the TPM already has an EK or EK certificate index, or a command fails
+     */
+    public RSAPublicKey createEk(TpmEngine engine, String what) {
         requireFamily(engine, TpmFamily.TPM2);
         Tpm2Client tpm = new Tpm2Client(engine);
         if (tpm.readPublic(EK_HANDLE).isPresent() || tpm.nvReadPublic(EK_CERT_NV_INDEX).isPresent()) {
             throw new ManufactureException(String.format(Locale.ROOT,
                     "vtpm %s is already (maybe partly) manufactured: 0x%08x or NV 0x%08x exists; refusing to "
-                            + "overwrite its endorsement", uuid, EK_HANDLE, EK_CERT_NV_INDEX));
+                            + "overwrite its endorsement", what, EK_HANDLE, EK_CERT_NV_INDEX));
         }
         int primary = tpm.createPrimary(TPM_RH_ENDORSEMENT, EkTemplate.rsa2048());
         try {
@@ -80,19 +94,39 @@ public final class EkManufacturer {
             throw e;
         }
         tpm.flushContext(primary); // the persistent copy does not depend on the transient one
-        RSAPublicKey ek = EkTemplate.publicKey(tpm.readPublic(EK_HANDLE)
-                .orElseThrow(() -> new ManufactureException("EK vanished from 0x81010001 after EvictControl")));
-        TpmIdentity identity = TpmIdentity.query(tpm);
-        X509Certificate cert = ca.issueEkCertificate(ek, uuid, identity);
+        return persistedEk(tpm);
+    }
+
+    /**
+     * The fast half of {@link #manufacture}, once the uuid is known (milliseconds): the EK certificate for the EK
+     * that {@link #createEk} made, issued by {@code ca} for {@code uuid}, in {@link #EK_CERT_NV_INDEX}
+     * (ReadPublic, NV_DefineSpace(platform), NV_Write in chunks, NV_WriteLock).
+     *
+     * @return the EK certificate now stored in the TPM
+     * @throws ManufactureException if the TPM has no EK or already an EK certificate index, or a command fails
+     */
+    public X509Certificate certify(TpmEngine engine, String uuid, LocalCa ca) {
+        requireFamily(engine, TpmFamily.TPM2);
+        Tpm2Client tpm = new Tpm2Client(engine);
+        if (tpm.nvReadPublic(EK_CERT_NV_INDEX).isPresent()) {
+            throw new ManufactureException(String.format(Locale.ROOT, "vtpm %s already has an EK certificate index"
+                    + " NV 0x%08x; refusing to overwrite it", uuid, EK_CERT_NV_INDEX));
+        }
+        RSAPublicKey ek = persistedEk(tpm);
+        X509Certificate cert = ca.issueEkCertificate(ek, uuid, TpmIdentity.query(tpm));
         byte[] der = encoded(cert);
         tpm.nvDefineSpace(TPM_RH_PLATFORM, EK_CERT_NV_INDEX, NvAttributes.EK_CERT, der.length);
         tpm.nvWrite(TPM_RH_PLATFORM, EK_CERT_NV_INDEX, der, nvChunk(tpm));
         if (lockNvram) {
             tpm.nvWriteLock(TPM_RH_PLATFORM, EK_CERT_NV_INDEX);
         }
-        LOG.log(Level.INFO, "vtpm {0}: manufactured RSA 2048 EK at 0x81010001, {1}-byte EK certificate (serial {2})"
-                + " in NV 0x01c00002", uuid, der.length, cert.getSerialNumber().toString(16));
         return cert;
+    }
+
+    private static RSAPublicKey persistedEk(Tpm2Client tpm) {
+        return EkTemplate.publicKey(tpm.readPublic(EK_HANDLE)
+                .orElseThrow(() -> new ManufactureException("no EK at 0x81010001 (EvictControl did not persist it,"
+                        + " or this TPM was never given one)")));
     }
 
     /**

@@ -120,6 +120,23 @@ class EkManufacturerTest {
     }
 
     @Test
+    void inTwoStagesTheCertificateIsForTheEkMadeBeforeAndNamesTheUuidKnownOnlyLater() throws Exception {
+        try (TpmFixture f = new TpmFixture(tmp)) {
+            TpmEngine e = f.booted("vm", TpmFamily.TPM2);
+            assertThrows(ManufactureException.class, () -> new EkManufacturer().certify(e, uuid, ca), "no EK yet");
+            RSAPublicKey ek = new EkManufacturer().createEk(e, "pool entry");
+            assertFalse(EkManufacturer.isManufactured(e), "an EK, no certificate yet");
+            X509Certificate cert = new EkManufacturer().certify(e, uuid, ca);
+            assertEquals(ek, cert.getPublicKey());
+            assertEquals("CN=vtpm " + uuid, cert.getSubjectX500Principal().getName());
+            assertTrue(EkManufacturer.isManufactured(e));
+            assertEquals(cert, readBackAndCheck(e));
+            ManufactureException again = assertThrows(ManufactureException.class, () -> new EkManufacturer().certify(e, uuid, ca));
+            assertTrue(again.getMessage().contains("already"), again.getMessage());
+        }
+    }
+
+    @Test
     void secondManufactureIsRefused() {
         try (TpmFixture f = new TpmFixture(tmp)) {
             TpmEngine e = f.booted("vm", TpmFamily.TPM2);
