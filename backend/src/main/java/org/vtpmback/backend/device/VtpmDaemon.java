@@ -66,9 +66,11 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
      * Starts watching; devices that already exist are picked up (re-attached if Connected). The future
      * completes once the first scan after the watch was armed is done and each device it found has taken
      * its first step (InitWait, re-attached, or failed): what a service manager may call "ready". It
-     * completes exceptionally if that scan fails.
+     * completes exceptionally if that scan fails. The instances' background work (a pool of ready-made TPMs)
+     * starts first, so that the first device can use what it finds.
      */
     public CompletableFuture<Void> start() {
+        resources.instances().startBackgroundWork();
         LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
         watch = store.watch(base, path -> {
             if (!belongsToKnownDevice(path)) {
@@ -177,10 +179,12 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
 
     /**
      * Stops without disturbing the guests: no state is written, so a restarted daemon re-attaches and
-     * the frontends never see Closing (Linux would drop the TPM). Idempotent.
+     * the frontends never see Closing (Linux would drop the TPM). The instances' background work stops first
+     * (a pool entry being made is dropped): the guests' detach gets the CPU. Idempotent.
      */
     @Override
     public void close() {
+        resources.instances().stopBackgroundWork();
         if (watch == null) {
             return;
         }

@@ -8,21 +8,26 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.vtpmback.backend.engine.EngineBoot;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.Uuid;
 
 /**
- * Manufactures a new vTPM while its guest boots, from the moment the backend reaches InitWait, so the
- * guest's first commands do not wait for EK generation. Linux xen-tpmfront sends commands as soon as
- * it probes, before the backend is Connected, and gives each a short timeout; RSA EK generation takes
- * about a second on hardware and over a minute under emulation.
+ * Makes a new vTPM while its guest boots, from the moment the backend reaches InitWait, so the guest's
+ * first commands do not wait for EK generation. Linux xen-tpmfront sends commands as soon as it probes,
+ * before the backend is Connected, and gives each a short timeout; RSA EK generation takes about a second
+ * on hardware and over a minute under emulation. The TPM comes from the {@link ManufacturePool} when it has
+ * one of the family (its keys are made: only the uuid is bound, in milliseconds), else it is manufactured.
  *
  * <p>Nothing of it is visible until the start mode, decided at connect, is MANUFACTURE: only then is
  * the result taken and stored. Otherwise (a resume for a vTPM this host does not have, an import in
  * between) it is dropped, so it can never hand a guest a TPM that {@link
- * org.vtpmback.backend.state.StartMode} would not have made.
+ * org.vtpmback.backend.state.StartMode} would not have made; a pool entry taken for it is used up.
  *
  * <p>A failed manufacture is tried again at connect. An {@link Error} other than a linkage error is
  * fatal here as on every daemon thread (see {@code SerialExecutor}): it is rethrown on the worker
@@ -32,47 +37,107 @@ final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
 
     private final AsideManufacture aside;
+    private final Optional<ManufacturePool> pool;
     private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
     private final ExecutorService worker;
+    /** Takes and binds pool entries, so that they never queue behind a key generation; its thread ends when idle. */
+    private final ExecutorService binder;
 
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
-        this(boot, manufacturer, r -> {
+        this(new AsideManufacture(boot, manufacturer), Optional.empty(), r -> {
             Thread t = new Thread(r, "vtpm-early-manufacture");
             t.setDaemon(true);
             return t;
         });
     }
 
-    /** @param threads makes the worker thread (tests: one with its own uncaught-exception handler) */
+    /** @param threads makes the worker threads (tests: ones with their own uncaught-exception handler) */
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer, ThreadFactory threads) {
-        this.aside = new AsideManufacture(boot, manufacturer);
-        this.worker = Executors.newSingleThreadExecutor(threads);
+        this(new AsideManufacture(boot, manufacturer), Optional.empty(), threads);
     }
 
-    /** Starts manufacturing {@code uuid} as {@code family} unless that is already under way. */
+    EarlyManufacture(AsideManufacture aside, Optional<ManufacturePool> pool, ThreadFactory threads) {
+        this.aside = aside;
+        this.pool = pool;
+        this.worker = Executors.newSingleThreadExecutor(threads);
+        ThreadPoolExecutor b = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
+        b.allowCoreThreadTimeOut(true);
+        this.binder = b;
+    }
+
+    /** Starts making {@code uuid} as {@code family} unless that is already under way. */
     void start(String device, Uuid uuid, TpmFamily family) {
         pending.computeIfAbsent(uuid, u -> {
-            LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: manufacturing it ({2}) while the guest boots", device, u, family);
+            LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: making it ({2}) while the guest boots", device, u, family);
             CompletableFuture<byte[]> made = new CompletableFuture<>();
-            worker.execute(() -> manufactureEarly(made, u, family));
+            if (pool.isPresent()) {
+                binder.execute(() -> early(made, () -> fromPool(u, family).orElse(null), () -> manufactureEarly(made, u, family)));
+            } else {
+                manufactureEarly(made, u, family);
+            }
             return made;
         });
     }
 
-    /**
-     * On the worker. Not {@code supplyAsync}: it keeps every Throwable in the future, so an
-     * OutOfMemoryError or StackOverflowError would end up as a warning and a retry at connect.
-     */
     private void manufactureEarly(CompletableFuture<byte[]> made, Uuid uuid, TpmFamily family) {
+        worker.execute(() -> early(made, () -> manufacture(uuid, family), () -> { }));
+    }
+
+    /**
+     * On a worker: completes {@code made} with what {@code work} makes, or runs {@code otherwise} if it makes
+     * nothing. Not {@code supplyAsync}: it keeps every Throwable in the future, so an OutOfMemoryError or
+     * StackOverflowError would end up as a warning and a retry at connect.
+     */
+    private static void early(CompletableFuture<byte[]> made, Supplier<byte[]> work, Runnable otherwise) {
         try {
-            made.complete(aside.manufacture(uuid, family));
+            byte[] permanent = work.get();
+            if (permanent != null) {
+                made.complete(permanent);
+            } else {
+                otherwise.run();
+            }
         } catch (RuntimeException | LinkageError e) {
             made.completeExceptionally(e); // an ordinary failure: settle tries again at connect
         } catch (Error e) {
             made.completeExceptionally(e); // a connect waiting for it must not wait for ever
             throw e; // fatal: ends the worker thread through its uncaught-exception handler
         }
+    }
+
+    /**
+     * The permanent state of the new vTPM {@code uuid}: a pool entry bound to it, or else one manufactured now.
+     * Logs one line: where it came from, how long it took.
+     */
+    private byte[] make(Uuid uuid, TpmFamily family) {
+        return fromPool(uuid, family).orElseGet(() -> manufacture(uuid, family));
+    }
+
+    /** A pool entry of {@code family} bound to {@code uuid}, if the pool has one. */
+    private Optional<byte[]> fromPool(Uuid uuid, TpmFamily family) {
+        long t0 = System.nanoTime();
+        Optional<ManufacturePool.Entry> entry = pool.flatMap(p -> p.take(family));
+        if (entry.isEmpty()) {
+            return Optional.empty();
+        }
+        byte[] bound = pool.orElseThrow().bind(entry.get(), uuid);
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: from the pool of ready-made TPMs ({1} entry {2}): taken and bound in {3}"
+                + " ms; pool: {4}", uuid, family, entry.get().id(), millisSince(t0), pool.orElseThrow().describe());
+        return Optional.of(bound);
+    }
+
+    private byte[] manufacture(Uuid uuid, TpmFamily family) {
+        long t0 = System.nanoTime();
+        byte[] made = aside.manufacture(uuid, family);
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}) in {2} ms: {3}", uuid, family, millisSince(t0),
+                pool.map(p -> p.sizeOf(family) > 0 ? "the pool of ready-made " + family + " TPMs was empty"
+                        : "the pool keeps no ready-made " + family + " TPMs").orElse("no pool of ready-made TPMs"));
+        return made;
+    }
+
+    /** Milliseconds since {@code t0}, as a plain number (MessageFormat would group a long's digits). */
+    static String millisSince(long t0) {
+        return Long.toString((System.nanoTime() - t0) / 1_000_000);
     }
 
     /**
@@ -86,7 +151,7 @@ final class EarlyManufacture {
             discard(uuid);
             return Optional.empty();
         }
-        return Optional.of(takeEarly(device, uuid).orElseGet(() -> aside.manufacture(uuid, family)));
+        return Optional.of(takeEarly(device, uuid).orElseGet(() -> make(uuid, family)));
     }
 
     private Optional<byte[]> takeEarly(String device, Uuid uuid) {
@@ -100,7 +165,7 @@ final class EarlyManufacture {
             Thread.currentThread().interrupt();
             throw new InstanceException(device + ": interrupted waiting for vTPM " + uuid + " to be manufactured");
         } catch (ExecutionException | CancellationException e) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: manufacturing vTPM {1} while the guest booted failed ({2}); trying"
+            LOG.log(System.Logger.Level.WARNING, "{0}: making vTPM {1} while the guest booted failed ({2}); trying"
                     + " again now", device, uuid, e.getCause() != null ? e.getCause().getMessage() : e.toString());
             return Optional.empty();
         }

@@ -9,6 +9,7 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.function.Function;
@@ -49,18 +50,59 @@ public final class PersistentInstances implements VtpmInstances {
     private final Duration handoverTimeout;
     private final EarlyManufacture early;
     private final Survivors survivors;
+    private final Optional<ManufacturePool> pool;
 
     public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
+        this(store, engines, runtimeDir, familyForNew, manufacturer, domains, handoverTimeout, Optional.empty());
+    }
+
+    /**
+     * @param pool the pool of ready-made TPMs to keep ({@link ManufacturePool}); it fills from
+     *             {@link #startBackgroundWork} on, and only with a {@link StagedManufacturer}
+     */
+    public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
+                               Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout,
+                               Optional<ManufacturePool.Settings> pool) {
         this.store = store;
         this.boot = new EngineBoot(engines, runtimeDir);
         this.engines = engines;
         this.runtimeDir = runtimeDir;
         this.familyForNew = familyForNew;
         this.handoverTimeout = handoverTimeout;
-        this.early = new EarlyManufacture(boot, manufacturer);
+        AsideManufacture aside = new AsideManufacture(boot, manufacturer);
+        this.pool = pool.flatMap(settings -> aside.staged().map(staged -> new ManufacturePool(settings, aside, staged)));
+        if (pool.isPresent() && this.pool.isEmpty()) {
+            LOG.log(System.Logger.Level.WARNING, "no pool of ready-made TPMs: the manufacturer {0} does not work in stages",
+                    manufacturer.getClass().getName());
+        }
+        this.early = new EarlyManufacture(aside, this.pool, r -> {
+            Thread t = new Thread(r, "vtpm-early-manufacture");
+            t.setDaemon(true);
+            return t;
+        });
         this.services = new InstanceServices(store, boot, domains);
         this.survivors = new Survivors(engines, services);
+    }
+
+    /**
+     * Finds the pool's entries and starts keeping it full (after {@link #recoverAfterCrash}, which removes every
+     * runtime folder a last daemon left, the pool's among them).
+     */
+    @Override
+    public void startBackgroundWork() {
+        pool.ifPresent(ManufacturePool::start);
+    }
+
+    /** Stops refilling the pool; an entry being made is dropped. Idempotent. */
+    @Override
+    public void stopBackgroundWork() {
+        pool.ifPresent(ManufacturePool::close);
+    }
+
+    /** The pool's entries ready now, per family (empty without a pool). */
+    public Map<TpmFamily, Integer> poolReady() {
+        return pool.map(ManufacturePool::readyCounts).orElse(Map.of());
     }
 
     /**

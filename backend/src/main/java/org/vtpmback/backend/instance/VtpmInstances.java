@@ -20,4 +20,12 @@ public interface VtpmInstances {
      * @param uuid   the backend's uuid key, unchecked
      */
     void prepare(String device, Optional<String> uuid);
+
+    /** Starts what runs beside the devices (e.g. refilling a pool of ready-made TPMs); the daemon calls it as it starts. */
+    default void startBackgroundWork() {
+    }
+
+    /** Stops it, without waiting for long; the daemon calls it as it stops or hands over. Idempotent. */
+    default void stopBackgroundWork() {
+    }
 }
