@@ -3,8 +3,10 @@ package org.vtpmback.hotplug.cli;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 import org.vtpmback.backend.engine.EngineFactory;
 import org.vtpmback.backend.instance.DomainStatus;
+import org.vtpmback.backend.instance.ManufacturePool;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.manufacture.StandardManufacturer;
@@ -25,12 +27,19 @@ final class Instances {
         return InstanceStore.shared(config.instancesDir(), key);
     }
 
-    /** The daemon's instances; its store owns the folder, so it clears temp files a crash left there. */
+    /**
+     * The daemon's instances; its stores own their folders, so they clear temp files a crash left there. With
+     * {@code manufacture-pool} above 0 it keeps ready-made TPMs in {@code <state-dir>/pool}, sealed with the same
+     * key; they fill once the daemon starts ({@link PersistentInstances#startBackgroundWork}).
+     */
     static PersistentInstances open(VtpmbackConfig config, MasterKey key, EngineFactory engines, DomainStatus domains)
             throws IOException {
         InstanceStore store = new InstanceStore(config.instancesDir(), key);
+        // manufacture-pool = 0: no pool at all; entries made earlier stay sealed until it is turned on again
+        Optional<ManufacturePool.Settings> pool = config.poolSizes().isEmpty() ? Optional.empty()
+                : Optional.of(new ManufacturePool.Settings(new InstanceStore(config.poolDir(), key), config.poolSizes()));
         return new PersistentInstances(store, engines, runtimeInstancesDir(config), config::familyOf,
-                manufacturer(config), domains, HANDOVER_TIMEOUT);
+                manufacturer(config), domains, HANDOVER_TIMEOUT, pool);
     }
 
     /** swtpm's working folders: under the runtime directory, a tmpfs, so plaintext never reaches a disk. */

@@ -44,6 +44,7 @@ public final class ConfigLoader {
         KEYS.put("runtime-dir", (b, v) -> b.runtimeDir = runtimeDir(v));
         KEYS.put("swtpm", (b, v) -> b.swtpm = nonEmpty(v));
         KEYS.put("default-tpm-family", (b, v) -> b.defaultTpmFamily = family(v));
+        KEYS.put("manufacture-pool", (b, v) -> b.manufacturePool = upTo(v, VtpmbackConfig.MAX_MANUFACTURE_POOL));
         KEYS.put("host", (b, v) -> b.host = oneOf(v, HostKind.values(), HostKind::configValue));
         KEYS.put("simulation-dir", (b, v) -> b.simulationDir = absolutePath(v));
         KEYS.put("xenstored-socket", (b, v) -> b.xenstoredSocket = v.isEmpty() ? Optional.empty() : Optional.of(absolutePath(v)));
@@ -244,6 +245,18 @@ public final class ConfigLoader {
         throw new IllegalArgumentException("'" + v + "' is not a whole number from 1 to " + Integer.MAX_VALUE);
     }
 
+    private static int upTo(String v, int max) {
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= 0 && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // the message below
+        }
+        throw new IllegalArgumentException("'" + v + "' is not a whole number from 0 to " + max);
+    }
+
     private static String nonEmpty(String v) {
         if (v.isEmpty()) {
             throw new IllegalArgumentException("empty");
@@ -294,11 +307,12 @@ public final class ConfigLoader {
         LogLevel logLevel = d.logLevel();
         final Map<String, TpmFamily> tpmFamilies = new HashMap<>();
         SwtpmJailing jail = d.swtpmJailing();
+        int manufacturePool = d.manufacturePool();
 
         VtpmbackConfig build() {
             return new VtpmbackConfig(source, backendDomid, stateDir, runtimeDir, swtpm, defaultTpmFamily, host,
                     simulationDir, xenstoredSocket, masterKey != null ? masterKey : VtpmbackConfig.defaultMasterKey(stateDir),
-                    masterKeyCredential, logLevel, tpmFamilies, jail);
+                    masterKeyCredential, logLevel, tpmFamilies, jail, manufacturePool);
         }
     }
 }

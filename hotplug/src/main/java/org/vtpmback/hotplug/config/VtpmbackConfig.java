@@ -34,14 +34,24 @@ import org.vtpmback.backend.engine.TpmFamily;
  * @param logLevel         {@code log-level}
  * @param tpmFamilies      {@code tpm-family.<uuid>}: per-vTPM family overrides, uuids in lower case
  * @param swtpmJailing     {@code swtpm-jail}, {@code swtpm-uid-base}, {@code swtpm-uid-count}
+ * @param manufacturePool  {@code manufacture-pool}: how many ready-made TPMs the daemon keeps for each family a
+ *                         first start can get ({@link #poolSizes()}); 0 keeps none
  */
 public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path stateDir, Path runtimeDir, String swtpm,
                              TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
                              Optional<Path> xenstoredSocket, Path masterKey, Optional<String> masterKeyCredential,
-                             LogLevel logLevel, Map<String, TpmFamily> tpmFamilies, SwtpmJailing swtpmJailing) {
+                             LogLevel logLevel, Map<String, TpmFamily> tpmFamilies, SwtpmJailing swtpmJailing,
+                             int manufacturePool) {
     public static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
     /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
     public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
+    /**
+     * {@code manufacture-pool} unless set: a guest or two created at once start without waiting for key
+     * generation, for the price of two swtpm states of a few KiB each per family on disk.
+     */
+    public static final int DEFAULT_MANUFACTURE_POOL = 2;
+    /** The most {@code manufacture-pool} takes: each entry is a key generation at start and a file. */
+    public static final int MAX_MANUFACTURE_POOL = 64;
 
     public VtpmbackConfig {
         Objects.requireNonNull(source, "source");
@@ -57,6 +67,9 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Objects.requireNonNull(logLevel, "logLevel");
         tpmFamilies = Map.copyOf(tpmFamilies);
         Objects.requireNonNull(swtpmJailing, "swtpmJailing");
+        if (manufacturePool < 0 || manufacturePool > MAX_MANUFACTURE_POOL) {
+            throw new IllegalArgumentException("manufacturePool " + manufacturePool + " is not 0.." + MAX_MANUFACTURE_POOL);
+        }
     }
 
     /** Every key at its default, no file. */
@@ -64,7 +77,8 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Path stateDir = Path.of("/var/lib/vtpmback");
         return new VtpmbackConfig(Optional.empty(), 0, stateDir, Path.of("/run/vtpmback"), "swtpm",
                 TpmFamily.TPM2, HostKind.XEN, Path.of("/tmp/vtpmback-sim"), Optional.empty(),
-                defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of(), SwtpmJailing.DEFAULT);
+                defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of(), SwtpmJailing.DEFAULT,
+                DEFAULT_MANUFACTURE_POOL);
     }
 
     /** {@code master-key} unless set: next to the records it opens, so {@code --set state-dir=X} finds it. */
@@ -75,6 +89,25 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
     /** Where the sealed vTPM records are: {@code <state-dir>/instances}. */
     public Path instancesDir() {
         return stateDir.resolve("instances");
+    }
+
+    /** Where the pool of ready-made TPMs is sealed: {@code <state-dir>/pool}, apart from the vTPMs. */
+    public Path poolDir() {
+        return stateDir.resolve("pool");
+    }
+
+    /**
+     * How many ready-made TPMs the daemon keeps per family: {@code manufacture-pool} for each family a first start
+     * can get (the default family, and each one a {@code tpm-family.<uuid>} names), none for the others (a
+     * {@code vtpmback create} manufactures its own). Empty if {@code manufacture-pool} is 0.
+     */
+    public Map<TpmFamily, Integer> poolSizes() {
+        Map<TpmFamily, Integer> sizes = new java.util.EnumMap<>(TpmFamily.class);
+        if (manufacturePool > 0) {
+            sizes.put(defaultTpmFamily, manufacturePool);
+            tpmFamilies.values().forEach(f -> sizes.put(f, manufacturePool));
+        }
+        return sizes;
     }
 
     /** The TPM family of the vTPM with this uuid: its {@code tpm-family.<uuid>} override, else the default. */
@@ -105,6 +138,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         v.put("runtime-dir", runtimeDir.toString());
         v.put("swtpm", swtpm);
         v.put("default-tpm-family", familyValue(defaultTpmFamily));
+        v.put("manufacture-pool", Integer.toString(manufacturePool));
         v.put("host", host.configValue());
         v.put("simulation-dir", simulationDir.toString());
         v.put("xenstored-socket", xenstoredSocket.map(Path::toString).orElse(""));
@@ -128,6 +162,9 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         notes.put("master-key", masterKeyCredential.isPresent() ? "unused: master-key-credential is set" : null);
         notes.put("master-key-credential", masterKeyCredential.isEmpty() ? "none: the key is the master-key file" : null);
         notes.put("swtpm-jail", swtpmJailing.enabled() ? null : "swtpm runs as root, unconfined");
+        notes.put("manufacture-pool", poolSizes().isEmpty() ? "no pool: every first start generates its keys"
+                : "kept for " + String.join(" and ", poolSizes().keySet().stream().map(VtpmbackConfig::familyValue).toList())
+                + ", in " + poolDir());
         List<String> lines = new ArrayList<>();
         values().forEach((key, value) -> {
             String note = notes.get(key);

@@ -45,6 +45,7 @@ class ConfigLoaderTest {
         assertEquals(Path.of("/var/lib/vtpmback/master.key"), c.masterKey());
         assertEquals(LogLevel.INFO, c.logLevel());
         assertEquals(Map.of(), c.tpmFamilies());
+        assertEquals(2, c.manufacturePool());
         assertEquals(d.describe(), c.describe());
     }
 
@@ -77,6 +78,7 @@ class ConfigLoaderTest {
                 "xenstored-socket = /run/xenstored/socket",
                 "master-key = /etc/vtpmback/master.key",
                 "log-level = debug",
+                "manufacture-pool = 5",
                 "tpm-family." + UUID.toUpperCase() + " = 2.0",
                 ""));
         VtpmbackConfig c = ConfigLoader.load(Optional.of(file), List.of());
@@ -91,6 +93,7 @@ class ConfigLoaderTest {
         assertEquals(Optional.of(Path.of("/run/xenstored/socket")), c.xenstoredSocket());
         assertEquals(Path.of("/etc/vtpmback/master.key"), c.masterKey());
         assertEquals(LogLevel.DEBUG, c.logLevel());
+        assertEquals(5, c.manufacturePool());
         assertEquals(TpmFamily.TPM2, c.familyOf(UUID));
         assertEquals(TpmFamily.TPM12, c.familyOf("00000000-0000-0000-0000-000000000000"));
     }
@@ -113,6 +116,24 @@ class ConfigLoaderTest {
         assertEquals(TpmFamily.TPM2, c.familyOf(UUID));
         assertEquals(TpmFamily.TPM12, c.familyOf("11111111-2222-3333-4444-555555555555"));
         assertTrue(c.describe().contains("tpm-family." + UUID + " = 2.0"), c.describe().toString());
+    }
+
+    @Test
+    void manufacturePoolIsKeptForEachFamilyAFirstStartCanGet() {
+        assertEquals(Map.of(TpmFamily.TPM2, 2), parse("").poolSizes(), "default: 2 of the default family");
+        assertEquals(Path.of("/var/lib/vtpmback/pool"), parse("").poolDir());
+        VtpmbackConfig c = parse("manufacture-pool = 3\ntpm-family." + UUID + " = 1.2\n");
+        assertEquals(Map.of(TpmFamily.TPM2, 3, TpmFamily.TPM12, 3), c.poolSizes(), "and the family a tpm-family line names");
+        assertTrue(c.describe().contains("manufacture-pool = 3   (kept for 2.0 and 1.2, in /var/lib/vtpmback/pool)"),
+                c.describe().toString());
+        VtpmbackConfig off = parse("manufacture-pool = 0\n");
+        assertEquals(Map.of(), off.poolSizes());
+        assertTrue(off.describe().contains("manufacture-pool = 0   (no pool: every first start generates its keys)"),
+                off.describe().toString());
+        assertEquals(FILE + ":1: bad value for manufacture-pool: '65' is not a whole number from 0 to 64",
+                failure("manufacture-pool = 65\n").getMessage());
+        assertEquals(FILE + ":1: bad value for manufacture-pool: '-1' is not a whole number from 0 to 64",
+                failure("manufacture-pool = -1\n").getMessage());
     }
 
     @Test
