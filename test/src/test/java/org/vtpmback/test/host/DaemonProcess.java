@@ -67,16 +67,25 @@ public final class DaemonProcess implements AutoCloseable {
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
         configFile.ifPresent(f -> cmd.addAll(List.of("--config", f.toString())));
+        // runtime-dir may be given apart (a tmpfs, as /run on a host, while the state is on a disk)
+        Path runtimeDir = java.util.Arrays.stream(extraSettings).filter(s -> s.startsWith("runtime-dir=")).findFirst()
+                .map(s -> Path.of(s.substring("runtime-dir=".length()))).orElse(work.resolve("run"));
         for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
-                "state-dir=" + work.resolve("state"), "runtime-dir=" + work.resolve("run"),
-                "master-key=" + work.resolve("state/master.key"))) {
+                "state-dir=" + work.resolve("state"), "master-key=" + work.resolve("state/master.key"))) {
             cmd.addAll(List.of("--set", setting));
+        }
+        if (runtimeDir.equals(work.resolve("run"))) {
+            cmd.addAll(List.of("--set", "runtime-dir=" + runtimeDir));
         }
         if (!isRoot()) {
             cmd.addAll(List.of("--set", "swtpm-jail=no")); // the jail (the default) needs root
         } else {
             // a daemon kills every process in its uid range at start: not those of other test JVMs on this machine
             cmd.addAll(List.of("--set", "swtpm-uid-base=" + testUidBase()));
+        }
+        // no pool of ready-made TPMs unless the test asks for one: its background key generation is not theirs
+        if (java.util.Arrays.stream(extraSettings).noneMatch(s -> s.startsWith("manufacture-pool="))) {
+            cmd.addAll(List.of("--set", "manufacture-pool=0"));
         }
         for (String setting : extraSettings) {
             cmd.addAll(List.of("--set", setting));
@@ -86,7 +95,7 @@ public final class DaemonProcess implements AutoCloseable {
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
         pb.environment().putAll(env);
         Process p = pb.start();
-        DaemonProcess daemon = new DaemonProcess(java.util.Optional.of(p), p.toHandle(), log, work.resolve("run/instances"));
+        DaemonProcess daemon = new DaemonProcess(java.util.Optional.of(p), p.toHandle(), log, runtimeDir.resolve("instances"));
         try {
             // JVM start, crash recovery and survivors taken over: as long as the daemon (a child of this JVM) works
             ProgressWait.await("vtpmback daemon pid " + p.pid() + " ready", () -> {

@@ -26,6 +26,7 @@ import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.engine.SurvivingEngine;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
+import org.vtpmback.backend.instance.ManufacturePool;
 import org.vtpmback.backend.instance.Manufacturer;
 import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.manufacture.StandardManufacturer;
@@ -62,6 +63,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private final Map<String, TpmFamily> families = new ConcurrentHashMap<>();
     private final List<Guest> guests = new ArrayList<>();
     private Manufacturer manufacturer;
+    /** The pool of ready-made TPMs the next {@link #startDaemon()} keeps (none by default). */
+    private Map<TpmFamily, Integer> poolSizes = Map.of();
     /** Fault injection only: wraps every engine the next {@link #startDaemon()} creates. */
     private UnaryOperator<TpmEngine> engineFaults = UnaryOperator.identity();
     private XenStore daemonStore;
@@ -93,6 +96,15 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Ready-made TPMs the next {@link #startDaemon()} keeps per family, as {@code manufacture-pool} (in
+     * {@code state/pool}); none by default, so that other tests see no background key generation.
+     */
+    public SimulatedVtpmHost pool(Map<TpmFamily, Integer> sizes) {
+        this.poolSizes = Map.copyOf(sizes);
+        return this;
+    }
+
     public SimulatedVtpmHost manufacturer(Manufacturer m) {
         this.manufacturer = m;
         return this;
@@ -117,7 +129,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
 
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
-        InstanceStore store = new InstanceStore(work.resolve("state/instances"), MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances")));
+        MasterKey key = MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances"));
+        InstanceStore store = new InstanceStore(work.resolve("state/instances"), key);
         SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
         SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot() ? swtpm.withJail(testJail(work)) : swtpm);
@@ -158,8 +171,10 @@ public final class SimulatedVtpmHost implements AutoCloseable {
                 return launcher.stopStrays();
             }
         };
+        Optional<ManufacturePool.Settings> pool = poolSizes.isEmpty() ? Optional.empty()
+                : Optional.of(new ManufacturePool.Settings(new InstanceStore(work.resolve("state/pool"), key), poolSizes));
         instances = new PersistentInstances(store, engines, work.resolve("run/instances"),
-                uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30));
+                uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30), pool);
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
         daemonStore = LibXenStore.connect(xenstoredSocket);
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
