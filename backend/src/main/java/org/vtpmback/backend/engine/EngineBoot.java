@@ -113,15 +113,6 @@ public final class EngineBoot {
         return startAside("read-" + shortForm(vtpm), family, permanent, copyFolderOf(vtpm));
     }
 
-    /**
-     * The second stage of manufacturing vTPM {@code vtpm} aside from any guest: a TPM made earlier (a ready-made
-     * one of the pool), started clear from its {@code permanent} state in the folder {@link #blankFolderOf}, as
-     * {@link #startBlank} would use for it. The caller closes it and removes that folder.
-     */
-    public TpmEngine startMade(String vtpm, TpmFamily family, byte[] permanent) {
-        return startAside("new-" + shortForm(vtpm), family, permanent, blankFolderOf(vtpm));
-    }
-
     private TpmEngine startAside(String name, TpmFamily family, byte[] permanent, Path folder) {
         TpmEngine engine = engines.create(name, family, fresh(folder));
         try {

@@ -12,7 +12,7 @@ import org.vtpmback.backend.state.Uuid;
  * The one way a vTPM is manufactured, for a daemon's first start ({@link EarlyManufacture}) and ahead of its
  * guest ({@link Provisioning}) alike: a blank TPM started aside from any guest, its factory identity given by
  * the {@link Manufacturer}, an orderly shutdown; the permanent state is the result. The pool of ready-made TPMs
- * ({@link ManufacturePool}) runs the two stages of a {@link StagedManufacturer} apart, the same way. Thread-safe.
+ * ({@link ManufacturePool}) runs the first stage of a {@link StagedManufacturer} the same way. Thread-safe.
  */
 final class AsideManufacture {
     private final EngineBoot boot;
@@ -57,18 +57,6 @@ final class AsideManufacture {
     byte[] firstStage(Uuid name, TpmFamily family, Consumer<TpmEngine> step) {
         return aside(name.value(), boot.startBlank(name.value(), family), engine -> {
             step.accept(engine);
-            return null;
-        }).permanent();
-    }
-
-    /**
-     * The second stage aside: the TPM whose first stage left {@code permanent}, started clear in {@code uuid}'s
-     * manufacturing folder, {@link StagedManufacturer#bind} to {@code uuid}, an orderly shutdown: the permanent
-     * state of vTPM {@code uuid}.
-     */
-    byte[] secondStage(StagedManufacturer staged, Uuid uuid, TpmFamily family, byte[] permanent) {
-        return aside(uuid.value(), boot.startMade(uuid.value(), family, permanent), engine -> {
-            staged.bind(engine, uuid);
             return null;
         }).permanent();
     }

@@ -22,7 +22,8 @@ import org.vtpmback.backend.state.Uuid;
  * first commands do not wait for EK generation. Linux xen-tpmfront sends commands as soon as it probes,
  * before the backend is Connected, and gives each a short timeout; RSA EK generation takes about a second
  * on hardware and over a minute under emulation. The TPM comes from the {@link ManufacturePool} when it has
- * one of the family (its keys are made: only the uuid is bound, in milliseconds), else it is manufactured.
+ * one of the family (its keys are made: only its uuid is bound, as its guest's engine starts), else it is
+ * manufactured.
  *
  * <p>Nothing of it is visible until the start mode, decided at connect, is MANUFACTURE: only then is
  * the result taken and stored. Otherwise (a resume for a vTPM this host does not have, an import in
@@ -38,11 +39,11 @@ final class EarlyManufacture {
 
     private final AsideManufacture aside;
     private final Optional<ManufacturePool> pool;
-    private final Map<Uuid, CompletableFuture<byte[]>> pending = new ConcurrentHashMap<>();
+    private final Map<Uuid, CompletableFuture<NewTpm>> pending = new ConcurrentHashMap<>();
     /** One at a time: EK generation is CPU-bound, and many new guests at once must not starve the others. */
     private final ExecutorService worker;
-    /** Takes and binds pool entries, so that they never queue behind a key generation; its thread ends when idle. */
-    private final ExecutorService binder;
+    /** Takes pool entries (a durable write), so that they never queue behind a key generation; its thread ends when idle. */
+    private final ExecutorService taker;
 
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
         this(new AsideManufacture(boot, manufacturer), Optional.empty(), r -> {
@@ -61,18 +62,18 @@ final class EarlyManufacture {
         this.aside = aside;
         this.pool = pool;
         this.worker = Executors.newSingleThreadExecutor(threads);
-        ThreadPoolExecutor b = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
-        b.allowCoreThreadTimeOut(true);
-        this.binder = b;
+        ThreadPoolExecutor t = new ThreadPoolExecutor(1, 1, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), threads);
+        t.allowCoreThreadTimeOut(true);
+        this.taker = t;
     }
 
     /** Starts making {@code uuid} as {@code family} unless that is already under way. */
     void start(String device, Uuid uuid, TpmFamily family) {
         pending.computeIfAbsent(uuid, u -> {
             LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: making it ({2}) while the guest boots", device, u, family);
-            CompletableFuture<byte[]> made = new CompletableFuture<>();
+            CompletableFuture<NewTpm> made = new CompletableFuture<>();
             if (pool.isPresent()) {
-                binder.execute(() -> early(made, () -> fromPool(u, family).orElse(null), () -> manufactureEarly(made, u, family)));
+                taker.execute(() -> early(made, () -> fromPool(family).orElse(null), () -> manufactureEarly(made, u, family)));
             } else {
                 manufactureEarly(made, u, family);
             }
@@ -80,7 +81,7 @@ final class EarlyManufacture {
         });
     }
 
-    private void manufactureEarly(CompletableFuture<byte[]> made, Uuid uuid, TpmFamily family) {
+    private void manufactureEarly(CompletableFuture<NewTpm> made, Uuid uuid, TpmFamily family) {
         worker.execute(() -> early(made, () -> manufacture(uuid, family), () -> { }));
     }
 
@@ -89,11 +90,11 @@ final class EarlyManufacture {
      * nothing. Not {@code supplyAsync}: it keeps every Throwable in the future, so an OutOfMemoryError or
      * StackOverflowError would end up as a warning and a retry at connect.
      */
-    private static void early(CompletableFuture<byte[]> made, Supplier<byte[]> work, Runnable otherwise) {
+    private static void early(CompletableFuture<NewTpm> made, Supplier<NewTpm> work, Runnable otherwise) {
         try {
-            byte[] permanent = work.get();
-            if (permanent != null) {
-                made.complete(permanent);
+            NewTpm tpm = work.get();
+            if (tpm != null) {
+                made.complete(tpm);
             } else {
                 otherwise.run();
             }
@@ -105,30 +106,20 @@ final class EarlyManufacture {
         }
     }
 
-    /**
-     * The permanent state of the new vTPM {@code uuid}: a pool entry bound to it, or else one manufactured now.
-     * Logs one line: where it came from, how long it took.
-     */
-    private byte[] make(Uuid uuid, TpmFamily family) {
-        return fromPool(uuid, family).orElseGet(() -> manufacture(uuid, family));
+    /** The new vTPM {@code uuid}: a pool entry, or else one manufactured now. */
+    private NewTpm make(Uuid uuid, TpmFamily family) {
+        return fromPool(family).orElseGet(() -> manufacture(uuid, family));
     }
 
-    /** A pool entry of {@code family} bound to {@code uuid}, if the pool has one. */
-    private Optional<byte[]> fromPool(Uuid uuid, TpmFamily family) {
-        long t0 = System.nanoTime();
-        Optional<ManufacturePool.Entry> entry = pool.flatMap(p -> p.take(family));
-        if (entry.isEmpty()) {
-            return Optional.empty();
-        }
-        byte[] bound = pool.orElseThrow().bind(entry.get(), uuid);
-        LOG.log(System.Logger.Level.INFO, "vTPM {0}: from the pool of ready-made TPMs ({1} entry {2}): taken and bound in {3}"
-                + " ms; pool: {4}", uuid, family, entry.get().id(), millisSince(t0), pool.orElseThrow().describe());
-        return Optional.of(bound);
+    /** A pool entry of {@code family}, taken for good (see {@link ManufacturePool#take}), if the pool has one. */
+    private Optional<NewTpm> fromPool(TpmFamily family) {
+        return pool.flatMap(p -> p.take(family)).map(NewTpm::readyMade);
     }
 
-    private byte[] manufacture(Uuid uuid, TpmFamily family) {
+    /** Manufactures {@code uuid}; one log line says how long it took, and why the pool did not serve it. */
+    private NewTpm manufacture(Uuid uuid, TpmFamily family) {
         long t0 = System.nanoTime();
-        byte[] made = aside.manufacture(uuid, family);
+        NewTpm made = NewTpm.manufactured(aside.manufacture(uuid, family));
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}) in {2} ms: {3}", uuid, family, millisSince(t0),
                 pool.map(p -> p.sizeOf(family) > 0 ? "the pool of ready-made " + family + " TPMs was empty"
                         : "the pool keeps no ready-made " + family + " TPMs").orElse("no pool of ready-made TPMs"));
@@ -142,11 +133,11 @@ final class EarlyManufacture {
 
     /**
      * Settles {@code uuid}'s early work once the start mode is decided. For a first start (MANUFACTURE)
-     * it returns the permanent state made while the guest booted (waiting for it if it is still being
-     * made) or, if none was started or it failed, one made now as {@code family}. For any other mode
-     * the early result is dropped unseen and nothing is returned.
+     * it returns the TPM made or taken while the guest booted (waiting for it if it is still being
+     * made) or, if none was started or it failed, one made or taken now as {@code family}. For any other
+     * mode the early result is dropped unseen (a pool entry taken for it is used up) and nothing is returned.
      */
-    Optional<byte[]> settle(String device, Uuid uuid, StartMode mode, TpmFamily family) {
+    Optional<NewTpm> settle(String device, Uuid uuid, StartMode mode, TpmFamily family) {
         if (mode != StartMode.MANUFACTURE) {
             discard(uuid);
             return Optional.empty();
@@ -154,8 +145,8 @@ final class EarlyManufacture {
         return Optional.of(takeEarly(device, uuid).orElseGet(() -> make(uuid, family)));
     }
 
-    private Optional<byte[]> takeEarly(String device, Uuid uuid) {
-        CompletableFuture<byte[]> made = pending.remove(uuid);
+    private Optional<NewTpm> takeEarly(String device, Uuid uuid) {
+        CompletableFuture<NewTpm> made = pending.remove(uuid);
         if (made == null) {
             return Optional.empty();
         }
@@ -172,7 +163,7 @@ final class EarlyManufacture {
     }
 
     private void discard(Uuid uuid) {
-        CompletableFuture<byte[]> made = pending.remove(uuid);
+        CompletableFuture<NewTpm> made = pending.remove(uuid);
         if (made != null) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: dropping the TPM manufactured early: it is not a first start", uuid);
         }

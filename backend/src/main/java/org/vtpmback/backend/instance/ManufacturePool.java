@@ -21,7 +21,8 @@ import org.vtpmback.backend.state.Uuid;
  * The pool of ready-made TPMs: per family, a few TPMs whose slow stage of manufacture is done (their keys,
  * {@link StagedManufacturer#makeKeys}) and no uuid is bound yet, so that a first start only binds one
  * ({@link StagedManufacturer#bind}: the EK certificate, milliseconds) instead of generating keys while its
- * guest waits. A {@link PoolFiller} keeps the pool full, at the lowest priority.
+ * guest waits; it does so in its guest's engine as that starts, so it costs no engine of its own. A
+ * {@link PoolFiller} keeps the pool full, at the lowest priority.
  *
  * <p>Entries are records of an {@link InstanceStore} of their own ({@code <state-dir>/pool}), under a random
  * entry uuid, sealed with the master key like any vTPM: nothing of them is on disk in plaintext, and they are
@@ -130,10 +131,14 @@ public final class ManufacturePool implements AutoCloseable {
         }
     }
 
-    /** The permanent state of vTPM {@code uuid}, made from {@code entry} (its second stage, where there is one). */
-    byte[] bind(Entry entry, Uuid uuid) {
-        return staged.bindsIn(entry.family()) ? aside.secondStage(staged, uuid, entry.family(), entry.permanent())
-                : entry.permanent();
+    /**
+     * Binds the ready-made TPM started in {@code engine} (its guest's, just started from an entry) to {@code uuid}:
+     * {@link StagedManufacturer#bind}, where its family has anything to bind.
+     */
+    void bind(TpmEngine engine, Uuid uuid) {
+        if (staged.bindsIn(engine.family())) {
+            staged.bind(engine, uuid);
+        }
     }
 
     /** How many entries of each family are ready now. */

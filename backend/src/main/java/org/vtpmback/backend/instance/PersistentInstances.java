@@ -27,6 +27,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.xen.DomainId;
 
 /**
  * vTPM instances kept in the encrypted {@link InstanceStore}, started as {@link StartMode} decides.
@@ -240,11 +241,14 @@ public final class PersistentInstances implements VtpmInstances {
         StartMode.Decision decision = LifecyclePolicy.start(stored, request.resumeRequested(), request.reattach());
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: start mode {2}: {3}", request.device(), uuid, decision.mode(), decision.reason());
         TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
-        Optional<byte[]> made = early.settle(request.device(), uuid, decision.mode(), family);
+        Optional<NewTpm> made = early.settle(request.device(), uuid, decision.mode(), family);
         if (decision.mode() == StartMode.REFUSE) {
             throw new InstanceException(request.device() + ": refusing vTPM " + uuid + ": " + decision.reason());
         }
-        InstanceRecord from = made.isPresent() ? storeNew(request, uuid, family, made.get()) : stored.orElseThrow();
+        if (made.isPresent()) {
+            return firstStart(request, uuid, lease, family, made.get());
+        }
+        InstanceRecord from = stored.orElseThrow();
         Optional<byte[]> volatileState = decision.mode() == StartMode.RESTORE
                 ? Optional.of(from.snapshot().orElseThrow().volatileState()) : Optional.empty();
         Optional<TpmEngine> continued = survivors.continueFor(request.device(), uuid, request.frontendDomid(), decision.mode(), from);
@@ -252,11 +256,45 @@ public final class PersistentInstances implements VtpmInstances {
                 : decision.mode() == StartMode.CLEAR_UNDER_RUNNING_GUEST
                 ? boot.startUnderRunningGuest(uuid.value(), request.frontendDomid(), from.family(), from.permanent())
                 : boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
+        return running(request, lease, decision.mode(), from, engine);
+    }
+
+    /**
+     * A first start (MANUFACTURE): the new TPM is stored (end NEW), then booted. A ready-made one from the pool is
+     * booted first, its uuid bound in it (TPM 2.0: the EK certificate), and stored as it is then: one engine, not a
+     * second one to bind it. A crash before the store costs the pool entry (already taken), never the vTPM.
+     */
+    private ActiveInstance firstStart(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, TpmFamily family, NewTpm made) {
+        DomainId guest = request.frontendDomid();
+        if (made.entry().isEmpty()) {
+            InstanceRecord from = storeNew(request, uuid, family, made.permanent());
+            return running(request, lease, StartMode.MANUFACTURE, from, boot.start(uuid.value(), guest, family,
+                    new StateBlobs(from.permanent(), Optional.empty())));
+        }
+        long t0 = System.nanoTime();
+        TpmEngine engine = boot.start(uuid.value(), guest, family, new StateBlobs(made.permanent(), Optional.empty()));
+        try {
+            ManufacturePool p = pool.orElseThrow();
+            p.bind(engine, uuid);
+            InstanceRecord from = storeNew(request, uuid, family, engine.saveState(false).permanent());
+            LOG.log(System.Logger.Level.INFO, "vTPM {0}: from the pool of ready-made TPMs ({1} entry {2}): started, bound and"
+                    + " stored in {3} ms; pool: {4}", uuid, family, made.entry().get().id(), EarlyManufacture.millisSince(t0),
+                    p.describe());
+            return running(request, lease, StartMode.MANUFACTURE, from, engine);
+        } catch (RuntimeException e) {
+            engine.close();
+            EngineBoot.removeFolder(boot.folderOf(uuid.value())); // its plaintext state, of a TPM nobody will have
+            throw e;
+        }
+    }
+
+    /** Stores {@code from} as RUNNING and hands {@code engine} over to the device; closes the engine on failure. */
+    private ActiveInstance running(ActivationRequest request, InstanceLeases.Lease lease, StartMode mode, InstanceRecord from,
+                                   TpmEngine engine) {
         try {
             InstanceRecord running = from.withSave(from.generation() + 1, EndKind.RUNNING, from.permanent(), Optional.empty());
             services.commit(running); // the snapshot is consumed: it can never be resumed again
-            return new PersistentActiveInstance(services, request.device(), request.frontendDomid(), running, engine, lease,
-                    decision.mode());
+            return new PersistentActiveInstance(services, request.device(), request.frontendDomid(), running, engine, lease, mode);
         } catch (RuntimeException e) {
             engine.close();
             throw e;

@@ -80,7 +80,7 @@ class EarlyManufactureFatalErrorTest {
         }, threads);
 
         early.start("test", uuid, TpmFamily.TPM2);
-        byte[] permanent = early.settle("test", uuid, StartMode.MANUFACTURE, TpmFamily.TPM2).orElseThrow();
+        byte[] permanent = early.settle("test", uuid, StartMode.MANUFACTURE, TpmFamily.TPM2).orElseThrow().permanent();
 
         assertTrue(permanent.length > 0);
         assertEquals(List.of("test-early-manufacture", Thread.currentThread().getName()), calls, "early, then again at connect");

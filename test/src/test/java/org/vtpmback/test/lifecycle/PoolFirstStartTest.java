@@ -88,8 +88,8 @@ class PoolFirstStartTest {
             assertEquals(EndKind.RUNNING, GuestTpm.stored(host, uuid).lastEnd());
         }
         assertEquals(List.of(), logs.since(mark, "manufactured RSA 2048 EK"), "no key generated while a guest waited");
-        assertTrue(logs.since(mark, "taken and bound in").get(0).matches(".*taken and bound in \\d+ ms; pool: TPM2 \\d of 2 ready"),
-                logs.since(mark, "taken and bound in").toString());
+        assertTrue(logs.since(mark, "bound and stored in").get(0).matches(".*started, bound and stored in \\d+ ms; pool: TPM2 \\d of 2 ready"),
+                logs.since(mark, "bound and stored in").toString());
         assertNotEquals(ekPublic(ga), ekPublic(gb), "two first starts, two EKs");
         for (Guest g : List.of(ga, gb)) {
             X509Certificate cert = ekCertificate(g);
