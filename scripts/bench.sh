@@ -9,6 +9,10 @@
 #  4. stops everything; removes the work folder if the benchmark passed (unless BENCH_WORK is set).
 # OPTIONS go to the benchmark: --quick (under a minute after the build), --commands N, --warmup N,
 #   --guests 1,4,16, --rounds N, --nv-commands N, --nv-warmup N; --help lists them.
+# bench.sh --first-start [--no-build] [--quick] [--rounds N] [--probe-delay MS] instead runs
+#   org.vtpmback.test.bench.FirstStartBenchmark on the private xenstored: the wait for a new uuid's first start
+#   (frontend Initialised -> backend Connected) next to an existing vTPM's reboot, TPM 2.0 and 1.2, with a
+#   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
 # Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
 #      BENCH_WORK=<dir> work folder (default a new /tmp/vtpmback-bench.XXXXXX; kept when given);
 #      SKIP_APT=1 never runs apt-get (scripts/install-deps.sh only reports what is missing).
@@ -18,11 +22,13 @@ cd "$repo"
 log() { echo "==> $*"; }
 
 build=1
+first_start=0
 args=()
 for a in "$@"; do
 	case $a in
 		--no-build) build=0 ;;
-		-h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+		--first-start) first_start=1 ;;
+		-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
 		*) args+=("$a") ;;
 	esac
 done
@@ -52,6 +58,26 @@ cleanup() {
 	rm -rf "$runtime"
 }
 trap cleanup EXIT
+if [ "$first_start" = 1 ]; then
+	# daemons of its own (one per pool setting), on a private xenstored only
+	log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
+	eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
+	export LD_LIBRARY_PATH XENSTORED_PATH
+	log "first-start benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
+	set +e
+	java -cp "$classpath" org.vtpmback.test.bench.FirstStartBenchmark --xenstored "$XENSTORED_PATH" \
+		--work "$work/fs" --runtime "$runtime" ${args[@]+"${args[@]}"}
+	rc=$?
+	set -e
+	if [ "$rc" -ne 0 ]; then
+		log "first-start benchmark FAILED (exit $rc); the daemons' logs: $work/fs/*/daemon/daemon.log"
+	elif [ -z "${BENCH_WORK:-}" ]; then
+		cleanup
+		trap - EXIT
+		rm -rf "$work"
+	fi
+	exit "$rc"
+fi
 sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
 
 log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
