@@ -76,6 +76,8 @@ install_package() {
   cat > /etc/vtpmback/vtpmback.conf <<EOF
 # written by test/e2e/dom0-systemd.sh before dpkg -i
 tpm-family.$U12 = 1.2
+# no pool of ready-made TPMs: the steps compare the swtpm processes before and after (dom0-scenarios.sh)
+manufacture-pool = 0
 log-level = ${E2E_LOG_LEVEL:-info}
 EOF
   # Emulated-CPU tuning only, not the package's business: C1 only (dom0-scenarios.sh, daemon_start)
