@@ -34,7 +34,7 @@
 #   E2E_HOTPLUG_ROUNDS=5  attach/detach rounds of scenario 11
 #   E2E_BACKEND=java      java (the product) | proof (C proof backend, for
 #                         developing the harness only)
-#   E2E_TIMEOUT=3000      hard limit in seconds on the QEMU run
+#   E2E_TIMEOUT=3300      hard limit in seconds on the QEMU run
 #   E2E_READY_RE=...      daemon log line meaning "ready" (ERE)
 #   E2E_LOG_LEVEL=info    the daemon's log-level (debug shows every xenbus step)
 #   E2E_PROBE=1           time swtpm's CMD_INIT (TPM 1.2 and 2.0) in dom0 first
@@ -56,7 +56,7 @@ SMP=${SMP:-2}
 # model (README, "Traps").
 E2E_CPU=${E2E_CPU:-Westmere}
 MEM=${MEM:-3072}
-E2E_TIMEOUT=${E2E_TIMEOUT:-3000}
+E2E_TIMEOUT=${E2E_TIMEOUT:-3300}
 [ "$MODE" = hostile ] && E2E_SCENARIOS=${E2E_SCENARIOS:-9}
 [ "$MODE" = systemd ] && E2E_SCENARIOS=${E2E_SCENARIOS:-10}
 E2E_SCENARIOS=${E2E_SCENARIOS:-1,2,3,4,5,6,7,8,9,10,11}
