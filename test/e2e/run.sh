@@ -338,6 +338,10 @@ judge() {  # $1 = serial log
       echo "------------------- last 120 serial lines -------------------"
       tail -120 "$lg"
     fi
+    # CI shows only the tail of its output: the failed checks last, one line each, so they survive
+    echo "------------------- failed checks -------------------"
+    grep -a -E ' E2E-CHECK [0-9]+ FAIL: ' "$lg" | cut -d' ' -f2- | cut -c1-400 | tail -n 40 || true
+    grep -a -E ' E2E-SCENARIO [0-9]+ [^ ]+ (PASS|FAIL) ' "$lg" | cut -d' ' -f2- | sed 's/^ *[0-9.]* //' || true
     echo "e2e: FAIL (full serial log: $lg)"
     return 1
   fi
