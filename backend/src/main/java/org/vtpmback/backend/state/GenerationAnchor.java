@@ -47,17 +47,22 @@ final class GenerationAnchor {
 
     private final Path file;
     private final Path lockFile;
-    private final byte[] key;
+    private final SealingKey key;
     private final Object threads = new Object();
 
     GenerationAnchor(Path dir, MasterKey masterKey) {
         this.file = dir.resolve(FILE);
         this.lockFile = dir.resolve(LOCK);
-        this.key = masterKey.derive("host", PURPOSE);
+        this.key = masterKey.sealingKey("host", PURPOSE);
     }
 
     Path file() {
         return file;
+    }
+
+    /** Wipes the anchor's key; the anchor is unusable afterwards. */
+    void close() {
+        key.destroy();
     }
 
     boolean exists() {

@@ -8,6 +8,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
 import org.vtpmback.backend.engine.TpmFamily;
 
 /**
@@ -31,9 +33,12 @@ import org.vtpmback.backend.engine.TpmFamily;
  * the only record there is, making a valid current record unloadable. The price of this order is the
  * crash window: until the mark catches up, the record before the last one is not yet refused.
  *
+ * <p>Each uuid's key is derived from the master key once per store (HKDF costs about as much as sealing a
+ * record with AES-NI) and kept until {@link #close}, which wipes every key it derived.
+ *
  * <p>Thread-safe for different uuids; the caller holds the instance's lease for writes to one uuid.
  */
-public final class InstanceStore {
+public final class InstanceStore implements AutoCloseable {
     public static final String SUFFIX = ".vtpm";
     private static final String PURPOSE = "instance-state";
     private static final System.Logger LOG = System.getLogger(InstanceStore.class.getName());
@@ -43,6 +48,9 @@ public final class InstanceStore {
     private final GenerationAnchor anchor;
     /** The daemon's store raises a mark that lags behind its record (see the commit order). */
     private final boolean owner;
+    /** Derived once per uuid; wiped by {@link #close}. */
+    private final ConcurrentMap<Uuid, SealingKey> keys = new ConcurrentHashMap<>();
+    private volatile boolean closed;
 
     /** The daemon's store: it owns the folder, so temp files a crash left behind are removed. */
     public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
@@ -241,6 +249,7 @@ public final class InstanceStore {
             return at;
         });
         boolean deleted = AtomicFiles.delete(file);
+        forgetKey(uuid);
         if (retiredAt >= 0) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: deleted; its generation mark is retired at generation {1} (a copy"
                     + " put back is refused; a new vTPM of this uuid starts at generation {2})", uuid, retiredAt, retiredAt + 1);
@@ -268,6 +277,7 @@ public final class InstanceStore {
             return true;
         });
         AtomicFiles.delete(fileOf(uuid));
+        forgetKey(uuid);
         return taken ? found : Optional.empty();
     }
 
@@ -312,8 +322,31 @@ public final class InstanceStore {
         return masterKey;
     }
 
-    private byte[] keyOf(Uuid uuid) {
-        return masterKey.derive(uuid.value(), PURPOSE);
+    private SealingKey keyOf(Uuid uuid) {
+        if (closed) {
+            throw new IllegalStateException("the vTPM store " + dir + " is closed");
+        }
+        return keys.computeIfAbsent(uuid, u -> masterKey.sealingKey(u.value(), PURPOSE));
+    }
+
+    /**
+     * A uuid whose record is gone drops its key from the cache (the pool's store sees many uuids come and go). Not
+     * wiped here: another thread may still be using it; it goes with the garbage, like the cipher's own copies.
+     */
+    private void forgetKey(Uuid uuid) {
+        keys.remove(uuid);
+    }
+
+    /**
+     * Wipes the keys this store derived (each uuid's and the anchor's). Call it once nothing uses the store any
+     * more: a save or load that runs after it fails.
+     */
+    @Override
+    public void close() {
+        closed = true;
+        keys.values().forEach(SealingKey::destroy);
+        keys.clear();
+        anchor.close();
     }
 
     /** Associated data: the file belongs to this uuid and this role. */

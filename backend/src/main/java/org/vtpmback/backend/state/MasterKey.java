@@ -25,7 +25,8 @@ import org.bouncycastle.crypto.params.HKDFParameters;
 /**
  * The host's master key: 32 random bytes in a file only the daemon's user can read. Each vTPM gets its
  * own key derived from it (HKDF-SHA256 with the uuid), so one instance's file can never be decrypted
- * with another's key, and exporting one instance never exposes the master key.
+ * with another's key, and exporting one instance never exposes the master key. The HKDF is Bouncy
+ * Castle's: Java 17 has none, and it runs once per uuid per store ({@link InstanceStore} keeps the keys).
  *
  * <p>A key is never made behind the operator's back while sealed records exist: a new key opens none
  * of them, so every stored vTPM would be lost. It is made by an explicit {@link #create} ({@code
@@ -181,6 +182,14 @@ public final class MasterKey {
         public Missing(String message) {
             super(message);
         }
+    }
+
+    /**
+     * The AES key for one purpose of one vTPM instance (HKDF-SHA256, as {@link #derive}); the caller owns it
+     * and destroys it when done.
+     */
+    public SealingKey sealingKey(String uuid, String purpose) {
+        return new SealingKey(derive(uuid, purpose));
     }
 
     /** A 32-byte key for one purpose of one vTPM instance. */
