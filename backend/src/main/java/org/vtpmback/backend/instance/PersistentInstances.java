@@ -261,7 +261,7 @@ public final class PersistentInstances implements VtpmInstances {
 
     /**
      * A first start (MANUFACTURE): the new TPM is stored (end NEW), then booted. A ready-made one from the pool is
-     * booted first, its uuid bound in it (TPM 2.0: the EK certificate), and stored as it is then: one engine, not a
+     * booted first, its uuid bound in it (the EK certificate), and stored as it is then: one engine, not a
      * second one to bind it. A crash before the store costs the pool entry (already taken), never the vTPM.
      */
     private ActiveInstance firstStart(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, TpmFamily family, NewTpm made) {

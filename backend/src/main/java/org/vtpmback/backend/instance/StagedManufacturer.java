@@ -19,8 +19,8 @@ public interface StagedManufacturer extends Manufacturer {
     void makeKeys(TpmEngine engine, String what);
 
     /**
-     * The stage that needs the uuid, on a started TPM that {@link #makeKeys} made (TPM 2.0: the EK certificate for
-     * {@code uuid}). Runs only where {@link #bindsIn} says so.
+     * The stage that needs the uuid, on a started TPM that {@link #makeKeys} made (the EK certificate for
+     * {@code uuid}, in the family's NV index). Runs only where {@link #bindsIn} says so.
      */
     void bind(TpmEngine engine, Uuid uuid);
 

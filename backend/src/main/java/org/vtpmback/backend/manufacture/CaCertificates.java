@@ -87,6 +87,10 @@ final class CaCertificates {
      * (the profile allows an empty one), SAN directoryName with the TPM's manufacturer/model/version,
      * subjectDirectoryAttributes with its TPMSpecification, keyUsage keyEncipherment (RSA EK; keyAgreement
      * for an ECC one) and basicConstraints CA:false, both critical, EKU tcg-kp-EKCertificate, AKI.
+     * The same for a TPM 1.2's EK, whose TPMSpecification says family 1.2: one profile for both families.
+     * swtpm_cert makes a TPM 1.2 EK certificate differently in two ways we do not follow: an empty subject
+     * (ours names the vTPM's uuid, as for TPM 2.0) and a SHA-1 signature (ours stays SHA256withECDSA: a
+     * verifier limited to SHA-1 could not check this CA's ECDSA signature either).
      */
     static X509Certificate ekCertificate(X509Certificate ca, PrivateKey caKey, PublicKey ek, String uuid,
                                          TpmIdentity id, Instant now) throws GeneralSecurityException {

@@ -14,13 +14,15 @@ import org.vtpmback.backend.engine.TpmFamily;
 
 /**
  * "Manufactures" a vTPM on its first start, as a TPM vendor (or {@code swtpm_setup --createek
- * --create-ek-cert --lock-nvram}, xen-vtpm-protocol.md §5.5) would: for TPM 2.0 it creates the
- * Endorsement Key from the TCG default RSA 2048 template, persists it at the TCG handle, and stores an
- * EK certificate from the host's {@link LocalCa} in the TCG NV index, where guest tools
- * ({@code tpm2_nvread 0x1c00002}, {@code tpm2_getekcertificate}) look for it.
+ * --create-ek-cert --lock-nvram}, xen-vtpm-protocol.md §5.5) would: it creates the Endorsement Key and stores an EK
+ * certificate from the host's {@link LocalCa} where guest tools look for it. For TPM 2.0 the EK comes from the TCG
+ * default RSA 2048 template, persisted at the TCG handle, and the certificate goes into the TCG NV index
+ * ({@code tpm2_nvread 0x1c00002}, {@code tpm2_getekcertificate}); for TPM 1.2 the EK is the TPM's endorsement key
+ * pair and the certificate goes into NV 0x1000f000 ({@link Tpm12EkCertificate}).
  *
  * <p>Preconditions: the engine's TPM was just started ({@code initClear()} + Startup(CLEAR)), so the
- * platform hierarchy is enabled and all hierarchy passwords are empty; nothing else has used it yet.
+ * platform hierarchy is enabled and all hierarchy passwords are empty (TPM 1.2: no owner, NV not locked); nothing
+ * else has used it yet.
  * Manufacturing changes permanent state command by command and cannot be rolled back: a failure leaves
  * a half-manufactured state, so callers should manufacture a fresh state dir and adopt it only when
  * this returns (never re-manufacture an existing state, xen-vtpm-protocol.md pitfall 1).
@@ -32,6 +34,8 @@ public final class EkManufacturer {
     public static final int EK_HANDLE = 0x81010001;
     /** TCG NV index of the RSA 2048 EK certificate (EK Credential Profile 2.0 §2.2.1.4). */
     public static final int EK_CERT_NV_INDEX = 0x01C00002;
+    /** TCG NV index of a TPM 1.2's EK certificate, TPM_NV_INDEX_EKCert with the D bit ({@link Tpm12EkCertificate}). */
+    public static final int TPM12_EK_CERT_NV_INDEX = Tpm12EkCertificate.NV_INDEX;
     /** Chunk size for NV writes when the TPM does not report TPM_PT_NV_BUFFER_MAX (swtpm_setup uses 1024). */
     static final int DEFAULT_NV_CHUNK = 1024;
     /** TPM 2.0 Part 2 §6.13: TPM_PT_NV_BUFFER_MAX = PT_FIXED + 44. */
@@ -40,7 +44,10 @@ public final class EkManufacturer {
 
     private final boolean lockNvram;
 
-    /** A manufacturer that write-locks the certificate index, like libvirt's {@code --lock-nvram}. */
+    /**
+     * A manufacturer that write-locks the certificate index, like libvirt's {@code --lock-nvram} (TPM 1.2: its
+     * bWriteDefine lock, in force once the guest locks NV; see {@link Tpm12EkCertificate}).
+     */
     public EkManufacturer() {
         this(true);
     }
@@ -51,8 +58,8 @@ public final class EkManufacturer {
     }
 
     /**
-     * Manufactures a fresh TPM 2.0: EK at {@link #EK_HANDLE}, its certificate (issued by {@code ca} for
-     * {@code uuid}) in {@link #EK_CERT_NV_INDEX}: {@link #createEk}, then {@link #certify}.
+     * Manufactures a fresh TPM: its EK and its certificate (issued by {@code ca} for {@code uuid}) in
+     * {@link #certificateIndex}: {@link #createEk}, then {@link #certify}.
      *
      * @return the EK certificate now stored in the TPM
      * @throws ManufactureException if the TPM already has an EK or EK certificate index (it is refused,
@@ -61,21 +68,40 @@ public final class EkManufacturer {
     public X509Certificate manufacture(TpmEngine engine, String uuid, LocalCa ca) {
         createEk(engine, uuid);
         X509Certificate cert = certify(engine, uuid, ca);
-        LOG.log(Level.INFO, "vtpm {0}: manufactured RSA 2048 EK at 0x81010001, {1}-byte EK certificate (serial {2})"
-                + " in NV 0x01c00002", uuid, encoded(cert).length, cert.getSerialNumber().toString(16));
+        LOG.log(Level.INFO, "vtpm {0}: manufactured RSA 2048 EK {1}, {2}-byte EK certificate (serial {3}) in NV {4}",
+                uuid, engine.family() == TpmFamily.TPM2 ? "at 0x81010001" : "(the TPM 1.2 endorsement key pair)",
+                encoded(cert).length, cert.getSerialNumber().toString(16), nvIndexName(engine.family()));
         return cert;
     }
 
+    /** The NV index where a {@code family} TPM keeps its EK certificate, where guests' tools look for it. */
+    public static int certificateIndex(TpmFamily family) {
+        return family == TpmFamily.TPM2 ? EK_CERT_NV_INDEX : TPM12_EK_CERT_NV_INDEX;
+    }
+
+    /** {@link #certificateIndex} as messages name it, e.g. {@code 0x01c00002}. */
+    public static String nvIndexName(TpmFamily family) {
+        return String.format(Locale.ROOT, "0x%08x", certificateIndex(family));
+    }
+
     /**
-     * The slow half of {@link #manufacture}, which needs no identity (a TPM of the pool of ready-made ones):
-     * CreatePrimary(endorsement, template L-1), EvictControl to {@link #EK_HANDLE}, FlushContext.
+     * The slow half of {@link #manufacture}, which needs no identity (a TPM of the pool of ready-made ones). TPM 2.0:
+     * CreatePrimary(endorsement, template L-1), EvictControl to {@link #EK_HANDLE}, FlushContext. TPM 1.2:
+     * TPM_CreateEndorsementKeyPair (TPM 1.2 Main Part 3 §14.1) for an RSA 2048 EK, as swtpm_setup does for
+     * {@code --createek}; a fresh libtpms TPM 1.2 has no EK, and TPM_TakeOwnership needs one.
      *
      * @param what names the TPM in messages (a vTPM uuid or a pool entry)
      * @return the EK's public key
      * @throws ManufactureException if the TPM already has an EK or EK certificate index, or a command fails
      */
     public RSAPublicKey createEk(TpmEngine engine, String what) {
-        requireFamily(engine, TpmFamily.TPM2);
+        if (engine.family() == TpmFamily.TPM12) {
+            if (Tpm12EkCertificate.defined(engine)) {
+                throw new ManufactureException(String.format(Locale.ROOT, "vtpm %s is already (maybe partly) manufactured:"
+                        + " NV 0x%08x exists; refusing to overwrite its endorsement", what, TPM12_EK_CERT_NV_INDEX));
+            }
+            return Tpm12Endorsement.createEndorsementKeyPair(engine); // refuses a TPM that has an EK (TPM_DISABLED_CMD)
+        }
         Tpm2Client tpm = new Tpm2Client(engine);
         if (tpm.readPublic(EK_HANDLE).isPresent() || tpm.nvReadPublic(EK_CERT_NV_INDEX).isPresent()) {
             throw new ManufactureException(String.format(Locale.ROOT,
@@ -99,14 +125,17 @@ public final class EkManufacturer {
 
     /**
      * The fast half of {@link #manufacture}, once the uuid is known (milliseconds): the EK certificate for the EK
-     * that {@link #createEk} made, issued by {@code ca} for {@code uuid}, in {@link #EK_CERT_NV_INDEX}
-     * (ReadPublic, NV_DefineSpace(platform), NV_Write in chunks, NV_WriteLock).
+     * that {@link #createEk} made, issued by {@code ca} for {@code uuid}, in {@link #certificateIndex}. TPM 2.0:
+     * ReadPublic, NV_DefineSpace(platform), NV_Write in chunks, NV_WriteLock. TPM 1.2: TPM_ReadPubek, then
+     * {@link Tpm12EkCertificate#store}.
      *
      * @return the EK certificate now stored in the TPM
      * @throws ManufactureException if the TPM has no EK or already an EK certificate index, or a command fails
      */
     public X509Certificate certify(TpmEngine engine, String uuid, LocalCa ca) {
-        requireFamily(engine, TpmFamily.TPM2);
+        if (engine.family() == TpmFamily.TPM12) {
+            return certifyTpm12(engine, uuid, ca);
+        }
         Tpm2Client tpm = new Tpm2Client(engine);
         if (tpm.nvReadPublic(EK_CERT_NV_INDEX).isPresent()) {
             throw new ManufactureException(String.format(Locale.ROOT, "vtpm %s already has an EK certificate index"
@@ -123,6 +152,17 @@ public final class EkManufacturer {
         return cert;
     }
 
+    /**
+     * A TPM 1.2's certificate: for the EK TPM_ReadPubek gives (a TPM without an owner, as {@link #createEk} leaves it,
+     * always gives it), naming the TPM as swtpm's libtpms describes a TPM 1.2 ({@link TpmIdentity#swtpmDefault}).
+     */
+    private X509Certificate certifyTpm12(TpmEngine engine, String uuid, LocalCa ca) {
+        return Tpm12EkCertificate.store(engine, uuid, lockNvram, () -> ca.issueEkCertificate(
+                Tpm12Endorsement.readPubek(engine).orElseThrow(() -> new ManufactureException("vtpm " + uuid + ": TPM_ReadPubek"
+                        + " is disabled (the TPM has an owner): it is not a TPM that was just manufactured")),
+                uuid, TpmFamily.TPM12));
+    }
+
     private static RSAPublicKey persistedEk(Tpm2Client tpm) {
         return EkTemplate.publicKey(tpm.readPublic(EK_HANDLE)
                 .orElseThrow(() -> new ManufactureException("no EK at 0x81010001 (EvictControl did not persist it,"
@@ -130,31 +170,17 @@ public final class EkManufacturer {
     }
 
     /**
-     * Whether the TPM 2.0 behind {@code engine} is manufactured: an EK at {@link #EK_HANDLE} and a written
-     * {@link #EK_CERT_NV_INDEX}. For TPM 1.2: whether it has an EK ({@link Tpm12Endorsement#hasEk}).
-     * The TPM must be started.
+     * Whether the TPM behind {@code engine} is manufactured: an EK and its certificate index. TPM 2.0: an EK at
+     * {@link #EK_HANDLE} and a written {@link #EK_CERT_NV_INDEX}; TPM 1.2: an EK ({@link Tpm12Endorsement#hasEk}) and
+     * a defined {@link #TPM12_EK_CERT_NV_INDEX}. The TPM must be started.
      */
     public static boolean isManufactured(TpmEngine engine) {
         if (engine.family() == TpmFamily.TPM12) {
-            return Tpm12Endorsement.hasEk(engine);
+            return Tpm12Endorsement.hasEk(engine) && Tpm12EkCertificate.defined(engine);
         }
         Tpm2Client tpm = new Tpm2Client(engine);
         Optional<Tpm2Client.NvPublic> nv = tpm.nvReadPublic(EK_CERT_NV_INDEX);
         return tpm.readPublic(EK_HANDLE).isPresent() && nv.isPresent() && nv.get().written();
-    }
-
-    /**
-     * Manufactures a fresh TPM 1.2: TPM_CreateEndorsementKeyPair (TPM 1.2 Main Part 3 §14.1) for an
-     * RSA 2048 EK, as swtpm_setup does for {@code --createek}; a fresh libtpms TPM 1.2 has no EK, and
-     * TPM_TakeOwnership needs one. No EK certificate is issued or stored: TPM 1.2 guests rarely look
-     * for one, and storing it (NV index 0x1000F000) is not implemented here.
-     *
-     * @return the EK's public key
-     * @throws ManufactureException if the TPM already has an EK (TPM_DISABLED_CMD) or the command fails
-     */
-    public RSAPublicKey manufactureTpm12(TpmEngine engine) {
-        requireFamily(engine, TpmFamily.TPM12);
-        return Tpm12Endorsement.createEndorsementKeyPair(engine);
     }
 
     /** The EK certificate's chunk size: TPM_PT_NV_BUFFER_MAX, or 1024 if not reported. */
@@ -168,12 +194,6 @@ public final class EkManufacturer {
             return cert.getEncoded();
         } catch (CertificateEncodingException e) {
             throw new ManufactureException("cannot DER-encode the EK certificate", e);
-        }
-    }
-
-    private static void requireFamily(TpmEngine engine, TpmFamily family) {
-        if (engine.family() != family) {
-            throw new IllegalArgumentException("engine emulates " + engine.family() + ", not " + family);
         }
     }
 }

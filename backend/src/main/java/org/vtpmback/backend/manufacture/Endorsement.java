@@ -7,7 +7,8 @@ import org.vtpmback.backend.engine.TpmFamily;
 
 /**
  * What a vTPM presents to an attestation verifier, as read from the TPM ({@link EkReader}): its endorsement
- * key and the EK certificate the local CA issued for it (none for TPM 1.2 yet). Immutable.
+ * key and the EK certificate the local CA issued for it (none for a vTPM made before TPM 1.2 vTPMs got one).
+ * Immutable.
  *
  * @param family      the TPM's family
  * @param publicKey   the EK's public key
@@ -16,7 +17,7 @@ import org.vtpmback.backend.engine.TpmFamily;
 public record Endorsement(TpmFamily family, PublicKey publicKey, Optional<X509Certificate> certificate) {
     /**
      * Whether the certificate (if any) certifies {@link #publicKey}: false only if the TPM's owner replaced the EK
-     * at its handle with another key.
+     * (TPM 2.0: the key at its handle).
      */
     public boolean certificateMatchesKey() {
         return certificate.map(c -> c.getPublicKey().equals(publicKey)).orElse(true);

@@ -7,10 +7,11 @@ import org.vtpmback.backend.instance.StagedManufacturer;
 import org.vtpmback.backend.state.Uuid;
 
 /**
- * What a vTPM gets at its first start: for TPM 2.0 the TCG default RSA EK at 0x81010001 and an EK
- * certificate from the host's local CA in NV index 0x01C00002 (where guests' attestation tools look);
- * for TPM 1.2 an endorsement key pair. The CA is created on first use in {@code caDir}. In stages for the
- * pool of ready-made TPMs: the keys first, the certificate once the uuid is known (its subject names it).
+ * What a vTPM gets at its first start: an EK and an EK certificate from the host's local CA where guests'
+ * attestation tools look ({@link EkManufacturer}): for TPM 2.0 the TCG default RSA EK at 0x81010001 and the
+ * certificate in NV index 0x01C00002; for TPM 1.2 its endorsement key pair and the certificate in NV index
+ * 0x1000F000. The CA is created on first use in {@code caDir}. In stages for the pool of ready-made TPMs: the keys
+ * first, the certificate once the uuid is known (its subject names it), for both families.
  */
 public final class StandardManufacturer implements StagedManufacturer {
     private static final System.Logger LOG = System.getLogger(StandardManufacturer.class.getName());
@@ -24,34 +25,25 @@ public final class StandardManufacturer implements StagedManufacturer {
 
     @Override
     public void manufacture(TpmEngine engine, Uuid uuid) {
-        if (engine.family() == TpmFamily.TPM12) {
-            new EkManufacturer().manufactureTpm12(engine);
-            LOG.log(System.Logger.Level.INFO, "vTPM {0}: TPM 1.2 endorsement key created", uuid);
-            return;
-        }
         var cert = new EkManufacturer().manufacture(engine, uuid.value(), ca());
-        LOG.log(System.Logger.Level.INFO, "vTPM {0}: EK created at 0x81010001, certificate serial {1} issued by {2}",
-                uuid, cert.getSerialNumber().toString(16), cert.getIssuerX500Principal().getName());
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: {1} EK created, certificate serial {2} issued by {3}, in NV {4}",
+                uuid, engine.family(), cert.getSerialNumber().toString(16), cert.getIssuerX500Principal().getName(),
+                EkManufacturer.nvIndexName(engine.family()));
     }
 
     @Override
     public void makeKeys(TpmEngine engine, String what) {
-        if (engine.family() == TpmFamily.TPM12) {
-            new EkManufacturer().manufactureTpm12(engine);
-        } else {
-            new EkManufacturer().createEk(engine, what);
-        }
+        new EkManufacturer().createEk(engine, what);
         LOG.log(System.Logger.Level.INFO, "{0}: {1} endorsement key created", what, engine.family());
     }
 
-    /** TPM 2.0: the EK certificate. A TPM 1.2 gets none today (as {@link #manufacture}); it would be issued here. */
+    /** The EK certificate for the EK {@link #makeKeys} made, naming {@code uuid}. */
     @Override
     public void bind(TpmEngine engine, Uuid uuid) {
-        if (bindsIn(engine.family())) {
-            var cert = new EkManufacturer().certify(engine, uuid.value(), ca());
-            LOG.log(System.Logger.Level.INFO, "vTPM {0}: EK certificate serial {1} issued by {2} for its ready-made EK (0x81010001), in NV 0x01c00002",
-                    uuid, cert.getSerialNumber().toString(16), cert.getIssuerX500Principal().getName());
-        }
+        var cert = new EkManufacturer().certify(engine, uuid.value(), ca());
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: EK certificate serial {1} issued by {2} for its ready-made {3} EK, in NV {4}",
+                uuid, cert.getSerialNumber().toString(16), cert.getIssuerX500Principal().getName(), engine.family(),
+                EkManufacturer.nvIndexName(engine.family()));
     }
 
     /** Loads (on a first start of the host, creates) the local CA. */
@@ -60,9 +52,10 @@ public final class StandardManufacturer implements StagedManufacturer {
         ca();
     }
 
+    /** Both families: a ready-made TPM gets its EK certificate, which names the uuid, when it is bound. */
     @Override
     public boolean bindsIn(TpmFamily family) {
-        return family == TpmFamily.TPM2;
+        return true;
     }
 
     private synchronized LocalCa ca() {

@@ -39,14 +39,15 @@ public record TpmIdentity(String manufacturer, String model, String version, Str
     }
 
     /**
-     * What swtpm_setup 0.7.1 passes to swtpm_localca for this family (IBM's TCG vendor id 0x1014,
-     * model "swtpm", libtpms version id 20191023; spec 2.0 level 0 rev 164, or 1.2 level 2 rev 116).
-     * Used when the TPM itself was not asked.
+     * What swtpm_setup passes to swtpm_localca for this family: the TPMAttributes and TPMSpecification swtpm reports
+     * from libtpms ({@code TPMLIB_GetInfo}): IBM's TCG vendor id 0x1014, model "swtpm", version id 20191023 (TPM 2.0,
+     * as swtpm 0.7.1 reports it) or 00740001 (TPM 1.2, libtpms' {@code TPM12_GetInfo}: "146.1"); spec 2.0 level 0
+     * rev 164, or 1.2 level 2 rev 116. Used when the TPM itself is not asked (always for a TPM 1.2).
      */
     public static TpmIdentity swtpmDefault(TpmFamily family) {
         return family == TpmFamily.TPM2
                 ? new TpmIdentity("id:00001014", "swtpm", "id:20191023", "2.0", 0, 164)
-                : new TpmIdentity("id:00001014", "swtpm", "id:20191023", "1.2", 2, 116);
+                : new TpmIdentity("id:00001014", "swtpm", "id:00740001", "1.2", 2, 116);
     }
 
     /** Asks a running TPM 2.0 for its fixed properties (one TPM2_GetCapability). */

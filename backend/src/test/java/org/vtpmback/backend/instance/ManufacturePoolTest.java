@@ -42,8 +42,8 @@ import org.vtpmback.backend.state.Uuid;
  * The pool of ready-made TPMs on real swtpm: entries made in the background at the lowest priority and sealed
  * like any record, each taken once (two first starts get two EKs, a taken entry is never offered again, not even
  * after a crash before its vTPM was stored or with a copy of its file put back), the pool refilled after a take
- * and found again by the next daemon, a TPM 2.0 entry bound to its uuid by an EK certificate for the EK made
- * before; a close kills the entry being made.
+ * and found again by the next daemon, an entry of either family bound to its uuid by an EK certificate for the EK
+ * made before; a close kills the entry being made.
  */
 @Timeout(180)
 class ManufacturePoolTest {
@@ -211,7 +211,7 @@ class ManufacturePoolTest {
     }
 
     @Test
-    void aTpm12EntryIsTheVtpmAsItIsAndAnEmptyPoolGivesNothing() throws Exception {
+    void aTpm12EntryIsBoundToItsUuidByAnEkCertificateAndAnEmptyPoolGivesNothing() throws Exception {
         ManufacturePool pool = pool(Map.of(TpmFamily.TPM12, 1));
         pool.start();
         awaitReady(pool, Map.of(TpmFamily.TPM12, 1));
@@ -220,9 +220,14 @@ class ManufacturePoolTest {
         assertTrue(pool.take(TpmFamily.TPM12).isEmpty(), "empty until refilled");
         Endorsement before = read(TpmFamily.TPM12, entry.permanent());
         assertEquals(TpmFamily.TPM12, before.family());
-        Endorsement after = read(TpmFamily.TPM12, bound(pool, entry, newUuid()));
-        assertEquals(before.publicKey(), after.publicKey());
-        assertTrue(after.certificate().isEmpty(), "today a TPM 1.2 gets no certificate: nothing to bind");
+        assertTrue(before.certificate().isEmpty(), "a ready-made TPM 1.2 has its EK but no certificate: no uuid yet");
+        Uuid uuid = newUuid();
+        Endorsement after = read(TpmFamily.TPM12, bound(pool, entry, uuid));
+        assertEquals(before.publicKey(), after.publicKey(), "binding issues a certificate, it makes no key");
+        X509Certificate cert = after.certificate().orElseThrow(() -> new AssertionError("no EK certificate in NV 0x1000f000"));
+        assertEquals("CN=vtpm " + uuid.value(), cert.getSubjectX500Principal().getName());
+        assertEquals(after.publicKey(), cert.getPublicKey());
+        cert.verify(LocalCa.loadOrCreate(tmp.resolve("ca")).certificate().getPublicKey());
     }
 
     @Test

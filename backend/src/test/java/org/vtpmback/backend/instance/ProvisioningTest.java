@@ -1,7 +1,6 @@
 package org.vtpmback.backend.instance;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -83,17 +82,21 @@ class ProvisioningTest {
     }
 
     @Test
-    void aTpm12IsStoredWithItsFamilyAndHasAnEkButNoCertificate() throws Exception {
+    void aTpm12IsStoredWithItsFamilyAndItsEkCertificateIsTheOneInItsStoredState() throws Exception {
         InstanceStore store = store();
         Provisioning p = provisioning(store);
         Uuid uuid = Uuid.parse(UUID.randomUUID().toString());
         Endorsement made = p.create(uuid, TpmFamily.TPM12, EkReader::read).inspected();
         InstanceRecord record = store.load(uuid).orElseThrow();
         assertEquals(TpmFamily.TPM12, record.family());
-        assertFalse(made.certificate().isPresent());
+        X509Certificate cert = made.certificate().orElseThrow(() -> new AssertionError("no EK certificate in NV 0x1000f000"));
+        cert.verify(LocalCa.loadOrCreate(tmp.resolve("ca")).certificate().getPublicKey());
+        assertEquals("CN=vtpm " + uuid.value(), cert.getSubjectX500Principal().getName());
         Endorsement stored = p.inspect(record, EkReader::read);
         assertEquals(TpmFamily.TPM12, stored.family());
         assertEquals(made.publicKey(), stored.publicKey());
+        assertEquals(cert, stored.certificate().orElseThrow(), "the stored state holds the certificate just issued");
+        assertTrue(stored.certificateMatchesKey());
         assertTrue(stored.publicKeyPem().startsWith("-----BEGIN PUBLIC KEY-----"), stored.publicKeyPem());
     }
 

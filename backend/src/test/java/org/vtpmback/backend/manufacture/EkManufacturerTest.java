@@ -29,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 
-/** Manufacturing real swtpm TPMs: EK, EK certificate in NV, persistence, refusal, TPM 1.2. */
+/** Manufacturing real swtpm TPMs: EK, EK certificate in NV, persistence, refusal; TPM 2.0 and TPM 1.2. */
 @Timeout(60)
 class EkManufacturerTest {
     private static final int EK = 0x81010001;
@@ -38,6 +38,9 @@ class EkManufacturerTest {
     private static final int LOCKED_ATTRIBUTES = 0x62072801;
     private static final int TPM_RC_NV_LOCKED = 0x148;
     private static final int TPM_RC_NV_AUTHORIZATION = 0x149;
+    // TPM 1.2 Part 2 §16
+    private static final int TPM_BADINDEX = 0x02;
+    private static final int TPM_AREA_LOCKED = 0x3C;
 
     @TempDir
     Path tmp;
@@ -186,17 +189,99 @@ class EkManufacturerTest {
     }
 
     @Test
-    void manufacturesATpm12EndorsementKey() {
+    void manufacturesATpm12WithItsEkCertificateWhereAGuestReadsIt() throws Exception {
         try (TpmFixture f = new TpmFixture(tmp)) {
             TpmEngine e = f.booted("vm12", TpmFamily.TPM12);
             assertFalse(EkManufacturer.isManufactured(e));
-            RSAPublicKey ek = new EkManufacturer().manufactureTpm12(e);
-            assertEquals(2048, ek.getModulus().bitLength());
+            X509Certificate issued = new EkManufacturer().manufacture(e, uuid, ca);
             assertTrue(EkManufacturer.isManufactured(e));
-            ManufactureException ex = assertThrows(ManufactureException.class,
-                    () -> new EkManufacturer().manufactureTpm12(e));
-            assertTrue(ex.getMessage().contains("TPM_CreateEndorsementKeyPair"), ex.getMessage());
-            assertEquals(0x08, ex.responseCode(), "TPM_DISABLED_CMD: the EK exists");
+
+            X509Certificate cert = readTpm12Certificate(e);
+            assertEquals(issued, cert);
+            cert.verify(ca.certificate().getPublicKey());
+            cert.checkValidity();
+            assertEquals("CN=vtpm " + uuid, cert.getSubjectX500Principal().getName());
+            assertEquals(List.of("2.23.133.8.1"), cert.getExtendedKeyUsage());
+            assertTrue(cert.getKeyUsage()[2], "keyEncipherment");
+            assertEquals(Tpm12Endorsement.readPubek(e).orElseThrow(), cert.getPublicKey(), "the EK TPM_ReadPubek gives");
+            assertTrue(new String(cert.getExtensionValue("2.5.29.9"), java.nio.charset.StandardCharsets.ISO_8859_1).contains("1.2"),
+                    "TPMSpecification family 1.2 in subjectDirectoryAttributes");
+
+            // TPM_NV_DATA_PUBLIC: permissions TPM_NV_PER_WRITEDEFINE only (no read restriction), bWriteDefine set
+            byte[] pub = e.execute(0, TpmFixture.nvIndexCapability12(0x1000F000));
+            assertEquals(0, rc(pub));
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(pub, 14, pub.length - 14);
+            assertEquals(0x0018, b.getShort());
+            assertEquals(0x1000F000, b.getInt());
+            b.position(b.position() + 2 * 26 + 2);
+            assertEquals(0x00002000, b.getInt(), "permissions");
+            b.get();
+            b.get();
+            assertEquals(1, b.get(), "bWriteDefine: written once, locked");
+
+            ManufactureException again = assertThrows(ManufactureException.class, () -> new EkManufacturer().manufacture(e, uuid, ca));
+            assertTrue(again.getMessage().contains("already") && again.getMessage().contains("0x1000f000"), again.getMessage());
+            assertThrows(ManufactureException.class, () -> new EkManufacturer().certify(e, uuid, ca));
+        }
+    }
+
+    /** As a TPM 1.2 guest's tools read it: TPM_NV_ReadValue, no authorization, the stored-certificate header first. */
+    private static X509Certificate readTpm12Certificate(TpmEngine e) throws Exception {
+        byte[] header = TpmFixture.nvReadData12(e.execute(0, TpmFixture.nvReadValue12(0x1000F000, 0, 7)));
+        java.nio.ByteBuffer h = java.nio.ByteBuffer.wrap(header);
+        assertEquals(0x1001, h.getShort(0), "TCG_TAG_PCCLIENT_STORED_CERT");
+        assertEquals(0, h.get(2), "certType: full certificate");
+        assertEquals(0x1002, h.getShort(5), "TCG_TAG_PCCLIENT_FULL_CERT");
+        int size = Short.toUnsignedInt(h.getShort(3)) - 2;
+        return parse(TpmFixture.nvReadData12(e.execute(0, TpmFixture.nvReadValue12(0x1000F000, 7, size))));
+    }
+
+    @Test
+    void aTpm12InTwoStagesGetsItsCertificateForTheEkMadeBefore() throws Exception {
+        try (TpmFixture f = new TpmFixture(tmp)) {
+            TpmEngine e = f.booted("vm12", TpmFamily.TPM12);
+            RSAPublicKey ek = new EkManufacturer().createEk(e, "pool entry");
+            assertEquals(2048, ek.getModulus().bitLength());
+            assertFalse(EkManufacturer.isManufactured(e), "an EK, no certificate yet");
+            ManufactureException twice = assertThrows(ManufactureException.class, () -> new EkManufacturer().createEk(e, "x"));
+            assertEquals(0x08, twice.responseCode(), "TPM_DISABLED_CMD: the EK exists");
+            X509Certificate cert = new EkManufacturer().certify(e, uuid, ca);
+            assertEquals(ek, cert.getPublicKey());
+            assertTrue(EkManufacturer.isManufactured(e));
+            assertEquals(cert, readTpm12Certificate(e));
+        }
+    }
+
+    @Test
+    void aTpm12CertificateCannotBeRewrittenOrDeletedOnceTheGuestLocksNv() throws Exception {
+        try (TpmFixture f = new TpmFixture(tmp)) {
+            TpmEngine e = f.booted("vm12", TpmFamily.TPM12);
+            X509Certificate cert = new EkManufacturer().manufacture(e, uuid, ca);
+            // as platform firmware does: enable and activate with physical presence (swtpm_setup's run_swtpm_bios),
+            // restart, lock NV
+            assertEquals(0, rc(e.execute(0, TpmFixture.tpm12(0x4000000A, new byte[] {0x00, 0x20}))), "TSC_PhysicalPresence(CMD_ENABLE)");
+            assertEquals(0, rc(e.execute(0, TpmFixture.tpm12(0x4000000A, new byte[] {0x00, 0x08}))), "TSC_PhysicalPresence(PRESENT)");
+            assertEquals(0, rc(e.execute(0, TpmFixture.tpm12(0x6F, new byte[0]))), "TPM_PhysicalEnable");
+            assertEquals(0, rc(e.execute(0, TpmFixture.tpm12(0x72, new byte[] {0}))), "TPM_PhysicalSetDeactivated(FALSE)");
+            e.initClear();
+            assertEquals(0, e.sendStartupClear());
+            assertEquals(0, rc(e.execute(0, TpmFixture.nvDefineSpace12(0xFFFFFFFF, 0, 0))), "TPM_NV_INDEX_LOCK: nvLocked");
+
+            assertEquals(TPM_AREA_LOCKED, rc(e.execute(0, TpmFixture.nvWriteValue12(0x1000F000, 7, new byte[] {1}))),
+                    "written once (bWriteDefine)");
+            assertEquals(TPM_BADINDEX, rc(e.execute(0, TpmFixture.nvDefineSpace12(0x1000F000, 0x2000, 0))),
+                    "the D bit: never deleted");
+            assertEquals(cert, readTpm12Certificate(e), "still read without authorization, NV locked, no owner");
+        }
+    }
+
+    @Test
+    void aTpm12CertificateIsNotLockedWithoutLockNvram() throws Exception {
+        try (TpmFixture f = new TpmFixture(tmp)) {
+            TpmEngine e = f.booted("vm12", TpmFamily.TPM12);
+            new EkManufacturer(false).manufacture(e, uuid, ca);
+            byte[] pub = e.execute(0, TpmFixture.nvIndexCapability12(0x1000F000));
+            assertEquals(0, pub[pub.length - 5], "bWriteDefine not set");
         }
     }
 

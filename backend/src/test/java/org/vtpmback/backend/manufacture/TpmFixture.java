@@ -113,4 +113,44 @@ final class TpmFixture implements AutoCloseable {
         int len = Short.toUnsignedInt(ByteBuffer.wrap(readPublicResponse).getShort(off));
         return Arrays.copyOfRange(readPublicResponse, off + 2, off + 2 + len);
     }
+
+    // ---- TPM 1.2 (TPM 1.2 Main Part 3), unauthorized commands as a guest sends them ----
+
+    /** A TPM 1.2 command, tag TPM_TAG_RQU_COMMAND. */
+    static byte[] tpm12(int ordinal, byte[] body) {
+        return ByteBuffer.allocate(10 + body.length).putShort((short) 0x00C1).putInt(10 + body.length).putInt(ordinal)
+                .put(body).array();
+    }
+
+    /** TPM_NV_ReadValue(index, offset, size) without authorization (0xCF). */
+    static byte[] nvReadValue12(int index, int offset, int size) {
+        return tpm12(0xCF, ByteBuffer.allocate(12).putInt(index).putInt(offset).putInt(size).array());
+    }
+
+    /** TPM_NV_WriteValue(index, offset, data) without authorization (0xCD). */
+    static byte[] nvWriteValue12(int index, int offset, byte[] data) {
+        return tpm12(0xCD, ByteBuffer.allocate(12 + data.length).putInt(index).putInt(offset).putInt(data.length).put(data)
+                .array());
+    }
+
+    /** TPM_NV_DefineSpace(index, attributes, size) without authorization, no PCRs, any locality (0xCC). */
+    static byte[] nvDefineSpace12(int index, int attributes, int size) {
+        ByteBuffer b = ByteBuffer.allocate(2 + 4 + 2 * 26 + 6 + 3 + 4 + 20).putShort((short) 0x0018).putInt(index);
+        for (int i = 0; i < 2; i++) {
+            b.putShort((short) 3).put(new byte[3]).put((byte) 0x1F).put(new byte[20]);
+        }
+        return tpm12(0xCC, b.putShort((short) 0x0017).putInt(attributes).put(new byte[3]).putInt(size).put(new byte[20]).array());
+    }
+
+    /** TPM_GetCapability(TPM_CAP_NV_INDEX, index) (0x65): the raw response, TPM_NV_DATA_PUBLIC after 14 bytes. */
+    static byte[] nvIndexCapability12(int index) {
+        return tpm12(0x65, ByteBuffer.allocate(12).putInt(0x11).putInt(4).putInt(index).array());
+    }
+
+    /** The data of a successful TPM_NV_ReadValue response: header 10, dataSize 4, data. */
+    static byte[] nvReadData12(byte[] response) {
+        assertEquals(0, rc(response), "TPM_NV_ReadValue");
+        int n = ByteBuffer.wrap(response).getInt(10);
+        return Arrays.copyOfRange(response, 14, 14 + n);
+    }
 }

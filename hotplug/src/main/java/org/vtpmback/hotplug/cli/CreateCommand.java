@@ -124,7 +124,7 @@ final class CreateCommand {
         inv.out().println("created vTPM " + r.uuid() + " (TPM " + family + "), stored in " + file);
         inv.out().println("  xl domain configuration:  vtpm=[\"" + xl + "\"]");
         inv.out().println("  EK certificate SHA-256:   " + ek.certificateSha256()
-                .orElse("none (TPM 1.2 vTPMs get no EK certificate yet)"));
+                .orElse("none (the new TPM holds no EK certificate)"));
         inv.out().println("  EK public key SHA-256:    " + ek.publicKeySha256());
     }
 }

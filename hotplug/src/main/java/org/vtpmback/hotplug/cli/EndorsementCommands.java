@@ -11,6 +11,7 @@ import org.vtpmback.backend.engine.EngineException;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.InstanceException;
 import org.vtpmback.backend.instance.Provisioning;
+import org.vtpmback.backend.manufacture.EkManufacturer;
 import org.vtpmback.backend.manufacture.EkReader;
 import org.vtpmback.backend.manufacture.Endorsement;
 import org.vtpmback.backend.manufacture.LocalCa;
@@ -65,8 +66,9 @@ final class EndorsementCommands {
 
     private static void print(Invocation inv, InstanceRecord r, Endorsement ek) {
         if (!ek.certificateMatchesKey()) {
-            inv.err().println(Main.errorLine(inv.err(), "warning: vTPM " + r.uuid() + ": the key at the EK handle 0x81010001 is"
-                    + " not the one its EK certificate certifies (the guest's owner replaced it); both are printed as read"));
+            inv.err().println(Main.errorLine(inv.err(), "warning: vTPM " + r.uuid() + ": its EK ("
+                    + (r.family() == TpmFamily.TPM2 ? "the key at the EK handle 0x81010001" : "TPM_ReadPubek") + ") is not the one"
+                    + " its EK certificate certifies (the guest's owner replaced it); both are printed as read"));
         }
         Optional<X509Certificate> cert = ek.certificate();
         if (inv.has(ListCommand.JSON)) {
@@ -87,9 +89,9 @@ final class EndorsementCommands {
             ek.certificatePem().ifPresent(inv.out()::print);
         }
         if (cert.isEmpty()) {
-            inv.err().println("note: vTPM " + r.uuid() + (r.family() == TpmFamily.TPM12
-                    ? " is a TPM 1.2: it has no EK certificate yet, only its EK public key is printed"
-                    : " has no EK certificate in NV 0x01c00002: only its EK public key is printed"));
+            inv.err().println("note: vTPM " + r.uuid() + " has no EK certificate in NV " + EkManufacturer.nvIndexName(r.family())
+                    + (r.family() == TpmFamily.TPM12 ? " (a TPM 1.2 made before vtpmback issued them)" : "")
+                    + ": only its EK public key is printed");
         }
     }
 

@@ -25,8 +25,9 @@ final class ProvisionCommands {
 
     @Command(name = "create", header = "manufacture and store a vTPM before its guest exists",
             description = {
-                "Manufactures a vTPM exactly as the daemon does at a uuid's first start (the EK, and for TPM 2.0 its"
-                        + " certificate from the local CA in NV index 0x01c00002) and stores it sealed in state-dir, so"
+                "Manufactures a vTPM exactly as the daemon does at a uuid's first start (the EK and its certificate"
+                        + " from the local CA, in NV index 0x01c00002 for TPM 2.0, 0x1000f000 for TPM 1.2) and stores it"
+                        + " sealed in state-dir, so"
                         + " that its guest's first boot only boots it and never waits for key generation. Without"
                         + " <uuid> a random one is made. Prints the uuid, the line for the domain's xl configuration"
                         + " (vtpm=[\"backend=0,uuid=...\"]), the SHA-256 fingerprint of the EK certificate (as 'openssl"
@@ -42,7 +43,7 @@ final class ProvisionCommands {
                 "",
                 "With --json, standard output is one JSON object instead: uuid, family (\"2.0\" or \"1.2\"),"
                         + " generation (number), file (string), xl_vtpm (string: the vtpm=[...] value),"
-                        + " ek_certificate_sha256 (string, or null for TPM 1.2, which gets no EK certificate yet),"
+                        + " ek_certificate_sha256 (string),"
                         + " ek_public_key_sha256 (string)."})
     static final class Create extends ConfiguredCommand {
         @Option(names = FAMILY, paramLabel = "2.0|1.2", completionCandidates = Families.class,
@@ -74,9 +75,11 @@ final class ProvisionCommands {
                         + " stored vTPM, as its TPM holds them: read from a copy of its stored state started aside"
                         + " (never from the running guest's TPM, which is not touched; a vTPM in use is read as of its"
                         + " last checkpoint). For attestation enrollment, e.g. before the guest's first boot; the"
-                        + " certificate verifies against 'vtpmback ca'. A TPM 1.2 vTPM has no EK certificate yet: only"
-                        + " the key is printed, with a note on standard error; once its guest has taken ownership its EK"
-                        + " can be read only with the owner secret, and the command fails saying so.",
+                        + " certificate verifies against 'vtpmback ca'. It is read where the guest's tools read it: NV"
+                        + " index 0x01c00002 of a TPM 2.0, 0x1000f000 of a TPM 1.2 (TCG stored-certificate header, then"
+                        + " the DER). A vTPM without a certificate (a TPM 1.2 made before vtpmback issued them) gets only"
+                        + " its key printed, with a note on standard error; if its guest has also taken ownership, its"
+                        + " TPM 1.2 EK can be read only with the owner secret, and the command fails saying so.",
                 "",
                 "With --json, standard output is one JSON object instead: uuid, family, generation (of the stored"
                         + " state read), public_key (PEM), public_key_sha256, certificate (PEM, or null), certificate_sha256,"

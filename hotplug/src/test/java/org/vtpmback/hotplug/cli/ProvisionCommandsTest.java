@@ -134,23 +134,36 @@ class ProvisionCommandsTest {
     }
 
     @Test
-    void createOfTpm12StoresTheFamilyAndJsonSaysSo() throws Exception {
+    void createOfTpm12StoresTheFamilyAndAnEkCertificateThatEkPrintsAndThatVerifiesAgainstTheCa() throws Exception {
         String uuid = UUID.randomUUID().toString();
         Run created = run(host, "create", "--family", "1.2", "--json", uuid);
         assertEquals(0, created.status(), created.err());
         String out = created.out().strip();
         assertTrue(out.startsWith("{\"uuid\":\"" + uuid + "\",\"family\":\"1.2\",\"generation\":1,\"file\":\""), out);
-        assertTrue(out.contains("\"xl_vtpm\":\"backend=0,uuid=" + uuid + "\",\"ek_certificate_sha256\":null,"
-                + "\"ek_public_key_sha256\":\""), out);
+        assertTrue(out.contains("\"xl_vtpm\":\"backend=0,uuid=" + uuid + "\",\"ek_certificate_sha256\":\""), out);
         assertEquals(TpmFamily.TPM12, store().load(new Uuid(uuid)).orElseThrow().family());
+        String certSha = out.replaceAll(".*\"ek_certificate_sha256\":\"([0-9A-F:]+)\".*", "$1");
+        String keySha = out.replaceAll(".*\"ek_public_key_sha256\":\"([0-9A-F:]+)\".*", "$1");
 
         Run ek = run(host, "ek", "--json", uuid);
         assertEquals(0, ek.status(), ek.err());
         assertTrue(ek.out().contains("\"family\":\"1.2\""), ek.out());
-        assertTrue(ek.out().contains("\"certificate\":null,\"certificate_sha256\":null"), ek.out());
-        assertTrue(ek.err().contains("is a TPM 1.2: it has no EK certificate yet"), ek.err());
-        String keySha = out.replaceAll(".*\"ek_public_key_sha256\":\"([0-9A-F:]+)\".*", "$1");
         assertTrue(ek.out().contains("\"public_key_sha256\":\"" + keySha + "\""), "the stored TPM holds the EK just made");
+        assertTrue(ek.out().contains("\"certificate_sha256\":\"" + certSha + "\""), ek.out());
+        assertEquals("", ek.err(), "no note: it has a certificate");
+
+        Run pem = run(host, "ek", uuid);
+        assertEquals(0, pem.status(), pem.err());
+        Matcher m = CERT_PEM.matcher(pem.out());
+        assertTrue(m.find(), pem.out());
+        X509Certificate cert = certificate(m.group());
+        assertEquals(certSha, Pem.sha256(cert), "create printed its fingerprint");
+        assertEquals(keySha, Pem.sha256(cert.getPublicKey()), "it certifies the EK");
+        assertEquals("CN=vtpm " + uuid, cert.getSubjectX500Principal().getName());
+        X509Certificate root = certificate(run(host, "ca").out());
+        PKIXParameters pkix = new PKIXParameters(Set.of(new TrustAnchor(root, null)));
+        pkix.setRevocationEnabled(false);
+        CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(List.of(cert)), pkix);
     }
 
     @Test

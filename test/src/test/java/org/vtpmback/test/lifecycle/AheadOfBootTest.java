@@ -7,8 +7,6 @@ import static org.vtpmback.test.lifecycle.GuestTpm.tpm12;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
-import java.math.BigInteger;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,8 +41,8 @@ import org.vtpmback.test.host.UseSimulatedHost;
  * Issue 12, provisioning ahead of boot: {@code vtpmback create}, run as an operator runs it (a JVM of its own
  * next to the running daemon, on the same state-dir), makes a vTPM whose guest's first start only boots it:
  * the daemon starts it from the stored record, manufactures nothing, and uses the stored family whatever its
- * own default is; what the guest reads from its TPM is what {@code vtpmback ek} printed, and it verifies
- * against {@code vtpmback ca}.
+ * own default is; what the guest reads from its TPM (2.0 or 1.2) is what {@code vtpmback ek} printed, and it
+ * verifies against {@code vtpmback ca}.
  */
 @UseSimulatedHost
 @Timeout(240)
@@ -157,24 +155,28 @@ class AheadOfBootTest {
         assertOk(pubek, "TPM_ReadPubek");
         Cli ek = vtpmback(host, "ek", uuid);
         assertEquals(0, ek.status(), ek.err());
-        assertTrue(ek.err().contains("is a TPM 1.2: it has no EK certificate yet"), ek.err());
+        assertEquals("", ek.err(), "no note: it has an EK certificate");
         Matcher key = PEM_KEY.matcher(ek.out());
         assertTrue(key.find(), ek.out());
         RSAPublicKey printed = (RSAPublicKey) KeyFactory.getInstance("RSA")
                 .generatePublic(new X509EncodedKeySpec(Base64.getMimeDecoder().decode(key.group(1))));
-        assertEquals(printed.getModulus(), modulus(pubek));
-    }
+        assertEquals(printed.getModulus(), GuestTpm.pubekModulus(pubek));
 
-    /** The modulus in a TPM_ReadPubek response: TPM_PUBKEY {TPM_KEY_PARMS {alg, enc, sig, size, parms}, TPM_STORE_PUBKEY}. */
-    private static BigInteger modulus(byte[] response) {
-        ByteBuffer b = ByteBuffer.wrap(response, 10, response.length - 10);
-        b.getInt(); // algorithmID
-        b.getShort(); // encScheme
-        b.getShort(); // sigScheme
-        int parms = b.getInt();
-        b.position(b.position() + parms); // TPM_RSA_KEY_PARMS
-        byte[] modulus = new byte[b.getInt()];
-        b.get(modulus);
-        return new BigInteger(1, modulus);
+        // its EK certificate, as the guest reads it from NV 0x1000f000 (TPM_NV_ReadValue, no owner secret), is the one
+        // 'vtpmback ek' printed and 'create' fingerprinted, for that EK, and it chains to 'vtpmback ca'
+        X509Certificate inGuest = GuestTpm.tpm12EkCertificate(g);
+        Matcher pem = PEM_CERT.matcher(ek.out());
+        assertTrue(pem.find(), ek.out());
+        assertEquals(inGuest, certificate(pem.group().getBytes(StandardCharsets.US_ASCII)));
+        assertTrue(created.out().contains("EK certificate SHA-256:   " + Pem.sha256(inGuest)), created.out());
+        assertEquals(printed, inGuest.getPublicKey());
+        assertEquals("CN=vtpm " + uuid, inGuest.getSubjectX500Principal().getName());
+        Cli ca = vtpmback(host, "ca");
+        assertEquals(0, ca.status(), ca.err());
+        PKIXParameters pkix = new PKIXParameters(Set.of(new TrustAnchor(certificate(ca.out().getBytes(StandardCharsets.US_ASCII)),
+                null)));
+        pkix.setRevocationEnabled(false);
+        CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(List.of(inGuest)),
+                pkix);
     }
 }

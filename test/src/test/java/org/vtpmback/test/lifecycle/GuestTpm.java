@@ -134,6 +134,56 @@ final class GuestTpm {
         return java.util.Arrays.copyOfRange(r, 10, 30);
     }
 
+    /** TPM_NV_INDEX_EKCert with the D bit: where a TPM 1.2 keeps its EK certificate. */
+    static final int TPM12_EK_CERT_INDEX = 0x1000F000;
+
+    /**
+     * The EK certificate as a TPM 1.2 guest's tools read it: TPM_NV_ReadValue (0xCF) of NV 0x1000f000 without any
+     * authorization (no owner secret), first the TCG stored-certificate header (tag 0x1001, certType 0, certSize, tag
+     * 0x1002), then the DER it announces.
+     */
+    static java.security.cert.X509Certificate tpm12EkCertificate(Guest g) throws Exception {
+        byte[] header = tpm12NvRead(g, TPM12_EK_CERT_INDEX, 0, 7);
+        ByteBuffer h = ByteBuffer.wrap(header);
+        assertEquals(0x1001, h.getShort(0), "TCG_TAG_PCCLIENT_STORED_CERT: " + HexFormat.of().formatHex(header));
+        assertEquals(0, h.get(2), "certType: a full certificate");
+        assertEquals(0x1002, h.getShort(5), "TCG_TAG_PCCLIENT_FULL_CERT");
+        byte[] der = tpm12NvRead(g, TPM12_EK_CERT_INDEX, 7, Short.toUnsignedInt(h.getShort(3)) - 2);
+        return (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                .generateCertificate(new java.io.ByteArrayInputStream(der));
+    }
+
+    /** TPM_NV_ReadValue without authorization: the data read. */
+    static byte[] tpm12NvRead(Guest g, int index, int offset, int size) throws Exception {
+        byte[] r = tpm12(g, 0xCF, ByteBuffer.allocate(12).putInt(index).putInt(offset).putInt(size).array());
+        assertOk(r, String.format("TPM_NV_ReadValue(0x%08x, %d, %d)", index, offset, size));
+        int n = ByteBuffer.wrap(r).getInt(10);
+        assertEquals(size, n);
+        return java.util.Arrays.copyOfRange(r, 14, 14 + n);
+    }
+
+    /** The modulus in a TPM_ReadPubek response: TPM_PUBKEY {TPM_KEY_PARMS {alg, enc, sig, size, parms}, TPM_STORE_PUBKEY}. */
+    static java.math.BigInteger pubekModulus(byte[] response) {
+        ByteBuffer b = ByteBuffer.wrap(response, 10, response.length - 10);
+        b.getInt(); // algorithmID
+        b.getShort(); // encScheme
+        b.getShort(); // sigScheme
+        int parms = b.getInt();
+        b.position(b.position() + parms); // TPM_RSA_KEY_PARMS
+        byte[] modulus = new byte[b.getInt()];
+        b.get(modulus);
+        return new java.math.BigInteger(1, modulus);
+    }
+
+    /** The host's local EK CA certificate, from its file ({@code state/ca/ek-ca.crt}). */
+    static java.security.cert.X509Certificate localCa(SimulatedVtpmHost host) throws Exception {
+        try (java.io.InputStream in = Files.newInputStream(host.work().resolve("state/ca")
+                .resolve(org.vtpmback.backend.manufacture.LocalCa.CERT_FILE))) {
+            return (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(in);
+        }
+    }
+
     static void assertOk(byte[] r, String what) {
         assertTrue(rc(r) == 0, what + " failed: rc 0x" + Integer.toHexString(rc(r)) + " " + HexFormat.of().formatHex(r));
     }

@@ -17,7 +17,10 @@ import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
 import org.vtpmback.xen.ShutdownReason;
 
-/** Manufacture as the guest sees it: its EK certificate, read from NV with tpm2-tools, verifies against the host's local CA. */
+/**
+ * Manufacture as the guest sees it: its EK certificate, read from NV (TPM 2.0 with tpm2-tools, TPM 1.2 with
+ * TPM_NV_ReadValue), verifies against the host's local CA.
+ */
 @UseSimulatedHost
 @Timeout(180)
 class ManufacturedEkCertificateTest {
@@ -51,6 +54,34 @@ class ManufacturedEkCertificateTest {
         assertEquals(cert, readEkCert(g, work.resolve("ek-2.der")));
         assertTrue(cert.getSubjectX500Principal().getName().isEmpty() || cert.getSubjectAlternativeNames() != null
                 || cert.getExtensionValue("2.5.29.17") != null, "TCG EK certificates carry the TPM identity in the SAN");
+    }
+
+    /**
+     * A TPM 1.2 manufactured at its first start (no pool: inline): its guest reads the EK certificate from NV
+     * 0x1000f000 with TPM_NV_ReadValue and no owner secret; it verifies against the local CA, names the uuid, and
+     * certifies the EK TPM_ReadPubek gives; a reboot keeps it.
+     */
+    @Test
+    void aTpm12GuestReadsItsEkCertificateFromNv0x1000f000AndItVerifiesAgainstTheLocalCa(SimulatedVtpmHost host)
+            throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        host.family(uuid, org.vtpmback.backend.engine.TpmFamily.TPM12);
+        Guest g = host.boot(uuid);
+        X509Certificate cert = GuestTpm.tpm12EkCertificate(g);
+        X509Certificate ca = GuestTpm.localCa(host);
+        cert.verify(ca.getPublicKey());
+        assertEquals(ca.getSubjectX500Principal(), cert.getIssuerX500Principal());
+        cert.checkValidity();
+        assertEquals("CN=vtpm " + uuid, cert.getSubjectX500Principal().getName());
+        byte[] pubek = GuestTpm.tpm12(g, 0x7C, new byte[20]);
+        GuestTpm.assertOk(pubek, "TPM_ReadPubek");
+        assertEquals(GuestTpm.pubekModulus(pubek), ((java.security.interfaces.RSAPublicKey) cert.getPublicKey()).getModulus(),
+                "the certificate is for the EK this TPM has");
+
+        g.shutdown(ShutdownReason.REBOOT);
+        GuestTpm.awaitEnded(host, uuid);
+        g = host.boot(uuid);
+        assertEquals(cert, GuestTpm.tpm12EkCertificate(g), "manufactured once: the same certificate after a reboot");
     }
 
     private static X509Certificate readEkCert(Guest g, Path der) throws Exception {

@@ -33,9 +33,9 @@ import org.vtpmback.test.host.UseSimulatedHost;
 
 /**
  * Issue 12, the pool of ready-made TPMs, through the daemon (real xenstored, real swtpm, the frontend emulator):
- * a first start takes a ready-made TPM and only binds it (its EK certificate names the uuid), two first starts
- * get two EKs, the pool refills, a daemon restart keeps it, and with the pool empty the first start manufactures
- * as before and says so.
+ * a first start takes a ready-made TPM and only binds it (its EK certificate names the uuid, TPM 2.0 and 1.2
+ * alike), two first starts get two EKs, the pool refills, a daemon restart keeps it, and with the pool empty the
+ * first start manufactures as before and says so.
  */
 @UseSimulatedHost
 @Timeout(300)
@@ -116,7 +116,15 @@ class PoolFirstStartTest {
         assertEquals(1, logs.since(mark, "vTPM " + uuid + ": from the pool of ready-made TPMs (TPM12 entry " + entries.get(0)).size(),
                 logs.lines().toString());
         assertEquals(TpmFamily.TPM12, GuestTpm.stored(host, uuid).family());
-        assertOk(tpm12(g, 0x7C, new byte[20]), "TPM_ReadPubek: the ready-made EK is there");
+        byte[] pubek = tpm12(g, 0x7C, new byte[20]);
+        assertOk(pubek, "TPM_ReadPubek: the ready-made EK is there");
+        // bound to its uuid: the EK certificate in NV 0x1000f000, as the guest reads it (TPM_NV_ReadValue, no owner
+        // secret), names the uuid, certifies the ready-made EK and verifies against the local CA
+        X509Certificate cert = GuestTpm.tpm12EkCertificate(g);
+        assertEquals("CN=vtpm " + uuid, cert.getSubjectX500Principal().getName(), "bound to its own uuid");
+        assertEquals(GuestTpm.pubekModulus(pubek), ((java.security.interfaces.RSAPublicKey) cert.getPublicKey()).getModulus());
+        cert.verify(GuestTpm.localCa(host).getPublicKey());
+        assertEquals(1, logs.since(mark, "vTPM " + uuid + ": EK certificate serial").size(), logs.lines().toString());
         assertEquals(List.of(), poolEntries(host).stream().filter(entries::contains).toList(), "taken: gone from the pool");
     }
 
