@@ -15,7 +15,6 @@ import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Instant;
 import java.util.Objects;
-import java.util.Optional;
 import java.util.UUID;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
@@ -47,10 +46,12 @@ public final class LocalCa {
 
     private final PrivateKey key;
     private final X509Certificate certificate;
+    private final boolean created;
 
-    private LocalCa(PrivateKey key, X509Certificate certificate) {
+    private LocalCa(PrivateKey key, X509Certificate certificate, boolean created) {
         this.key = key;
         this.certificate = certificate;
+        this.created = created;
     }
 
     /**
@@ -76,17 +77,6 @@ public final class LocalCa {
         return create(dir, keyFile, certFile);
     }
 
-    /**
-     * The CA certificate in {@code dir}, for verifiers ({@code vtpmback ca}), without its key (which only the
-     * manufacture needs); empty if no CA was made there yet.
-     *
-     * @throws ManufactureException if the file is unreadable or holds no certificate; the message names it
-     */
-    public static Optional<X509Certificate> certificateIn(Path dir) {
-        Path certFile = dir.resolve(CERT_FILE);
-        return Files.exists(certFile, LinkOption.NOFOLLOW_LINKS) ? Optional.of(PemFiles.readCertificate(certFile)) : Optional.empty();
-    }
-
     private static LocalCa load(Path keyFile, Path certFile) {
         PrivateKey key = PemFiles.readKey(keyFile);
         X509Certificate cert = PemFiles.readCertificate(certFile);
@@ -101,7 +91,7 @@ public final class LocalCa {
         if (cert.getBasicConstraints() < 0) {
             throw new ManufactureException(certFile + ": not a CA certificate (basicConstraints CA:false)");
         }
-        return new LocalCa(key, cert);
+        return new LocalCa(key, cert, false);
     }
 
     private static LocalCa create(Path dir, Path keyFile, Path certFile) {
@@ -117,7 +107,7 @@ public final class LocalCa {
             // reports instead of silently minting a second CA
             PemFiles.writeAtomically(keyFile, PemFiles.encode(pair.getPrivate()), PemFiles.KEY_MODE);
             PemFiles.writeAtomically(certFile, PemFiles.encode(cert), PemFiles.CERT_MODE);
-            return new LocalCa(pair.getPrivate(), cert);
+            return new LocalCa(pair.getPrivate(), cert, true);
         } catch (IOException e) {
             throw new ManufactureException("cannot create the EK CA in " + dir + ": " + e.getMessage(), e);
         } catch (GeneralSecurityException e) {
@@ -159,6 +149,11 @@ public final class LocalCa {
         } catch (GeneralSecurityException e) {
             return false; // e.g. an RSA key next to an EC certificate
         }
+    }
+
+    /** Whether {@link #loadOrCreate} created this CA (there was none), rather than loading it. */
+    public boolean created() {
+        return created;
     }
 
     /** The CA's self-signed certificate, to hand to verifiers. */

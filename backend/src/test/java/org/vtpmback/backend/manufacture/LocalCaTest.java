@@ -43,6 +43,7 @@ class LocalCaTest {
     void createsKeyWith0600AndReloadsTheSameCa() throws Exception {
         Path dir = tmp.resolve("ca");
         LocalCa ca = LocalCa.loadOrCreate(dir);
+        assertTrue(ca.created());
         assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir)));
         assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("ek-ca.key"))));
         assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve("ek-ca.crt"))));
@@ -62,6 +63,7 @@ class LocalCaTest {
         c.verify(c.getPublicKey());
 
         LocalCa again = LocalCa.loadOrCreate(dir);
+        assertFalse(again.created(), "loaded, not made again");
         assertEquals(c, again.certificate());
         // the reloaded key signs certificates the original certificate verifies
         again.issueEkCertificate(rsa2048(), UUID.randomUUID().toString(), TpmFamily.TPM2).verify(c.getPublicKey());

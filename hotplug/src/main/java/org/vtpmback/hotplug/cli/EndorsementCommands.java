@@ -95,20 +95,27 @@ final class EndorsementCommands {
         }
     }
 
+    /**
+     * The CA as the daemon has it, made here if the host has none yet: an operator enrolls the host with verifiers
+     * before any vTPM exists. The same {@link LocalCa#loadOrCreate} as the daemon's (so the same files and modes), in
+     * a state-dir checked (and if need be created) as the daemon's is.
+     */
     static int ca(Invocation inv, VtpmbackConfig config) {
         Path dir = Instances.caDir(config);
-        Optional<X509Certificate> cert;
+        LocalCa ca;
         try {
-            cert = LocalCa.certificateIn(dir);
-        } catch (ManufactureException e) {
+            Dirs.ensurePrivate(config.stateDir(), Dirs.Kind.STATE);
+            ca = LocalCa.loadOrCreate(dir);
+        } catch (Dirs.NotPrivate e) {
+            return Main.failConfig(inv, e.getMessage());
+        } catch (IOException | ManufactureException e) {
             return Main.fail(inv, e.getMessage());
         }
-        if (cert.isEmpty()) {
-            return Main.fail(inv, "this host has no EK CA yet (" + dir.resolve(LocalCa.CERT_FILE) + " does not exist): it is"
-                    + " made with the first vTPM ('vtpmback create', or a guest's first start); check --config and state-dir"
-                    + " if it should be there");
+        if (ca.created()) {
+            inv.err().println("note: this host had no EK CA: created one in " + dir + " (" + LocalCa.KEY_FILE + " 0600, "
+                    + LocalCa.CERT_FILE + " 0644); every vTPM's EK certificate will chain to it");
         }
-        X509Certificate c = cert.get();
+        X509Certificate c = ca.certificate();
         String pem = Pem.of(c);
         if (inv.has(ListCommand.JSON)) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -117,6 +124,7 @@ final class EndorsementCommands {
             m.put("subject", c.getSubjectX500Principal().getName());
             m.put("not_after", DateTimeFormatter.ISO_INSTANT.format(c.getNotAfter().toInstant()));
             m.put("file", dir.resolve(LocalCa.CERT_FILE).toString());
+            m.put("created", ca.created());
             inv.out().println(Json.of(m));
         } else {
             inv.out().print(pem);

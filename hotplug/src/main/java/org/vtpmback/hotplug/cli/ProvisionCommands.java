@@ -100,11 +100,14 @@ final class ProvisionCommands {
     @Command(name = "ca", header = "print the local CA certificate that issues the vTPMs' EK certificates (PEM)",
             description = {
                 "Prints the host's local EK CA certificate (state-dir/ca/ek-ca.crt), the root every EK certificate"
-                        + " of this host's vTPMs chains to: give it to attestation verifiers. The CA is made with the"
-                        + " first vTPM ('vtpmback create' or a guest's first start); before that the command fails.",
+                        + " of this host's vTPMs chains to: give it to attestation verifiers. If the host has no CA yet"
+                        + " (no vTPM was made), the command makes it as the daemon would at the first vTPM (state-dir/ca"
+                        + " 0700, ek-ca.key 0600, ek-ca.crt 0644) and says so on standard error, so a host can be"
+                        + " enrolled before any guest exists. A damaged CA (one file missing, a key that does not match)"
+                        + " is never replaced: the command fails naming the file.",
                 "",
                 "With --json, standard output is one JSON object instead: certificate (PEM), sha256, subject,"
-                        + " not_after (ISO 8601 UTC), file."})
+                        + " not_after (ISO 8601 UTC), file, created (true if this command made the CA)."})
     static final class Ca extends ConfiguredCommand {
         @Option(names = ListCommand.JSON, description = "print one JSON object (fields above) instead of PEM")
         boolean json;

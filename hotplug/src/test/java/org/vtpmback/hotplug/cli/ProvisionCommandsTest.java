@@ -10,6 +10,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.security.cert.CertPathValidator;
 import java.security.cert.CertificateFactory;
 import java.security.cert.PKIXParameters;
@@ -54,7 +55,12 @@ class ProvisionCommandsTest {
     @BeforeEach
     void setUp() throws Exception {
         host = tmp.resolve("host");
-        MasterKey.create(Files.createDirectories(host.resolve("state")).resolve("master.key"));
+        MasterKey.create(privateDir(host.resolve("state")).resolve("master.key"));
+    }
+
+    /** A state-dir as 'vtpmback init' makes it (0700): the daemon and 'ca' refuse one open to others. */
+    private static Path privateDir(Path dir) throws java.io.IOException {
+        return Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
 
     private Run run(Path on, String... args) {
@@ -166,12 +172,58 @@ class ProvisionCommandsTest {
         CertPathValidator.getInstance("PKIX").validate(CertificateFactory.getInstance("X.509").generateCertPath(List.of(cert)), pkix);
     }
 
+    /**
+     * An operator enrolls the host before any vTPM exists: {@code ca} makes the local CA exactly as the daemon would
+     * (its files and modes), says so once, and the vTPMs made afterwards chain to it.
+     */
+    @Test
+    void caBeforeTheFirstVtpmCreatesTheLocalCaThatVtpmsThenChainTo() throws Exception {
+        Path ca = host.resolve("state/ca");
+        assertFalse(Files.exists(ca));
+        Run first = run(host, "ca");
+        assertEquals(0, first.status(), first.err());
+        assertTrue(first.err().contains("note: this host had no EK CA: created one in " + ca), first.err());
+        X509Certificate root = certificate(first.out());
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca)));
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.resolve("ek-ca.key"))));
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(ca.resolve("ek-ca.crt"))));
+
+        Run again = run(host, "ca", "--json");
+        assertEquals(0, again.status(), again.err());
+        assertEquals("", again.err(), "made once");
+        assertTrue(again.out().contains("\"created\":false"), again.out());
+        assertTrue(again.out().contains("\"sha256\":\"" + Pem.sha256(root) + "\""), "the same CA: " + again.out());
+
+        Run created = run(host, "create", "--family", "1.2");
+        assertEquals(0, created.status(), created.err());
+        Matcher m = UUID_LINE.matcher(created.out());
+        assertTrue(m.find(), created.out());
+        Matcher pem = CERT_PEM.matcher(run(host, "ek", m.group(1)).out());
+        assertTrue(pem.find());
+        certificate(pem.group()).verify(root.getPublicKey());
+
+        // a host where nothing was set up yet: state-dir is made private too, as the daemon makes it
+        Path bare = tmp.resolve("bare");
+        Run onBare = run(bare, "ca");
+        assertEquals(0, onBare.status(), onBare.err());
+        assertTrue(onBare.err().contains("created one in " + bare.resolve("state/ca")), onBare.err());
+        assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(bare.resolve("state"))));
+        assertFalse(Files.exists(bare.resolve("state/master.key")), "ca makes no master key");
+    }
+
+    @Test
+    void aDamagedCaIsNeverReplacedByCa() throws Exception {
+        assertEquals(0, run(host, "ca").status());
+        Files.delete(host.resolve("state/ca/ek-ca.crt"));
+        Run damaged = run(host, "ca");
+        assertEquals(1, damaged.status(), damaged.out());
+        assertTrue(damaged.err().contains("incomplete EK CA"), damaged.err());
+        assertFalse(Files.exists(host.resolve("state/ca/ek-ca.crt")), "no new CA over the remaining key");
+    }
+
     @Test
     void refusals() throws Exception {
         String uuid = UUID.randomUUID().toString();
-        Run none = run(host, "ca");
-        assertEquals(1, none.status());
-        assertTrue(none.err().contains("this host has no EK CA yet"), none.err());
         Run missing = run(host, "ek", uuid);
         assertEquals(1, missing.status());
         assertTrue(missing.err().contains("no stored vTPM " + uuid), missing.err());
