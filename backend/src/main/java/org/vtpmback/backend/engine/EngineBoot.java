@@ -125,7 +125,12 @@ public final class EngineBoot {
         }
     }
 
-    /** The folder {@link #startCopy} uses for vTPM {@code vtpm}. */
+    /**
+     * The folder {@link #startCopy} uses for vTPM {@code vtpm}. Its {@code ctrl} socket is the longest path any swtpm
+     * gets: in a command's folder ({@code <runtime-dir>/c<pid>}, hotplug's CommandEngines) with runtime-dir at its
+     * 50-byte limit and a 7-digit pid (Linux's largest) it is exactly 106 bytes, the most an AF_UNIX path may have
+     * from Java; no byte may be added to this name (ProvisioningTest#createAndInspectWorkAtTheLongestSocketPathsACommandCanHave).
+     */
     public Path copyFolderOf(String vtpm) {
         return runtimeDir.resolve(vtpm + ".read");
     }

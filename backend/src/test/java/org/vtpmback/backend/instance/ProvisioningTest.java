@@ -100,6 +100,29 @@ class ProvisioningTest {
         assertTrue(stored.publicKeyPem().startsWith("-----BEGIN PUBLIC KEY-----"), stored.publicKeyPem());
     }
 
+    /**
+     * The longest paths a command's swtpm sockets get: runtime-dir at the configuration's limit (50 bytes), the
+     * command's folder {@code c<pid>} with the largest pid Linux gives (pid_max is at most 2^22: 7 digits), then
+     * {@code <uuid>.new} for create and {@code <uuid>.read} for the copy ek reads: 105 and 106 bytes, and a socket
+     * path may have 106 (Java's limit). Both work on real swtpm.
+     */
+    @Test
+    void createAndInspectWorkAtTheLongestSocketPathsACommandCanHave() throws Exception {
+        Path runtimeDir = tmp.resolve("r".repeat(50 - tmp.toString().length() - 1));
+        assertEquals(50, runtimeDir.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+        Path commandFolder = runtimeDir.resolve("c4194303");
+        EngineBoot boot = new EngineBoot(new SwtpmLauncher(SwtpmConfig.defaults(runtimeDir)), commandFolder);
+        InstanceStore store = store();
+        Provisioning p = new Provisioning(store, boot, new StandardManufacturer(tmp.resolve("ca")));
+        Uuid uuid = Uuid.parse(UUID.randomUUID().toString());
+        assertEquals(105, boot.blankFolderOf(uuid.value()).resolve("ctrl").toString().length());
+        assertEquals(106, boot.copyFolderOf(uuid.value()).resolve("ctrl").toString().length());
+
+        Endorsement made = p.create(uuid, TpmFamily.TPM2, EkReader::read).inspected();
+        Endorsement read = p.inspect(store.load(uuid).orElseThrow(), EkReader::read);
+        assertEquals(made.certificate(), read.certificate());
+    }
+
     @Test
     void aStoredUuidIsRefusedBeforeAnyKeyIsGenerated() throws Exception {
         InstanceStore store = store();

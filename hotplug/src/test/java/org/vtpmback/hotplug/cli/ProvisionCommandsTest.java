@@ -221,6 +221,28 @@ class ProvisionCommandsTest {
         assertFalse(Files.exists(host.resolve("state/ca/ek-ca.crt")), "no new CA over the remaining key");
     }
 
+    /**
+     * The longest runtime-dir the configuration accepts (50 bytes): {@code ek} starts its copy of the TPM in a folder
+     * of its own there, whose swtpm sockets must still fit an AF_UNIX path (at most 106 bytes from Java).
+     */
+    @Test
+    void createAndEkWorkWithTheLongestRuntimeDir() throws Exception {
+        Path longHost = tmp.resolve("h");
+        int pad = 50 - longHost.resolve("run").toString().getBytes(StandardCharsets.UTF_8).length;
+        assertTrue(pad > 0, "temp folder too long for this test: " + tmp);
+        longHost = tmp.resolve("h" + "x".repeat(pad));
+        assertEquals(50, longHost.resolve("run").toString().getBytes(StandardCharsets.UTF_8).length);
+        MasterKey.create(privateDir(longHost.resolve("state")).resolve("master.key"));
+        String uuid = UUID.randomUUID().toString();
+
+        Run created = run(longHost, "create", uuid);
+        assertEquals(0, created.status(), created.err());
+        Run ek = run(longHost, "ek", uuid);
+        assertEquals(0, ek.status(), ek.err());
+        assertTrue(ek.out().startsWith("-----BEGIN PUBLIC KEY-----\n"), ek.out());
+        assertTrue(CERT_PEM.matcher(ek.out()).find(), ek.out());
+    }
+
     @Test
     void refusals() throws Exception {
         String uuid = UUID.randomUUID().toString();
