@@ -1,5 +1,5 @@
 #!/bin/bash
-# test/e2e/run.sh [build|boot|all|hostile|systemd|shell|judge [log]]  (default: all)
+# test/e2e/run.sh [build|host-packages|rootfs|boot|all|hostile|systemd|shell|judge [log]]  (default: all)
 #
 # The real-Xen end-to-end test: Xen 4.17 + a Debian bookworm PV dom0 under
 # QEMU (TCG, no KVM needed), the vtpmback daemon started in dom0 before any
@@ -10,6 +10,9 @@
 #
 #   build : host packages, dom0 rootfs (cached), dom0 root image (cached),
 #           vtpmback build, domU initramfs, payload image
+#   host-packages: only apt-get what the host lacks (qemu, debootstrap, ...)
+#   rootfs: only the dom0 rootfs and image (cached), no apt-get: what CI makes
+#           in the background while its tests run
 #   boot  : boot under QEMU, run the scenarios, judge the serial log
 #   hostile: build + boot with scenario 9 (hostile-guest) only, for fast
 #           iteration (same as E2E_SCENARIOS=9 ... all)
@@ -350,6 +353,8 @@ judge() {  # $1 = serial log
 
 case "$MODE" in
   build) build ;;
+  host-packages) host_packages ;;
+  rootfs) rootfs ;;
   boot)  KVER=$(cat "$W/payload/kver" 2>/dev/null || true); boot ;;
   all|hostile|systemd) build; boot ;;
   shell) qemu_args "e2e_shell"; exec "${Q[@]}" -serial mon:stdio ;;
@@ -360,5 +365,5 @@ case "$MODE" in
       *) E2E_SCENARIOS=$(classic_scenarios || echo "$E2E_SCENARIOS") ;;
     esac
     judge "$lg" ;;
-  *) echo "usage: $0 [build|boot|all|hostile|systemd|shell|judge [log]]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|host-packages|rootfs|boot|all|hostile|systemd|shell|judge [log]]" >&2; exit 2 ;;
 esac
