@@ -16,6 +16,7 @@
 # --no-build uses what the last build left (packaging/target, test/target/test-classes).
 # Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
 #      FAULTS_WORK=<dir> work folder (default a new /tmp/vtpmback-faults.XXXXXX, removed after a pass);
+#      FAULTS_STATE_POINTS=N cut points per mode of the state suite's short profile (default 20; CI: 10);
 #      SKIP_APT=1 never runs apt-get. Root is needed for the ENOSPC case (a tmpfs state-dir).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -29,7 +30,7 @@ for a in "$@"; do
 		--no-build) build=0 ;;
 		--long) long=1 ;;
 		guest|state|all) what=$a ;;
-		-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
 		*) args+=("$a") ;;
 	esac
 done
@@ -77,6 +78,7 @@ run_state() {
 	if [ -x scripts/faults-state.sh ]; then
 		local profile=()
 		[ "$long" = 1 ] && profile=(--long)
+		[ "$long" = 1 ] || [ -z "${FAULTS_STATE_POINTS:-}" ] || profile=(--points "$FAULTS_STATE_POINTS")
 		scripts/faults-state.sh ${profile[@]+"${profile[@]}"}
 	else
 		echo "FAULTS state skipped: scripts/faults-state.sh is not in this tree yet (the statefaults part)"
