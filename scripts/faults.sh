@@ -30,7 +30,7 @@ for a in "$@"; do
 		--no-build) build=0 ;;
 		--long) long=1 ;;
 		guest|state|all) what=$a ;;
-		-h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
 		*) args+=("$a") ;;
 	esac
 done
