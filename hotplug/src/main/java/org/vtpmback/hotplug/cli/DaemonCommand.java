@@ -14,6 +14,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
 import org.vtpmback.backend.device.DaemonWatchdog;
+import org.vtpmback.backend.device.StartupKeepAlive;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
@@ -38,6 +39,11 @@ final class DaemonCommand {
     private static final System.Logger LOG = System.getLogger("vtpmback");
     /** Well below systemd's default TimeoutStartSec= (90 s), which also covers JVM start and crash recovery. */
     private static final Duration STARTUP_WAIT = Duration.ofSeconds(45);
+    /**
+     * How long a reload's successor keeps systemd's watchdog fed from the hand-over to readiness: the state
+     * store, the swtpm take-over and the startup scan (STARTUP_WAIT), with room for an emulated or loaded dom0.
+     */
+    private static final Duration TAKE_OVER_BOUND = Duration.ofMinutes(5);
 
     private DaemonCommand() {
     }
@@ -144,12 +150,16 @@ final class DaemonCommand {
             host.close();
             return Main.fail(inv, "cannot run swtpm confined: " + e.getMessage());
         }
+        Optional<StartupKeepAlive> keepAlive = Optional.empty();
         if (predecessor.isPresent()) {
             // Warm: everything up to here needs no lock. The running daemon detaches only now.
             try {
                 predecessor.get().handOver();
+                // from here on systemd's watchdog counts for us (StartupKeepAlive says why)
+                keepAlive = StartupKeepAlive.start(manager, TAKE_OVER_BOUND);
                 lock.set(DaemonLock.acquireWaiting(config.stateDir(), Predecessor.GO_TIMEOUT));
             } catch (Predecessor.HandoverFailed | DaemonLock.HeldElsewhere | IOException | InterruptedException e) {
+                keepAlive.ifPresent(StartupKeepAlive::close);
                 closeQuietly(store, "xenstore connection");
                 host.close();
                 return Main.fail(inv, "reload: " + e.getMessage());
@@ -162,6 +172,7 @@ final class DaemonCommand {
         } catch (IOException | RuntimeException e) {
             closeQuietly(store, "xenstore connection");
             host.close();
+            keepAlive.ifPresent(StartupKeepAlive::close);
             return Main.fail(inv, "cannot open the vTPM state store in " + config.stateDir() + ": " + e.getMessage());
         }
         phases.mark("state store");
@@ -174,6 +185,7 @@ final class DaemonCommand {
         } catch (RuntimeException e) {
             closeQuietly(store, "xenstore connection");
             host.close();
+            keepAlive.ifPresent(StartupKeepAlive::close);
             return Main.fail(inv, "cannot recover what the last daemon left in " + config.runtimeDir() + ": " + e.getMessage());
         }
         phases.mark("swtpm processes left by the last daemon");
@@ -194,6 +206,7 @@ final class DaemonCommand {
         } catch (RuntimeException e) {
             hook.cancel();
             running.detach("stopping: the start failed", true);
+            keepAlive.ifPresent(StartupKeepAlive::close);
             return Main.fail(inv, "cannot start watching backend domain " + config.backendDomid() + " in xenstore: "
                     + e.getMessage());
         }
@@ -207,6 +220,7 @@ final class DaemonCommand {
         // the watch is armed and every device found at start took its first step: libxl may add devices now
         manager.ready(serving(daemon));
         running.watchdog(DaemonWatchdog.start(manager, daemon));
+        keepAlive.ifPresent(StartupKeepAlive::close);
         try {
             running.control(ControlServer.start(config.runtimeDir(), () -> StatusReport.encode(daemon.status())));
         } catch (IOException e) {
