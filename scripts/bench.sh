@@ -5,7 +5,10 @@
 #  2. starts a private real xenstored (test/xenstored/run-xenstored.sh) and the vtpmback daemon from
 #     the distribution with host = simulated, as scripts/demo.sh does; its runtime-dir is on a tmpfs
 #     (/dev/shm, as /run in production), its state-dir on disk (the work folder, as /var/lib/vtpmback);
-#  3. runs org.vtpmback.test.bench.RelayBenchmark: raw swtpm vs the relay, same commands, same swtpm;
+#  3. runs org.vtpmback.test.bench.RelayBenchmark: raw swtpm vs the relay, same commands, same swtpm; the NV_Write
+#     cases (one guest, and as many as the largest mix case) also run raw swtpm with its state in the work folder,
+#     on the state-dir's file system (the fair baseline for a state change) beside raw swtpm on the tmpfs, and print
+#     GOAL lines (issue 13: NV_Write <= 1.2x raw on disk; many guests' aggregate >= 0.8x raw on disk);
 #  4. stops everything; removes the work folder if the benchmark passed (unless BENCH_WORK is set).
 # OPTIONS go to the benchmark: --quick (under a minute after the build), --commands N, --warmup N,
 #   --guests 1,4,16, --rounds N, --nv-commands N, --nv-warmup N; --help lists them.
@@ -15,6 +18,8 @@
 #   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
 # Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
 #      BENCH_WORK=<dir> work folder (default a new /tmp/vtpmback-bench.XXXXXX; kept when given);
+#      BENCH_DIST=<dir> the distribution whose daemon is measured (default packaging/target/vtpmback-*; another
+#        checkout's, to compare versions in runs made the same way);
 #      SKIP_APT=1 never runs apt-get (scripts/install-deps.sh only reports what is missing).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -28,7 +33,7 @@ for a in "$@"; do
 	case $a in
 		--no-build) build=0 ;;
 		--first-start) first_start=1 ;;
-		-h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+		-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
 		*) args+=("$a") ;;
 	esac
 done
@@ -40,7 +45,7 @@ if [ "$build" = 1 ]; then
 	log "building (mvn -B -q package -DskipTests)"
 	mvn -B -q package -DskipTests -Dxen.root="$xen_root"
 fi
-dist=$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | head -1)
+dist=${BENCH_DIST:-$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | head -1)}
 dist=${dist%/}
 [ -n "$dist" ] && [ -d test/target/test-classes/org/vtpmback/test/bench ] \
 	|| { echo "bench: nothing built yet; run without --no-build" >&2; exit 1; }

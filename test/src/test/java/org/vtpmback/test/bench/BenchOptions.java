@@ -12,7 +12,8 @@ import java.util.Map;
  *
  * @param xenstoredSocket the private xenstored the daemon uses
  * @param simDir          the daemon's simulation-dir
- * @param work            scratch space for this process (guest emulators, the local CA of the baseline)
+ * @param work            scratch space for this process (guest emulators, the local CA of the baseline), and the
+ *                        state of the raw-on-disk baseline: on the daemon's state-dir file system
  * @param runtimeDir      where the baseline's swtpm sockets and state go: the daemon's runtime-dir filesystem
  * @param daemonState     the daemon's state-dir (read to count checkpoints, never written)
  * @param daemonPid       the daemon's process, whose CPU time is read; 0 if not given
@@ -20,9 +21,9 @@ import java.util.Map;
  * @param warmup          unmeasured commands per client before each measurement
  * @param guests          client counts of the mix cases, e.g. 1, 4, 16
  * @param rounds          how often each case is measured, raw and relay alternating
- * @param prime           mix commands sent on each side once, before any case (NV_Write: a hundredth)
- * @param nvCommands      measured NV_Write commands per round
- * @param nvWarmup        unmeasured NV_Write commands before each measurement
+ * @param prime           mix commands sent on each side once, before any case (NV_Write: a tenth)
+ * @param nvCommands      measured NV_Write commands per client and round
+ * @param nvWarmup        unmeasured NV_Write commands per client before each measurement
  */
 record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDir, Path daemonState, long daemonPid, int commands,
                     int warmup, List<Integer> guests, int rounds, int prime, int nvCommands, int nvWarmup) {
@@ -35,9 +36,10 @@ record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDi
               --guests LIST       concurrent guests of the mix cases (default 1,4,16; quick 1,4)
               --rounds N          measurements per case, raw and relay alternating (default 3; quick 1)
               --prime N           mix commands sent once per side before any case, to warm both JVMs; a
-                                  hundredth as many NV_Writes (default 30000; quick 10000)
-              --nv-commands N     measured NV_Write commands per round (default 300; quick 100)
-              --nv-warmup N       unmeasured NV_Write commands first (default 50; quick 20)""";
+                                  tenth as many NV_Writes (default 30000; quick 10000)
+              --nv-commands N     measured NV_Write commands per client and round (default 300; quick 100);
+                                  the NV_Write cases run with 1 client and with the largest --guests count
+              --nv-warmup N       unmeasured NV_Write commands per client first (default 50; quick 20)""";
 
     /** Parses {@code args}; throws {@link IllegalArgumentException} with a message for the user. */
     static BenchOptions parse(String... args) {

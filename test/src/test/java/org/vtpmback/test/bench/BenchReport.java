@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /** Formats the benchmark's output: a line per measurement as it happens, then the table and the RATIO lines. */
 final class BenchReport {
-    private static final String ROW = "%-12s %-6s %7d %9d %10.0f %10.1f %10.1f%n";
+    private static final String ROW = "%-18s %-9s %7d %9d %10.0f %10.1f %10.1f%n";
     private final PrintStream out;
 
     BenchReport(PrintStream out) {
@@ -18,7 +18,7 @@ final class BenchReport {
     }
 
     void measured(int round, String side, RunResult r) {
-        out.printf(Locale.ROOT, "   round %d %-6s %7d commands %9.0f ops/s   median %8.1f us   p99 %8.1f us%n",
+        out.printf(Locale.ROOT, "   round %d %-9s %7d commands %9.0f ops/s   median %8.1f us   p99 %8.1f us%n",
                 round, side, r.commands(), r.opsPerSecond(), r.medianMicros(), r.p99Micros());
     }
 
@@ -32,11 +32,14 @@ final class BenchReport {
      */
     void summary(List<CaseResult> cases, RunResult floor) {
         out.printf(Locale.ROOT, "%n== summary (pooled over rounds; ops/s counted while every client was busy)%n");
-        out.printf(Locale.ROOT, "%-12s %-6s %7s %9s %10s %10s %10s%n", "case", "side", "clients", "commands", "ops/s",
+        out.printf(Locale.ROOT, "%-18s %-9s %7s %9s %10s %10s %10s%n", "case", "side", "clients", "commands", "ops/s",
                 "median_us", "p99_us");
         for (CaseResult c : cases) {
-            row(c.name(), "raw", c.pooledRaw());
-            row(c.name(), "relay", c.pooledRelay());
+            boolean reference = c.name().endsWith("/tmpfs"); // the same relay runs as the case before it
+            row(c.name(), reference ? "raw-tmpfs" : c.name().startsWith("nv-write") ? "raw-disk" : "raw", c.pooledRaw());
+            if (!reference) {
+                row(c.name(), "relay", c.pooledRelay());
+            }
         }
         row("evtchn-echo", "floor", floor);
         out.println();
@@ -47,6 +50,30 @@ final class BenchReport {
                     c.p99Ratio(), c.throughputRatio(), c.raw().size(), range[0], range[1],
                     c.note().isEmpty() ? "" : " " + c.note());
         }
+    }
+
+    /**
+     * Issue 13's goals for the NV_Write cases, each with its measured figure and target: one client's median
+     * latency at most 1.2 times raw swtpm's on the same disk; many clients' aggregate throughput at least 0.8 of it.
+     */
+    void goals(List<CaseResult> cases) {
+        out.println();
+        for (CaseResult c : cases) {
+            if (!c.name().startsWith("nv-write-x") || c.name().contains("/")) {
+                continue; // the tmpfs baseline is for reference only
+            }
+            if (c.clients() == 1) {
+                goal(c.name(), "latency_median relay/raw-on-disk", c.latencyRatio(), "<=", 1.2, c.latencyRatio() <= 1.2);
+            } else {
+                double aggregate = 1 / c.throughputRatio();
+                goal(c.name(), "aggregate ops/s relay/raw-on-disk", aggregate, ">=", 0.8, aggregate >= 0.8);
+            }
+        }
+    }
+
+    private void goal(String name, String what, double value, String op, double target, boolean met) {
+        out.printf(Locale.ROOT, "GOAL %s %s=%.2f target %s %.1f: %s%n", name, what.replace(' ', '_'), value, op, target,
+                met ? "met" : "NOT met");
     }
 
     private void row(String name, String side, RunResult r) {

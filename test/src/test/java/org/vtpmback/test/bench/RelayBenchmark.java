@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
@@ -22,14 +23,19 @@ import org.vtpmback.backend.state.Uuid;
  * run and printed as ratios. Not a test: it asserts no timings, and fails only if a TPM command fails.
  *
  * <p>Cases: the command mix with 1, 4, 16... clients at once (raw: as many swtpm processes, one
- * client each; relay: as many guests), and NV_Write, whose every command makes the daemon checkpoint
- * the vTPM's sealed state before it answers. A floor, the bare simulated event-channel round trip,
+ * client each; relay: as many guests), and NV_Write with one client and with as many as the largest mix
+ * case, whose every command makes the daemon checkpoint the vTPM's sealed state before it answers. Its
+ * fair baseline is raw swtpm with its state on the file system of the daemon's state-dir (swtpm then
+ * writes its permall file to that disk); raw swtpm on a tmpfs is printed beside it for reference.
+ * A floor, the bare simulated event-channel round trip,
  * shows how much of the relay's cost is the simulation's notification path; the daemon's CPU time per
  * relayed command (from /proc) shows what the relay costs dom0 apart from waiting.
  */
 public final class RelayBenchmark {
     private final BenchOptions options;
     private final BenchReport report = new BenchReport(System.out);
+    /** The daemon's CPU time per relayed command of the case measured last; -1 without the daemon's pid. */
+    private double lastCpuMicrosPerCommand = -1;
 
     private RelayBenchmark(BenchOptions options) {
         this.options = options;
@@ -55,17 +61,28 @@ public final class RelayBenchmark {
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("java.version"),
                 loadAverage(), options);
+        Path rawDisk = Files.createDirectories(options.work().resolve("raw-disk"));
+        System.out.printf("   daemon state-dir %s; raw-on-disk baseline %s; raw baseline %s%n", where(options.daemonState()),
+                where(rawDisk), where(options.runtimeDir()));
+        if (!Files.getFileStore(rawDisk).equals(Files.getFileStore(options.daemonState()))) {
+            System.out.println("   WARNING: the raw-on-disk baseline is not on the state-dir's file system: its NV_Write ratios are not fair");
+        }
         List<CaseResult> cases = new ArrayList<>();
         int guests = options.maxGuests();
         report.note("starting " + guests + " raw swtpm and booting " + guests + " guests (each vTPM is manufactured)");
         try (RawSwtpm raw = RawSwtpm.start(options.runtimeDir(), options.work().resolve("ca"), guests);
+             RawSwtpm rawDiskSwtpm = RawSwtpm.start(rawDisk, options.work().resolve("ca"), guests);
              RelayGuests relay = RelayGuests.boot(options.xenstoredSocket(), options.simDir(), options.work().resolve("guests"), guests)) {
             prime(raw, relay);
             for (int n : options.guests()) {
                 cases.add(measure("mix-x" + n, Workload.MIX, raw.clients(n), relay.clients(n), options.warmup(),
                         options.commands()));
             }
-            cases.add(measureNvWrite(raw, relay));
+            defineNvIndex(rawDiskSwtpm, raw, relay, guests);
+            cases.addAll(measureNvWrite(1, rawDiskSwtpm, raw, relay));
+            if (guests > 1) {
+                cases.addAll(measureNvWrite(guests, rawDiskSwtpm, raw, relay));
+            }
         }
         RunResult floor;
         report.caseStarts("evtchn-echo", "a bare simulated event-channel round trip (no page, no daemon, no swtpm)", 1);
@@ -74,6 +91,7 @@ public final class RelayBenchmark {
         }
         report.measured(1, "floor", floor);
         report.summary(cases, floor);
+        report.goals(cases);
         System.out.printf("%n   load at the end: %s%n", loadAverage());
     }
 
@@ -88,7 +106,9 @@ public final class RelayBenchmark {
         if (options.prime() == 0) {
             return;
         }
-        int nvWrites = Math.max(1, options.prime() / 100);
+        // A tenth as many NV_Writes: the JDK's AES-GCM reaches its AES-NI/CLMUL code only after a few thousand seals
+        // (measured alone: 300-500 us per 12.5 KB seal before, 20-50 us after); a long-running daemon is past that.
+        int nvWrites = Math.max(1, options.prime() / 10);
         report.note("priming (not measured): " + options.prime() + " mix and " + nvWrites + " NV_Write commands on each side");
         for (TpmClient client : List.of(raw.client(0), relay.client(0))) {
             ClientRun.run("prime", List.of(client), Workload.MIX, 0, options.prime());
@@ -96,43 +116,82 @@ public final class RelayBenchmark {
         }
     }
 
-    private CaseResult measureNvWrite(RawSwtpm raw, RelayGuests relay) throws Exception {
-        String uuid = relay.guest(0).uuid();
-        long before = generation(uuid);
-        CaseResult result = measure("nv-write-x1", Workload.NV_WRITE, List.of(raw.client(0)), List.of(relay.client(0)),
-                options.nvWarmup(), options.nvCommands());
-        long sent = (long) options.rounds() * (options.nvWarmup() + options.nvCommands());
-        String checkpoints = "checkpoints=" + (generation(uuid) - before) + "/" + sent;
-        report.note(checkpoints + ": sealed saves of the vTPM's state for the NV_Writes the relay answered");
-        String note = result.note().isEmpty() ? checkpoints : checkpoints + " " + result.note();
-        return new CaseResult(result.name(), result.raw(), result.relay(), note);
+    /** NV_Define of the NV_Write cases' index on every TPM that does not have it yet (the first ones got it in {@link #prime}). */
+    private static void defineNvIndex(RawSwtpm rawDisk, RawSwtpm raw, RelayGuests relay, int count) throws Exception {
+        for (int i = 0; i < count; i++) {
+            expectSuccess("raw-disk NV_DefineSpace", rawDisk.client(i), Workload.nvSetup());
+            if (i > 0) {
+                expectSuccess("raw NV_DefineSpace", raw.client(i), Workload.nvSetup());
+                expectSuccess("relay NV_DefineSpace", relay.client(i), Workload.nvSetup());
+            }
+        }
     }
 
-    /** Measures one case {@code options.rounds()} times; raw goes first in odd rounds, the relay in even ones. */
+    /**
+     * NV_Write with {@code clients} at once: raw swtpm with its state on the state-dir's disk (the fair baseline:
+     * the case named {@code nv-write-xN}), raw swtpm on a tmpfs (for reference: {@code nv-write-xN/tmpfs}, same relay
+     * runs), and the relay, whose checkpoints are counted from the vTPMs' generations.
+     */
+    private List<CaseResult> measureNvWrite(int clients, RawSwtpm rawDisk, RawSwtpm raw, RelayGuests relay) throws Exception {
+        String name = "nv-write-x" + clients;
+        List<String> uuids = new ArrayList<>();
+        for (int i = 0; i < clients; i++) {
+            uuids.add(relay.guest(i).uuid());
+        }
+        long before = generations(uuids);
+        Map<String, List<RunResult>> runs = measureSides(name, Workload.NV_WRITE, Map.of("raw-disk", rawDisk.clients(clients),
+                "raw-tmpfs", raw.clients(clients)), relay.clients(clients), options.nvWarmup(), options.nvCommands());
+        long sent = (long) options.rounds() * clients * (options.nvWarmup() + options.nvCommands());
+        String checkpoints = "checkpoints=" + (generations(uuids) - before) + "/" + sent;
+        report.note(checkpoints + ": sealed checkpoints of the vTPMs' state for the NV_Writes the relay answered");
+        String note = checkpoints + " " + cpuNote();
+        return List.of(new CaseResult(name, runs.get("raw-disk"), runs.get("relay"), "baseline=raw-on-disk " + note),
+                new CaseResult(name + "/tmpfs", runs.get("raw-tmpfs"), runs.get("relay"), "baseline=raw-on-tmpfs"));
+    }
+
+    /** Measures one case {@code options.rounds()} times, raw first in odd rounds and the relay first in even ones. */
     private CaseResult measure(String name, Workload workload, List<TpmClient> raw, List<TpmClient> relay, int warmup,
                                int commands) throws Exception {
-        report.caseStarts(name, workload.description(), raw.size());
-        List<RunResult> rawRuns = new ArrayList<>();
-        List<RunResult> relayRuns = new ArrayList<>();
+        Map<String, List<RunResult>> runs = measureSides(name, workload, Map.of("raw", raw), relay, warmup, commands);
+        return new CaseResult(name, runs.get("raw"), runs.get("relay"), cpuNote());
+    }
+
+    /**
+     * Each round runs every baseline and the relay once, in an order that turns round by round; the daemon's CPU time
+     * per relayed command is kept for {@link #cpuNote}.
+     */
+    private Map<String, List<RunResult>> measureSides(String name, Workload workload, Map<String, List<TpmClient>> baselines,
+                                                      List<TpmClient> relay, int warmup, int commands) throws Exception {
+        report.caseStarts(name, workload.description(), relay.size());
+        List<String> order = new ArrayList<>(new java.util.TreeMap<>(baselines).keySet());
+        order.add("relay");
+        Map<String, List<RunResult>> runs = new java.util.LinkedHashMap<>();
+        order.forEach(side -> runs.put(side, new ArrayList<>()));
         long daemonCpu = 0;
         for (int round = 1; round <= options.rounds(); round++) {
-            boolean rawFirst = round % 2 == 1;
-            for (int side = 0; side < 2; side++) {
-                boolean isRaw = (side == 0) == rawFirst;
+            for (int k = 0; k < order.size(); k++) {
+                String side = order.get(Math.floorMod(k + (round % 2 == 1 ? 0 : -1), order.size())); // the relay first in even rounds
                 long cpuBefore = daemonCpuNanos();
-                RunResult r = ClientRun.run(name + (isRaw ? "-raw" : "-relay"), isRaw ? raw : relay, workload, warmup, commands);
-                (isRaw ? rawRuns : relayRuns).add(r);
-                report.measured(round, isRaw ? "raw" : "relay", r);
-                daemonCpu += isRaw ? 0 : daemonCpuNanos() - cpuBefore;
+                RunResult r = ClientRun.run(name + "-" + side, side.equals("relay") ? relay : baselines.get(side), workload, warmup,
+                        commands);
+                runs.get(side).add(r);
+                report.measured(round, side, r);
+                daemonCpu += side.equals("relay") ? daemonCpuNanos() - cpuBefore : 0;
             }
         }
         // Over whole runs (warm-up and every client's last commands too): the daemon is busy for all of them.
         long relayed = (long) options.rounds() * relay.size() * (warmup + commands);
-        String cpu = options.daemonPid() == 0 ? "" : String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f", daemonCpu / 1e3 / relayed);
-        if (!cpu.isEmpty()) {
-            report.note(cpu + ": CPU time of the daemon process (all threads) per relayed command");
+        lastCpuMicrosPerCommand = options.daemonPid() == 0 ? -1 : daemonCpu / 1e3 / relayed;
+        if (lastCpuMicrosPerCommand >= 0) {
+            report.note(String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f: CPU time of the daemon process (all threads)"
+                    + " per relayed command", lastCpuMicrosPerCommand));
         }
-        return new CaseResult(name, rawRuns, relayRuns, cpu);
+        return runs;
+    }
+
+    /** The daemon's CPU per relayed command of the case just measured, for its RATIO line. */
+    private String cpuNote() {
+        return lastCpuMicrosPerCommand < 0 ? "" : String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f", lastCpuMicrosPerCommand);
     }
 
     private long daemonCpuNanos() {
@@ -146,12 +205,25 @@ public final class RelayBenchmark {
         }
     }
 
-    /** The generation of the vTPM's sealed file in the daemon's store: one more per checkpoint. */
-    private long generation(String uuid) throws Exception {
+    /**
+     * The vTPMs' generations summed, as the daemon's store holds them (record files and commit log, read as a second
+     * process does): one more per checkpoint.
+     */
+    private long generations(List<String> uuids) throws Exception {
         Path state = options.daemonState();
         InstanceStore store = InstanceStore.shared(state.resolve("instances"), MasterKey.load(state.resolve("master.key")));
-        return store.load(Uuid.parse(uuid)).orElseThrow(() -> new IllegalStateException("no stored vTPM " + uuid + " in " + state))
-                .generation();
+        long sum = 0;
+        for (String uuid : uuids) {
+            sum += store.load(Uuid.parse(uuid)).orElseThrow(() -> new IllegalStateException("no stored vTPM " + uuid + " in " + state))
+                    .generation();
+        }
+        return sum;
+    }
+
+    /** A folder and the file system it is on, e.g. {@code /tmp/x (ext4 /dev/vda)}. */
+    private static String where(Path dir) throws IOException {
+        java.nio.file.FileStore store = Files.getFileStore(Files.createDirectories(dir));
+        return dir + " (" + store.type() + " " + store.name() + ")";
     }
 
     private static String loadAverage() {
