@@ -64,6 +64,8 @@ if ! apt-cache show xen-utils-4.17 >/dev/null 2>&1; then
 fi
 
 mkdir -p "$debs" "$dest"
+# absolute before the cd below: a relative DEST would otherwise be read from build/debs
+dest=$(cd "$dest" && pwd)
 cd "$debs"
 # Fetch what is not already in build/debs (apt-get download writes to cwd).
 missing=()
