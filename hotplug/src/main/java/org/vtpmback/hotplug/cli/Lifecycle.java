@@ -45,12 +45,22 @@ interface Lifecycle {
         public void onReload(Runnable reload) {
             // sun.misc.Signal (jdk.unsupported) is the JDK's only way to catch a signal; the handler runs on
             // the JVM's signal dispatcher thread, so the work goes to a thread of its own.
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
+            sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), signal -> {
                 Thread t = new Thread(reload, "vtpmback-reload");
                 t.setDaemon(true);
                 t.start();
             });
+            // A signal ignored when the JVM started (nohup, or a parent that ignores it) stays ignored: HotSpot
+            // does not install the handler and says so only by returning SIG_IGN. A reload would then do nothing.
+            if (before == sun.misc.SignalHandler.SIG_IGN && !hangupIgnoredSaid) {
+                hangupIgnoredSaid = true;
+                System.getLogger("vtpmback").log(System.Logger.Level.WARNING, "SIGHUP is ignored in this process"
+                        + " (inherited from whoever started it, e.g. nohup): a reload (systemctl reload, kill -HUP) will do"
+                        + " nothing; start vtpmback under systemd, or without nohup, to be able to reload it");
+            }
         }
+
+        private boolean hangupIgnoredSaid;
 
         @Override
         public void haltOnFatalError() {

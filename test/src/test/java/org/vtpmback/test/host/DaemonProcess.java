@@ -63,7 +63,10 @@ public final class DaemonProcess implements AutoCloseable {
     public static DaemonProcess start(Path xenstoredSocket, Path simDir, Path work, java.util.Optional<Path> configFile,
             Map<String, String> env, List<String> jvmOptions, String... extraSettings) throws IOException, InterruptedException {
         Path log = work.resolve("daemon.log");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        // SIGHUP back to its default: a suite started under nohup would otherwise hand its ignored SIGHUP down, and
+        // the JVM cannot catch an ignored signal, so every reload test would wait for a hand-over that never comes
+        List<String> cmd = new ArrayList<>(List.of("env", "--default-signal=HUP",
+                Path.of(System.getProperty("java.home"), "bin", "java").toString()));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", "daemon"));
         configFile.ifPresent(f -> cmd.addAll(List.of("--config", f.toString())));
