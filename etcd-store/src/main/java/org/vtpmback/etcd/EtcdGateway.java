@@ -72,8 +72,11 @@ public final class EtcdGateway {
                 last = e;
             }
         }
-        throw new EtcdUnavailableException("no etcd member answered " + rpc + " (" + String.join("; ", failures)
-                + "); check that a majority of the members run and that this host reaches them", last);
+        boolean tls = failures.stream().anyMatch(f -> f.contains("SSL"));
+        throw new EtcdUnavailableException("no etcd member answered " + rpc + " (" + String.join("; ", failures) + "); "
+                + (tls ? "TLS failed: check that the CA signed the members' certificates and that they accept this host's"
+                        + " client certificate" : "check that a majority of the members run and that this host reaches them"),
+                last);
     }
 
     private GatewayReply send(URI endpoint, String rpc, byte[] body)
@@ -128,8 +131,8 @@ public final class EtcdGateway {
         if (RETRY_CODES.contains(code) || status >= 500 && code <= 0) {
             throw new RetryElsewhere("HTTP " + status + ", " + message, null);
         }
-        throw new EtcdStoreException("etcd refused " + rpc + " on " + endpoint + ": " + message
-                + " (HTTP " + status + ", gRPC code " + code + ")");
+        throw new EtcdRefusedException("etcd refused " + rpc + " on " + endpoint + ": " + message
+                + " (HTTP " + status + ", gRPC code " + code + ")", code);
     }
 
     /** This member failed; the next one may answer. */

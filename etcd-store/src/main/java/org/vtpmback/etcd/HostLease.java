@@ -192,6 +192,10 @@ public final class HostLease implements AutoCloseable {
             gateway.call("/v3/lease/revoke", Map.of("ID", Long.toString(id)));
         } catch (InterruptedIOException e) {
             Thread.currentThread().interrupt();
+        } catch (EtcdRefusedException e) {
+            if (e.grpcCode() != EtcdRefusedException.NOT_FOUND) {
+                LOG.log(System.Logger.Level.WARNING, "etcd lease " + Long.toHexString(id) + ": revoke refused: " + e.getMessage());
+            } // NOT_FOUND: the lease had expired or was revoked already
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "etcd lease " + Long.toHexString(id) + ": revoke failed, it expires within its TTL: " + e.getMessage());
         }
