@@ -214,6 +214,18 @@ public final class EtcdCluster implements AutoCloseable {
         }
     }
 
+    /** What etcd still gives lease {@code id}, in seconds (-1: expired), as the first running member answers. */
+    public long leaseTtl(long id) throws IOException {
+        for (int i = 0; i < members.size(); i++) {
+            EtcdMember m = members.get(i);
+            Optional<Long> ttl = m.isRunning() && !m.isPaused() ? probe.leaseTtl(clientUrl(i), id) : Optional.empty();
+            if (ttl.isPresent()) {
+                return ttl.get();
+            }
+        }
+        throw new IOException("no running member answered timetolive of lease " + Long.toHexString(id));
+    }
+
     /** The index of the member that is the raft leader now, as the running members see it. */
     public int leader() throws IOException {
         List<String> ids = new ArrayList<>();

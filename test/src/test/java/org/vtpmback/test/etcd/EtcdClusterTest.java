@@ -48,15 +48,17 @@ class EtcdClusterTest {
     @Test
     @Order(3)
     void aKilledMemberRestartsOnItsDataAndRejoins(EtcdCluster etcd) throws Exception {
+        int follower = (etcd.leader() + 1) % 3; // killing the leader is MemberFailureTest's
         etcd.etcdctl("put", "/fixture/k", "before-kill");
-        long pid = etcd.pid(2);
-        etcd.kill(2);
-        assertFalse(etcd.healthy(2));
+        long pid = etcd.pid(follower);
+        etcd.kill(follower);
+        assertFalse(etcd.healthy(follower));
+        etcd.awaitHealthy(java.time.Duration.ofSeconds(10));
         etcd.etcdctl("put", "/fixture/k", "while-down");
-        etcd.restart(2);
-        assertTrue(etcd.pid(2) != pid);
-        assertTrue(etcd.healthy(2));
-        String got = Etcdctl.run(java.util.List.of(etcd.clientUrl(2)), java.util.Optional.empty(),
+        etcd.restart(follower);
+        assertTrue(etcd.pid(follower) != pid);
+        assertTrue(etcd.healthy(follower));
+        String got = Etcdctl.run(java.util.List.of(etcd.clientUrl(follower)), java.util.Optional.empty(),
                 java.util.List.of("get", "/fixture/k", "--print-value-only"));
         assertEquals("while-down", got.strip(), "the restarted member caught up");
     }

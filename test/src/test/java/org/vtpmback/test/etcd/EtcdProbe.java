@@ -18,6 +18,7 @@ import javax.net.ssl.SSLContext;
 final class EtcdProbe {
     private static final Pattern MEMBER_ID = Pattern.compile("\"member_id\":\"(\\d+)\"");
     private static final Pattern LEADER = Pattern.compile("\"leader\":\"(\\d+)\"");
+    private static final Pattern TTL = Pattern.compile("\"TTL\":\"(-?\\d+)\"");
     private static final Duration TIMEOUT = Duration.ofSeconds(2);
 
     /** A member's id and the id of the leader it knows. */
@@ -43,6 +44,17 @@ final class EtcdProbe {
         return send(HttpRequest.newBuilder(member.resolve("/v3/maintenance/status")).timeout(TIMEOUT)
                 .POST(HttpRequest.BodyPublishers.ofString("{}")).build())
                 .map(body -> new Status(group(MEMBER_ID, body), group(LEADER, body)));
+    }
+
+    /**
+     * The whole seconds etcd still gives lease {@code id} ({@code /v3/lease/timetolive}; -1: expired or
+     * unknown; 0, which the gateway leaves out, is under a second), or empty if the member does not answer.
+     * One HTTP round trip: fast enough to look right at a moment.
+     */
+    Optional<Long> leaseTtl(URI member, long id) {
+        return send(HttpRequest.newBuilder(member.resolve("/v3/lease/timetolive")).timeout(TIMEOUT)
+                .POST(HttpRequest.BodyPublishers.ofString("{\"ID\":\"" + id + "\"}")).build())
+                .map(body -> Long.parseLong(Optional.ofNullable(group(TTL, body)).orElse("0")));
     }
 
     private Optional<String> send(HttpRequest request) {

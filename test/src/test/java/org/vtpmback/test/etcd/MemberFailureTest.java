@@ -80,16 +80,16 @@ class MemberFailureTest {
         Tally t = new Tally();
         try (PoolHost host = PoolHost.join(settings, "host-a", TIMING)) {
             host.store().acquire(uuid);
-            commitFor(host, uuid, 1000, t);
+            commitFor(host, uuid, 500, t);
             int before = t.ok;
             long killedAt = System.nanoTime();
             etcd.kill(leader);
-            commitFor(host, uuid, 3000, t);
+            commitFor(host, uuid, 2500, t);
             int whileDown = t.ok - before;
             long stallAcrossKill = t.maxStallMs;
             etcd.restart(leader);
             long backMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - killedAt);
-            commitFor(host, uuid, 1000, t);
+            commitFor(host, uuid, 500, t);
 
             StoredRecord stored = host.store().read(uuid).orElseThrow();
             assertEquals(t.revision, stored.modRevision(), "the last acknowledged commit is the record");
@@ -110,7 +110,7 @@ class MemberFailureTest {
         Tally t = new Tally();
         try (PoolHost host = PoolHost.join(settings, "host-a", TIMING)) {
             host.store().acquire(uuid);
-            commitFor(host, uuid, 500, t);
+            commitFor(host, uuid, 300, t);
             etcd.kill(1);
             etcd.kill(2);
             long worstMs = 0;
@@ -138,7 +138,7 @@ class MemberFailureTest {
             }
             t.committed(rev, pending);
             long recoveredMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - outageAt);
-            commitFor(host, uuid, 500, t);
+            commitFor(host, uuid, 300, t);
             assertTrue(t.ok > okBefore + 1);
             assertEquals(t.revision, host.store().read(uuid).orElseThrow().modRevision());
             System.out.printf("ETCD-FAULT quorum lost (2 of 3 killed): %d commits refused, slowest refusal %d ms (bound %d);"
