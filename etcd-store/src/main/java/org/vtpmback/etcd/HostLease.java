@@ -5,6 +5,7 @@ import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -172,7 +173,11 @@ public final class HostLease implements AutoCloseable {
         LOG.log(System.Logger.Level.ERROR, "etcd lease " + Long.toHexString(id) + ": this host is fenced: " + reason.text()
                 + "; it stops acting as owner of every vTPM it held");
         if (!closed) {
-            threads.execute(() -> onFenced.accept(reason));
+            try {
+                threads.execute(() -> onFenced.accept(reason));
+            } catch (RejectedExecutionException e) {
+                // closed meanwhile: a host that closes its lease stops its vTPMs itself
+            }
         }
     }
 
