@@ -178,18 +178,20 @@ class PoolOwnershipTest {
     @Test
     void aRestartedDaemonTakesBackItsOwnOwnerKeyAndFencesItsOldLease() throws Exception {
         Uuid uuid = newUuid();
-        try (PoolHost before = PoolHost.join(settings, "host-a", TIMING)) {
-            before.store().acquire(uuid);
-            long r1 = before.store().commit(uuid, PoolHost.sealed(100), 0);
-            try (PoolHost after = PoolHost.join(settings, "host-a", TIMING)) {
-                Acquisition again = after.store().acquire(uuid);
+        PoolHost before = PoolHost.join(settings, "host-a", TIMING);
+        try (PoolHost after = PoolHost.join(settings, "host-a", TIMING)) {
+            try {
+                before.store().acquire(uuid);
+                long r1 = before.store().commit(uuid, PoolHost.sealed(100), 0);
+                Acquisition again = after.store().acquire(uuid); // the old lease still lives, as after a crash
                 assertEquals(r1, again.recordRevision());
                 long r2 = after.store().commit(uuid, PoolHost.sealed(100), r1);
                 FencedException e = assertThrows(FencedException.class, () -> before.store().commit(uuid, PoolHost.sealed(100), r2));
                 assertEquals(FencedException.Reason.OWNER_CHANGED, e.reason(), "the old lease no longer holds the key");
+            } finally {
                 before.close(); // revokes the old lease: the key is on the new one now, so it stays
-                assertEquals(Optional.of(new HostId("host-a")), after.store().owner(uuid));
             }
+            assertEquals(Optional.of(new HostId("host-a")), after.store().owner(uuid));
         }
     }
 }
