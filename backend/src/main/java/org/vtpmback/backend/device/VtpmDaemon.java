@@ -212,6 +212,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        resources.instances().closeStore(); // the devices are detached: no checkpoint comes any more
         LOG.log(System.Logger.Level.INFO, "stopped");
     }
 }

@@ -11,12 +11,21 @@ import org.vtpmback.backend.state.InstanceStore;
  * All of it is thread-safe and outlives every instance.
  */
 record InstanceServices(InstanceStore store, EngineBoot boot, DomainStatus domains) {
-    /** Commits {@code record} to the store; a failure names the vTPM and the file. */
+    /** Commits {@code record} to the store in full (start, teardown); a failure names the vTPM and the file. */
     void commit(InstanceRecord record) {
         try {
             store.save(record);
         } catch (IOException e) {
             throw new InstanceException("cannot save vTPM " + record.uuid() + " to " + store.fileOf(record.uuid()) + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Checkpoints {@code record}, the state a guest command changed (durable on return); a failure names the vTPM. */
+    void checkpoint(InstanceRecord record) {
+        try {
+            store.checkpoint(record);
+        } catch (IOException e) {
+            throw new InstanceException("cannot checkpoint vTPM " + record.uuid() + " in " + store.dir() + ": " + e.getMessage(), e);
         }
     }
 }

@@ -96,7 +96,11 @@ final class PersistentActiveInstance implements ActiveInstance {
                         + " before it was saved");
             }
             savePending = true;
-            save(EndKind.RUNNING, engine.saveState(false), Optional.empty());
+            InstanceRecord next = record.withSave(record.generation() + 1, EndKind.RUNNING, engine.saveState(false).permanent(),
+                    Optional.empty());
+            services.checkpoint(next); // one fdatasync of the commit log, shared with other vTPMs' checkpoints
+            record = next;
+            LOG.log(System.Logger.Level.DEBUG, "{0}: checkpointed {1}", device, next);
             // Only once it is durable: a failed save leaves the change pending, and the next call retries it.
             permanentStamp = now;
         }

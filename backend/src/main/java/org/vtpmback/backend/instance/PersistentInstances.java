@@ -101,6 +101,16 @@ public final class PersistentInstances implements VtpmInstances {
         pool.ifPresent(ManufacturePool::close);
     }
 
+    @Override
+    public void closeStore() {
+        try {
+            store.close();
+        } catch (java.io.IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, "closing the vTPM store {0} failed ({1}); the next start folds its commit log",
+                    store.dir(), e.toString());
+        }
+    }
+
     /** The pool's entries ready now, per family (empty without a pool). */
     public Map<TpmFamily, Integer> poolReady() {
         return pool.map(ManufacturePool::readyCounts).orElse(Map.of());

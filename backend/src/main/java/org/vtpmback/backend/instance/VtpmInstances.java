@@ -28,4 +28,12 @@ public interface VtpmInstances {
     /** Stops it, without waiting for long; the daemon calls it as it stops or hands over. Idempotent. */
     default void stopBackgroundWork() {
     }
+
+    /**
+     * Closes the store once every device has detached: the checkpoints still only in the commit log go to the record
+     * files, and the keys are wiped. The daemon calls it last as it stops or hands over; a failure is logged (the next
+     * start folds the log). Idempotent.
+     */
+    default void closeStore() {
+    }
 }

@@ -57,6 +57,48 @@ public final class AtomicFiles {
         syncDirectory(dir);
     }
 
+    /**
+     * Replaces several files of one folder, each atomically, with one fsync of the folder for all of them: every
+     * temp file is written and fsynced, then all are renamed, then the folder is fsynced. After a crash each target
+     * holds its old or its new content (not necessarily all old or all new). Owner-only permissions.
+     */
+    public static void writeAll(Path dir, java.util.Map<Path, byte[]> targets) throws IOException {
+        if (targets.isEmpty()) {
+            return;
+        }
+        java.util.Map<Path, Path> temps = new java.util.LinkedHashMap<>();
+        try {
+            for (java.util.Map.Entry<Path, byte[]> t : targets.entrySet()) {
+                if (!t.getKey().toAbsolutePath().getParent().equals(dir.toAbsolutePath())) {
+                    throw new IllegalArgumentException(t.getKey() + " is not in " + dir);
+                }
+                Path temp = dir.resolve("." + t.getKey().getFileName() + "." + Long.toHexString(ThreadLocalRandom.current().nextLong())
+                        + TEMP_SUFFIX);
+                temps.put(t.getKey(), temp);
+                try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                        PosixFilePermissions.asFileAttribute(OWNER_ONLY))) {
+                    ByteBuffer buf = ByteBuffer.wrap(t.getValue());
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                    ch.force(true);
+                }
+            }
+            for (java.util.Map.Entry<Path, Path> t : temps.entrySet()) {
+                try {
+                    Files.move(t.getValue(), t.getKey(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                } catch (AtomicMoveNotSupportedException e) {
+                    throw new IOException("cannot replace " + t.getKey() + " atomically on this file system", e);
+                }
+            }
+        } finally {
+            for (Path temp : temps.values()) {
+                Files.deleteIfExists(temp);
+            }
+        }
+        syncDirectory(dir);
+    }
+
     /** Makes a rename or delete in {@code dir} durable. */
     public static void syncDirectory(Path dir) throws IOException {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {

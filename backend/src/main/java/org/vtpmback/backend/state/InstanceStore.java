@@ -1,15 +1,11 @@
 package org.vtpmback.backend.state;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 import org.vtpmback.backend.engine.TpmFamily;
 
 /**
@@ -26,21 +22,27 @@ import org.vtpmback.backend.engine.TpmFamily;
  * would not move the generation forward is refused with a {@link StaleGenerationException}. The rule
  * lives here, inside the store's commit protocol, so every store behind this interface keeps it.
  *
- * <p>Commit order, and why: (1) the record is written durably (temp file, fsync, rename, fsync folder),
- * (2) then the anchor is raised to its generation, durably. A crash between (1) and (2) leaves the
- * record one generation ahead of its mark, which loads (a record may be newer than its mark, never
- * older) and raises the mark on its next load or save. The other order could leave the mark ahead of
- * the only record there is, making a valid current record unloadable. The price of this order is the
- * crash window: until the mark catches up, the record before the last one is not yet refused.
+ * <p>Commit order of a {@link #save}, and why: (1) the record is written durably (temp file, fsync, rename,
+ * fsync folder), (2) then the anchor is raised to its generation, durably, both under the anchor's lock (every
+ * record file is written under it). A crash between (1) and (2) leaves the record one generation ahead of its
+ * mark, which loads (a record may be newer than its mark, never older) and raises the mark on its next load or
+ * save. The other order could leave the mark ahead of the only record there is, making a valid current record
+ * unloadable. The price of this order is the crash window: until the mark catches up, the record before the last
+ * one is not yet refused.
  *
- * <p>Each uuid's key is derived from the master key once per store (HKDF costs about as much as sealing a
- * record with AES-NI) and kept until {@link #close}, which wipes every key it derived.
+ * <p><b>Checkpoints.</b> The daemon's store commits the state a guest command changed with {@link #checkpoint}:
+ * one entry in a commit log and one fdatasync, shared with the other vTPMs' checkpoints of that moment, folded into
+ * the record files and the anchor later ({@link Checkpoints}; docs/reliability.md, "Checkpoints"). A log entry is the
+ * record and its mark at once, so what is stored for a vTPM is the newest of its record file and its log entries,
+ * and its committed generation the highest of its mark and its log entries.
+ *
+ * <p>Each uuid's key is derived from the master key once per store ({@link RecordFiles}) and kept until
+ * {@link #close}, which wipes every key it derived.
  *
  * <p>Thread-safe for different uuids; the caller holds the instance's lease for writes to one uuid.
  */
 public final class InstanceStore implements AutoCloseable {
     public static final String SUFFIX = ".vtpm";
-    private static final String PURPOSE = "instance-state";
     private static final System.Logger LOG = System.getLogger(InstanceStore.class.getName());
 
     private final Path dir;
@@ -48,20 +50,28 @@ public final class InstanceStore implements AutoCloseable {
     private final GenerationAnchor anchor;
     /** The daemon's store raises a mark that lags behind its record (see the commit order). */
     private final boolean owner;
-    /** Derived once per uuid; wiped by {@link #close}. */
-    private final ConcurrentMap<Uuid, SealingKey> keys = new ConcurrentHashMap<>();
-    private volatile boolean closed;
+    private final RecordFiles files;
+    /** The daemon's: its commit log. Null in a second process, which reads the logs through {@link #logs}. */
+    private final Checkpoints checkpoints;
+    private final LogView logs;
 
     /** The daemon's store: it owns the folder, so temp files a crash left behind are removed. */
     public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
-        this(dir, masterKey, true);
+        this(dir, masterKey, true, Checkpoints.FOLD_INTERVAL);
     }
 
-    private InstanceStore(Path dir, MasterKey masterKey, boolean owner) throws IOException {
+    /** The daemon's store, folding its commit log every {@code foldInterval} (tests: never, to keep entries in the log). */
+    InstanceStore(Path dir, MasterKey masterKey, java.time.Duration foldInterval) throws IOException {
+        this(dir, masterKey, true, foldInterval);
+    }
+
+    private InstanceStore(Path dir, MasterKey masterKey, boolean owner, java.time.Duration foldInterval) throws IOException {
         this.dir = AtomicFiles.createPrivateDirectory(dir);
         this.masterKey = masterKey;
+        this.files = new RecordFiles(this.dir, masterKey);
         this.anchor = new GenerationAnchor(this.dir, masterKey);
         this.owner = owner;
+        this.logs = new LogView(this.dir, this::keyOf);
         if (owner) {
             AtomicFiles.removeLeftovers(dir);
             if (!anchor.exists() && !list().isEmpty()) {
@@ -70,6 +80,9 @@ public final class InstanceStore implements AutoCloseable {
                         + " vtpmback; otherwise the anchor was deleted, and a record rolled back before now is not detected",
                         anchor.file(), list().size());
             }
+            this.checkpoints = new Checkpoints(this, anchor, this.dir, foldInterval); // folds what a crash left in the logs
+        } else {
+            this.checkpoints = null;
         }
     }
 
@@ -78,11 +91,11 @@ public final class InstanceStore implements AutoCloseable {
      * running: it leaves temp files alone, since one may be the daemon's save in progress.
      */
     public static InstanceStore shared(Path dir, MasterKey masterKey) throws IOException {
-        return new InstanceStore(dir, masterKey, false);
+        return new InstanceStore(dir, masterKey, false, Checkpoints.FOLD_INTERVAL);
     }
 
     public Path fileOf(Uuid uuid) {
-        return dir.resolve(uuid.value() + SUFFIX);
+        return files.fileOf(uuid);
     }
 
     /**
@@ -91,21 +104,37 @@ public final class InstanceStore implements AutoCloseable {
      * @throws CorruptStateException if a file exists but cannot be authenticated or parsed
      */
     public Optional<InstanceRecord> load(Uuid uuid) throws CorruptStateException {
-        Optional<InstanceRecord> found = read(uuid);
-        if (found.isEmpty()) {
-            return found;
+        Optional<InstanceRecord> logged = logged(uuid); // first: a fold writes the file before it forgets the entry
+        Optional<InstanceRecord> file;
+        try {
+            file = files.read(uuid);
+        } catch (CorruptStateException e) {
+            if (logged.isEmpty()) {
+                throw e;
+            }
+            LOG.log(System.Logger.Level.WARNING, "{0}; its commit log holds a newer state (generation {1}), which is used and"
+                    + " replaces the file at the next fold", e.getMessage(), logged.get().generation());
+            file = Optional.empty();
         }
-        long generation = found.get().generation();
         Optional<GenerationAnchor.Mark> mark;
         try {
             mark = anchor.markOf(uuid);
         } catch (IOException e) {
             throw new CorruptStateException(uuid, anchor.file(), "(its generation anchor) cannot be read: " + e.getMessage());
         }
+        if (logged.isPresent() && mark.isPresent() && mark.get().retired() && logged.get().generation() <= mark.get().generation()) {
+            logged = Optional.empty(); // a checkpoint of a vTPM deleted since
+        }
+        Optional<InstanceRecord> found = newer(file, logged);
+        if (found.isEmpty()) {
+            return found;
+        }
+        long generation = found.get().generation();
         if (mark.isPresent() && (mark.get().retired() || generation < mark.get().generation())) {
             throw new RolledBackStateException(uuid, fileOf(uuid), generation, mark.get().generation(), mark.get().retired(), anchor.file());
         }
-        if (owner && (mark.isEmpty() || generation > mark.get().generation())) {
+        boolean fromFile = file.isPresent() && found.get() == file.get();
+        if (owner && fromFile && (mark.isEmpty() || generation > mark.get().generation())) {
             try {
                 raise(uuid, generation);
             } catch (IOException e) {
@@ -115,48 +144,114 @@ public final class InstanceStore implements AutoCloseable {
         return found;
     }
 
-    /** The record as the file holds it, authenticated, before the generation check. */
-    private Optional<InstanceRecord> read(Uuid uuid) throws CorruptStateException {
-        Path file = fileOf(uuid);
-        byte[] sealed;
-        try {
-            if (!Files.exists(file)) {
-                return Optional.empty();
-            }
-            sealed = Files.readAllBytes(file);
-        } catch (IOException e) {
-            throw new CorruptStateException(uuid, file, "cannot be read: " + e.getMessage());
+    private static Optional<InstanceRecord> newer(Optional<InstanceRecord> a, Optional<InstanceRecord> b) {
+        if (a.isEmpty()) {
+            return b;
+        }
+        return b.isPresent() && b.get().generation() > a.get().generation() ? b : a;
+    }
+
+    /** The newest checkpoint of {@code uuid} that is only in a commit log: the daemon's in memory, another process's read. */
+    private Optional<InstanceRecord> logged(Uuid uuid) throws CorruptStateException {
+        if (checkpoints != null) {
+            return checkpoints.unfolded(uuid);
         }
         try {
-            byte[] plain = Sealer.open(keyOf(uuid), context(uuid), sealed);
-            InstanceRecord record = InstanceRecord.decode(plain);
-            if (!record.uuid().equals(uuid)) {
-                throw new CorruptStateException(uuid, file, "holds vTPM " + record.uuid());
-            }
-            return Optional.of(record);
-        } catch (SealedDataException e) {
-            throw new CorruptStateException(uuid, file, e.getMessage());
+            return logs.newest(uuid);
         } catch (IOException e) {
-            throw new CorruptStateException(uuid, file, "authenticated but unreadable: " + e.getMessage());
+            throw new CorruptStateException(uuid, dir.resolve(CommitLog.FILES.get(0)), "(its commit log) cannot be read: " + e.getMessage());
+        }
+    }
+
+    /** What is stored, file or log, before the generation check; an unreadable file counts as absent if a log has it. */
+    private Optional<InstanceRecord> newest(Uuid uuid) throws CorruptStateException {
+        Optional<InstanceRecord> logged = logged(uuid);
+        try {
+            return newer(files.read(uuid), logged);
+        } catch (CorruptStateException e) {
+            if (logged.isEmpty()) {
+                throw e;
+            }
+            return logged;
+        }
+    }
+
+    /** The highest generation committed for {@code uuid}: its mark's, or a log entry's. */
+    private long committed(Uuid uuid) throws IOException {
+        long mark = anchor.markOf(uuid).map(GenerationAnchor.Mark::generation).orElse(0L);
+        try {
+            return Math.max(mark, logged(uuid).map(InstanceRecord::generation).orElse(0L));
+        } catch (CorruptStateException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+    }
+
+    /** The record file's generation, or -1 if there is none or it does not open (a fold may replace it). */
+    long fileGeneration(Uuid uuid) {
+        return files.generation(uuid);
+    }
+
+    /** {@code record} sealed as its record file holds it. */
+    byte[] sealFile(InstanceRecord record) {
+        return files.seal(record);
+    }
+
+    /**
+     * Commits {@code record} in full: replaces the stored instance atomically (old or new after any crash), then
+     * raises the uuid's mark (see the commit order in the class comment). Four fsyncs: for a vTPM's start, its
+     * teardown, an import; a guest command's change goes through {@link #checkpoint}.
+     *
+     * @throws StaleGenerationException if its generation is not above what this host committed; nothing is written
+     */
+    public void save(InstanceRecord record) throws IOException {
+        Uuid uuid = record.uuid();
+        long logged = checkpoints != null ? 0 : committedInLogs(uuid); // a second process reads the logs before the lock
+        anchor.update(marks -> {
+            GenerationAnchor.Mark m = marks.get(uuid);
+            long inLog = checkpoints != null ? checkpoints.unfolded(uuid).map(InstanceRecord::generation).orElse(0L) : logged;
+            refuseStale(record, m, inLog);
+            AtomicFiles.write(fileOf(uuid), sealFile(record), AtomicFiles.OWNER_ONLY);
+            if (m == null || m.generation() < record.generation()) {
+                marks.put(uuid, new GenerationAnchor.Mark(record.generation(), false));
+            }
+            return null;
+        });
+        if (checkpoints != null) {
+            checkpoints.saved(uuid, record.generation());
         }
     }
 
     /**
-     * Commits {@code record}: replaces the stored instance atomically (old or new after any crash), then
-     * raises the uuid's mark (see the commit order in the class comment).
+     * Commits the state a guest command changed: in the daemon's store an entry in the commit log, durable when this
+     * returns (one fdatasync, shared with the checkpoints of other vTPMs waiting at that moment), else a full
+     * {@link #save}. The caller holds the vTPM's lease, so its checkpoints come one after the other.
      *
-     * @throws StaleGenerationException if its generation is not above the uuid's mark; nothing is written
+     * @throws StaleGenerationException if its generation is not above what this host committed; nothing is written
      */
-    public void save(InstanceRecord record) throws IOException {
+    public void checkpoint(InstanceRecord record) throws IOException {
         Uuid uuid = record.uuid();
-        Optional<GenerationAnchor.Mark> mark = anchor.markOf(uuid);
-        if (mark.isPresent() && record.generation() <= mark.get().generation()) {
-            throw new StaleGenerationException("refusing to save generation " + record.generation() + " of vTPM " + uuid
-                    + ": this host has " + (mark.get().retired() ? "deleted it at" : "committed") + " generation "
-                    + mark.get().generation() + " (generation anchor " + anchor.file() + "); nothing was written");
+        Optional<GenerationAnchor.Mark> m = anchor.markOf(uuid); // one stat unless the anchor changed
+        if (checkpoints == null || (m.isPresent() && m.get().retired())) {
+            save(record); // a retired mark comes back to life only through a save, as it always did
+            return;
         }
-        AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), record.encode()), AtomicFiles.OWNER_ONLY);
-        raise(uuid, record.generation());
+        refuseStale(record, m.orElse(null), checkpoints.unfolded(uuid).map(InstanceRecord::generation).orElse(0L));
+        checkpoints.checkpoint(record, () -> save(record));
+    }
+
+    private long committedInLogs(Uuid uuid) throws IOException {
+        return logs.newest(uuid).map(InstanceRecord::generation).orElse(0L);
+    }
+
+    private void refuseStale(InstanceRecord record, GenerationAnchor.Mark mark, long logged) throws StaleGenerationException {
+        long marked = mark == null ? 0 : mark.generation();
+        if (record.generation() <= Math.max(marked, logged)) {
+            boolean byLog = logged > marked;
+            throw new StaleGenerationException("refusing to save generation " + record.generation() + " of vTPM " + record.uuid()
+                    + ": this host has " + (!byLog && mark != null && mark.retired() ? "deleted it at" : "committed") + " generation "
+                    + Math.max(marked, logged) + " (" + (byLog ? "commit log in " + dir : "generation anchor " + anchor.file())
+                    + "); nothing was written");
+        }
     }
 
     /**
@@ -175,7 +270,7 @@ public final class InstanceStore implements AutoCloseable {
             long generation = Optional.ofNullable(marks.get(uuid)).map(GenerationAnchor.Mark::generation).orElse(0L) + 1;
             InstanceRecord made = new InstanceRecord(uuid, family, Instant.now(), generation, InstanceRecord.EndKind.NEW, permanent,
                     Optional.empty());
-            AtomicFiles.write(fileOf(uuid), Sealer.seal(keyOf(uuid), context(uuid), made.encode()), AtomicFiles.OWNER_ONLY);
+            AtomicFiles.write(fileOf(uuid), sealFile(made), AtomicFiles.OWNER_ONLY);
             marks.put(uuid, new GenerationAnchor.Mark(generation, false));
             return made;
         });
@@ -183,7 +278,7 @@ public final class InstanceStore implements AutoCloseable {
 
     /** The generation a new record of {@code uuid} gets: above anything this host committed for it (1 if nothing). */
     public long nextGeneration(Uuid uuid) throws IOException {
-        return anchor.markOf(uuid).map(GenerationAnchor.Mark::generation).orElse(0L) + 1;
+        return committed(uuid) + 1;
     }
 
     /**
@@ -197,11 +292,11 @@ public final class InstanceStore implements AutoCloseable {
      */
     public InstanceRecord importRecord(InstanceRecord record, boolean allowRollback) throws IOException {
         Uuid uuid = record.uuid();
-        long committed = anchor.markOf(uuid).map(GenerationAnchor.Mark::generation).orElse(0L);
+        long committed = committed(uuid);
         try {
-            committed = Math.max(committed, read(uuid).map(InstanceRecord::generation).orElse(0L));
+            committed = Math.max(committed, newest(uuid).map(InstanceRecord::generation).orElse(0L));
         } catch (CorruptStateException e) {
-            // an unreadable stored file is being replaced; the mark alone says what was committed
+            // an unreadable stored file is being replaced; the mark and the logs say what was committed
         }
         if (record.generation() < committed && !allowRollback) {
             throw new StaleGenerationException("vTPM " + uuid + ": the bundle holds generation " + record.generation()
@@ -233,7 +328,7 @@ public final class InstanceStore implements AutoCloseable {
         Path file = fileOf(uuid);
         long last;
         try {
-            last = read(uuid).map(InstanceRecord::generation).orElse(0L);
+            last = newest(uuid).map(InstanceRecord::generation).orElse(0L);
         } catch (CorruptStateException e) {
             last = 0; // deleting an unreadable record: the mark says what was committed
         }
@@ -249,7 +344,8 @@ public final class InstanceStore implements AutoCloseable {
             return at;
         });
         boolean deleted = AtomicFiles.delete(file);
-        forgetKey(uuid);
+        forgetLogged(uuid);
+        files.forgetKey(uuid);
         if (retiredAt >= 0) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: deleted; its generation mark is retired at generation {1} (a copy"
                     + " put back is refused; a new vTPM of this uuid starts at generation {2})", uuid, retiredAt, retiredAt + 1);
@@ -277,8 +373,16 @@ public final class InstanceStore implements AutoCloseable {
             return true;
         });
         AtomicFiles.delete(fileOf(uuid));
-        forgetKey(uuid);
+        if (taken) {
+            forgetLogged(uuid);
+        }
+        files.forgetKey(uuid);
         return taken ? found : Optional.empty();
+    }
+
+    /** For tests and the benchmark's reading: fdatasyncs of the daemon store's commit log (one per group). */
+    long logSyncs() {
+        return checkpoints == null ? 0 : checkpoints.logSyncs();
     }
 
     /** The host's generation anchor file (high-water marks of all uuids). */
@@ -297,21 +401,9 @@ public final class InstanceStore implements AutoCloseable {
         });
     }
 
-    /** The uuids of all stored instances. */
+    /** The uuids of all stored instances (record files). */
     public List<Uuid> list() {
-        List<Uuid> out = new ArrayList<>();
-        try (var files = Files.list(dir)) {
-            files.map(p -> p.getFileName().toString())
-                    .filter(n -> n.endsWith(SUFFIX))
-                    .map(n -> n.substring(0, n.length() - SUFFIX.length()))
-                    .filter(Uuid::isCanonical)
-                    .map(Uuid::new)
-                    .sorted()
-                    .forEach(out::add);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot list " + dir, e);
-        }
-        return out;
+        return files.list();
     }
 
     public Path dir() {
@@ -322,35 +414,35 @@ public final class InstanceStore implements AutoCloseable {
         return masterKey;
     }
 
-    private SealingKey keyOf(Uuid uuid) {
-        if (closed) {
-            throw new IllegalStateException("the vTPM store " + dir + " is closed");
+    /** A retired mark makes the vTPM's log entries dead: the daemon stops carrying them. */
+    private void forgetLogged(Uuid uuid) {
+        if (checkpoints != null) {
+            checkpoints.saved(uuid, Long.MAX_VALUE);
         }
-        return keys.computeIfAbsent(uuid, u -> masterKey.sealingKey(u.value(), PURPOSE));
+    }
+
+    SealingKey keyOf(Uuid uuid) {
+        return files.keyOf(uuid);
     }
 
     /**
-     * A uuid whose record is gone drops its key from the cache (the pool's store sees many uuids come and go). Not
-     * wiped here: another thread may still be using it; it goes with the garbage, like the cipher's own copies.
-     */
-    private void forgetKey(Uuid uuid) {
-        keys.remove(uuid);
-    }
-
-    /**
-     * Wipes the keys this store derived (each uuid's and the anchor's). Call it once nothing uses the store any
-     * more: a save or load that runs after it fails.
+     * Folds the commit log into the record files (the daemon's store), then wipes the keys this store derived (each
+     * uuid's and the anchor's). Call it once nothing uses the store any more: a save or load that runs after it
+     * fails. The keys are wiped even if the fold fails (the next start folds the log).
      */
     @Override
-    public void close() {
-        closed = true;
-        keys.values().forEach(SealingKey::destroy);
-        keys.clear();
-        anchor.close();
+    public void close() throws IOException {
+        try {
+            if (checkpoints != null) {
+                checkpoints.close();
+            }
+        } finally {
+            wipeKeys();
+        }
     }
 
-    /** Associated data: the file belongs to this uuid and this role. */
-    private static String context(Uuid uuid) {
-        return "vtpmback instance " + uuid.value();
+    private void wipeKeys() {
+        files.close();
+        anchor.close();
     }
 }

@@ -57,12 +57,12 @@ final class StateFaults implements AutoCloseable {
     private static final Duration OP_WAIT = Duration.ofSeconds(150);
 
     record Summary(Mode mode, int points, int lost, int unloadable, int phantom, long seed, Duration took,
-            Map<Op, Integer> ops, Map<Cut, Integer> cuts, long acked, List<String> failures) {
+            Map<Op, Integer> ops, Map<Cut, Integer> cuts, long acked, Map<String, Integer> syncs, List<String> failures) {
         String line() {
             return "FAULTS state " + mode.name().toLowerCase() + " points=" + points + " lost=" + lost + " unloadable=" + unloadable
                     + " phantom=" + phantom + " seed=" + seed + " duration=" + took.toSeconds() + "s per-point="
                     + (points == 0 ? 0 : took.toMillis() / points) + "ms acked-writes=" + acked + " cuts=" + lower(cuts) + " ops="
-                    + lower(ops) + " result=" + (lost + unloadable + phantom == 0 ? "PASS" : "FAIL");
+                    + lower(ops) + " syncs=" + lower(syncs) + " result=" + (lost + unloadable + phantom == 0 ? "PASS" : "FAIL");
         }
 
         private static String lower(Map<?, Integer> m) {
@@ -104,6 +104,8 @@ final class StateFaults implements AutoCloseable {
     private final List<String> failures = new ArrayList<>();
     private final Map<Op, Integer> ops = new EnumMap<>(Op.class);
     private final Map<Cut, Integer> cuts = new EnumMap<>(Cut.class);
+    /** The daemons' syncs in the state folder: the commit log's fdatasyncs (checkpoints) apart from the rest. */
+    private final Map<String, Integer> syncs = new java.util.TreeMap<>();
     private CutDaemon daemon;
     private List<String> jvmOptions = List.of();
     private Path progress;
@@ -149,12 +151,13 @@ final class StateFaults implements AutoCloseable {
         }
         daemon.stop();
         daemon = null;
+        countSyncs();
         return summary(done, start);
     }
 
     private Summary summary(int done, long start) {
         return new Summary(mode, done, lost, unloadable, phantom, seed, Duration.ofNanos(System.nanoTime() - start), new EnumMap<>(ops),
-                new EnumMap<>(cuts), acked, List.copyOf(failures));
+                new EnumMap<>(cuts), acked, new java.util.TreeMap<>(syncs), List.copyOf(failures));
     }
 
     /** After every point, the summary so far is written to {@code file} (a long run that dies keeps its figures). */
@@ -174,7 +177,8 @@ final class StateFaults implements AutoCloseable {
             // the import command's own events, numbered from 1 in its process (the daemon is idle meanwhile)
             fs.killAt(1 + random.nextInt(6), random.nextBoolean()); // an import makes 6 (record and anchor)
         } else if (cut == Cut.AT_EVENT) {
-            int window = op == Op.NV_WRITES ? 3 * burst : 16;
+            // An NV write's checkpoint is one event (the commit log's fdatasync); other operations make full saves.
+            int window = op == Op.NV_WRITES ? burst + 1 : 16;
             fs.killAt(fs.events().size() + 1 + random.nextInt(window), random.nextBoolean());
         }
         long delayNanos = op == Op.NV_WRITES ? (long) (random.nextDouble() * burst * 20_000_000L)
@@ -211,6 +215,7 @@ final class StateFaults implements AutoCloseable {
                 imp.destroyForcibly().waitFor(); // the power is gone for every process
             }
             killSwtpms();
+            countSyncs(); // the cut rebuilds the shadow, event list included
             fs.powerCut();
             CrashFs.deleteTree(run);
         }
@@ -579,7 +584,18 @@ final class StateFaults implements AutoCloseable {
                 + (Files.exists(archive) ? archive : "not written (see " + work.resolve("logs/warm-up.log") + ")"));
     }
 
+    /** Adds the last daemon life's syncs (the shim's event list, "<n> <op> <path>") to {@link #syncs}. */
+    private void countSyncs() throws IOException {
+        for (String e : fs.events()) {
+            String[] f = e.split(" ", 3);
+            if (f.length == 3 && (f[1].equals("fsync") || f[1].equals("fdatasync"))) {
+                syncs.merge(f[2].matches(".*/commit-[01]\\.log") ? "log-" + f[1] : f[1], 1, Integer::sum);
+            }
+        }
+    }
+
     private void startDaemon() throws IOException, InterruptedException {
+        countSyncs();
         fs.newProcess();
         life++;
         Path log = work.resolve("logs/daemon-" + life + ".log");

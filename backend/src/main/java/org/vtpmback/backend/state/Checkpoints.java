@@ -1,0 +1,259 @@
+package org.vtpmback.backend.state;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The daemon's checkpoints of one store (docs/reliability.md, "Checkpoints"): a checkpoint goes to the
+ * {@link CommitLog} (one fdatasync, shared by the checkpoints waiting at that moment), and the record files and the
+ * anchor catch up when the log's entries are folded: every {@link #FOLD_INTERVAL} while there are any, when the live
+ * entries would fill half a log, at {@link #close}, and at the start, which also checks that the logs were not put
+ * back to an older copy. The log is opened at the first checkpoint: a store that never checkpoints (the pool's)
+ * never makes one. Thread-safe.
+ */
+final class Checkpoints implements AutoCloseable, CommitLog.Owner {
+    static final Duration FOLD_INTERVAL = Duration.ofSeconds(10);
+    private static final System.Logger LOG = System.getLogger(Checkpoints.class.getName());
+
+    private final InstanceStore store;
+    private final GenerationAnchor anchor;
+    private final Path dir;
+    private final Duration foldInterval;
+    /** The highest epoch sequence the logs or the anchor had at the start; the first epoch written comes after it. */
+    private final long lastSequence;
+    private final Object opening = new Object();
+    private volatile CommitLog log;
+    /** Set once the logs are found held by another owner: checkpoints are full saves from then on. */
+    private volatile boolean unavailable;
+    private ScheduledExecutorService folder;
+    private volatile boolean closed;
+
+    /** Recovers what the logs of {@code dir} hold: checks them against the anchor and folds them. */
+    Checkpoints(InstanceStore store, GenerationAnchor anchor, Path dir, Duration foldInterval) throws IOException {
+        this.store = store;
+        this.anchor = anchor;
+        this.dir = dir;
+        this.foldInterval = foldInterval;
+        this.lastSequence = recover();
+    }
+
+    /** Reads both logs, refuses logs put back to an older copy, folds their newest records; returns the highest sequence. */
+    private long recover() throws IOException {
+        List<LogReader.Contents> logs = new java.util.ArrayList<>();
+        for (String name : CommitLog.FILES) {
+            LogReader.Contents c = LogReader.read(dir.resolve(name), store::keyOf);
+            if (c.epoch().isPresent()) {
+                logs.add(c);
+            }
+        }
+        GenerationAnchor.LogPosition mark;
+        try {
+            mark = anchor.contents().log();
+        } catch (IOException e) {
+            if (logs.isEmpty()) {
+                return 0; // nothing to fold; every load and save of this store reports the anchor, as before logs existed
+            }
+            throw e;
+        }
+        Map<Uuid, InstanceRecord> newest = new HashMap<>();
+        long highest = mark.sequence();
+        boolean markFound = mark.length() == 0;
+        GenerationAnchor.LogPosition seen = mark;
+        for (LogReader.Contents c : logs) {
+            long sequence = c.epoch().get().sequence();
+            markFound |= sequence > mark.sequence() || (sequence == mark.sequence() && c.end() >= mark.length());
+            if (sequence >= seen.sequence()) {
+                seen = new GenerationAnchor.LogPosition(sequence, c.end());
+            }
+            highest = Math.max(highest, sequence);
+            c.records().forEach(r -> newest.merge(r.uuid(), r, (a, b) -> b.generation() > a.generation() ? b : a));
+        }
+        if (!markFound) {
+            throw new IOException("the commit log in " + dir + " was rolled back or cut: the generation anchor " + anchor.file()
+                    + " says its epoch " + mark.sequence() + " held " + mark.length() + " bytes, but neither log ("
+                    + String.join(", ", CommitLog.FILES) + ") holds that much of it or a later epoch. Checkpoints acknowledged"
+                    + " to guests may be missing; refusing to start. Put back the logs from the same moment as the anchor; only"
+                    + " to accept the loss, move the anchor away (every vTPM then adopts its stored generation, and rollbacks"
+                    + " before now go undetected)");
+        }
+        if (!newest.isEmpty()) {
+            int folded = fold(newest, seen);
+            LOG.log(System.Logger.Level.INFO, "commit log in {0}: folded {1} checkpoint(s) of the last run into the record files",
+                    dir, folded);
+        }
+        return highest;
+    }
+
+    /** The vTPM's newest checkpoint that is not yet in its record file. */
+    Optional<InstanceRecord> unfolded(Uuid uuid) {
+        CommitLog l = log;
+        return l == null ? Optional.empty() : Optional.ofNullable(l.live().get(uuid));
+    }
+
+    /**
+     * Makes {@code record} durable: in the commit log if it can be used, else by {@code fullSave}. Either way the
+     * caller's check that the generation moves forward has been done.
+     */
+    void checkpoint(InstanceRecord record, IoAction fullSave) throws IOException {
+        Optional<CommitLog> l = log();
+        if (l.isEmpty() || l.get().broken() || approximateSize(record) > CommitLog.MAX_SEALED) {
+            fullSave.run();
+            return;
+        }
+        l.get().append(record);
+    }
+
+    /** The sealed size of {@code record}, give or take its few short fields. */
+    private static long approximateSize(InstanceRecord record) {
+        return 256L + record.permanent().length + record.snapshot().map(sn -> sn.volatileState().length).orElse(0);
+    }
+
+    /** fdatasyncs of the commit log so far (one per group of checkpoints). */
+    long logSyncs() {
+        CommitLog l = log;
+        return l == null ? 0 : l.syncs();
+    }
+
+    /** A full save of {@code uuid} at {@code generation} made its live entries needless. */
+    void saved(Uuid uuid, long generation) {
+        CommitLog l = log;
+        if (l != null) {
+            l.forget(uuid, generation);
+        }
+    }
+
+    @FunctionalInterface
+    interface IoAction {
+        void run() throws IOException;
+    }
+
+    private Optional<CommitLog> log() throws IOException {
+        CommitLog l = log;
+        if (l != null || unavailable) {
+            return Optional.ofNullable(l);
+        }
+        synchronized (opening) {
+            if (log == null && !unavailable) {
+                if (closed) {
+                    throw new IllegalStateException("the vTPM store " + dir + " is closed");
+                }
+                Optional<CommitLog> opened = CommitLog.open(dir, lastSequence, this);
+                if (opened.isEmpty()) {
+                    unavailable = true;
+                    LOG.log(System.Logger.Level.WARNING, "the commit log in {0} is held by another process or store: checkpoints"
+                            + " here are full saves (four fsyncs each)", dir);
+                } else {
+                    log = opened.get();
+                    folder = Executors.newSingleThreadScheduledExecutor(r -> {
+                        Thread t = new Thread(r, "vtpmback-fold");
+                        t.setDaemon(true);
+                        return t;
+                    });
+                    folder.scheduleWithFixedDelay(this::foldQuietly, foldInterval.toMillis(), foldInterval.toMillis(),
+                            TimeUnit.MILLISECONDS);
+                }
+            }
+            return Optional.ofNullable(log);
+        }
+    }
+
+    @Override
+    public SealingKey keyOf(Uuid uuid) {
+        return store.keyOf(uuid);
+    }
+
+    @Override
+    public void foldLive() throws IOException {
+        CommitLog l = log;
+        if (l != null) {
+            GenerationAnchor.LogPosition at = position(l);
+            fold(new HashMap<>(l.live()), at);
+        }
+    }
+
+    private void foldQuietly() {
+        try {
+            CommitLog l = log;
+            if (l != null && (!l.live().isEmpty() || !position(l).equals(anchor.contents().log()))) {
+                foldLive();
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "folding the commit log in {0} into the record files failed ({1}); the log"
+                    + " keeps the checkpoints, next try in {2} s", dir, e.toString(), foldInterval.toSeconds());
+        }
+    }
+
+    private static GenerationAnchor.LogPosition position(CommitLog l) {
+        CommitLog.Position p = l.position();
+        return new GenerationAnchor.LogPosition(p.epoch().sequence(), p.end());
+    }
+
+    /**
+     * Writes each record to its file unless that file is as new or the vTPM was deleted at or above it, raises the
+     * marks and records {@code position}, all under the anchor's lock (every record file is written under it), then
+     * forgets the live entries that are now in their files. Returns how many files were written.
+     */
+    private int fold(Map<Uuid, InstanceRecord> records, GenerationAnchor.LogPosition position) throws IOException {
+        List<InstanceRecord> written = anchor.update(marks -> {
+            Map<Path, byte[]> files = new LinkedHashMap<>();
+            List<InstanceRecord> out = new java.util.ArrayList<>();
+            for (InstanceRecord r : records.values()) {
+                GenerationAnchor.Mark m = marks.get(r.uuid());
+                if (m != null && m.retired() && r.generation() <= m.generation()) {
+                    continue; // deleted (or taken) since: the entry is dead
+                }
+                if (store.fileGeneration(r.uuid()) >= r.generation()) {
+                    continue; // a save or an import wrote it, or a newer state, already
+                }
+                files.put(store.fileOf(r.uuid()), store.sealFile(r));
+                out.add(r);
+            }
+            AtomicFiles.writeAll(dir, files);
+            for (InstanceRecord r : out) {
+                GenerationAnchor.Mark m = marks.get(r.uuid());
+                if (m == null || m.generation() < r.generation()) {
+                    marks.put(r.uuid(), new GenerationAnchor.Mark(r.generation(), false));
+                }
+            }
+            return out;
+        }, p -> position.sequence() > p.sequence() || (position.sequence() == p.sequence() && position.length() > p.length())
+                ? position : p);
+        CommitLog l = log;
+        if (l != null) {
+            records.values().forEach(r -> l.forget(r.uuid(), r.generation()));
+        }
+        return written.size();
+    }
+
+    /** Stops the background fold, folds what is live, releases the logs. Idempotent. */
+    @Override
+    public void close() throws IOException {
+        synchronized (opening) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        CommitLog l = log;
+        if (l == null) {
+            return;
+        }
+        folder.shutdown(); // not interrupted: a fold under way finishes (an interrupt would close its files)
+        try {
+            folder.awaitTermination(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        l.close();
+        foldLive();
+    }
+}

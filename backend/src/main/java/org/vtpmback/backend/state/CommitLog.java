@@ -1,0 +1,349 @@
+package org.vtpmback.backend.state;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The daemon's commit logs, written (docs/reliability.md, "Checkpoints"): two preallocated files, one active,
+ * appended to in groups. {@link #append} returns once its entry is durable: the first waiting thread writes
+ * everything queued with one positional write and one {@code fdatasync}, and the threads that queued meanwhile
+ * are the next group (group commit). When the active log is full, the next group starts the other log with a
+ * fresh copy of every live entry (a checkpoint not yet folded into its record file), so the full log is never
+ * needed again.
+ *
+ * <p>One process writes the logs: it holds a lock on {@code commit-0.log} for as long as it has them open (a second
+ * owner of the same folder gets none and saves the slow way). Thread-safe; {@link #close} once nothing appends.
+ */
+final class CommitLog implements AutoCloseable {
+    static final int SIZE = 8 << 20;
+    /** Groups start on this boundary: a group never rewrites a block of an earlier, acknowledged one. */
+    static final int ALIGN = 4096;
+    /** The largest sealed record an entry takes; a larger one is saved the slow way. */
+    static final int MAX_SEALED = SIZE / 4;
+    static final List<String> FILES = List.of("commit-0.log", "commit-1.log");
+    private static final System.Logger LOG = System.getLogger(CommitLog.class.getName());
+
+    /** What the log needs from its store. */
+    interface Owner {
+        SealingKey keyOf(Uuid uuid);
+
+        /** Folds every live entry into the record files now (the live entries would fill half a log). */
+        void foldLive() throws IOException;
+    }
+
+    /** The log's durable end, and the epoch it is in. */
+    record Position(LogEntry.Epoch epoch, long end) {
+    }
+
+    private static final class Waiter {
+        final InstanceRecord record;
+        LogEntry.Epoch sealedFor;
+        byte[] entry;
+        boolean done;
+        IOException failure;
+
+        Waiter(InstanceRecord record, LogEntry.Epoch sealedFor, byte[] entry) {
+            this.record = record;
+            this.sealedFor = sealedFor;
+            this.entry = entry;
+        }
+    }
+
+    private final Path dir;
+    private final List<FileChannel> logs;
+    private final FileLock lock;
+    private final Owner owner;
+    /** The newest record of each vTPM that is in the logs and not yet in its record file. */
+    private final ConcurrentMap<Uuid, InstanceRecord> live = new ConcurrentHashMap<>();
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private final Condition groupDone = queueLock.newCondition();
+    private final ArrayDeque<Waiter> queue = new ArrayDeque<>();
+    private boolean writing;
+    private boolean closed;
+    private volatile IOException broken;
+    private final java.util.concurrent.atomic.AtomicLong syncs = new java.util.concurrent.atomic.AtomicLong();
+    /** Changed only by the writing thread, after its group's fdatasync returned. */
+    private volatile Position position;
+
+    private CommitLog(Path dir, List<FileChannel> logs, FileLock lock, Owner owner, LogEntry.Epoch first) {
+        this.dir = dir;
+        this.logs = logs;
+        this.lock = lock;
+        this.owner = owner;
+        this.position = new Position(first, 0);
+    }
+
+    /**
+     * Opens the logs of {@code dir} for writing, making them (zeroed, durable) if missing, and starts the epoch after
+     * {@code afterSequence} at the start of its log. The caller has folded whatever the logs held. Empty if another
+     * owner has them.
+     */
+    static Optional<CommitLog> open(Path dir, long afterSequence, Owner owner) throws IOException {
+        List<FileChannel> channels = new ArrayList<>();
+        try {
+            for (String name : FILES) {
+                Path file = dir.resolve(name);
+                preallocate(file);
+                channels.add(FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)));
+            }
+            FileLock lock;
+            try {
+                lock = channels.get(0).tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null; // another store of this JVM has them
+            }
+            if (lock == null) {
+                closeAll(channels);
+                return Optional.empty();
+            }
+            return Optional.of(new CommitLog(dir, channels, lock, owner, LogEntry.Epoch.after(afterSequence)));
+        } catch (IOException | RuntimeException e) {
+            closeAll(channels);
+            throw e;
+        }
+    }
+
+    /** A log file of exactly {@link #SIZE} zero bytes, made aside and renamed into place, durably; kept if it exists. */
+    private static void preallocate(Path file) throws IOException {
+        if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) == SIZE) {
+            return;
+        }
+        Path temp = file.resolveSibling("." + file.getFileName() + AtomicFiles.TEMP_SUFFIX);
+        Files.deleteIfExists(temp);
+        try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                PosixFilePermissions.asFileAttribute(AtomicFiles.OWNER_ONLY))) {
+            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+            for (long at = 0; at < SIZE; at += zeros.capacity()) {
+                zeros.clear();
+                while (zeros.hasRemaining()) {
+                    ch.write(zeros, at + zeros.position());
+                }
+            }
+            ch.force(true);
+        }
+        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
+    }
+
+    /** The records that are only in the logs, newest of each vTPM; a live view. */
+    Map<Uuid, InstanceRecord> live() {
+        return java.util.Collections.unmodifiableMap(live);
+    }
+
+    /** Forgets {@code uuid}'s live entry if it is {@code record} (folded) or older than {@code generation}. */
+    void forget(Uuid uuid, long generation) {
+        live.computeIfPresent(uuid, (u, r) -> r.generation() <= generation ? null : r);
+    }
+
+    Position position() {
+        return position;
+    }
+
+    /** Whether a write or sync failed: nothing more is appended, the owner saves the slow way. */
+    boolean broken() {
+        return broken != null;
+    }
+
+    /**
+     * Appends {@code record} and returns once it is durable.
+     *
+     * @throws IOException if its group could not be written or synced (the log is broken from then on)
+     */
+    void append(InstanceRecord record) throws IOException {
+        LogEntry.Epoch epoch = position.epoch();
+        Waiter me = new Waiter(record, epoch, LogEntry.seal(owner.keyOf(record.uuid()), epoch, record)); // on the caller's CPU
+        queueLock.lock();
+        try {
+            if (closed) {
+                throw new IllegalStateException("the commit log in " + dir + " is closed");
+            }
+            queue.add(me);
+            while (!me.done) {
+                if (writing) {
+                    groupDone.awaitUninterruptibly(); // the group ahead takes one fdatasync, then this one is written
+                    continue;
+                }
+                writing = true;
+                List<Waiter> group = new ArrayList<>(queue);
+                queue.clear();
+                IOException failure = new IOException("the group was not written (the writing thread failed)");
+                queueLock.unlock();
+                try {
+                    write(group);
+                    failure = null;
+                } catch (IOException e) {
+                    failure = e;
+                } catch (RuntimeException e) {
+                    failure = new IOException(e.toString(), e);
+                } finally {
+                    queueLock.lock(); // also after an Error: no waiter may take an unwritten group for durable
+                    writing = false;
+                    for (Waiter w : group) {
+                        w.failure = failure;
+                        w.done = true;
+                    }
+                    groupDone.signalAll();
+                }
+            }
+        } finally {
+            queueLock.unlock();
+        }
+        if (me.failure != null) {
+            throw new IOException("checkpoint of vTPM " + record.uuid() + " to the commit log in " + dir + " failed: "
+                    + me.failure.getMessage(), me.failure);
+        }
+    }
+
+    /** Writes one group at the end of the active log, or starts the other log with it; only the writing thread. */
+    private void write(List<Waiter> group) throws IOException {
+        IOException b = broken;
+        if (b != null) {
+            throw new IOException("the commit log is broken since an earlier failure: " + b.getMessage());
+        }
+        try {
+            Position at = position;
+            List<byte[]> entries = sealedFor(at.epoch(), group);
+            long size = align(total(entries));
+            if (at.end() + size <= SIZE) {
+                writeAndSync(at.epoch(), at.end(), entries);
+                position = new Position(at.epoch(), at.end() + size);
+            } else {
+                startNextEpoch(at.epoch(), group);
+            }
+        } catch (IOException e) {
+            broken = e;
+            LOG.log(System.Logger.Level.ERROR, "the commit log in {0} failed ({1}): checkpoints fall back to full saves (four"
+                    + " fsyncs each) until the daemon restarts; check the disk", dir, e.toString());
+            throw e;
+        }
+        for (Waiter w : group) {
+            live.merge(w.record.uuid(), w.record, (old, now) -> now.generation() > old.generation() ? now : old);
+        }
+    }
+
+    /** The next epoch, at the start of the other log: every live entry not in {@code group}, then the group. */
+    private void startNextEpoch(LogEntry.Epoch full, List<Waiter> group) throws IOException {
+        LogEntry.Epoch next = LogEntry.Epoch.after(full.sequence());
+        List<byte[]> entries = carried(next, group);
+        entries.addAll(sealedFor(next, group));
+        if (total(entries) > SIZE / 2) {
+            owner.foldLive(); // many vTPMs with unfolded changes: their record files take them, the new log starts small
+            entries = carried(next, group);
+            entries.addAll(sealedFor(next, group));
+        }
+        long size = align(total(entries));
+        if (size > SIZE) {
+            throw new IOException("a group of " + size + " bytes does not fit a commit log of " + SIZE);
+        }
+        writeAndSync(next, 0, entries);
+        position = new Position(next, size);
+        LOG.log(System.Logger.Level.DEBUG, "commit log: epoch {0} in {1}, {2} live entries carried over", next.sequence(),
+                FILES.get(logIndex(next)), entries.size() - group.size());
+    }
+
+    /** The live entries of the vTPMs that {@code group} does not checkpoint, sealed for {@code epoch}. */
+    private List<byte[]> carried(LogEntry.Epoch epoch, List<Waiter> group) {
+        Map<Uuid, InstanceRecord> carry = new HashMap<>(live);
+        group.forEach(w -> carry.remove(w.record.uuid()));
+        List<byte[]> out = new ArrayList<>();
+        carry.values().forEach(r -> out.add(LogEntry.seal(owner.keyOf(r.uuid()), epoch, r)));
+        return out;
+    }
+
+    /** The group's entries, sealed again where they were sealed for another epoch (a switch came between). */
+    private List<byte[]> sealedFor(LogEntry.Epoch epoch, List<Waiter> group) {
+        List<byte[]> out = new ArrayList<>();
+        for (Waiter w : group) {
+            if (!w.sealedFor.equals(epoch)) {
+                w.entry = LogEntry.seal(owner.keyOf(w.record.uuid()), epoch, w.record);
+                w.sealedFor = epoch;
+            }
+            out.add(w.entry);
+        }
+        return out;
+    }
+
+    /** One positional write of the entries and zeros to the next boundary, then fdatasync: the one sync of a group. */
+    private void writeAndSync(LogEntry.Epoch epoch, long at, List<byte[]> entries) throws IOException {
+        ByteBuffer buf = ByteBuffer.allocate((int) align(total(entries)));
+        entries.forEach(buf::put);
+        buf.clear();
+        FileChannel ch = logs.get(logIndex(epoch));
+        while (buf.hasRemaining()) {
+            ch.write(buf, at + buf.position());
+        }
+        ch.force(false);
+        syncs.incrementAndGet();
+    }
+
+    /** How many groups were written and synced: one fdatasync each. */
+    long syncs() {
+        return syncs.get();
+    }
+
+    static int logIndex(LogEntry.Epoch epoch) {
+        return (int) Math.floorMod(epoch.sequence(), 2L);
+    }
+
+    private static long total(List<byte[]> entries) {
+        long n = 0;
+        for (byte[] e : entries) {
+            n += e.length;
+        }
+        return n;
+    }
+
+    static int align(long n) {
+        return (int) ((n + ALIGN - 1) / ALIGN * ALIGN);
+    }
+
+    /** Refuses appends from now on, waits for a group being written, releases the logs. Idempotent. */
+    @Override
+    public void close() {
+        queueLock.lock();
+        try {
+            closed = true;
+            while (writing) {
+                groupDone.awaitUninterruptibly();
+            }
+        } finally {
+            queueLock.unlock();
+        }
+        try {
+            lock.release();
+        } catch (IOException e) {
+            // closing the channel below releases it as well
+        }
+        closeAll(logs);
+    }
+
+    private static void closeAll(List<FileChannel> channels) {
+        for (FileChannel c : channels) {
+            try {
+                c.close();
+            } catch (IOException e) {
+                // nothing was pending in it: every group was synced or failed
+            }
+        }
+    }
+}
