@@ -146,7 +146,16 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
                 if (closed) {
                     throw new IllegalStateException("the vTPM store " + dir + " is closed");
                 }
-                Optional<CommitLog> opened = CommitLog.open(dir, lastSequence, this);
+                Optional<CommitLog> opened;
+                try {
+                    opened = CommitLog.open(dir, lastSequence, this);
+                } catch (IOException e) {
+                    // No room for 2 x 8 MiB, or a folder in the way: full saves still work where a record fits.
+                    unavailable = true;
+                    LOG.log(System.Logger.Level.WARNING, "{0}; checkpoints here are full saves (four fsyncs each) until the"
+                            + " daemon restarts", e.getMessage());
+                    return Optional.empty();
+                }
                 if (opened.isEmpty()) {
                     unavailable = true;
                     LOG.log(System.Logger.Level.WARNING, "the commit log in {0} is held by another process or store: checkpoints"

@@ -130,18 +130,24 @@ final class CommitLog implements AutoCloseable {
         }
         Path temp = file.resolveSibling("." + file.getFileName() + AtomicFiles.TEMP_SUFFIX);
         Files.deleteIfExists(temp);
-        try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                PosixFilePermissions.asFileAttribute(AtomicFiles.OWNER_ONLY))) {
-            ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
-            for (long at = 0; at < SIZE; at += zeros.capacity()) {
-                zeros.clear();
-                while (zeros.hasRemaining()) {
-                    ch.write(zeros, at + zeros.position());
+        try {
+            try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(AtomicFiles.OWNER_ONLY))) {
+                ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
+                for (long at = 0; at < SIZE; at += zeros.capacity()) {
+                    zeros.clear();
+                    while (zeros.hasRemaining()) {
+                        ch.write(zeros, at + zeros.position());
+                    }
                 }
+                ch.force(true);
             }
-            ch.force(true);
+            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new IOException("cannot make the commit log " + file + ": " + e, e);
+        } finally {
+            Files.deleteIfExists(temp);
         }
-        Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
     }
 

@@ -66,10 +66,17 @@ class AlwaysAnAnswerTest {
         InstanceStore store = host.instances().store();
         long before = store.load(Uuid.parse(uuid)).orElseThrow().generation();
 
-        // A real I/O failure, no seam: the sealed file's atomic rename cannot replace a non-empty directory.
+        // A real I/O failure, no seam: the sealed file's atomic rename cannot replace a non-empty directory. A guest
+        // command's checkpoint goes to the commit log, which this daemon makes at its first checkpoint: the same
+        // blocker where its files go makes that fail (and the full save it would fall back to).
         Path file = store.fileOf(Uuid.parse(uuid));
         Files.delete(file);
         Files.createDirectories(file.resolve("blocker"));
+        List<Path> logs = List.of(store.dir().resolve("commit-0.log"), store.dir().resolve("commit-1.log"));
+        for (Path log : logs) {
+            Files.deleteIfExists(log); // folded when this daemon's store opened; not open yet (no checkpoint so far)
+            Files.createDirectories(log.resolve("blocker"));
+        }
 
         byte[] defined = guest.transmit(TpmCommands.nvDefineSpace(0x01500020, 8));
         assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(defined), "state change not durable: "
@@ -84,6 +91,9 @@ class AlwaysAnAnswerTest {
         watching.set(false);
 
         PathUtils.deleteDirectory(file);
+        for (Path log : logs) {
+            PathUtils.deleteDirectory(log);
+        }
         assertAnswered(guest.transmit(TpmCommands.getRandom(8)));
         long after = store.load(Uuid.parse(uuid)).orElseThrow().generation();
         assertTrue(after > before, "the pending change was saved by the retry: generation " + before + " -> " + after);

@@ -32,10 +32,16 @@ class SavePendingAcrossRingsTest {
     void aPendingSaveStillRefusesCommandsOnTheNextRing(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString();
         Guest guest = host.boot(uuid);
-        // A real I/O failure: the sealed file's atomic rename cannot replace a non-empty directory.
+        // A real I/O failure: the sealed file's atomic rename cannot replace a non-empty directory; nor can the
+        // commit log's, which this daemon makes at its first checkpoint (see AlwaysAnAnswerTest).
         Path file = host.instances().store().fileOf(Uuid.parse(uuid));
         Files.delete(file);
         Files.createDirectories(file.resolve("blocker"));
+        java.util.List<Path> logs = java.util.List.of(file.resolveSibling("commit-0.log"), file.resolveSibling("commit-1.log"));
+        for (Path log : logs) {
+            Files.deleteIfExists(log);
+            Files.createDirectories(log.resolve("blocker"));
+        }
         assertEquals(TPM_RC_FAILURE, TpmPackets.responseCode(guest.transmit(
                 org.vtpmback.backend.engine.TpmCommands.nvDefineSpace(0x01500021, 8))), "state change not durable");
 
@@ -47,6 +53,9 @@ class SavePendingAcrossRingsTest {
                 + HexFormat.of().formatHex(extend));
 
         PathUtils.deleteDirectory(file);
+        for (Path log : logs) {
+            PathUtils.deleteDirectory(log);
+        }
         byte[] pcr = TpmCommands.pcrValue(guest.transmit(TpmCommands.pcrRead(16)));
         assertArrayEquals(new byte[32], pcr, "the refused extend never reached the TPM: " + HexFormat.of().formatHex(pcr));
     }
