@@ -2,22 +2,13 @@ package org.vtpmback.backend.state;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.Condition;
@@ -32,7 +23,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * needed again.
  *
  * <p>One process writes the logs: it holds a lock on {@code commit-0.log} for as long as it has them open (a second
- * owner of the same folder gets none and saves the slow way). Thread-safe; {@link #close} once nothing appends.
+ * owner of the same folder gets none and saves the slow way; {@link LogFiles}). Thread-safe; {@link #close} once
+ * nothing appends.
  */
 final class CommitLog implements AutoCloseable {
     static final int SIZE = 8 << 20;
@@ -70,8 +62,7 @@ final class CommitLog implements AutoCloseable {
     }
 
     private final Path dir;
-    private final List<FileChannel> logs;
-    private final FileLock lock;
+    private final LogFiles files;
     private final Owner owner;
     /** The newest record of each vTPM that is in the logs and not yet in its record file. */
     private final ConcurrentMap<Uuid, InstanceRecord> live = new ConcurrentHashMap<>();
@@ -85,70 +76,20 @@ final class CommitLog implements AutoCloseable {
     /** Changed only by the writing thread, after its group's fdatasync returned. */
     private volatile Position position;
 
-    private CommitLog(Path dir, List<FileChannel> logs, FileLock lock, Owner owner, LogEntry.Epoch first) {
+    private CommitLog(Path dir, LogFiles files, Owner owner, LogEntry.Epoch first) {
         this.dir = dir;
-        this.logs = logs;
-        this.lock = lock;
+        this.files = files;
         this.owner = owner;
         this.position = new Position(first, 0);
     }
 
     /**
-     * Opens the logs of {@code dir} for writing, making them (zeroed, durable) if missing, and starts the epoch after
-     * {@code afterSequence} at the start of its log. The caller has folded whatever the logs held. Empty if another
-     * owner has them.
+     * Opens the logs of {@code dir} for writing ({@link LogFiles#open}, which makes them if missing) and starts the
+     * epoch after {@code afterSequence} at the start of its log. The caller has folded whatever the logs held. Empty if
+     * another owner has them.
      */
     static Optional<CommitLog> open(Path dir, long afterSequence, Owner owner) throws IOException {
-        List<FileChannel> channels = new ArrayList<>();
-        try {
-            for (String name : FILES) {
-                Path file = dir.resolve(name);
-                preallocate(file);
-                channels.add(FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)));
-            }
-            FileLock lock;
-            try {
-                lock = channels.get(0).tryLock();
-            } catch (OverlappingFileLockException e) {
-                lock = null; // another store of this JVM has them
-            }
-            if (lock == null) {
-                closeAll(channels);
-                return Optional.empty();
-            }
-            return Optional.of(new CommitLog(dir, channels, lock, owner, LogEntry.Epoch.after(afterSequence)));
-        } catch (IOException | RuntimeException e) {
-            closeAll(channels);
-            throw e;
-        }
-    }
-
-    /** A log file of exactly {@link #SIZE} zero bytes, made aside and renamed into place, durably; kept if it exists. */
-    private static void preallocate(Path file) throws IOException {
-        if (Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS) && Files.size(file) == SIZE) {
-            return;
-        }
-        Path temp = file.resolveSibling("." + file.getFileName() + AtomicFiles.TEMP_SUFFIX);
-        Files.deleteIfExists(temp);
-        try {
-            try (FileChannel ch = FileChannel.open(temp, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
-                    PosixFilePermissions.asFileAttribute(AtomicFiles.OWNER_ONLY))) {
-                ByteBuffer zeros = ByteBuffer.allocate(1 << 20);
-                for (long at = 0; at < SIZE; at += zeros.capacity()) {
-                    zeros.clear();
-                    while (zeros.hasRemaining()) {
-                        ch.write(zeros, at + zeros.position());
-                    }
-                }
-                ch.force(true);
-            }
-            Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new IOException("cannot make the commit log " + file + ": " + e, e);
-        } finally {
-            Files.deleteIfExists(temp);
-        }
-        AtomicFiles.syncDirectory(file.toAbsolutePath().getParent());
+        return LogFiles.open(dir).map(f -> new CommitLog(dir, f, owner, LogEntry.Epoch.after(afterSequence)));
     }
 
     /** The records that are only in the logs, newest of each vTPM; a live view. */
@@ -294,11 +235,7 @@ final class CommitLog implements AutoCloseable {
         ByteBuffer buf = ByteBuffer.allocate((int) align(total(entries)));
         entries.forEach(buf::put);
         buf.clear();
-        FileChannel ch = logs.get(logIndex(epoch));
-        while (buf.hasRemaining()) {
-            ch.write(buf, at + buf.position());
-        }
-        ch.force(false);
+        files.writeAndSync(logIndex(epoch), at, buf);
         syncs.incrementAndGet();
     }
 
@@ -335,21 +272,6 @@ final class CommitLog implements AutoCloseable {
         } finally {
             queueLock.unlock();
         }
-        try {
-            lock.release();
-        } catch (IOException e) {
-            // closing the channel below releases it as well
-        }
-        closeAll(logs);
-    }
-
-    private static void closeAll(List<FileChannel> channels) {
-        for (FileChannel c : channels) {
-            try {
-                c.close();
-            } catch (IOException e) {
-                // nothing was pending in it: every group was synced or failed
-            }
-        }
+        files.close();
     }
 }

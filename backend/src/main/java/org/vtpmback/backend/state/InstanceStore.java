@@ -3,6 +3,7 @@ package org.vtpmback.backend.state;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -20,7 +21,7 @@ import org.vtpmback.backend.engine.TpmFamily;
  * consumed suspend snapshot replayed), is refused by {@link #load} with a
  * {@link RolledBackStateException} naming the uuid, both generations and the file; a save or import that
  * would not move the generation forward is refused with a {@link StaleGenerationException}. The rule
- * lives here, inside the store's commit protocol, so every store behind this interface keeps it.
+ * lives inside the store's commit protocol ({@link StoredRecords}), so every store behind this interface keeps it.
  *
  * <p>Commit order of a {@link #save}, and why: (1) the record is written durably (temp file, fsync, rename,
  * fsync folder), (2) then the anchor is raised to its generation, durably, both under the anchor's lock (every
@@ -48,12 +49,11 @@ public final class InstanceStore implements AutoCloseable {
     private final Path dir;
     private final MasterKey masterKey;
     private final GenerationAnchor anchor;
-    /** The daemon's store raises a mark that lags behind its record (see the commit order). */
-    private final boolean owner;
     private final RecordFiles files;
-    /** The daemon's: its commit log. Null in a second process, which reads the logs through {@link #logs}. */
+    /** The daemon's: its commit log. Null in a second process, which reads the logs ({@link StoredRecords}). */
     private final Checkpoints checkpoints;
-    private final LogView logs;
+    private final StoredRecords records;
+    private final Retirements retirements;
 
     /** The daemon's store: it owns the folder, so temp files a crash left behind are removed. */
     public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
@@ -61,17 +61,15 @@ public final class InstanceStore implements AutoCloseable {
     }
 
     /** The daemon's store, folding its commit log every {@code foldInterval} (tests: never, to keep entries in the log). */
-    InstanceStore(Path dir, MasterKey masterKey, java.time.Duration foldInterval) throws IOException {
+    InstanceStore(Path dir, MasterKey masterKey, Duration foldInterval) throws IOException {
         this(dir, masterKey, true, foldInterval);
     }
 
-    private InstanceStore(Path dir, MasterKey masterKey, boolean owner, java.time.Duration foldInterval) throws IOException {
+    private InstanceStore(Path dir, MasterKey masterKey, boolean owner, Duration foldInterval) throws IOException {
         this.dir = AtomicFiles.createPrivateDirectory(dir);
         this.masterKey = masterKey;
         this.files = new RecordFiles(this.dir, masterKey);
         this.anchor = new GenerationAnchor(this.dir, masterKey);
-        this.owner = owner;
-        this.logs = new LogView(this.dir, this::keyOf);
         if (owner) {
             AtomicFiles.removeLeftovers(dir);
             if (!anchor.exists() && !list().isEmpty()) {
@@ -84,6 +82,8 @@ public final class InstanceStore implements AutoCloseable {
         } else {
             this.checkpoints = null;
         }
+        this.records = new StoredRecords(this.dir, files, anchor, checkpoints, new LogView(this.dir, this::keyOf), owner);
+        this.retirements = new Retirements(files, anchor, records, checkpoints);
     }
 
     /**
@@ -104,86 +104,7 @@ public final class InstanceStore implements AutoCloseable {
      * @throws CorruptStateException if a file exists but cannot be authenticated or parsed
      */
     public Optional<InstanceRecord> load(Uuid uuid) throws CorruptStateException {
-        Optional<InstanceRecord> logged = logged(uuid); // first: a fold writes the file before it forgets the entry
-        Optional<InstanceRecord> file;
-        try {
-            file = files.read(uuid);
-        } catch (CorruptStateException e) {
-            if (logged.isEmpty()) {
-                throw e;
-            }
-            LOG.log(System.Logger.Level.WARNING, "{0}; its commit log holds a newer state (generation {1}), which is used and"
-                    + " replaces the file at the next fold", e.getMessage(), logged.get().generation());
-            file = Optional.empty();
-        }
-        Optional<GenerationAnchor.Mark> mark;
-        try {
-            mark = anchor.markOf(uuid);
-        } catch (IOException e) {
-            throw new CorruptStateException(uuid, anchor.file(), "(its generation anchor) cannot be read: " + e.getMessage());
-        }
-        if (logged.isPresent() && mark.isPresent() && mark.get().retired() && logged.get().generation() <= mark.get().generation()) {
-            logged = Optional.empty(); // a checkpoint of a vTPM deleted since
-        }
-        Optional<InstanceRecord> found = newer(file, logged);
-        if (found.isEmpty()) {
-            return found;
-        }
-        long generation = found.get().generation();
-        if (mark.isPresent() && (mark.get().retired() || generation < mark.get().generation())) {
-            throw new RolledBackStateException(uuid, fileOf(uuid), generation, mark.get().generation(), mark.get().retired(), anchor.file());
-        }
-        boolean fromFile = file.isPresent() && found.get() == file.get();
-        if (owner && fromFile && (mark.isEmpty() || generation > mark.get().generation())) {
-            try {
-                raise(uuid, generation);
-            } catch (IOException e) {
-                throw new CorruptStateException(uuid, anchor.file(), "(its generation anchor) cannot be updated: " + e.getMessage());
-            }
-        }
-        return found;
-    }
-
-    private static Optional<InstanceRecord> newer(Optional<InstanceRecord> a, Optional<InstanceRecord> b) {
-        if (a.isEmpty()) {
-            return b;
-        }
-        return b.isPresent() && b.get().generation() > a.get().generation() ? b : a;
-    }
-
-    /** The newest checkpoint of {@code uuid} that is only in a commit log: the daemon's in memory, another process's read. */
-    private Optional<InstanceRecord> logged(Uuid uuid) throws CorruptStateException {
-        if (checkpoints != null) {
-            return checkpoints.unfolded(uuid);
-        }
-        try {
-            return logs.newest(uuid);
-        } catch (IOException e) {
-            throw new CorruptStateException(uuid, dir.resolve(CommitLog.FILES.get(0)), "(its commit log) cannot be read: " + e.getMessage());
-        }
-    }
-
-    /** What is stored, file or log, before the generation check; an unreadable file counts as absent if a log has it. */
-    private Optional<InstanceRecord> newest(Uuid uuid) throws CorruptStateException {
-        Optional<InstanceRecord> logged = logged(uuid);
-        try {
-            return newer(files.read(uuid), logged);
-        } catch (CorruptStateException e) {
-            if (logged.isEmpty()) {
-                throw e;
-            }
-            return logged;
-        }
-    }
-
-    /** The highest generation committed for {@code uuid}: its mark's, or a log entry's. */
-    private long committed(Uuid uuid) throws IOException {
-        long mark = anchor.markOf(uuid).map(GenerationAnchor.Mark::generation).orElse(0L);
-        try {
-            return Math.max(mark, logged(uuid).map(InstanceRecord::generation).orElse(0L));
-        } catch (CorruptStateException e) {
-            throw new IOException(e.getMessage(), e);
-        }
+        return records.load(uuid);
     }
 
     /** The record file's generation, or -1 if there is none or it does not open (a fold may replace it). */
@@ -205,11 +126,11 @@ public final class InstanceStore implements AutoCloseable {
      */
     public void save(InstanceRecord record) throws IOException {
         Uuid uuid = record.uuid();
-        long logged = checkpoints != null ? 0 : committedInLogs(uuid); // a second process reads the logs before the lock
+        long logged = checkpoints != null ? 0 : records.inLogs(uuid); // a second process reads the logs before the lock
         anchor.update(marks -> {
             GenerationAnchor.Mark m = marks.get(uuid);
-            long inLog = checkpoints != null ? checkpoints.unfolded(uuid).map(InstanceRecord::generation).orElse(0L) : logged;
-            refuseStale(record, m, inLog);
+            long inLog = checkpoints != null ? records.inLogs(uuid) : logged;
+            records.refuseStale(record, m, inLog);
             AtomicFiles.write(fileOf(uuid), sealFile(record), AtomicFiles.OWNER_ONLY);
             if (m == null || m.generation() < record.generation()) {
                 marks.put(uuid, new GenerationAnchor.Mark(record.generation(), false));
@@ -235,23 +156,8 @@ public final class InstanceStore implements AutoCloseable {
             save(record); // a retired mark comes back to life only through a save, as it always did
             return;
         }
-        refuseStale(record, m.orElse(null), checkpoints.unfolded(uuid).map(InstanceRecord::generation).orElse(0L));
+        records.refuseStale(record, m.orElse(null), records.inLogs(uuid));
         checkpoints.checkpoint(record, () -> save(record));
-    }
-
-    private long committedInLogs(Uuid uuid) throws IOException {
-        return logs.newest(uuid).map(InstanceRecord::generation).orElse(0L);
-    }
-
-    private void refuseStale(InstanceRecord record, GenerationAnchor.Mark mark, long logged) throws StaleGenerationException {
-        long marked = mark == null ? 0 : mark.generation();
-        if (record.generation() <= Math.max(marked, logged)) {
-            boolean byLog = logged > marked;
-            throw new StaleGenerationException("refusing to save generation " + record.generation() + " of vTPM " + record.uuid()
-                    + ": this host has " + (!byLog && mark != null && mark.retired() ? "deleted it at" : "committed") + " generation "
-                    + Math.max(marked, logged) + " (" + (byLog ? "commit log in " + dir : "generation anchor " + anchor.file())
-                    + "); nothing was written");
-        }
     }
 
     /**
@@ -278,7 +184,7 @@ public final class InstanceStore implements AutoCloseable {
 
     /** The generation a new record of {@code uuid} gets: above anything this host committed for it (1 if nothing). */
     public long nextGeneration(Uuid uuid) throws IOException {
-        return committed(uuid) + 1;
+        return records.committed(uuid) + 1;
     }
 
     /**
@@ -291,28 +197,7 @@ public final class InstanceStore implements AutoCloseable {
      * @throws StaleGenerationException if it is older and {@code allowRollback} is false; nothing is written
      */
     public InstanceRecord importRecord(InstanceRecord record, boolean allowRollback) throws IOException {
-        Uuid uuid = record.uuid();
-        long committed = committed(uuid);
-        try {
-            committed = Math.max(committed, newest(uuid).map(InstanceRecord::generation).orElse(0L));
-        } catch (CorruptStateException e) {
-            // an unreadable stored file is being replaced; the mark and the logs say what was committed
-        }
-        if (record.generation() < committed && !allowRollback) {
-            throw new StaleGenerationException("vTPM " + uuid + ": the bundle holds generation " + record.generation()
-                    + ", older than generation " + committed + " that this host has committed (" + fileOf(uuid)
-                    + ", generation anchor " + anchor.file() + "): importing it would roll the TPM back (NV counters,"
-                    + " dictionary-attack lockout); add --allow-rollback to import it anyway");
-        }
-        InstanceRecord stored = record;
-        if (record.generation() <= committed) {
-            stored = record.withSave(committed + 1, record.lastEnd(), record.permanent(), record.snapshot());
-            if (record.generation() < committed) {
-                LOG.log(System.Logger.Level.WARNING, "ROLLBACK allowed by the operator: vTPM {0} is set back to the"
-                        + " state of generation {1} (this host had committed generation {2}); stored as generation {3}",
-                        uuid, record.generation(), committed, stored.generation());
-            }
-        }
+        InstanceRecord stored = records.forImport(record, allowRollback);
         save(stored);
         return stored;
     }
@@ -325,32 +210,7 @@ public final class InstanceStore implements AutoCloseable {
      * @return false if nothing was stored for {@code uuid}
      */
     public boolean delete(Uuid uuid) throws IOException {
-        Path file = fileOf(uuid);
-        long last;
-        try {
-            last = newest(uuid).map(InstanceRecord::generation).orElse(0L);
-        } catch (CorruptStateException e) {
-            last = 0; // deleting an unreadable record: the mark says what was committed
-        }
-        long recordGeneration = last;
-        boolean exists = Files.exists(file);
-        long retiredAt = anchor.update(marks -> {
-            GenerationAnchor.Mark m = marks.get(uuid);
-            if (m == null && !exists) {
-                return -1L;
-            }
-            long at = Math.max(recordGeneration, m == null ? 0 : m.generation());
-            marks.put(uuid, new GenerationAnchor.Mark(at, true));
-            return at;
-        });
-        boolean deleted = AtomicFiles.delete(file);
-        forgetLogged(uuid);
-        files.forgetKey(uuid);
-        if (retiredAt >= 0) {
-            LOG.log(System.Logger.Level.INFO, "vTPM {0}: deleted; its generation mark is retired at generation {1} (a copy"
-                    + " put back is refused; a new vTPM of this uuid starts at generation {2})", uuid, retiredAt, retiredAt + 1);
-        }
-        return deleted;
+        return retirements.delete(uuid);
     }
 
     /**
@@ -362,22 +222,7 @@ public final class InstanceStore implements AutoCloseable {
      * @throws CorruptStateException if the file cannot be authenticated, or was taken (or is older than its mark)
      */
     public Optional<InstanceRecord> take(Uuid uuid) throws CorruptStateException, IOException {
-        Optional<InstanceRecord> found = load(uuid);
-        long generation = found.map(InstanceRecord::generation).orElse(Long.MAX_VALUE);
-        boolean taken = found.isPresent() && anchor.update(marks -> {
-            GenerationAnchor.Mark m = marks.get(uuid);
-            if (m != null && (m.retired() || m.generation() > generation)) {
-                return false; // another took it since the load
-            }
-            marks.put(uuid, new GenerationAnchor.Mark(generation, true));
-            return true;
-        });
-        AtomicFiles.delete(fileOf(uuid));
-        if (taken) {
-            forgetLogged(uuid);
-        }
-        files.forgetKey(uuid);
-        return taken ? found : Optional.empty();
+        return retirements.take(uuid);
     }
 
     /** For tests and the benchmark's reading: fdatasyncs of the daemon store's commit log (one per group). */
@@ -388,17 +233,6 @@ public final class InstanceStore implements AutoCloseable {
     /** The host's generation anchor file (high-water marks of all uuids). */
     public Path anchorFile() {
         return anchor.file();
-    }
-
-    /** Raises {@code uuid}'s mark to {@code generation} (never lowers it; a retired mark comes back to life). */
-    private void raise(Uuid uuid, long generation) throws IOException {
-        anchor.update(marks -> {
-            GenerationAnchor.Mark m = marks.get(uuid);
-            if (m == null || m.generation() < generation) {
-                marks.put(uuid, new GenerationAnchor.Mark(generation, false));
-            }
-            return null;
-        });
     }
 
     /** The uuids of all stored instances (record files). */
@@ -412,13 +246,6 @@ public final class InstanceStore implements AutoCloseable {
 
     MasterKey masterKey() {
         return masterKey;
-    }
-
-    /** A retired mark makes the vTPM's log entries dead: the daemon stops carrying them. */
-    private void forgetLogged(Uuid uuid) {
-        if (checkpoints != null) {
-            checkpoints.saved(uuid, Long.MAX_VALUE);
-        }
     }
 
     SealingKey keyOf(Uuid uuid) {
@@ -437,12 +264,8 @@ public final class InstanceStore implements AutoCloseable {
                 checkpoints.close();
             }
         } finally {
-            wipeKeys();
+            files.close();
+            anchor.close();
         }
-    }
-
-    private void wipeKeys() {
-        files.close();
-        anchor.close();
     }
 }
