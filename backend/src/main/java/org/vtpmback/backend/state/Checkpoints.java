@@ -1,6 +1,7 @@
 package org.vtpmback.backend.state;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -11,6 +12,7 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * The daemon's checkpoints of one store (docs/reliability.md, "Checkpoints"): a checkpoint goes to the
@@ -28,6 +30,8 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     private final GenerationAnchor anchor;
     private final Path dir;
     private final Duration foldInterval;
+    /** Wraps each commit-log channel as it is opened: the identity, except in fault-injection tests. */
+    private final UnaryOperator<FileChannel> faults;
     /** The highest epoch sequence the logs or the anchor had at the start; the first epoch written comes after it. */
     private final long lastSequence;
     private final Object opening = new Object();
@@ -38,11 +42,13 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     private volatile boolean closed;
 
     /** Recovers what the logs of {@code dir} hold: checks them against the anchor and folds them. */
-    Checkpoints(InstanceStore store, GenerationAnchor anchor, Path dir, Duration foldInterval) throws IOException {
+    Checkpoints(InstanceStore store, GenerationAnchor anchor, Path dir, Duration foldInterval, UnaryOperator<FileChannel> faults)
+            throws IOException {
         this.store = store;
         this.anchor = anchor;
         this.dir = dir;
         this.foldInterval = foldInterval;
+        this.faults = faults;
         this.lastSequence = recover();
     }
 
@@ -148,7 +154,7 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
                 }
                 Optional<CommitLog> opened;
                 try {
-                    opened = CommitLog.open(dir, lastSequence, this);
+                    opened = CommitLog.open(dir, lastSequence, this, faults);
                 } catch (IOException e) {
                     // No room for 2 x 8 MiB, or a folder in the way: full saves still work where a record fits.
                     unavailable = true;

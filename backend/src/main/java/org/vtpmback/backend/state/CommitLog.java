@@ -2,6 +2,7 @@ package org.vtpmback.backend.state;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -13,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 
 /**
  * The daemon's commit logs, written (docs/reliability.md, "Checkpoints"): two preallocated files, one active,
@@ -86,10 +88,10 @@ final class CommitLog implements AutoCloseable {
     /**
      * Opens the logs of {@code dir} for writing ({@link LogFiles#open}, which makes them if missing) and starts the
      * epoch after {@code afterSequence} at the start of its log. The caller has folded whatever the logs held. Empty if
-     * another owner has them.
+     * another owner has them. {@code faults}: the identity, except in fault-injection tests.
      */
-    static Optional<CommitLog> open(Path dir, long afterSequence, Owner owner) throws IOException {
-        return LogFiles.open(dir).map(f -> new CommitLog(dir, f, owner, LogEntry.Epoch.after(afterSequence)));
+    static Optional<CommitLog> open(Path dir, long afterSequence, Owner owner, UnaryOperator<FileChannel> faults) throws IOException {
+        return LogFiles.open(dir, faults).map(f -> new CommitLog(dir, f, owner, LogEntry.Epoch.after(afterSequence)));
     }
 
     /** The records that are only in the logs, newest of each vTPM; a live view. */
@@ -156,8 +158,7 @@ final class CommitLog implements AutoCloseable {
             queueLock.unlock();
         }
         if (me.failure != null) {
-            throw new IOException("checkpoint of vTPM " + record.uuid() + " to the commit log in " + dir + " failed: "
-                    + me.failure.getMessage(), me.failure);
+            throw new IOException(me.failure.getMessage(), me.failure);
         }
     }
 
@@ -165,7 +166,8 @@ final class CommitLog implements AutoCloseable {
     private void write(List<Waiter> group) throws IOException {
         IOException b = broken;
         if (b != null) {
-            throw new IOException("the commit log is broken since an earlier failure: " + b.getMessage());
+            throw new IOException("nothing written: the commit log in " + dir + " is out of use since an earlier failure ("
+                    + b.getMessage() + ")");
         }
         try {
             Position at = position;
@@ -179,8 +181,11 @@ final class CommitLog implements AutoCloseable {
             }
         } catch (IOException e) {
             broken = e;
-            LOG.log(System.Logger.Level.ERROR, "the commit log in {0} failed ({1}): checkpoints fall back to full saves (four"
-                    + " fsyncs each) until the daemon restarts; check the disk", dir, e.toString());
+            LOG.log(System.Logger.Level.ERROR, "{0}; the checkpoint(s) of vTPM {1} in that group are answered with a TPM failure"
+                    + " and stay pending. From now on every checkpoint is a full save of its record file (four fsyncs) until"
+                    + " the daemon restarts; what the log acknowledged before is durable and is folded into the record files"
+                    + " as usual. Check the disk (dmesg, free space), then restart the daemon to use the log again",
+                    e.getMessage(), String.join(", ", group.stream().map(w -> w.record.uuid().value()).distinct().toList()));
             throw e;
         }
         for (Waiter w : group) {
@@ -194,7 +199,12 @@ final class CommitLog implements AutoCloseable {
         List<byte[]> entries = carried(next, group);
         entries.addAll(sealedFor(next, group));
         if (total(entries) > SIZE / 2) {
-            owner.foldLive(); // many vTPMs with unfolded changes: their record files take them, the new log starts small
+            try {
+                owner.foldLive(); // many vTPMs with unfolded changes: their record files take them, the new log starts small
+            } catch (IOException e) {
+                throw new IOException("the commit log in " + dir + " is full, and folding its live entries into the record"
+                        + " files first failed: " + e.getMessage(), e);
+            }
             entries = carried(next, group);
             entries.addAll(sealedFor(next, group));
         }

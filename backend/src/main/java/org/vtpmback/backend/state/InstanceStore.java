@@ -1,12 +1,14 @@
 package org.vtpmback.backend.state;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
 import org.vtpmback.backend.engine.TpmFamily;
 
 /**
@@ -57,15 +59,24 @@ public final class InstanceStore implements AutoCloseable {
 
     /** The daemon's store: it owns the folder, so temp files a crash left behind are removed. */
     public InstanceStore(Path dir, MasterKey masterKey) throws IOException {
-        this(dir, masterKey, true, Checkpoints.FOLD_INTERVAL);
+        this(dir, masterKey, true, Checkpoints.FOLD_INTERVAL, UnaryOperator.identity());
+    }
+
+    /**
+     * Seam for fault-injection tests: the daemon's store, whose commit-log channels pass through {@code logChannels}
+     * once open (e.g. a Mockito spy whose {@code force} fails as a failing disk's would).
+     */
+    public InstanceStore(Path dir, MasterKey masterKey, UnaryOperator<FileChannel> logChannels) throws IOException {
+        this(dir, masterKey, true, Checkpoints.FOLD_INTERVAL, logChannels);
     }
 
     /** The daemon's store, folding its commit log every {@code foldInterval} (tests: never, to keep entries in the log). */
-    InstanceStore(Path dir, MasterKey masterKey, Duration foldInterval) throws IOException {
-        this(dir, masterKey, true, foldInterval);
+    InstanceStore(Path dir, MasterKey masterKey, Duration foldInterval, UnaryOperator<FileChannel> logChannels) throws IOException {
+        this(dir, masterKey, true, foldInterval, logChannels);
     }
 
-    private InstanceStore(Path dir, MasterKey masterKey, boolean owner, Duration foldInterval) throws IOException {
+    private InstanceStore(Path dir, MasterKey masterKey, boolean owner, Duration foldInterval, UnaryOperator<FileChannel> logChannels)
+            throws IOException {
         this.dir = AtomicFiles.createPrivateDirectory(dir);
         this.masterKey = masterKey;
         this.files = new RecordFiles(this.dir, masterKey);
@@ -78,7 +89,7 @@ public final class InstanceStore implements AutoCloseable {
                         + " vtpmback; otherwise the anchor was deleted, and a record rolled back before now is not detected",
                         anchor.file(), list().size());
             }
-            this.checkpoints = new Checkpoints(this, anchor, this.dir, foldInterval); // folds what a crash left in the logs
+            this.checkpoints = new Checkpoints(this, anchor, this.dir, foldInterval, logChannels); // folds what a crash left
         } else {
             this.checkpoints = null;
         }
@@ -91,7 +102,7 @@ public final class InstanceStore implements AutoCloseable {
      * running: it leaves temp files alone, since one may be the daemon's save in progress.
      */
     public static InstanceStore shared(Path dir, MasterKey masterKey) throws IOException {
-        return new InstanceStore(dir, masterKey, false, Checkpoints.FOLD_INTERVAL);
+        return new InstanceStore(dir, masterKey, false, Checkpoints.FOLD_INTERVAL, UnaryOperator.identity());
     }
 
     public Path fileOf(Uuid uuid) {

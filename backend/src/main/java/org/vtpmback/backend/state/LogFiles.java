@@ -15,11 +15,13 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.UnaryOperator;
 
 /**
  * The two commit-log files of a store folder ({@link CommitLog#FILES}), open for writing: preallocated full of zeros
  * (so that a write in place never needs new space and an {@code fdatasync} has no metadata to commit), and locked, so
- * one process writes them. Knows where and how to write, not what: {@link CommitLog} decides that. Not thread-safe: the commit log's one writing thread uses it.
+ * one process writes them. Knows where and how to write, not what: {@link CommitLog} decides that. Its errors name
+ * the file and the step that failed. Not thread-safe: the commit log's one writing thread uses it.
  */
 final class LogFiles implements AutoCloseable {
     private final Path dir;
@@ -34,14 +36,16 @@ final class LogFiles implements AutoCloseable {
 
     /**
      * Opens the logs of {@code dir}, making them (zeroed, durable) if missing; empty if another owner holds them.
+     * {@code faults} wraps each channel once it is open: the identity, except in fault-injection tests.
      */
-    static Optional<LogFiles> open(Path dir) throws IOException {
+    static Optional<LogFiles> open(Path dir, UnaryOperator<FileChannel> faults) throws IOException {
         List<FileChannel> channels = new ArrayList<>();
         try {
             for (String name : CommitLog.FILES) {
                 Path file = dir.resolve(name);
                 preallocate(file);
-                channels.add(FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS)));
+                channels.add(faults.apply(FileChannel.open(file, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE,
+                        LinkOption.NOFOLLOW_LINKS))));
             }
             FileLock lock;
             try {
@@ -95,10 +99,19 @@ final class LogFiles implements AutoCloseable {
     /** Writes all of {@code buf} at {@code at} in log {@code index}, then {@code fdatasync}s it: one group's one sync. */
     void writeAndSync(int index, long at, ByteBuffer buf) throws IOException {
         FileChannel ch = channels.get(index);
-        while (buf.hasRemaining()) {
-            ch.write(buf, at + buf.position());
+        try {
+            while (buf.hasRemaining()) {
+                ch.write(buf, at + buf.position());
+            }
+        } catch (IOException e) {
+            throw new IOException("the commit log " + path(index) + " failed: writing " + buf.limit() + " bytes at offset " + at
+                    + ": " + e, e);
         }
-        ch.force(false);
+        try {
+            ch.force(false);
+        } catch (IOException e) {
+            throw new IOException("the commit log " + path(index) + " failed: fdatasync: " + e, e);
+        }
     }
 
     /** Releases the lock and closes the files. */

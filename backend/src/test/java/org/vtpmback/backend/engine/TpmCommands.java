@@ -110,12 +110,12 @@ public final class TpmCommands {
         return new Cmd(0x8002, 0x137).u32(TPM_RH_OWNER).u32(index).passwordSession().tpm2b(data).u16(0).build();
     }
 
-    static byte[] nvRead(int index, int size) {
+    public static byte[] nvRead(int index, int size) {
         return new Cmd(0x8002, 0x14e).u32(TPM_RH_OWNER).u32(index).passwordSession().u16(size).u16(0).build();
     }
 
     /** The data of an NV_Read response: header, parameterSize, then a TPM2B. */
-    static byte[] nvReadData(byte[] response) {
+    public static byte[] nvReadData(byte[] response) {
         int size = ByteBuffer.wrap(response).getShort(14);
         return Arrays.copyOfRange(response, 16, 16 + size);
     }

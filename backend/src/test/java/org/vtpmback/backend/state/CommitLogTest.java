@@ -5,12 +5,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.mockito.ArgumentMatchers.any;
+import static org.mockito.ArgumentMatchers.anyBoolean;
+import static org.mockito.ArgumentMatchers.anyLong;
+import static org.mockito.Mockito.doAnswer;
+import static org.mockito.Mockito.mock;
 import static org.vtpmback.backend.state.InstanceStoreTest.UUID_A;
 import static org.vtpmback.backend.state.InstanceStoreTest.UUID_B;
 import static org.vtpmback.backend.state.InstanceStoreTest.record;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -24,11 +30,17 @@ import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+import org.mockito.AdditionalAnswers;
 
 /**
  * The daemon's checkpoints through the commit log (docs/reliability.md, "Checkpoints"): what is acknowledged is
@@ -51,7 +63,7 @@ class CommitLogTest {
     }
 
     private InstanceStore daemon() throws IOException {
-        return new InstanceStore(dir.resolve("instances"), key, NEVER);
+        return new InstanceStore(dir.resolve("instances"), key, NEVER, UnaryOperator.identity());
     }
 
     private InstanceStore otherProcess() throws IOException {
@@ -192,6 +204,63 @@ class CommitLogTest {
         assertThrows(StaleGenerationException.class, () -> other.save(record(UUID_A, 3, 6000)));
         assertThrows(StaleGenerationException.class, () -> other.importRecord(record(UUID_A, 2, 6000), false));
         assertEquals(5, other.nextGeneration(UUID_A));
+    }
+
+    /**
+     * The disk fails under an open log: a write returns ENOSPC or an fdatasync EIO (injected into the JDK's channel, not
+     * our code). That checkpoint fails, naming the log file and the step; the log is not used again; the retry is a full save, durable in the record
+     * file; and after a crash neither what was acknowledged before nor the retry is lost, while the failed entry (its
+     * bytes may have reached the log) never wins over the full save of the same generation.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = {false, true})
+    void aFailedWriteOrSyncOfAnOpenLogFailsThatCheckpointAndLaterOnesAreFullSaves(boolean atSync) throws Exception {
+        AtomicBoolean diskFails = new AtomicBoolean();
+        AtomicInteger forces = new AtomicInteger();
+        InstanceStore store = new InstanceStore(dir.resolve("instances"), key, NEVER, real -> {
+            FileChannel spy = mock(FileChannel.class, AdditionalAnswers.delegatesTo(real));
+            try {
+                doAnswer(call -> {
+                    forces.incrementAndGet();
+                    if (diskFails.get() && atSync) {
+                        throw new IOException("Input/output error");
+                    }
+                    real.force(call.getArgument(0));
+                    return null;
+                }).when(spy).force(anyBoolean());
+                doAnswer(call -> {
+                    if (diskFails.get() && !atSync) {
+                        throw new IOException("No space left on device");
+                    }
+                    return real.write((ByteBuffer) call.getArgument(0), (long) call.getArgument(1));
+                }).when(spy).write(any(ByteBuffer.class), anyLong());
+            } catch (IOException e) {
+                throw new AssertionError(e);
+            }
+            return spy;
+        });
+        store.save(record(UUID_A, 1, 6000));
+        store.checkpoint(record(UUID_A, 2, 6000));
+        store.checkpoint(record(UUID_A, 3, 6000));
+        assertEquals(1, store.fileGeneration(UUID_A), "acknowledged in the log only");
+
+        diskFails.set(true);
+        IOException e = assertThrows(IOException.class, () -> store.checkpoint(record(UUID_A, 4, 6000)));
+        assertTrue(e.getMessage().contains("the commit log " + store.dir().resolve("commit-")) && (atSync
+                ? e.getMessage().contains("fdatasync") && e.getMessage().contains("Input/output error")
+                : e.getMessage().contains("writing") && e.getMessage().contains("No space left on device")), e.getMessage());
+        assertEquals(3, store.load(UUID_A).orElseThrow().generation(), "the failed checkpoint is not what is stored");
+        int forcesAtFailure = forces.get();
+
+        InstanceRecord retry = record(UUID_A, 4, 7000); // the state as the retry finds it: not the failed entry's bytes
+        store.checkpoint(retry);
+        assertEquals(forcesAtFailure, forces.get(), "the failed log was synced again");
+        assertEquals(4, store.fileGeneration(UUID_A), "the retry is a full save into the record file");
+
+        InstanceStore next = daemon(); // crash: the log holds generations 2, 3 and, after a failed sync, the failed 4's bytes
+        assertArrayEquals(retry.permanent(), next.load(UUID_A).orElseThrow().permanent(), "the failed entry won over the retry");
+        assertArrayEquals(retry.permanent(), otherProcess().load(UUID_A).orElseThrow().permanent());
+        assertEquals(4, next.fileGeneration(UUID_A));
     }
 
     @Test

@@ -1,6 +1,7 @@
 package org.vtpmback.test.host;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -67,6 +68,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private Map<TpmFamily, Integer> poolSizes = Map.of();
     /** Fault injection only: wraps every engine the next {@link #startDaemon()} creates. */
     private UnaryOperator<TpmEngine> engineFaults = UnaryOperator.identity();
+    /** Fault injection only: wraps each commit-log channel of the next {@link #startDaemon()}'s store. */
+    private UnaryOperator<FileChannel> logFaults = UnaryOperator.identity();
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
@@ -120,6 +123,15 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Fault injection for the next {@link #startDaemon()}: each commit-log file its store opens is passed through
+     * {@code wrap} (a JDK channel, not our code: e.g. a Mockito spy whose {@code force} fails as a failing disk's would).
+     */
+    public SimulatedVtpmHost logFaults(UnaryOperator<FileChannel> wrap) {
+        this.logFaults = wrap;
+        return this;
+    }
+
     /** The default jail on this test JVM's own uid range ({@link DaemonProcess#testUidBase()}). */
     public static SwtpmJail testJail(Path work) {
         SwtpmJail d = SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")));
@@ -130,7 +142,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
         MasterKey key = MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances"));
-        InstanceStore store = new InstanceStore(work.resolve("state/instances"), key);
+        InstanceStore store = new InstanceStore(work.resolve("state/instances"), key, logFaults);
         SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
         SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot() ? swtpm.withJail(testJail(work)) : swtpm);
