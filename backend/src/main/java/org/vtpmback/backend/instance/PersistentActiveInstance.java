@@ -67,7 +67,8 @@ final class PersistentActiveInstance implements ActiveInstance {
     public InstanceStatus status() {
         InstanceRecord r = record;
         TpmEngine e = engine;
-        return new InstanceStatus(r.uuid(), r.family(), startMode, r.generation(), e.processId());
+        return new InstanceStatus(r.uuid(), r.family(), startMode, r.generation(), e.processId(),
+                services.store().problem(r.uuid()));
     }
 
     @Override

@@ -82,6 +82,8 @@ public final class AtomicFiles {
                         ch.write(buf);
                     }
                     ch.force(true);
+                } catch (IOException e) {
+                    throw new IOException("cannot write the new " + t.getKey() + " (temp file " + temp + "): " + e, e);
                 }
             }
             for (java.util.Map.Entry<Path, Path> t : temps.entrySet()) {
@@ -89,6 +91,8 @@ public final class AtomicFiles {
                     Files.move(t.getValue(), t.getKey(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                 } catch (AtomicMoveNotSupportedException e) {
                     throw new IOException("cannot replace " + t.getKey() + " atomically on this file system", e);
+                } catch (IOException e) {
+                    throw new IOException("cannot replace " + t.getKey() + ": " + e, e);
                 }
             }
         } finally {

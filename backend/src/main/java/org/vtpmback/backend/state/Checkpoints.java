@@ -32,6 +32,7 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     private final Duration foldInterval;
     /** Wraps each commit-log channel as it is opened: the identity, except in fault-injection tests. */
     private final UnaryOperator<FileChannel> faults;
+    private final FoldAlarm alarm;
     /** The highest epoch sequence the logs or the anchor had at the start; the first epoch written comes after it. */
     private final long lastSequence;
     private final Object opening = new Object();
@@ -49,6 +50,7 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
         this.dir = dir;
         this.foldInterval = foldInterval;
         this.faults = faults;
+        this.alarm = new FoldAlarm(dir, foldInterval, FoldAlarm.REPEAT);
         this.lastSequence = recover();
     }
 
@@ -195,16 +197,27 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
         }
     }
 
+    /** The background fold: its failures go to the {@link FoldAlarm} (loud once, then rate-limited, and in status). */
     private void foldQuietly() {
+        CommitLog l = log;
         try {
-            CommitLog l = log;
             if (l != null && (!l.live().isEmpty() || !position(l).equals(anchor.contents().log()))) {
                 foldLive();
             }
+            alarm.succeeded();
         } catch (IOException | RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "folding the commit log in {0} into the record files failed ({1}); the log"
-                    + " keeps the checkpoints, next try in {2} s", dir, e.toString(), foldInterval.toSeconds());
+            alarm.failed(l == null ? java.util.Set.of() : l.live().keySet(), e);
         }
+    }
+
+    /** For {@code vtpmback status}: what is wrong with where {@code uuid}'s checkpoints go, if anything. */
+    Optional<String> problem(Uuid uuid) {
+        CommitLog l = log;
+        Optional<IOException> broken = l == null ? Optional.empty() : l.failure();
+        if (broken.isPresent()) {
+            return Optional.of("commit log out of use (" + broken.get().getMessage() + "): checkpoints are full saves");
+        }
+        return alarm.status(uuid);
     }
 
     private static GenerationAnchor.LogPosition position(CommitLog l) {

@@ -113,6 +113,11 @@ final class CommitLog implements AutoCloseable {
         return broken != null;
     }
 
+    /** The failure that broke the log, if one did. */
+    Optional<IOException> failure() {
+        return Optional.ofNullable(broken);
+    }
+
     /**
      * Appends {@code record} and returns once it is durable.
      *

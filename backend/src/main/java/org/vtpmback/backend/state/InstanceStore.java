@@ -236,6 +236,14 @@ public final class InstanceStore implements AutoCloseable {
         return retirements.take(uuid);
     }
 
+    /**
+     * For {@code vtpmback status}: what is wrong with where {@code uuid}'s state goes, if anything (the commit log out
+     * of use, or its checkpoints not folded into the record file); empty outside the daemon's store.
+     */
+    public Optional<String> problem(Uuid uuid) {
+        return checkpoints == null ? Optional.empty() : checkpoints.problem(uuid);
+    }
+
     /** For tests and the benchmark's reading: fdatasyncs of the daemon store's commit log (one per group). */
     long logSyncs() {
         return checkpoints == null ? 0 : checkpoints.logSyncs();

@@ -34,6 +34,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.UnaryOperator;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -249,6 +253,7 @@ class CommitLogTest {
         assertTrue(e.getMessage().contains("the commit log " + store.dir().resolve("commit-")) && (atSync
                 ? e.getMessage().contains("fdatasync") && e.getMessage().contains("Input/output error")
                 : e.getMessage().contains("writing") && e.getMessage().contains("No space left on device")), e.getMessage());
+        assertTrue(store.problem(UUID_A).orElse("").contains("commit log out of use"), String.valueOf(store.problem(UUID_A)));
         assertEquals(3, store.load(UUID_A).orElseThrow().generation(), "the failed checkpoint is not what is stored");
         int forcesAtFailure = forces.get();
 
@@ -261,6 +266,71 @@ class CommitLogTest {
         assertArrayEquals(retry.permanent(), next.load(UUID_A).orElseThrow().permanent(), "the failed entry won over the retry");
         assertArrayEquals(retry.permanent(), otherProcess().load(UUID_A).orElseThrow().permanent());
         assertEquals(4, next.fileGeneration(UUID_A));
+    }
+
+    /**
+     * The background fold fails (the record file cannot be replaced: a non-empty folder is in its way): one ERROR
+     * naming the vTPM, the file, the cause and what to do, not one per try; status shows it; once the way is clear the
+     * fold succeeds by itself, says so, and the status is clear again.
+     */
+    @Test
+    void aFailingFoldIsLoudOnceShownInStatusAndRecovers() throws Exception {
+        List<LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                logged.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        Logger alarmLog = Logger.getLogger(FoldAlarm.class.getName());
+        alarmLog.addHandler(handler);
+        try {
+            InstanceStore store = new InstanceStore(dir.resolve("instances"), key, Duration.ofMillis(20), UnaryOperator.identity());
+            store.save(record(UUID_A, 1, 6000));
+            Path file = store.fileOf(UUID_A);
+            Files.delete(file);
+            Files.createDirectories(file.resolve("blocker"));
+            store.checkpoint(record(UUID_A, 2, 6000));
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (store.problem(UUID_A).isEmpty() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(store.problem(UUID_A).orElse("").contains("only in the commit log: folding fails since"),
+                    String.valueOf(store.problem(UUID_A)));
+            Thread.sleep(500); // about 25 more tries at 20 ms
+            List<String> errors = logged.stream().filter(r -> r.getLevel() == Level.SEVERE).map(r -> format(r)).toList();
+            assertEquals(1, errors.size(), "one ERROR for the streak: " + errors);
+            String error = errors.get(0);
+            for (String part : List.of(UUID_A.value(), file.toString(), "Is a directory", "commit-0.log", "do not delete", "retries")) {
+                assertTrue(error.contains(part), "'" + part + "' missing in: " + error);
+            }
+            assertEquals(0, logged.stream().filter(r -> r.getLevel() == Level.WARNING).count(), "rate-limited to one per 10 min");
+            assertEquals(2, store.load(UUID_A).orElseThrow().generation(), "the checkpoint stays durable in the log");
+
+            org.apache.commons.io.file.PathUtils.deleteDirectory(file);
+            while (store.problem(UUID_A).isPresent() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertTrue(store.problem(UUID_A).isEmpty(), String.valueOf(store.problem(UUID_A)));
+            assertEquals(2, store.fileGeneration(UUID_A));
+            assertTrue(logged.stream().anyMatch(r -> r.getLevel() == Level.INFO && format(r).contains("works again")),
+                    logged.stream().map(CommitLogTest::format).toList().toString());
+            store.close();
+        } finally {
+            alarmLog.removeHandler(handler);
+        }
+    }
+
+    private static String format(LogRecord r) {
+        return new java.util.logging.SimpleFormatter().formatMessage(r);
     }
 
     @Test

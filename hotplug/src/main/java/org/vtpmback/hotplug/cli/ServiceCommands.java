@@ -106,12 +106,15 @@ final class ServiceCommands {
                         + " row per device it handles: domain id and name, devid, vTPM uuid and family, the start mode of"
                         + " this attach (MANUFACTURE, CLEAR, RESTORE, ...), the backend's xenbus state, commands served"
                         + " since the guest connected, seconds since the last one, the swtpm's pid and resident memory,"
-                        + " and the stored generation of the vTPM's record. A device whose guest has not connected yet"
+                        + " the stored generation of the vTPM's record, and what is wrong with where its state is stored"
+                        + " ('-' if nothing: else its checkpoints are only in the commit log because folding them into"
+                        + " its record file fails, or the commit log is out of use after a disk error; the daemon's log"
+                        + " has an ERROR that says what to do). A device whose guest has not connected yet"
                         + " shows only its ids and state. Exits 1 if no daemon answers.",
                 "",
                 "With --json: one object {daemon_pid, version, devices: [...]} whose device fields are domid, domain,"
-                        + " devid, uuid, family, start_mode, state, commands, idle_s, swtpm_pid, swtpm_rss_kib and"
-                        + " generation (null where the table shows '-')."})
+                        + " devid, uuid, family, start_mode, state, commands, idle_s, swtpm_pid, swtpm_rss_kib,"
+                        + " generation and store_problem (null where the table shows '-')."})
     static final class Status extends ConfiguredCommand {
         @Option(names = StatusCommand.JSON, description = "print one JSON object (fields above) instead of the table")
         boolean json;

@@ -20,7 +20,7 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
  */
 final class StatusCommand {
     static final String JSON = "--json";
-    private static final String ROW = "%5s  %-16s  %5s  %-36s  %-6s  %-26s  %-13s  %8s  %8s  %7s  %8s  %5s";
+    private static final String ROW = "%5s  %-16s  %5s  %-36s  %-6s  %-26s  %-13s  %8s  %8s  %7s  %8s  %5s  %s";
     private static final int MAX_REPLY = 16 << 20;
 
     private StatusCommand() {
@@ -49,7 +49,7 @@ final class StatusCommand {
         inv.out().println("vtpmback " + report.version() + ", pid " + report.daemonPid() + ": " + n + (n == 1 ? " device" : " devices"));
         if (n > 0) {
             inv.out().println(String.format(ROW, "DOMID", "DOMAIN", "DEVID", "UUID", "FAMILY", "START MODE", "STATE", "COMMANDS",
-                    "IDLE S", "SWTPM", "RSS KIB", "GEN"));
+                    "IDLE S", "SWTPM", "RSS KIB", "GEN", "STORE PROBLEM"));
             for (Map<String, Object> d : report.devices()) {
                 inv.out().println(String.format(ROW, cells(d, StatusReport.FIELDS)));
             }

@@ -23,7 +23,7 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
 final class StatusReport {
     static final String MAGIC = "vtpmback-status 1";
     static final List<String> FIELDS = List.of("domid", "domain", "devid", "uuid", "family", "start_mode", "state",
-            "commands", "idle_s", "swtpm_pid", "swtpm_rss_kib", "generation");
+            "commands", "idle_s", "swtpm_pid", "swtpm_rss_kib", "generation", "store_problem");
     /** Numbers in the JSON form (the rest are strings). */
     private static final Set<String> NUMERIC = Set.of("domid", "devid", "commands", "idle_s", "swtpm_pid", "swtpm_rss_kib",
             "generation");
@@ -54,6 +54,7 @@ final class StatusReport {
             OptionalLong rss = pid.isPresent() ? rssKib(pid.getAsLong()) : OptionalLong.empty();
             row.add(rss.isPresent() ? Long.toString(rss.getAsLong()) : NONE);
             row.add(i == null ? NONE : Long.toString(i.generation()));
+            row.add(i == null ? NONE : i.storeProblem().orElse(NONE));
             sb.append(String.join("\t", row.stream().map(v -> OneLineFormatter.escape(v).replace("\t", "\\t")).toList()))
                     .append('\n');
         }

@@ -79,6 +79,7 @@ class CommitLogFailureTest {
             assertTrue(line.startsWith("SEVERE"), line);
             String logLine = log.awaitContaining(WAIT, "the commit log " + logFile, uuid, "Check the disk");
             assertTrue(logLine.startsWith("SEVERE"), logLine);
+            assertTrue(store.problem(id).orElse("").contains("commit log out of use"), "status: " + store.problem(id));
 
             // what was acknowledged is on disk, as a second process reads it (logs and files)
             assertTrue(InstanceStore.shared(store.dir(), key).load(id).orElseThrow().generation() >= acknowledged);
