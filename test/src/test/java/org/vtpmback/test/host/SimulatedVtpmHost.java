@@ -9,7 +9,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
@@ -20,11 +19,9 @@ import java.util.function.UnaryOperator;
 import org.vtpmback.backend.device.DeviceResources;
 import org.vtpmback.backend.device.VtpmDaemon;
 import org.vtpmback.backend.engine.EngineFactory;
-import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
-import org.vtpmback.backend.engine.SurvivingEngine;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.instance.ManufacturePool;
@@ -146,43 +143,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
         SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot() ? swtpm.withJail(testJail(work)) : swtpm);
-        UnaryOperator<TpmEngine> wrap = engineFaults;
-        EngineFactory engines = new EngineFactory() {
-            @Override
-            public TpmEngine create(String name, TpmFamily family, Path stateDir) {
-                return wrap.apply(launcher.create(name, family, stateDir));
-            }
-
-            @Override
-            public Optional<SurvivingEngine> survivor(Path stateDir) {
-                return launcher.survivor(stateDir).map(live -> new SurvivingEngine() {
-                    @Override
-                    public long pid() {
-                        return live.pid();
-                    }
-
-                    @Override
-                    public Optional<StateBlobs> runningState() {
-                        return live.runningState();
-                    }
-
-                    @Override
-                    public TpmEngine adopt(String name, TpmFamily family) {
-                        return wrap.apply(live.adopt(name, family)); // a taken-over engine gets the same faults
-                    }
-
-                    @Override
-                    public void stop() {
-                        live.stop();
-                    }
-                });
-            }
-
-            @Override
-            public Set<Integer> stopStrays() {
-                return launcher.stopStrays();
-            }
-        };
+        EngineFactory engines = new FaultyEngines(launcher, engineFaults);
         Optional<ManufacturePool.Settings> pool = poolSizes.isEmpty() ? Optional.empty()
                 : Optional.of(new ManufacturePool.Settings(new InstanceStore(work.resolve("state/pool"), key), poolSizes));
         instances = new PersistentInstances(store, engines, work.resolve("run/instances"),
