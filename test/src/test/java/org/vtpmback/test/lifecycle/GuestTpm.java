@@ -56,9 +56,18 @@ final class GuestTpm {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes()));
     }
 
-    /** Stored record of {@code uuid} in the host's store. */
+    /**
+     * Stored record of {@code uuid}, read as the {@code vtpmback} commands read it: a store of its own on the host's
+     * folder (the daemon's store is closed once the daemon stops; while it runs, this also reads its commit log).
+     */
     static InstanceRecord stored(SimulatedVtpmHost host, String uuid) throws CorruptStateException {
-        return host.instances().store().load(Uuid.parse(uuid)).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
+        java.nio.file.Path dir = host.instances().store().dir();
+        try (org.vtpmback.backend.state.InstanceStore store = org.vtpmback.backend.state.InstanceStore.shared(dir,
+                org.vtpmback.backend.state.MasterKey.load(dir.getParent().resolve("master.key")))) {
+            return store.load(Uuid.parse(uuid)).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot open the vTPM store " + dir, e);
+        }
     }
 
     /**
