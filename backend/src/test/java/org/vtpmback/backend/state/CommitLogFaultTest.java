@@ -22,10 +22,7 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.UnaryOperator;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -126,23 +123,7 @@ class CommitLogFaultTest {
      */
     @Test
     void aFailingFoldIsLoudOnceShownInStatusAndRecovers() throws Exception {
-        List<LogRecord> logged = new java.util.concurrent.CopyOnWriteArrayList<>();
-        Handler handler = new Handler() {
-            @Override
-            public void publish(LogRecord r) {
-                logged.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        Logger alarmLog = Logger.getLogger(FoldAlarm.class.getName());
-        alarmLog.addHandler(handler);
+        FoldAlarmLog log = new FoldAlarmLog();
         try {
             InstanceStore store = new InstanceStore(dir.resolve("instances"), key, Duration.ofMillis(20), UnaryOperator.identity());
             store.save(record(UUID_A, 1, 6000));
@@ -157,13 +138,13 @@ class CommitLogFaultTest {
             assertTrue(store.problem(UUID_A).orElse("").contains("only in the commit log: folding fails since"),
                     String.valueOf(store.problem(UUID_A)));
             Thread.sleep(500); // about 25 more tries at 20 ms
-            List<String> errors = logged.stream().filter(r -> r.getLevel() == Level.SEVERE).map(r -> format(r)).toList();
+            List<String> errors = log.records().stream().filter(r -> r.getLevel() == Level.SEVERE).map(FoldAlarmLog::format).toList();
             assertEquals(1, errors.size(), "one ERROR for the streak: " + errors);
             String error = errors.get(0);
             for (String part : List.of(UUID_A.value(), file.toString(), "Is a directory", "commit-0.log", "do not delete", "retries")) {
                 assertTrue(error.contains(part), "'" + part + "' missing in: " + error);
             }
-            assertEquals(0, logged.stream().filter(r -> r.getLevel() == Level.WARNING).count(), "rate-limited to one per 10 min");
+            assertEquals(0, log.count(Level.WARNING), "rate-limited to one per 10 min");
             assertEquals(2, store.load(UUID_A).orElseThrow().generation(), "the checkpoint stays durable in the log");
 
             org.apache.commons.io.file.PathUtils.deleteDirectory(file);
@@ -172,15 +153,11 @@ class CommitLogFaultTest {
             }
             assertTrue(store.problem(UUID_A).isEmpty(), String.valueOf(store.problem(UUID_A)));
             assertEquals(2, store.fileGeneration(UUID_A));
-            assertTrue(logged.stream().anyMatch(r -> r.getLevel() == Level.INFO && format(r).contains("works again")),
-                    logged.stream().map(CommitLogFaultTest::format).toList().toString());
+            assertTrue(log.records().stream().anyMatch(r -> r.getLevel() == Level.INFO && FoldAlarmLog.format(r).contains("works again")),
+                    log.records().stream().map(FoldAlarmLog::format).toList().toString());
             store.close();
         } finally {
-            alarmLog.removeHandler(handler);
+            log.close();
         }
-    }
-
-    private static String format(LogRecord r) {
-        return new java.util.logging.SimpleFormatter().formatMessage(r);
     }
 }

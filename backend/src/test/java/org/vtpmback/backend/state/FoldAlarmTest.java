@@ -10,11 +10,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.logging.Handler;
 import java.util.logging.Level;
-import java.util.logging.LogRecord;
-import java.util.logging.Logger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -22,35 +18,20 @@ import org.junit.jupiter.api.Test;
 /** The fold's alarm: loud once per streak of failures, a WARNING per repeat interval after that, one line when it ends. */
 class FoldAlarmTest {
     private static final Path DIR = Path.of("/var/lib/vtpmback/instances");
-    private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
-    private final Logger logger = Logger.getLogger(FoldAlarm.class.getName());
-    private final Handler handler = new Handler() {
-        @Override
-        public void publish(LogRecord r) {
-            logged.add(r);
-        }
-
-        @Override
-        public void flush() {
-        }
-
-        @Override
-        public void close() {
-        }
-    };
+    private FoldAlarmLog log;
 
     @BeforeEach
     void listen() {
-        logger.addHandler(handler);
+        log = new FoldAlarmLog();
     }
 
     @AfterEach
     void stop() {
-        logger.removeHandler(handler);
+        log.close();
     }
 
     private long count(Level level) {
-        return logged.stream().filter(r -> r.getLevel() == level).count();
+        return log.count(level);
     }
 
     @Test
@@ -61,7 +42,7 @@ class FoldAlarmTest {
         }
         assertEquals(1, count(Level.SEVERE));
         assertEquals(0, count(Level.WARNING));
-        String error = new java.util.logging.SimpleFormatter().formatMessage(logged.get(0));
+        String error = FoldAlarmLog.format(log.records().get(0));
         for (String part : List.of(UUID_A.value(), DIR.resolve(UUID_A.value() + ".vtpm").toString(), "No space left on device",
                 DIR.resolve("commit-0.log").toString(), "Free space", "every 10 s")) {
             assertTrue(error.contains(part), "'" + part + "' missing in: " + error);
@@ -75,7 +56,7 @@ class FoldAlarmTest {
         quiet.succeeded();
         assertEquals(1, count(Level.INFO), "no streak, nothing to say");
 
-        logged.clear();
+        log.clear();
         FoldAlarm repeating = new FoldAlarm(DIR, Duration.ofSeconds(10), Duration.ZERO);
         for (int i = 0; i < 3; i++) {
             repeating.failed(Set.of(UUID_A, UUID_B), new IOException("Input/output error"));
