@@ -18,15 +18,12 @@ import java.util.Arrays;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import org.bouncycastle.crypto.digests.SHA256Digest;
-import org.bouncycastle.crypto.generators.HKDFBytesGenerator;
-import org.bouncycastle.crypto.params.HKDFParameters;
 
 /**
  * The host's master key: 32 random bytes in a file only the daemon's user can read. Each vTPM gets its
  * own key derived from it (HKDF-SHA256 with the uuid), so one instance's file can never be decrypted
- * with another's key, and exporting one instance never exposes the master key. The HKDF is Bouncy
- * Castle's: Java 17 has none, and it runs once per uuid per store ({@link InstanceStore} keeps the keys).
+ * with another's key, and exporting one instance never exposes the master key. The HKDF is {@link HkdfSha256},
+ * on the JDK's HMAC; it runs once per uuid per store ({@link InstanceStore} keeps the keys).
  *
  * <p>A key is never made behind the operator's back while sealed records exist: a new key opens none
  * of them, so every stored vTPM would be lost. It is made by an explicit {@link #create} ({@code
@@ -194,12 +191,8 @@ public final class MasterKey {
 
     /** A 32-byte key for one purpose of one vTPM instance. */
     public byte[] derive(String uuid, String purpose) {
-        HKDFBytesGenerator hkdf = new HKDFBytesGenerator(new SHA256Digest());
         byte[] info = ("vtpmback/" + purpose + "/" + uuid).getBytes(StandardCharsets.UTF_8);
-        hkdf.init(new HKDFParameters(key, null, info));
-        byte[] out = new byte[LENGTH];
-        hkdf.generateBytes(out, 0, out.length);
-        return out;
+        return HkdfSha256.derive(key, info, LENGTH);
     }
 
     public Path path() {
