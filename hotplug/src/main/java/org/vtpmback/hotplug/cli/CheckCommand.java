@@ -77,6 +77,7 @@ final class CheckCommand {
             results.add(xen(config));
         }
         results.add(xenstored(config));
+        classDataSharing().ifPresent(results::add);
         long failed = results.stream().filter(r -> !r.ok()).count();
         long warnings = results.stream().filter(r -> r.status() == Status.WARN).count();
         if (json) {
@@ -189,6 +190,21 @@ final class CheckCommand {
         }
         return new Result(opened == uuids.size() ? Status.OK : Status.WARN, name, file + "; opens " + opened + " of "
                 + uuids.size() + " stored vTPM records" + (opened == uuids.size() ? "" : " ('vtpmback list' names the others)"));
+    }
+
+    /**
+     * Whether this JVM, started by the launcher as the daemon is, maps the class-data sharing archive; empty when no
+     * archive is configured. A warning only: without it the daemon starts all the same, more slowly.
+     */
+    static Optional<Result> classDataSharing() {
+        ClassDataSharing.State state = ClassDataSharing.state();
+        String name = "cds-archive";
+        return switch (state) {
+            case NOT_CONFIGURED -> Optional.empty();
+            case IN_USE -> Optional.of(new Result(true, name, ClassDataSharing.archive().orElseThrow() + " is in use by this"
+                    + " Java (" + System.getProperty("java.vm.version") + ") with these jars"));
+            default -> Optional.of(new Result(Status.WARN, name, ClassDataSharing.advice(state).orElseThrow()));
+        };
     }
 
     static Result dir(String key, Path dir) {

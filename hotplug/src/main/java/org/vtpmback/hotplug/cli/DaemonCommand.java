@@ -227,6 +227,8 @@ final class DaemonCommand {
             LOG.log(Level.WARNING, "no control socket in {0} ({1}): 'vtpmback status' cannot ask this daemon", config.runtimeDir(),
                     IoErrors.reason(e));
         }
+        // after READY=1: a slow start is worth a line, but not a moment of the start itself
+        ClassDataSharing.advice(ClassDataSharing.state()).ifPresent(advice -> LOG.log(Level.WARNING, advice));
         Reload reload = new Reload(Successor.commandLine(System.getenv(), inv), config.runtimeDir(), manager,
                 () -> serving(daemon), running);
         inv.lifecycle().onReload(reload::run);

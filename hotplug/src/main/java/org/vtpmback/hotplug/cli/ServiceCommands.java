@@ -8,7 +8,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 
-/** {@code daemon}, {@code check}, {@code init}, {@code version}: running and preparing this host. */
+/** {@code daemon}, {@code check}, {@code init}, {@code cds-archive}, {@code version}: running and preparing this host. */
 final class ServiceCommands {
     private ServiceCommands() {
     }
@@ -52,7 +52,8 @@ final class ServiceCommands {
                         + " not writable by group or others (state-dir 0700), or can be created; runtime-dir is on tmpfs"
                         + " (WARN if not); the master key is a regular file of this uid, mode 0600 or stricter, 32 bytes"
                         + " (WARN if there is none yet and nothing is stored; FAIL if sealed records exist without it);"
-                        + " the Xen libraries and devices open (host=xen); xenstored answers. Changes nothing. Exits 1 if"
+                        + " the Xen libraries and devices open (host=xen); xenstored answers; this Java maps the class-data"
+                        + " sharing archive (WARN if not: starts are slower; see cds-archive). Changes nothing. Exits 1 if"
                         + " any check failed.",
                 "",
                 "With --json, standard output is one JSON object instead: version (string), config_file (string, or"
@@ -81,6 +82,33 @@ final class ServiceCommands {
         @Override
         public Integer call() {
             return execute(InitCommand::run);
+        }
+    }
+
+    @Command(name = "cds-archive", header = "make the class-data sharing archive that shortens every start",
+            description = {
+                "Makes the archive the launcher starts the JVM from (/var/cache/vtpmback/vtpmback.jsa for the package,"
+                        + " vtpmback.jsa next to lib/ for the distribution folder; VTPMBACK_CDS_ARCHIVE names another):"
+                        + " the classes a daemon start loads, parsed and verified, from the class list the build recorded"
+                        + " (vtpmback.classlist). It takes 5-15 s and replaces the archive in one step.",
+                "",
+                "An archive is valid only for the Java build, the jars and the heap and GC options it was made with;"
+                        + " the JVM ignores any other, and the start is then only slower (the daemon logs a warning and"
+                        + " 'vtpmback check' says so). The package runs this command after installing or upgrading"
+                        + " itself or any Java runtime (a dpkg trigger on /usr/lib/jvm); run it by hand after switching"
+                        + " the java alternative, changing VTPMBACK_MAX_HEAP or the GC in VTPMBACK_JAVA_OPTS, as the user"
+                        + " the daemon runs as (the launcher uses only an archive of its own user that nobody else may"
+                        + " write). Exits 1 if it cannot be made: the daemon still starts, more slowly."})
+    static final class CdsArchive implements Callable<Integer> {
+        @ParentCommand
+        VtpmbackCommand root;
+
+        @Mixin
+        HelpOption help;
+
+        @Override
+        public Integer call() {
+            return CdsArchiveCommand.run(root);
         }
     }
 
