@@ -17,7 +17,9 @@
 #     (/var/lib/vtpmback: master.key, a sealed-vTPM file) stay byte for byte, the unit stays enabled;
 #     after deb-systemd-helper disable, a reinstall leaves it disabled.
 #  5. dpkg --purge: the package's files and /etc/vtpmback go, the state folder and the key stay.
-# Last line: PACKAGE lintian=<errors>/<warnings> files=ok|FAIL unit=ok|FAIL security=<exposure>|FAIL
+#  3a. class-data sharing: the postinst made /var/cache/vtpmback/vtpmback.jsa and the installed launcher's JVM starts
+#     from it; after apt-get install --reinstall of the root's Java the dpkg trigger made it anew; purge removes it.
+# Last line: PACKAGE lintian=<errors>/<warnings> files=ok|FAIL cds=ok|FAIL unit=ok|FAIL security=<exposure>|FAIL
 #   upgrade-keeps-state=yes|no purge-keeps-state=yes|no result=PASS|FAIL time=<s>s; exit 1 on FAIL.
 # Env: PACKAGE_TEST_BASE=<dir> (see 2), PACKAGE_TEST_MIRROR (default http://deb.debian.org/debian),
 #      PACKAGE_TEST_CACHE=<dir> .deb cache shared by debootstrap and apt (default build/package-test-cache),
@@ -146,6 +148,26 @@ v=$(in_root vtpmback --version 2>&1) || { echo "    vtpmback --version failed: $
 log "installed; vtpmback --version: $v"
 [ "$files_ok" = 1 ] && files=ok || { files=FAIL; fail files "installed files (above)"; }
 
+# Class-data sharing (packaging/README.md, "Start"): postinst made the archive for the root's Java from the
+# shipped class list; the launcher's JVM starts from it (an app class comes from the "shared objects file"); a
+# reinstalled Java (the dpkg trigger on /usr/lib/jvm) makes it anew; purge (below) removes it.
+jsa=/var/cache/vtpmback/vtpmback.jsa
+cds_in_use() {  # $1 = what was done before
+	in_root env VTPMBACK_JAVA_OPTS=-Xlog:class+load=info vtpmback --version 2>&1 |
+		grep -q 'org.vtpmback.hotplug.cli.Main source: shared objects file' ||
+		{ echo "    after $1: the launcher's JVM does not start from $jsa: $(ls -l "$root$jsa" 2>&1)"; cds=FAIL; }
+}
+cds=ok
+expect /usr/share/vtpmback/vtpmback.classlist 0644 f
+cds_in_use "the installation"
+java_pkg=$(in_root dpkg-query -W -f='${Package}\n' 'openjdk-*-jre-headless' 2>/dev/null | head -1)
+rm -f "$root$jsa"
+log "apt-get install --reinstall $java_pkg: the trigger makes $jsa anew"
+in_root apt-get install -y -q --reinstall --no-install-recommends "$java_pkg" >"$work/java.log" 2>&1 ||
+	{ tail -20 "$work/java.log"; echo "    reinstalling $java_pkg failed"; cds=FAIL; }
+cds_in_use "a reinstall of $java_pkg"
+[ "$cds" = ok ] || fail cds "class-data sharing archive (above)"
+
 # systemd-analyze verify on the host, on the installed unit. It checks that ExecStart exists on
 # the host, so /usr/sbin is overlaid with the root's /usr/sbin in a private mount namespace; and it runs
 # man for each man: page of Documentation=, so the root's /usr/share/man is overlaid the same way.
@@ -208,6 +230,9 @@ in_root dpkg -i /tmp/vtpmback-up.deb >"$work/upgrade.log" 2>&1 || { cat "$work/u
 [ "$(sha256sum <"$root/etc/vtpmback/vtpmback.conf")" = "$conf_before" ] || { upgrade=no; echo "    the edited conffile changed"; }
 [ "$(snapshot)" = "$state_before" ] || { upgrade=no; echo "    the state folder changed:"; diff <(echo "$state_before") <(snapshot); }
 [ -L "$root/etc/systemd/system/multi-user.target.wants/vtpmback.service" ] || { upgrade=no; echo "    no longer enabled"; }
+cds_before=$cds
+cds_in_use "the upgrade to $up_version"
+[ "$cds" = "$cds_before" ] || fail cds "class-data sharing archive after the upgrade (above)"
 # An administrator's disable survives an upgrade (here a reinstall of the same version).
 in_root deb-systemd-helper disable vtpmback.service >/dev/null 2>&1
 in_root dpkg -i /tmp/vtpmback-up.deb >>"$work/upgrade.log" 2>&1 || { upgrade=no; echo "    reinstall failed"; }
@@ -221,7 +246,7 @@ log "dpkg --purge vtpmback"
 purge=yes
 in_root dpkg --purge vtpmback >"$work/purge.log" 2>&1 || { cat "$work/purge.log"; purge=no; echo "    dpkg --purge failed"; }
 for p in /usr/sbin/vtpmback /usr/share/vtpmback /lib/systemd/system/vtpmback.service /usr/share/doc/vtpmback \
-	/etc/vtpmback /etc/systemd/system/multi-user.target.wants/vtpmback.service; do
+	/etc/vtpmback /etc/systemd/system/multi-user.target.wants/vtpmback.service /var/cache/vtpmback; do
 	[ ! -e "$root$p" ] && [ ! -L "$root$p" ] || { purge=no; echo "    still there after purge: $p"; }
 done
 in_root dpkg-query -W -f='${db:Status-Status}' vtpmback 2>/dev/null | grep -qv '^not-installed$' &&
@@ -232,6 +257,6 @@ ls -la "$state" | sed 's/^/    after purge: /'
 
 result=PASS
 [ "${#fails[@]}" -eq 0 ] || result=FAIL
-echo "PACKAGE lintian=$lintian_e/$lintian_w files=$files unit=$unit_ok security=$security upgrade-keeps-state=$upgrade" \
+echo "PACKAGE lintian=$lintian_e/$lintian_w files=$files cds=$cds unit=$unit_ok security=$security upgrade-keeps-state=$upgrade" \
 	"purge-keeps-state=$purge result=$result time=$(($(date +%s) - start))s"
 [ "$result" = PASS ]
