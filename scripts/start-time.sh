@@ -1,0 +1,118 @@
+#!/bin/bash
+# start-time.sh - how long `vtpmback daemon` takes from exec to ready (issue 13, "Start-up"), over
+# several starts against a private real xenstored with host = simulated (scripts/sim-host.sh's recipe).
+#
+#   scripts/start-time.sh [-n RUNS] [DIST]
+#
+# DIST is a built distribution folder (default: the newest packaging/target/vtpmback-*/; build it
+# with mvn -B package -pl packaging -am -DskipTests). One state folder serves every start, as on a
+# host: a first start, not counted, makes the master key and fills the pool of ready-made TPMs
+# (manufacture-pool, default 2), and is stopped once the pool is full. Then RUNS counted starts
+# (default 10), each stopped with SIGTERM once ready. Nothing else runs: the host has no guest.
+#
+# exec-to-ready is measured from outside: from just before the launcher is exec'd to the moment its
+# "ready" log line arrives on the pipe (read without forking, so the timing takes no CPU from the
+# daemon). The daemon's own breakdown ("ready N s after the JVM started: ...") is printed beside it.
+# Output: one START line per run, then
+#   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S java_opts='...' cds=on|off
+# Env: VTPMBACK_JAVA_OPTS (passed to the launcher, e.g. -Xshare:off), XEN_ROOT (default build/xen-root),
+#      START_WORK=<dir> (default: a new /tmp/vtpmback-start.XXXXXX, removed at the end unless KEEP=1).
+set -uo pipefail
+repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+cd "$repo"
+log() { echo "==> $*"; }
+die() { echo "start-time: $*" >&2; exit 2; }
+
+runs=10
+while [ $# -gt 0 ]; do
+	case $1 in
+		-n) runs=${2:?-n needs a number}; shift 2 ;;
+		-h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+		-*) die "unknown option $1 (see --help)" ;;
+		*) break ;;
+	esac
+done
+dist=${1:-$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | sort -V | tail -1)}
+dist=${dist%/}
+[ -x "$dist/bin/vtpmback" ] || die "no distribution at '${dist}' (mvn -B package -pl packaging -am -DskipTests)"
+xen_root=${XEN_ROOT:-$repo/build/xen-root}
+
+work=${START_WORK:-$(mktemp -d /tmp/vtpmback-start.XXXXXX)}
+mkdir -p "$work"
+# the runtime folder on tmpfs, as on a host (/run/vtpmback): the daemon warns about a disk there
+runtime=$(mktemp -d /dev/shm/vtpmback-start.XXXXXX)
+cleanup() {
+	[ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$work/xsd" >/dev/null 2>&1
+	rm -rf "$runtime"
+	if [ "${KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+log "private xenstored in $work/xsd"
+eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")" || die "cannot start xenstored"
+export LD_LIBRARY_PATH XENSTORED_PATH
+
+daemon_args=(daemon --set host=simulated --set "simulation-dir=$work/sim" --set "xenstored-socket=$XENSTORED_PATH"
+	--set "state-dir=$work/state" --set "runtime-dir=$runtime")
+[ "$(id -u)" = 0 ] || daemon_args+=(--set swtpm-jail=no)
+
+# start_daemon LOG: starts the daemon, returns once it logged "ready"; sets daemon_pid, t0, t1, ready_line.
+# Fails if it exits first or takes more than 120 s.
+start_daemon() {
+	local out=$1 line
+	: >"$out"
+	t0=$EPOCHREALTIME
+	coproc DAEMON { exec "$dist/bin/vtpmback" "${daemon_args[@]}" 2>&1; }
+	daemon_pid=$DAEMON_PID
+	exec {daemon_out}<&"${DAEMON[0]}"
+	ready_line=
+	while IFS= read -r -t 120 line <&"$daemon_out"; do
+		printf '%s\n' "$line" >>"$out"
+		case $line in
+			*"vtpmback: ready "*) t1=$EPOCHREALTIME; ready_line=$line; return 0 ;;
+		esac
+	done
+	cat "$out"
+	die "the daemon exited or did not get ready within 120 s (above)"
+}
+
+# stop_daemon LOG: SIGTERM, then the rest of its output into LOG.
+stop_daemon() {
+	kill "$daemon_pid" 2>/dev/null
+	cat <&"$daemon_out" >>"$1"
+	wait "$daemon_pid" 2>/dev/null
+	exec {daemon_out}<&-
+	daemon_pid=
+}
+
+log "first start (not counted): master key, pool of ready-made TPMs"
+start_daemon "$work/first.log"
+for _ in $(seq 600); do
+	# the pool is full when the filler has nothing left to make: its files stay at the configured size
+	n=$(ls "$work/state/pool"/*.vtpm 2>/dev/null | wc -l)
+	[ "$n" -ge 2 ] && break
+	sleep 0.2
+done
+stop_daemon "$work/first.log"
+log "pool: $(ls "$work/state/pool"/*.vtpm 2>/dev/null | wc -l) ready-made TPM(s)"
+
+times=()
+for i in $(seq "$runs"); do
+	start_daemon "$work/run$i.log"
+	stop_daemon "$work/run$i.log"
+	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
+	times+=("$s")
+	echo "START run=$i exec_to_ready=${s}s ${ready_line#*vtpmback: }"
+done
+
+# sharing is on when the JVM says "sharing" in java.vm.info; the daemon prints it at debug level only,
+# so ask the same JVM with the same options
+cds=$(VTPMBACK_JAVA_OPTS="${VTPMBACK_JAVA_OPTS:-} -XshowSettings:properties" "$dist/bin/vtpmback" --version 2>&1 |
+	grep -q 'java.vm.info = .*sharing' && echo on || echo off)
+printf '%s\n' "${times[@]}" | sort -n | awk -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" '
+	{ t[NR] = $1 }
+	END {
+		med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
+		printf "START-SUMMARY runs=%d exec_to_ready_median=%.3fs min=%.3fs max=%.3fs java_opts=\x27%s\x27 cds=%s\n", n, med, t[1], t[n], opts, cds
+	}'
