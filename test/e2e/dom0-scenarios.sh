@@ -328,7 +328,7 @@ scenario3() {
   n0=$(wc -l < $DLOG)
   if daemon_start; then ok "daemon started again"; else bad "daemon did not start again"; fi
   await_reattach $id $n0
-  say "$(daemon_log_since $n0 | grep -E 'ready [0-9.]+ s after the JVM started' | head -n 1 | sed 's/^.*\] //')"
+  say "$(daemon_log_since $n0 | grep -E 'ready [0-9.]+ s after (exec|the JVM started)' | head -n 1 | sed 's/^.*\] //')"
   now=$(pgrep -x swtpm | xargs)
   if [ "$now" = "$swtpms" ]; then ok "the new daemon took them over as they ran (swtpm $now)"
   else bad "swtpm processes before the restart '$swtpms', after the re-attach '$now'"; fi

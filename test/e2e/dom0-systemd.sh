@@ -147,7 +147,7 @@ under_load() {
   if [ $rc = 0 ]; then ok "$what: returned after ${ret}s, ready after ${ready}s, re-attached after ${LOAD_SECS}s"
   else bad "$what: rc=$rc"; fi
   say "$what: MainPID $old -> $(unit_pid), NRestarts $r0 -> $(systemctl show -p NRestarts --value $UNIT), swtpm $swtpms -> $(pgrep -x swtpm | xargs)"
-  say "$(daemon_log_since $n0 | grep -E 'ready [0-9.]+ s after the JVM started' | head -n 1 | sed 's/^.*\] //')"
+  say "$(daemon_log_since $n0 | grep -E 'ready [0-9.]+ s after (exec|the JVM started)' | head -n 1 | sed 's/^.*\] //')"
   sleep 8
   wl=$(GCMD_SECS=150 gcmd domu12 "wl_stop 00c40000001600000000; wl_gap 00c40000001600000000")
   echo "$wl" | sed "s/^/E2E-LOG domu12 load $what| /"

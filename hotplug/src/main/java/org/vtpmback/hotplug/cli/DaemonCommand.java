@@ -49,6 +49,8 @@ final class DaemonCommand {
     }
 
     static int run(Invocation inv, VtpmbackConfig config) {
+        StartupPhases phases = new StartupPhases();
+        phases.mark("launcher, JVM and command line");
         inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
         // SIGHUP's default would end the JVM: until this daemon serves there is nothing to hand over
         inv.lifecycle().onReload(() -> LOG.log(Level.WARNING, "reload requested before this daemon is ready: ignored"));
@@ -58,6 +60,7 @@ final class DaemonCommand {
         } catch (Swtpm.Unusable e) {
             return Main.fail(inv, e.getMessage());
         }
+        phases.mark("swtpm --version");
         try {
             Dirs.ensurePrivate(config.stateDir(), Dirs.Kind.STATE);
         } catch (Dirs.NotPrivate e) {
@@ -78,7 +81,7 @@ final class DaemonCommand {
             }
         }
         try {
-            return runLocked(inv, config, swtpm, predecessor, lock);
+            return runLocked(inv, config, swtpm, predecessor, lock, phases);
         } finally {
             Optional.ofNullable(lock.get()).ifPresent(l -> closeQuietly(l, "daemon lock"));
         }
@@ -102,7 +105,7 @@ final class DaemonCommand {
     }
 
     private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm, Optional<Predecessor> predecessor,
-            AtomicReference<DaemonLock> lock) {
+            AtomicReference<DaemonLock> lock, StartupPhases phases) {
         ServiceManager manager;
         try {
             manager = ServiceManager.fromEnvironment(System.getenv());
@@ -126,8 +129,7 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
-        StartupPhases phases = new StartupPhases();
-        phases.mark("JVM, configuration and master key");
+        phases.mark("folders, lock and master key");
         Host host;
         try {
             host = Host.open(config);
