@@ -14,7 +14,7 @@
 # "ready" log line arrives on the pipe (read without forking, so the timing takes no CPU from the
 # daemon). The daemon's own breakdown ("ready N s after the JVM started: ...") is printed beside it.
 # Output: one START line per run, then
-#   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S java_opts='...' cds=on|off
+#   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S java_opts='...' cds=app|jdk|off
 # Env: VTPMBACK_JAVA_OPTS (passed to the launcher, e.g. -Xshare:off), XEN_ROOT (default build/xen-root),
 #      START_WORK=<dir> (default: a new /tmp/vtpmback-start.XXXXXX, removed at the end unless KEEP=1).
 set -uo pipefail
@@ -106,10 +106,12 @@ for i in $(seq "$runs"); do
 	echo "START run=$i exec_to_ready=${s}s ${ready_line#*vtpmback: }"
 done
 
-# sharing is on when the JVM says "sharing" in java.vm.info; the daemon prints it at debug level only,
-# so ask the same JVM with the same options
-cds=$(VTPMBACK_JAVA_OPTS="${VTPMBACK_JAVA_OPTS:-} -XshowSettings:properties" "$dist/bin/vtpmback" --version 2>&1 |
-	grep -q 'java.vm.info = .*sharing' && echo on || echo off)
+# which classes came from a class-data sharing archive, asked of a JVM with the same options: app (vtpmback's own:
+# the launcher's archive), jdk (only the JDK's default archive) or off
+loads=$(VTPMBACK_JAVA_OPTS="${VTPMBACK_JAVA_OPTS:-} -Xlog:class+load=info" "$dist/bin/vtpmback" --version 2>&1)
+cds=off
+grep -q 'java.lang.Object source: shared objects file' <<<"$loads" && cds=jdk
+grep -q 'org.vtpmback.hotplug.cli.Main source: shared objects file' <<<"$loads" && cds=app
 printf '%s\n' "${times[@]}" | sort -n | awk -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" '
 	{ t[NR] = $1 }
 	END {
