@@ -10,9 +10,10 @@
 # (manufacture-pool, default 2), and is stopped once the pool is full. Then RUNS counted starts
 # (default 10), each stopped with SIGTERM once ready. Nothing else runs: the host has no guest.
 #
-# exec-to-ready is measured from outside: from just before the launcher is exec'd to the moment its
-# "ready" log line arrives on the pipe (read without forking, so the timing takes no CPU from the
-# daemon). The daemon's own breakdown ("ready N s after the JVM started: ...") is printed beside it.
+# exec-to-ready is measured from outside, as systemd sees it: from just before the launcher is exec'd to
+# the moment its READY=1 arrives on NOTIFY_SOCKET (sd_notify(3); the kernel stamps each datagram on
+# arrival, SO_TIMESTAMP, so a slow receiver does not count), and the daemon loads libsystemd as under its unit. The daemon's own breakdown ("ready N s
+# after exec: ...") is printed beside it.
 # Output: one START line per run, then
 #   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S java_opts='...' cds=app|jdk|off
 # Env: VTPMBACK_JAVA_OPTS (passed to the launcher, e.g. -Xshare:off), XEN_ROOT (default build/xen-root),
@@ -43,12 +44,31 @@ mkdir -p "$work"
 runtime=$(mktemp -d /dev/shm/vtpmback-start.XXXXXX)
 cleanup() {
 	[ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	[ -n "${notify_pid:-}" ] && kill "$notify_pid" 2>/dev/null
 	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$work/xsd" >/dev/null 2>&1
 	rm -rf "$runtime"
 	if [ "${KEEP:-0}" = 1 ]; then echo "kept: $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
+# the service manager's end of sd_notify: one line "<arrival time> <assignments>" per datagram
+export NOTIFY_SOCKET=$work/notify.sock
+python3 -c '
+import socket, struct, sys
+SO_TIMESTAMP = getattr(socket, "SO_TIMESTAMP", 29)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMP, 1)  # the kernel stamps each datagram as it arrives
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        data, anc, _, _ = s.recvmsg(4096, 256)
+        stamp = [struct.unpack("qq", d[:16]) for level, kind, d in anc if level == socket.SOL_SOCKET and kind == SO_TIMESTAMP]
+        sec, usec = stamp[0]
+        out.write("%d.%06d %s\n" % (sec, usec, data.decode().replace("\n", " ")))
+' "$NOTIFY_SOCKET" "$work/notify.log" &
+notify_pid=$!
+for _ in $(seq 200); do [ -S "$NOTIFY_SOCKET" ] && break; sleep 0.05; done
+[ -S "$NOTIFY_SOCKET" ] || die "the sd_notify receiver (python3) did not start"
 log "private xenstored in $work/xsd"
 eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")" || die "cannot start xenstored"
 export LD_LIBRARY_PATH XENSTORED_PATH
@@ -57,11 +77,12 @@ daemon_args=(daemon --set host=simulated --set "simulation-dir=$work/sim" --set 
 	--set "state-dir=$work/state" --set "runtime-dir=$runtime")
 [ "$(id -u)" = 0 ] || daemon_args+=(--set swtpm-jail=no)
 
-# start_daemon LOG: starts the daemon, returns once it logged "ready"; sets daemon_pid, t0, t1, ready_line.
-# Fails if it exits first or takes more than 120 s.
+# start_daemon LOG: starts the daemon, returns once it logged "ready" and sent READY=1; sets daemon_pid,
+# t0, t1 (when READY=1 arrived), ready_line. Fails if it exits first or takes more than 120 s.
 start_daemon() {
-	local out=$1 line
+	local out=$1 line notified
 	: >"$out"
+	notified=$(wc -l <"$work/notify.log" 2>/dev/null || echo 0)
 	t0=$EPOCHREALTIME
 	coproc DAEMON { exec "$dist/bin/vtpmback" "${daemon_args[@]}" 2>&1; }
 	daemon_pid=$DAEMON_PID
@@ -70,9 +91,17 @@ start_daemon() {
 	while IFS= read -r -t 120 line <&"$daemon_out"; do
 		printf '%s\n' "$line" >>"$out"
 		case $line in
-			*"vtpmback: ready "*) t1=$EPOCHREALTIME; ready_line=$line; return 0 ;;
+			*"vtpmback: ready "*) ready_line=$line; break ;;
 		esac
 	done
+	if [ -n "$ready_line" ]; then
+		for _ in $(seq 500); do
+			t1=$(tail -n +"$((notified + 1))" "$work/notify.log" | awk '/READY=1/ { print $1; exit }')
+			[ -n "$t1" ] && return 0
+			sleep 0.01
+		done
+		die "the daemon logged ready but sent no READY=1 to $NOTIFY_SOCKET"
+	fi
 	cat "$out"
 	die "the daemon exited or did not get ready within 120 s (above)"
 }
