@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Random;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 import org.bouncycastle.crypto.digests.SHA256Digest;
 import org.bouncycastle.crypto.generators.HKDFBytesGenerator;
 import org.bouncycastle.crypto.params.HKDFParameters;
@@ -13,7 +15,7 @@ import org.junit.jupiter.api.RepeatedTest;
 import org.junit.jupiter.api.RepetitionInfo;
 import org.junit.jupiter.api.Test;
 
-/** The JDK-based HKDF gives RFC 5869's answers and Bouncy Castle's, which derived every key sealed so far. */
+/** The HKDF gives RFC 5869's answers and Bouncy Castle's, which derived every key sealed so far; its HMAC is the JDK's. */
 class HkdfSha256Test {
     private static final long SEED = 0x5eed_4b0fL;
 
@@ -39,6 +41,19 @@ class HkdfSha256Test {
         byte[] expected = new byte[length];
         bc.generateBytes(expected, 0, length);
         assertArrayEquals(expected, HkdfSha256.derive(ikm, info, length));
+    }
+
+    /** Keys shorter than, as long as and longer than SHA-256's 64-byte block (hashed first), texts in several parts. */
+    @RepeatedTest(100)
+    void hmacIsTheJdksHmacSha256(RepetitionInfo rep) throws Exception {
+        Random r = new Random(SEED * 31 + rep.getCurrentRepetition());
+        byte[] key = bytes(r, 1 + r.nextInt(150));
+        byte[] a = bytes(r, r.nextInt(100));
+        byte[] b = bytes(r, r.nextInt(100));
+        Mac jdk = Mac.getInstance("HmacSHA256");
+        jdk.init(new SecretKeySpec(key, "HmacSHA256"));
+        jdk.update(a);
+        assertArrayEquals(jdk.doFinal(b), HkdfSha256.hmac(key, a, b));
     }
 
     @Test
