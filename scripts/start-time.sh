@@ -2,13 +2,14 @@
 # start-time.sh - how long `vtpmback daemon` takes from exec to ready (issue 13, "Start-up"), over
 # several starts against a private real xenstored with host = simulated (scripts/sim-host.sh's recipe).
 #
-#   scripts/start-time.sh [-n RUNS] [DIST]
+#   scripts/start-time.sh [-n RUNS] [DIST] [-- DAEMON OPTIONS]
 #
 # DIST is a built distribution folder (default: the newest packaging/target/vtpmback-*/; build it
 # with mvn -B package -pl packaging -am -DskipTests). One state folder serves every start, as on a
 # host: a first start, not counted, makes the master key and fills the pool of ready-made TPMs
 # (manufacture-pool, default 2), and is stopped once the pool is full. Then RUNS counted starts
-# (default 10), each stopped with SIGTERM once ready. Nothing else runs: the host has no guest.
+# (default 10), each stopped with SIGTERM once ready. Nothing else runs: the host has no guest. DAEMON
+# OPTIONS go to every start, e.g. -- --set manufacture-pool=0.
 #
 # exec-to-ready is measured from outside, as systemd sees it: from just before the launcher is exec'd to
 # the moment its READY=1 arrives on NOTIFY_SOCKET (sd_notify(3); the kernel stamps each datagram on
@@ -33,7 +34,11 @@ while [ $# -gt 0 ]; do
 		*) break ;;
 	esac
 done
-dist=${1:-$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | sort -V | tail -1)}
+dist=
+if [ $# -gt 0 ] && [ "$1" != -- ]; then dist=$1; shift; fi
+[ "${1:-}" = -- ] && shift
+extra=("$@")
+dist=${dist:-$(ls -d packaging/target/vtpmback-*/ 2>/dev/null | sort -V | tail -1)}
 dist=${dist%/}
 [ -x "$dist/bin/vtpmback" ] || die "no distribution at '${dist}' (mvn -B package -pl packaging -am -DskipTests)"
 xen_root=${XEN_ROOT:-$repo/build/xen-root}
@@ -76,6 +81,7 @@ export LD_LIBRARY_PATH XENSTORED_PATH
 daemon_args=(daemon --set host=simulated --set "simulation-dir=$work/sim" --set "xenstored-socket=$XENSTORED_PATH"
 	--set "state-dir=$work/state" --set "runtime-dir=$runtime")
 [ "$(id -u)" = 0 ] || daemon_args+=(--set swtpm-jail=no)
+daemon_args+=("${extra[@]}")
 
 # start_daemon LOG: starts the daemon, returns once it logged "ready" and sent READY=1; sets daemon_pid,
 # t0, t1 (when READY=1 arrived), ready_line. Fails if it exits first or takes more than 120 s.
@@ -118,9 +124,10 @@ stop_daemon() {
 log "first start (not counted): master key, pool of ready-made TPMs"
 start_daemon "$work/first.log"
 for _ in $(seq 600); do
-	# the pool is full when the filler has nothing left to make: its files stay at the configured size
+	# the pool is full when the filler has nothing left to make (2 entries, the default; none if it is off)
 	n=$(ls "$work/state/pool"/*.vtpm 2>/dev/null | wc -l)
 	[ "$n" -ge 2 ] && break
+	[[ " ${extra[*]} " = *" manufacture-pool=0 "* ]] && break
 	sleep 0.2
 done
 stop_daemon "$work/first.log"
@@ -141,9 +148,9 @@ loads=$(VTPMBACK_JAVA_OPTS="${VTPMBACK_JAVA_OPTS:-} -Xlog:class+load=info" "$dis
 cds=off
 grep -q 'java.lang.Object source: shared objects file' <<<"$loads" && cds=jdk
 grep -q 'org.vtpmback.hotplug.cli.Main source: shared objects file' <<<"$loads" && cds=app
-printf '%s\n' "${times[@]}" | sort -n | awk -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" '
+printf '%s\n' "${times[@]}" | sort -n | awk -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" -v extra="${extra[*]}" '
 	{ t[NR] = $1 }
 	END {
 		med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
-		printf "START-SUMMARY runs=%d exec_to_ready_median=%.3fs min=%.3fs max=%.3fs java_opts=\x27%s\x27 cds=%s\n", n, med, t[1], t[n], opts, cds
+		printf "START-SUMMARY runs=%d exec_to_ready_median=%.3fs min=%.3fs max=%.3fs java_opts=\x27%s\x27 cds=%s daemon_options=\x27%s\x27\n", n, med, t[1], t[n], opts, cds, extra
 	}'
