@@ -99,6 +99,25 @@ public final class Sealer {
         }
     }
 
+    /**
+     * Looks the cipher up once, now, on a thread of its own, and returns at once. The JDK's first lookup of AES-GCM
+     * instantiates every security provider ahead of SunJCE, through a service-loader scan of the JDK's modules (0.16 s
+     * and more of CPU on a 2-core host); a daemon's start would otherwise wait for it on its own thread when it opens
+     * the pool's ready-made TPMs or a re-attached vTPM's record. Nothing depends on it: a lookup that fails here fails
+     * again, and is reported, where the cipher is used.
+     */
+    public static void lookUpInBackground() {
+        Thread t = new Thread(() -> {
+            try {
+                Cipher.getInstance(TRANSFORMATION);
+            } catch (GeneralSecurityException | RuntimeException e) {
+                // reported where a record is sealed or opened
+            }
+        }, "vtpm-cipher-lookup");
+        t.setDaemon(true);
+        t.start();
+    }
+
     private static Cipher cipher(int mode, SealingKey key, byte[] nonce, String context) throws GeneralSecurityException {
         Cipher gcm = Cipher.getInstance(TRANSFORMATION);
         gcm.init(mode, key, new GCMParameterSpec(TAG_BITS, nonce));

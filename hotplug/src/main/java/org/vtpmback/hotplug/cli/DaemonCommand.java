@@ -21,6 +21,7 @@ import org.vtpmback.backend.engine.SwtpmJail;
 import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.Sealer;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import org.vtpmback.hotplug.host.Host;
 import org.vtpmback.service.ServiceManager;
@@ -51,6 +52,7 @@ final class DaemonCommand {
     static int run(Invocation inv, VtpmbackConfig config) {
         StartupPhases phases = new StartupPhases();
         phases.mark("launcher, JVM and command line");
+        Sealer.lookUpInBackground(); // on the other core, while this thread checks swtpm, folders and the key
         inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
         // SIGHUP's default would end the JVM: until this daemon serves there is nothing to hand over
         inv.lifecycle().onReload(() -> LOG.log(Level.WARNING, "reload requested before this daemon is ready: ignored"));
