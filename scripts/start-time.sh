@@ -14,9 +14,11 @@
 # exec-to-ready is measured from outside, as systemd sees it: from just before the launcher is exec'd to
 # the moment its READY=1 arrives on NOTIFY_SOCKET (sd_notify(3); the kernel stamps each datagram on
 # arrival, SO_TIMESTAMP, so a slow receiver does not count), and the daemon loads libsystemd as under its unit. The daemon's own breakdown ("ready N s
-# after exec: ...") is printed beside it.
+# after exec: ...") is printed beside it, and the CPU time the daemon had used when READY=1 arrived (user +
+# system, its own and its waited-for children's, from /proc): on a busy machine the wall time says more about
+# the other jobs than about the daemon, its CPU time much less.
 # Output: one START line per run, then
-#   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S java_opts='...' cds=app|jdk|off
+#   START-SUMMARY runs=N exec_to_ready_median=S min=S max=S cpu_median=S java_opts='...' cds=app|jdk|off
 # Env: VTPMBACK_JAVA_OPTS (passed to the launcher, e.g. -Xshare:off), XEN_ROOT (default build/xen-root),
 #      START_WORK=<dir> (default: a new /tmp/vtpmback-start.XXXXXX, removed at the end unless KEEP=1).
 set -uo pipefail
@@ -84,7 +86,7 @@ daemon_args=(daemon --set host=simulated --set "simulation-dir=$work/sim" --set 
 daemon_args+=("${extra[@]}")
 
 # start_daemon LOG: starts the daemon, returns once it logged "ready" and sent READY=1; sets daemon_pid,
-# t0, t1 (when READY=1 arrived), ready_line. Fails if it exits first or takes more than 120 s.
+# t0, t1 (when READY=1 arrived), cpu (its CPU seconds just after), ready_line. Fails if it exits first or takes more than 120 s.
 start_daemon() {
 	local out=$1 line notified
 	: >"$out"
@@ -103,7 +105,16 @@ start_daemon() {
 	if [ -n "$ready_line" ]; then
 		for _ in $(seq 500); do
 			t1=$(tail -n +"$((notified + 1))" "$work/notify.log" | awk '/READY=1/ { print $1; exit }')
-			[ -n "$t1" ] && return 0
+			if [ -n "$t1" ]; then
+				# CPU seconds the daemon (and the children it waited for) used up to now: fields 14-17 after the name
+				cpu=$(sed 's/.*) //' "/proc/$daemon_pid/stat" | awk '{ printf "%.2f", ($12 + $13 + $14 + $15) / 100 }')
+				# and per thread kind (main, C1/C2 compiler, GC, ...): where that CPU went
+				for task in /proc/"$daemon_pid"/task/*; do
+					sed 's/^[0-9]* (\(.*\)) [A-Z] \(.*\)/\1|\2/' "$task/stat" 2>/dev/null
+				done | awk -F'|' '{ split($2, f, " "); name = $1; sub(/[#0-9]+$/, "", name); cpu[name] += (f[11] + f[12]) / 100 }
+					END { for (n in cpu) if (cpu[n] > 0) printf "%s=%.2f ", n, cpu[n]; print "" }' >"$out.threads"
+				return 0
+			fi
 			sleep 0.01
 		done
 		die "the daemon logged ready but sent no READY=1 to $NOTIFY_SOCKET"
@@ -134,12 +145,15 @@ stop_daemon "$work/first.log"
 log "pool: $(ls "$work/state/pool"/*.vtpm 2>/dev/null | wc -l) ready-made TPM(s)"
 
 times=()
+cpus=()
 for i in $(seq "$runs"); do
 	start_daemon "$work/run$i.log"
 	stop_daemon "$work/run$i.log"
 	s=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	times+=("$s")
-	echo "START run=$i exec_to_ready=${s}s ${ready_line#*vtpmback: }"
+	cpus+=("$cpu")
+	echo "START run=$i exec_to_ready=${s}s cpu=${cpu}s ${ready_line#*vtpmback: }"
+	echo "START-THREADS run=$i $(cat "$work/run$i.log.threads")"
 done
 
 # which classes came from a class-data sharing archive, asked of a JVM with the same options: app (vtpmback's own:
@@ -148,9 +162,10 @@ loads=$(VTPMBACK_JAVA_OPTS="${VTPMBACK_JAVA_OPTS:-} -Xlog:class+load=info" "$dis
 cds=off
 grep -q 'java.lang.Object source: shared objects file' <<<"$loads" && cds=jdk
 grep -q 'org.vtpmback.hotplug.cli.Main source: shared objects file' <<<"$loads" && cds=app
-printf '%s\n' "${times[@]}" | sort -n | awk -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" -v extra="${extra[*]}" '
+cpu_median=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{ c[NR] = $1 } END { printf "%.2f", (NR % 2) ? c[(NR + 1) / 2] : (c[NR / 2] + c[NR / 2 + 1]) / 2 }')
+printf '%s\n' "${times[@]}" | sort -n | awk -v cpu="$cpu_median" -v n="$runs" -v opts="${VTPMBACK_JAVA_OPTS:-}" -v cds="$cds" -v extra="${extra[*]}" '
 	{ t[NR] = $1 }
 	END {
 		med = (n % 2) ? t[(n + 1) / 2] : (t[n / 2] + t[n / 2 + 1]) / 2
-		printf "START-SUMMARY runs=%d exec_to_ready_median=%.3fs min=%.3fs max=%.3fs java_opts=\x27%s\x27 cds=%s daemon_options=\x27%s\x27\n", n, med, t[1], t[n], opts, cds, extra
+		printf "START-SUMMARY runs=%d exec_to_ready_median=%.3fs min=%.3fs max=%.3fs cpu_median=%ss java_opts=\x27%s\x27 cds=%s daemon_options=\x27%s\x27\n", n, med, t[1], t[n], cpu, opts, cds, extra
 	}'
