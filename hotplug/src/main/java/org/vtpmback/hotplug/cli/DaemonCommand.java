@@ -52,23 +52,17 @@ final class DaemonCommand {
     static int run(Invocation inv, VtpmbackConfig config) {
         StartupPhases phases = new StartupPhases();
         phases.mark("launcher, JVM and command line");
-        Sealer.lookUpInBackground(); // on the other core, while this thread checks swtpm, folders and the key
+        Sealer.lookUpInBackground(); // on the other core, while this thread readies folders, lock and key
         inv.lifecycle().haltOnFatalError(); // before any reader thread starts (Host.open)
         // SIGHUP's default would end the JVM: until this daemon serves there is nothing to hand over
         inv.lifecycle().onReload(() -> LOG.log(Level.WARNING, "reload requested before this daemon is ready: ignored"));
-        String swtpm;
-        try {
-            swtpm = Swtpm.version(config.swtpm());
-        } catch (Swtpm.Unusable e) {
-            return Main.fail(inv, e.getMessage());
-        }
-        phases.mark("swtpm --version");
+        Swtpm.Check swtpm = Swtpm.Check.start(config.swtpm()); // its answer is awaited in runLocked
         try {
             Dirs.ensurePrivate(config.stateDir(), Dirs.Kind.STATE);
         } catch (Dirs.NotPrivate e) {
-            return Main.failConfig(inv, e.getMessage());
+            return swtpm.failFirst(inv, () -> Main.failConfig(inv, e.getMessage()));
         } catch (IOException e) {
-            return Main.fail(inv, e.getMessage());
+            return swtpm.failFirst(inv, () -> Main.fail(inv, e.getMessage()));
         }
         // A reload's successor takes the lock only after the running daemon has handed over (runLocked).
         Optional<Predecessor> predecessor = Predecessor.fromEnvironment(System.getenv());
@@ -77,9 +71,10 @@ final class DaemonCommand {
             try {
                 lock.set(DaemonLock.acquire(config.stateDir()));
             } catch (DaemonLock.HeldElsewhere e) {
-                return Main.fail(inv, e.getMessage());
+                return swtpm.failFirst(inv, () -> Main.fail(inv, e.getMessage()));
             } catch (IOException e) {
-                return Main.fail(inv, "cannot lock " + config.stateDir().resolve(DaemonLock.FILE) + ": " + e);
+                return swtpm.failFirst(inv,
+                        () -> Main.fail(inv, "cannot lock " + config.stateDir().resolve(DaemonLock.FILE) + ": " + e));
             }
         }
         try {
@@ -106,21 +101,30 @@ final class DaemonCommand {
         return new SwtpmLauncher(jail.map(swtpm::withJail).orElse(swtpm));
     }
 
-    private static int runLocked(Invocation inv, VtpmbackConfig config, String swtpm, Optional<Predecessor> predecessor,
-            AtomicReference<DaemonLock> lock, StartupPhases phases) {
+    private static int runLocked(Invocation inv, VtpmbackConfig config, Swtpm.Check swtpmCheck,
+            Optional<Predecessor> predecessor, AtomicReference<DaemonLock> lock, StartupPhases phases) {
         ServiceManager manager;
         try {
             manager = ServiceManager.fromEnvironment(System.getenv());
         } catch (RuntimeException e) { // NOTIFY_SOCKET set, libsystemd missing: systemd would wait for READY=1 in vain
-            return Main.fail(inv, "cannot talk to the service manager: " + e.getMessage());
+            return swtpmCheck.failFirst(inv, () -> Main.fail(inv, "cannot talk to the service manager: " + e.getMessage()));
         }
         try {
             Dirs.ensurePrivate(config.runtimeDir(), Dirs.Kind.RUNTIME);
         } catch (Dirs.NotPrivate e) {
-            return Main.failConfig(inv, e.getMessage());
+            return swtpmCheck.failFirst(inv, () -> Main.failConfig(inv, e.getMessage()));
         } catch (IOException e) {
+            return swtpmCheck.failFirst(inv, () -> Main.fail(inv, e.getMessage()));
+        }
+        // before the first warning and the master key (the first start makes one): a swtpm that does not run is
+        // the one line of a failed start, as when it was checked first
+        String swtpm;
+        try {
+            swtpm = swtpmCheck.result();
+        } catch (Swtpm.Unusable e) {
             return Main.fail(inv, e.getMessage());
         }
+        phases.mark("folders, lock, service manager and swtpm --version");
         Dirs.notInRam(config.runtimeDir()).ifPresent(warning -> LOG.log(Level.WARNING, warning));
         // Before the lock in a reload's successor too: the running daemon made the key at its first start.
         MasterKey key;
@@ -131,7 +135,7 @@ final class DaemonCommand {
         } catch (IOException e) {
             return Main.fail(inv, e.getMessage());
         }
-        phases.mark("folders, lock and master key");
+        phases.mark("master key");
         Host host;
         try {
             host = Host.open(config);

@@ -11,8 +11,10 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.FutureTask;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.IntSupplier;
 
 /** Finds out whether the configured swtpm runs, before any guest depends on it. */
 final class Swtpm {
@@ -72,6 +74,55 @@ final class Swtpm {
         } catch (IOException | ExecutionException | TimeoutException e) {
             p.destroyForcibly();
             throw new Unusable("swtpm '" + shown + "' --version: cannot read its output: " + e, e);
+        }
+    }
+
+    /**
+     * {@code swtpm --version} on a thread of its own from its {@link #start} on: a process, and swtpm's dynamic linking
+     * of libtpms and OpenSSL, some 50-100 ms that the daemon's start spends readying its folders, its lock and its
+     * line to the service manager meanwhile. Its failure is still the first one reported ({@link #failFirst}).
+     */
+    static final class Check {
+        private final FutureTask<String> task;
+
+        private Check(String binary) {
+            this.task = new FutureTask<>(() -> version(binary));
+        }
+
+        static Check start(String binary) {
+            Check check = new Check(binary);
+            Thread t = new Thread(check.task, "swtpm-version");
+            t.setDaemon(true);
+            t.start();
+            return check;
+        }
+
+        /** What {@link Swtpm#version} returns, or throws; waits for it (at most its {@link #TIMEOUT}). */
+        String result() throws Unusable {
+            try {
+                return task.get();
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof Unusable u) {
+                    throw u;
+                }
+                throw e.getCause() instanceof RuntimeException r ? r : new IllegalStateException(e.getCause());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Unusable("interrupted while waiting for swtpm --version", e);
+            }
+        }
+
+        /**
+         * For a start that fails before it uses swtpm: the exit status of {@code failure}, unless swtpm does not run,
+         * which is reported instead, as when the check came first.
+         */
+        int failFirst(Invocation inv, IntSupplier failure) {
+            try {
+                result();
+            } catch (Unusable e) {
+                return Main.fail(inv, e.getMessage());
+            }
+            return failure.getAsInt();
         }
     }
 

@@ -233,6 +233,18 @@ class MainTest {
         assertEquals(1, r.err().lines().count(), r.err());
     }
 
+    /** swtpm is checked in the background while the folders are readied, but its failure is still the one reported. */
+    @Test
+    void aBogusSwtpmIsReportedBeforeAStateDirThatIsNotPrivate() throws Exception {
+        Files.createDirectories(tmp.resolve("state"));
+        Files.setPosixFilePermissions(tmp.resolve("state"), java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        List<String> args = sandbox("daemon", "simulated", "--set", "swtpm=/nonexistent/bogus-swtpm");
+        Run r = run(noHooks(), args.toArray(String[]::new));
+        assertEquals(1, r.status(), r.err());
+        assertTrue(r.err().startsWith("vtpmback daemon: swtpm '/nonexistent/bogus-swtpm' cannot be run"), r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+    }
+
     @Test
     void daemonWithoutXenstoredExitsOne() {
         List<String> args = sandbox("daemon", "simulated", "--set", "swtpm=" + trueBinary());

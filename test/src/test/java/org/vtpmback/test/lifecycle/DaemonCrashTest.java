@@ -118,7 +118,7 @@ class DaemonCrashTest {
         assertTrue(log.contains("vTPM " + uuid + ": took over its running swtpm pid " + swtpm), log);
         // where the restart's time went, for the operator (the guests waited that long)
         assertTrue(log.matches("(?s).*ready [0-9.]+ s after exec: launcher, JVM and command line [0-9.]+ s,"
-                + " swtpm --version [0-9.]+ s, folders, lock and master key [0-9.]+ s,"
+                + " folders, lock, service manager and swtpm --version [0-9.]+ s, master key [0-9.]+ s,"
                 + " hypervisor and xenstored [0-9.]+ s, state store [0-9.]+ s, swtpm processes left by the last daemon"
                 + " [0-9.]+ s, watch and startup scan [0-9.]+ s.*"), log);
     }

@@ -119,7 +119,7 @@ class DaemonReloadTest {
         assertTrue(log.contains("reload: started the successor daemon, pid " + daemon.pid()), log);
         assertTrue(log.contains("vTPM " + uuid + ": took over its running swtpm pid " + swtpm), log);
         assertTrue(log.matches("(?s).*ready [0-9.]+ s after exec: launcher, JVM and command line [0-9.]+ s,"
-                + " swtpm --version [0-9.]+ s, folders, lock and master key [0-9.]+ s,"
+                + " folders, lock, service manager and swtpm --version [0-9.]+ s, master key [0-9.]+ s,"
                 + " hypervisor and xenstored [0-9.]+ s, hand-over from the running daemon [0-9.]+ s, .*"), log);
     }
 
