@@ -4,7 +4,7 @@
 # per-entry digests alone are 0.8 MB). Run by the packaging build on the distribution folder it has just laid out.
 #
 # Why: the JVM checks a signed jar when it loads the first class from it (the signature, then a digest of every
-# class it loads from it): about 0.25 s of CPU on a 2-core host, at a daemon's start (the pool of ready-made TPMs
+# class it loads from it): 0.25 s to 1 s on a loaded 2-core host, at a daemon's start (the pool of ready-made TPMs
 # readies its binding with the EK CA) and at each command that uses Bouncy Castle; and class-data sharing cannot
 # archive a class from a signed jar. Nothing checks the signature's signer: OpenJDK does not require a signed JCE
 # provider, and vtpmback registers none (it hands Bouncy Castle's provider object to the builders that need it).
