@@ -160,7 +160,8 @@ cds_in_use() {  # $1 = what was done before
 cds=ok
 expect /usr/share/vtpmback/vtpmback.classlist 0644 f
 cds_in_use "the installation"
-java_pkg=$(in_root dpkg-query -W -f='${Package}\n' 'openjdk-*-jre-headless' 2>/dev/null | head -1)
+java_pkg=$(in_root dpkg-query -W -f='${db:Status-Status} ${Package}\n' 'openjdk-*-jre-headless' 2>/dev/null |
+	awk '$1 == "installed" { print $2; exit }')
 rm -f "$root$jsa"
 log "apt-get install --reinstall $java_pkg: the trigger makes $jsa anew"
 in_root apt-get install -y -q --reinstall --no-install-recommends "$java_pkg" >"$work/java.log" 2>&1 ||
