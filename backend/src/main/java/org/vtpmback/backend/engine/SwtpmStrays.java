@@ -7,13 +7,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.IntPredicate;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -26,6 +27,7 @@ import java.util.stream.Stream;
 final class SwtpmStrays {
     private static final System.Logger LOG = System.getLogger(SwtpmStrays.class.getName());
     private static final Path PROC = Path.of("/proc");
+    private static final Pattern PID = Pattern.compile("[0-9]+");
     private static final long POLL_MS = 10;
     private static final int POLLS = 500;
     private static final int ROUNDS = 5;
@@ -38,40 +40,61 @@ final class SwtpmStrays {
         Map<Long, Integer> found = new HashMap<>();
         List<Path> procs;
         try (Stream<Path> s = Files.list(PROC)) {
-            procs = s.filter(p -> p.getFileName().toString().matches("[0-9]+")).toList();
+            procs = s.filter(p -> PID.matcher(p.getFileName().toString()).matches()).toList();
         } catch (IOException e) {
             throw new EngineException("cannot list " + PROC + ": " + e.getMessage(), e);
         }
         for (Path proc : procs) {
             long pid = Long.parseLong(proc.getFileName().toString());
             if (!spare.contains(pid)) {
-                jailUid(proc, jail).ifPresent(uid -> found.put(pid, uid));
+                jailUid(proc, jail::owns).ifPresent(uid -> found.put(pid, uid));
             }
         }
         return found;
     }
 
-    private static Optional<Integer> jailUid(Path proc, SwtpmJail jail) {
-        List<String> lines;
+    private static Optional<Integer> jailUid(Path proc, IntPredicate inRange) {
+        byte[] status;
         try {
-            lines = Files.readAllLines(proc.resolve("status"), StandardCharsets.UTF_8);
+            status = Files.readAllBytes(proc.resolve("status"));
         } catch (NoSuchFileException e) {
             return Optional.empty(); // exited meanwhile
         } catch (IOException e) {
             return Optional.empty(); // exited while being read (ESRCH)
         }
-        boolean zombie = false;
-        Optional<Integer> uid = Optional.empty();
-        for (String line : lines) {
-            if (line.startsWith("State:")) {
-                String state = line.substring(6).trim();
-                zombie = state.startsWith("Z") || state.startsWith("X");
-            } else if (line.startsWith("Uid:")) {
-                uid = Arrays.stream(line.substring(4).trim().split("\\s+")).map(Integer::valueOf)
-                        .filter(jail::owns).findFirst();
+        // ISO-8859-1 maps every byte to one char: the fields read are ASCII, and the name may be anything
+        return jailUid(new String(status, StandardCharsets.ISO_8859_1), inRange);
+    }
+
+    /**
+     * Of a {@code /proc/<pid>/status} text: the first of its real, effective, saved and file-system uids (the
+     * {@code Uid:} line) that is in range, unless it is a zombie ({@code State:} Z or X). Found by searching the text
+     * rather than splitting it into lines: the daemon's start scans every process's status, some 0.5 ms each when
+     * split (0.1-0.15 s for the 220 processes of the test machine). Lines are found after a newline only; the
+     * kernel escapes one in the process name, the first line.
+     */
+    static Optional<Integer> jailUid(String status, IntPredicate inRange) {
+        String state = field(status, "State:");
+        if (state.startsWith("Z") || state.startsWith("X")) {
+            return Optional.empty();
+        }
+        for (String uid : field(status, "Uid:").split("\\s+")) {
+            if (!uid.isEmpty() && inRange.test(Integer.parseInt(uid))) {
+                return Optional.of(Integer.valueOf(uid));
             }
         }
-        return zombie ? Optional.empty() : uid;
+        return Optional.empty();
+    }
+
+    /** The value of the line {@code name} (after a newline), trimmed; "" if there is none. */
+    private static String field(String status, String name) {
+        int at = status.indexOf("\n" + name);
+        if (at < 0) {
+            return "";
+        }
+        int from = at + 1 + name.length();
+        int end = status.indexOf('\n', from);
+        return status.substring(from, end < 0 ? status.length() : end).trim();
     }
 
     /**
