@@ -223,6 +223,9 @@ payload() {
   if [ -n "${DIST:-}" ]; then
     mkdir -p "$p/vtpmback"
     cp -a "$DIST"/. "$p/vtpmback/"
+    # the class-data sharing archive holds only for this host's JVM and this folder's path (dom0's JVM
+    # would ignore it): 20 MB less to copy
+    rm -f "$p/vtpmback/vtpmback.jsa"
   fi
   if [ "$E2E_BACKEND" = proof ]; then
     mkdir -p "$p/proof"
