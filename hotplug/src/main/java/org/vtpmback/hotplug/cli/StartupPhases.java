@@ -68,7 +68,7 @@ final class StartupPhases {
         }
     }
 
-    /** "0.48 s", without java.util.Formatter: its locale data costs a start some 20 ms of class loading. */
+    /** "0.48 s": two places, rounded. */
     static String seconds(long nanos) {
         long centis = Math.max(0, (nanos + 5_000_000) / 10_000_000);
         long frac = centis % 100;
