@@ -23,7 +23,7 @@ import java.util.Set;
  * The host's master key: 32 random bytes in a file only the daemon's user can read. Each vTPM gets its
  * own key derived from it (HKDF-SHA256 with the uuid), so one instance's file can never be decrypted
  * with another's key, and exporting one instance never exposes the master key. The HKDF is {@link HkdfSha256},
- * on the JDK's HMAC; it runs once per uuid per store ({@link InstanceStore} keeps the keys).
+ * HMAC written out over the JDK's SHA-256; it runs once per uuid per store ({@link RecordFiles} keeps the keys).
  *
  * <p>A key is never made behind the operator's back while sealed records exist: a new key opens none
  * of them, so every stored vTPM would be lost. It is made by an explicit {@link #create} ({@code
