@@ -9,6 +9,13 @@ import java.util.concurrent.Executor;
  * (events and TPM commands never overlap) without a thread of its own, so an idle guest costs no
  * thread. A task failing with an exception or a linkage error is logged and does not stop the ones after
  * it; any other {@link Error} is fatal.
+ *
+ * <p>A <em>turn</em> is the right to touch the device's confined state. A pool thread holds it while it
+ * drains the queue; {@link #tryEnter()} lets another thread take it when nothing runs or waits (the data
+ * path's event-channel reader: a command then costs no hand-off to the pool). Such a turn may pass from
+ * thread to thread (reader, then the swtpm reply loop) and ends with {@link #exit()} or
+ * {@link #continueOnPool}; tasks queued meanwhile run after it, in order. Hand-overs go through this
+ * object's lock or a volatile write, so each holder sees what the last one wrote.
  */
 public final class SerialExecutor implements Executor {
     private static final System.Logger LOG = System.getLogger(SerialExecutor.class.getName());
@@ -38,6 +45,49 @@ public final class SerialExecutor implements Executor {
         pool.execute(this::drain);
     }
 
+    /**
+     * Takes the turn for the calling thread if no task runs or waits (queued tasks keep their order: a
+     * caller that cannot enter queues its work with {@link #execute} instead). Whoever entered must end
+     * the turn, on any thread, with {@link #exit()} or {@link #continueOnPool}.
+     */
+    public boolean tryEnter() {
+        synchronized (tasks) {
+            if (running) { // tasks wait only while a turn is held: !running implies an empty queue
+                return false;
+            }
+            running = true;
+            return true;
+        }
+    }
+
+    /** Ends a turn taken with {@link #tryEnter()}: the tasks queued meanwhile go to the pool. */
+    public void exit() {
+        synchronized (tasks) {
+            if (tasks.isEmpty()) {
+                running = false;
+                return;
+            }
+        }
+        pool.execute(this::drain);
+    }
+
+    /**
+     * Ends the calling thread's part of a turn taken with {@link #tryEnter()}: {@code rest} runs on the
+     * pool, still in the same turn (before any queued task), and the queue is drained after it.
+     */
+    public void continueOnPool(Runnable rest) {
+        pool.execute(() -> {
+            String poolName = Thread.currentThread().getName();
+            Thread.currentThread().setName(name);
+            try {
+                runLogged(rest);
+            } finally {
+                Thread.currentThread().setName(poolName);
+            }
+            drain();
+        });
+    }
+
     /** How many tasks wait (not counting the one running). */
     public int pending() {
         synchronized (tasks) {
@@ -65,17 +115,21 @@ public final class SerialExecutor implements Executor {
                         return;
                     }
                 }
-                try {
-                    next.run();
-                } catch (RuntimeException | LinkageError e) {
-                    // A linkage error (a native library that cannot load) fails this task, not the device. Any
-                    // other Error (OutOfMemoryError...) ends the pool thread and, through the daemon's
-                    // uncaught-exception handler, the process (exit 70).
-                    LOG.log(System.Logger.Level.ERROR, name + ": task failed", e);
-                }
+                runLogged(next);
             }
         } finally {
             Thread.currentThread().setName(poolName);
+        }
+    }
+
+    private void runLogged(Runnable task) {
+        try {
+            task.run();
+        } catch (RuntimeException | LinkageError e) {
+            // A linkage error (a native library that cannot load) fails this task, not the device. Any
+            // other Error (OutOfMemoryError...) ends the pool thread and, through the daemon's
+            // uncaught-exception handler, the process (exit 70).
+            LOG.log(System.Logger.Level.ERROR, name + ": task failed", e);
         }
     }
 }
