@@ -19,6 +19,8 @@ final class SwtpmData implements AutoCloseable {
 
     private final TimedChannel channel;
     private final Duration timeout;
+    /** The channel as the reply loop sees it, from the first {@link #start} on. */
+    private PendingReply pending;
 
     private SwtpmData(TimedChannel channel, Duration timeout) {
         this.channel = channel;
@@ -45,6 +47,22 @@ final class SwtpmData implements AutoCloseable {
         ByteBuffer response = ByteBuffer.allocate(size).put(header.flip());
         channel.readFully(response, deadline);
         return response.array();
+    }
+
+    /**
+     * Sends one command and returns at once; the answer goes to {@code reply} on {@code loop}'s thread, with the
+     * same framing checks and deadline as {@link #transact}. False if an earlier started command broke the stream.
+     *
+     * @throws IOException if the command could not be sent whole: the stream is unusable
+     */
+    boolean start(ReplyLoop loop, ByteBuffer command, Reply reply, java.util.function.Consumer<IOException> onBroken)
+            throws IOException {
+        if (pending == null) {
+            pending = new PendingReply(channel, loop, timeout, onBroken);
+        } else if (pending.loop() != loop) {
+            throw new IllegalArgumentException("the channel to " + channel + " already answers on another reply loop");
+        }
+        return pending.start(command, reply);
     }
 
     @Override

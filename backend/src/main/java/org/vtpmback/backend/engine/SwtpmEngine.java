@@ -36,6 +36,8 @@ public final class SwtpmEngine implements TpmEngine {
     private volatile boolean dead;
     /** What swtpm's global, sticky locality is (trap 4); unknown after every INIT. */
     private int locality = LOCALITY_UNKNOWN;
+    /** How a started command's broken stream reaches {@link #markDead} (made once: no allocation per command). */
+    private final java.util.function.Consumer<IOException> brokenReply = e -> markDead("a started TPM command", e);
 
     private SwtpmEngine(String name, TpmFamily family, Path stateDir, SwtpmProcess process, SwtpmCtrl ctrl,
                         SwtpmData data) {
@@ -68,15 +70,7 @@ public final class SwtpmEngine implements TpmEngine {
 
     @Override
     public byte[] execute(int locality, byte[] command) {
-        // Checked at the guest boundary (TpmRequest); kept as preconditions, since a malformed size
-        // reaching swtpm would split or merge commands (trap 1).
-        if (locality < 0 || locality > TpmRequest.MAX_GUEST_LOCALITY) {
-            throw new IllegalArgumentException("swtpm[" + name + "] locality " + locality + " refused: guests may use 0.."
-                    + TpmRequest.MAX_GUEST_LOCALITY);
-        }
-        if (command.length < SwtpmData.HEADER_SIZE || command.length > MAX_COMMAND_SIZE) {
-            throw new IllegalArgumentException("swtpm[" + name + "] refused a " + command.length + "-byte command");
-        }
+        checkCommand(locality, command.length);
         if (dead || closed.get()) {
             return family.failureResponse();
         }
@@ -89,6 +83,34 @@ public final class SwtpmEngine implements TpmEngine {
         } catch (IOException e) {
             markDead("TPM command 0x" + Integer.toHexString(ByteBuffer.wrap(command).getInt(6)), e);
             return family.failureResponse();
+        }
+    }
+
+    @Override
+    public boolean start(ReplyLoop loop, int locality, ByteBuffer command, Reply reply) {
+        checkCommand(locality, command.remaining());
+        if (dead || closed.get() || locality != this.locality) {
+            return false;
+        }
+        try {
+            return data.start(loop, command, reply, brokenReply);
+        } catch (IOException e) {
+            markDead("TPM command 0x" + Integer.toHexString(command.getInt(command.position() + 6)), e);
+            return false;
+        }
+    }
+
+    /**
+     * Checked at the guest boundary (TpmRequest); kept as preconditions, since a malformed size reaching
+     * swtpm would split or merge commands (trap 1).
+     */
+    private void checkCommand(int locality, int length) {
+        if (locality < 0 || locality > TpmRequest.MAX_GUEST_LOCALITY) {
+            throw new IllegalArgumentException("swtpm[" + name + "] locality " + locality + " refused: guests may use 0.."
+                    + TpmRequest.MAX_GUEST_LOCALITY);
+        }
+        if (length < SwtpmData.HEADER_SIZE || length > MAX_COMMAND_SIZE) {
+            throw new IllegalArgumentException("swtpm[" + name + "] refused a " + length + "-byte command");
         }
     }
 

@@ -90,6 +90,19 @@ final class TimedChannel implements AutoCloseable {
         }
     }
 
+    /** One non-blocking read: the bytes read, 0 if none are queued, -1 at end of stream. */
+    int read(ByteBuffer buf) throws IOException {
+        return channel.read(buf);
+    }
+
+    /**
+     * Adds the channel to a shared selector too (the {@link ReplyLoop}'s), watched for reading: a channel
+     * may sit in several selectors, and this one's private selector stays for the blocking calls.
+     */
+    SelectionKey register(Selector shared, Object attachment) throws ClosedChannelException {
+        return channel.register(shared, SelectionKey.OP_READ, attachment);
+    }
+
     /** Reads and discards whatever is already queued, without waiting. */
     int drainAvailable() throws IOException {
         ByteBuffer scratch = ByteBuffer.allocate(512);
@@ -130,6 +143,11 @@ final class TimedChannel implements AutoCloseable {
 
     static long deadline(Duration timeout) {
         return System.nanoTime() + timeout.toNanos();
+    }
+
+    @Override
+    public String toString() {
+        return path.toString();
     }
 
     @Override

@@ -40,6 +40,23 @@ public interface TpmEngine extends AutoCloseable {
     byte[] execute(int locality, byte[] command);
 
     /**
+     * Starts a command without waiting for its answer, which goes to {@code reply} on {@code loop}'s thread:
+     * a command in flight then holds no thread. Only when it can start at once: the engine is alive and
+     * {@code locality} is already the TPM's (a locality change is a control-channel round trip). The
+     * command's bytes are sent before this returns; {@code command} is the caller's again afterwards.
+     * Like {@link #execute}, confined to the owner's thread, one command at a time: the next
+     * {@code start} or {@code execute} only after the reply.
+     *
+     * @param command position to limit: the packet, checked as {@link #execute} checks it
+     * @return whether the command was sent (the reply will come); false: nothing was sent, use {@link #execute}
+     *     (which answers the failure response if the engine is dead)
+     * @throws IllegalArgumentException as {@link #execute}
+     */
+    default boolean start(ReplyLoop loop, int locality, java.nio.ByteBuffer command, Reply reply) {
+        return false;
+    }
+
+    /**
      * {@code _TPM_Init} for a cold boot or reboot: the TPM restarts from its permanent state, with
      * PCRs and transient objects cleared; it needs a Startup before anything else.
      *
