@@ -90,6 +90,27 @@ public final class SharedPage {
      *     from the length (swtpm reads one command per read(), so a mismatch would desynchronise it)
      */
     public TpmRequest takeRequest() {
+        ByteBuffer copy = ByteBuffer.allocate(MAX_PAYLOAD);
+        int locality = takeRequest(copy);
+        byte[] command = new byte[copy.remaining()];
+        copy.get(command);
+        return new TpmRequest(locality, command);
+    }
+
+    /**
+     * {@link #takeRequest()} into a buffer the caller reuses (the data path keeps one per ring, so a command
+     * allocates nothing): the same single read of each field, the same checks, on the copy.
+     *
+     * @param into big-endian (TPM packets are), at least {@link #MAX_PAYLOAD} bytes; on return its position is
+     *     0 and its limit the command's length (after a refusal: whatever was copied, not to be used)
+     * @return the request's locality, 0..{@value TpmRequest#MAX_GUEST_LOCALITY}
+     * @throws GuestProtocolException as {@link #takeRequest()}
+     */
+    public int takeRequest(ByteBuffer into) {
+        if (into.order() != ByteOrder.BIG_ENDIAN || into.capacity() < MAX_PAYLOAD) {
+            throw new IllegalArgumentException("a request buffer must be big-endian with " + MAX_PAYLOAD + " bytes");
+        }
+        into.clear().limit(0);
         VarHandle.acquireFence(); // in case the caller observed SUBMIT through another path
         // Each field read once: the guest may rewrite the page while we look at it.
         int length = page.getInt(OFFSET_LENGTH);
@@ -112,10 +133,9 @@ public final class SharedPage {
             throw new GuestProtocolException("length " + length
                     + " is shorter than the " + MIN_COMMAND + "-byte TPM command header", GuestProtocolException.Refusal.COMMAND_SIZE);
         }
-        byte[] command = new byte[length];
-        page.get(dataOffset, command); // copy out before parsing anything
+        into.limit(length).put(0, page, dataOffset, length); // copy out before parsing anything
 
-        long paramSize = Integer.toUnsignedLong(ByteBuffer.wrap(command).getInt(OFFSET_PARAM_SIZE));
+        long paramSize = Integer.toUnsignedLong(into.getInt(OFFSET_PARAM_SIZE));
         if (paramSize != length) {
             throw new GuestProtocolException("TPM header paramSize " + paramSize
                     + " differs from the page length " + length, GuestProtocolException.Refusal.COMMAND_SIZE);
@@ -124,7 +144,7 @@ public final class SharedPage {
             throw new GuestProtocolException("locality " + locality + " refused: guests may use 0-"
                     + TpmRequest.MAX_GUEST_LOCALITY + " only", GuestProtocolException.Refusal.LOCALITY);
         }
-        return new TpmRequest(locality, command);
+        return locality;
     }
 
     /**
@@ -147,7 +167,27 @@ public final class SharedPage {
                     + MAX_PAYLOAD + " bytes of a single page; sending a TPM failure response instead");
         }
         page.put(HEADER_SIZE, out);
-        page.putInt(OFFSET_LENGTH, out.length);
+        publish(out.length);
+    }
+
+    /**
+     * {@link #writeResponse(byte[])} from a buffer (its position to limit, left unchanged): the data path's
+     * answers go from swtpm's reply buffer to the page in one copy.
+     */
+    public void writeResponse(ByteBuffer response) {
+        int length = response.remaining();
+        if (length > MAX_PAYLOAD) {
+            byte[] tooLong = new byte[length];
+            response.get(response.position(), tooLong);
+            writeResponse(tooLong);
+            return;
+        }
+        page.put(HEADER_SIZE, response, response.position(), length);
+        publish(length);
+    }
+
+    private void publish(int length) {
+        page.putInt(OFFSET_LENGTH, length);
         VarHandle.releaseFence(); // data and length before state, as the guest reads state first
         page.put(OFFSET_STATE, (byte) PageState.FINISH.value());
         VarHandle.fullFence();

@@ -36,6 +36,38 @@ class SharedPageTest {
         assertArrayEquals(response, guest.data(30));
     }
 
+    /** The data path's way: into one reused direct buffer, and the answer from a buffer, with the same checks. */
+    @Test
+    void roundTripThroughReusedBuffers() {
+        ByteBuffer into = ByteBuffer.allocateDirect(SharedPage.MAX_PAYLOAD);
+        for (int size : new int[] {SharedPage.MAX_PAYLOAD, 22, 10}) {
+            byte[] command = PageWriter.command(size);
+            guest.locality(2).submit(command);
+            assertEquals(2, page.takeRequest(into));
+            assertEquals(0, into.position());
+            assertEquals(size, into.limit());
+            byte[] copied = new byte[size];
+            into.get(0, copied);
+            assertArrayEquals(command, copied);
+        }
+        guest.length(4000); // the header's paramSize still says 10: refused on the copy
+        assertThrows(GuestProtocolException.class, () -> page.takeRequest(into));
+        assertThrows(IllegalArgumentException.class, () -> page.takeRequest(ByteBuffer.allocateDirect(100)));
+        assertThrows(IllegalArgumentException.class,
+                () -> page.takeRequest(ByteBuffer.allocateDirect(SharedPage.MAX_PAYLOAD).order(ByteOrder.LITTLE_ENDIAN)));
+
+        byte[] response = PageWriter.command(30);
+        ByteBuffer reply = ByteBuffer.allocateDirect(4096).put(new byte[5]).put(response).flip().position(5);
+        page.writeResponse(reply);
+        assertEquals(5, reply.position(), "the caller's buffer is left as it was");
+        assertEquals(PageState.FINISH, page.state());
+        assertEquals(30, guest.length());
+        assertArrayEquals(response, guest.data(30));
+        byte[] huge = PageWriter.command(SharedPage.MAX_PAYLOAD + 8);
+        page.writeResponse(ByteBuffer.wrap(huge));
+        assertArrayEquals(TpmResponses.tpm2Error(TpmResponses.TPM2_RC_FAILURE), guest.data(10));
+    }
+
     @Test
     void maximumSizeRequestFitsExactly() {
         byte[] command = PageWriter.command(SharedPage.MAX_PAYLOAD);
