@@ -3,7 +3,8 @@ package org.vtpmback.backend.instance;
 import org.vtpmback.backend.engine.TpmEngine;
 
 /**
- * A vTPM instance in use by one device. Confined to that device's executor.
+ * A vTPM instance in use by one device. Confined to that device's turn: its executor, or the data path's
+ * threads while they hold the turn ({@code SerialExecutor#tryEnter}).
  */
 public interface ActiveInstance {
     /** The vTPM's uuid. */
@@ -27,6 +28,14 @@ public interface ActiveInstance {
      *     its state); the caller must not acknowledge the command as done
      */
     void afterCommand();
+
+    /**
+     * Whether {@link #afterCommand()} has anything to do: swtpm rewrote its permanent state since the last
+     * save, or a failed save is pending. Cheap (one stat of swtpm's state file, nothing else), so the data
+     * path asks it on its shared threads and leaves the save itself to the device's executor; when false,
+     * {@link #afterCommand()} would do nothing.
+     */
+    boolean checkpointNeeded();
 
     /**
      * Whether a change is pending whose save failed (the guest was told its command failed): until

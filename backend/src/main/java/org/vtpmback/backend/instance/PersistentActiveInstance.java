@@ -109,6 +109,11 @@ final class PersistentActiveInstance implements ActiveInstance {
     }
 
     @Override
+    public boolean checkpointNeeded() {
+        return savePending || !Objects.equals(stamp(), permanentStamp);
+    }
+
+    @Override
     public boolean savePending() {
         return savePending;
     }
@@ -168,12 +173,19 @@ final class PersistentActiveInstance implements ActiveInstance {
         LOG.log(System.Logger.Level.DEBUG, "{0}: saved {1}", device, next);
     }
 
+    /**
+     * What tells that swtpm rewrote its permanent-state file (a write and a rename: a new inode), asked after
+     * every command: one stat, compared field by field (formatting the time as text cost more than the stat).
+     */
     private Object stamp() {
         try {
             BasicFileAttributes a = Files.readAttributes(permanentFile, BasicFileAttributes.class);
-            return a.lastModifiedTime().toString() + "/" + a.size() + "/" + a.fileKey();
+            return new Stamp(a.lastModifiedTime(), a.size(), a.fileKey());
         } catch (IOException e) {
             return null; // not written yet
         }
+    }
+
+    private record Stamp(java.nio.file.attribute.FileTime modified, long size, Object fileKey) {
     }
 }
