@@ -1,7 +1,10 @@
 package org.vtpmback.backend.device;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import org.vtpmback.backend.engine.EngineException;
+import org.vtpmback.backend.engine.Reply;
+import org.vtpmback.backend.engine.ReplyLoop;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.ring.GuestProtocolException;
@@ -14,11 +17,29 @@ import org.vtpmback.backend.xen.MappedGrant;
 
 /**
  * A connected device's data path: the mapped page, the bound port and the vTPM instance. Serves one
- * command at a time (tpmif allows one in flight). Confined to the device's serial executor, except
+ * command at a time (tpmif allows one in flight). Confined to the device's turn, except
  * {@link #abortForRemoval} and {@link #commandRunning}.
+ *
+ * <p>Two ways through. The usual one ({@link #serviceHere}) costs no thread hand-off: the event-channel
+ * reader, having entered the idle device's turn, copies the request into this ring's buffer, checks it and
+ * sends it to swtpm without waiting; the {@link ReplyLoop}'s thread gets the answer, writes it to the page,
+ * notifies the guest and ends the turn. Neither thread ever waits for a swtpm, so one guest's slow command
+ * delays no other guest. Whatever needs more than that (a checkpoint after a state change, an engine
+ * restart, a save still pending, a locality change, a removal) continues on the device's executor with the
+ * request already copied: the page is read once either way. The other way ({@link #service}) is the same
+ * on the executor, with the engine's blocking call: for events that found the device busy.
  */
 final class DataPath {
     private static final System.Logger LOG = System.getLogger(DataPath.class.getName());
+
+    /** How a turn the data path holds off the pool goes on ({@link SerialExecutor#tryEnter}). */
+    interface Turn {
+        /** The command is answered, or there was none: the device's next task may run. */
+        void end();
+
+        /** The rest runs on the device's executor, in the same turn, before anything queued. */
+        void continueOnPool(Runnable rest);
+    }
 
     private final String device;
     private final FrontendRing ring;
@@ -30,15 +51,28 @@ final class DataPath {
     private volatile long served;
     /** System.nanoTime() after the last command, or 0 before the first; for status output. */
     private volatile long lastCommandNanos;
-    private final EngineRestarts engineRestarts;
-    /** The engine a command is running in, or null; read by {@link #abortForRemoval} from another thread. */
-    private volatile TpmEngine running;
-    /** The toolstack is removing the device: refuse commands, never restart the engine. */
-    private volatile boolean removing;
+    private final SaveGate gate;
+    private final InFlight inFlight;
+    private final ReplyLoop replies;
+    private final Turn turn;
+    /** This ring's request, copied off the page: reused by every command, so none allocates. */
+    private final ByteBuffer request = ByteBuffer.allocateDirect(SharedPage.MAX_PAYLOAD);
+    /** Guards the port between a notification sent after the turn ended and {@link #releaseRing}. */
+    private final Object portLock = new Object();
+    /** Set by {@link #releaseRing} under {@link #portLock}. */
+    private boolean released;
+    /** Where a started command's answer goes; made once. */
+    private final Reply onReply = this::replied;
+    /** When the command in flight started, for the debug line; set only while debug logging is on. */
+    private long startedNanos;
 
-    DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance, Strikes engineRestarts) {
+    DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance, Strikes engineRestarts,
+             ReplyLoop replies, Turn turn) {
         this.device = device;
-        this.engineRestarts = new EngineRestarts(LOG, device, instance, engineRestarts);
+        this.replies = replies;
+        this.turn = turn;
+        this.gate = new SaveGate(LOG, device, instance, engineRestarts);
+        this.inFlight = new InFlight(LOG, device);
         this.ring = ring;
         this.grant = grant;
         this.page = new SharedPage(grant.page());
@@ -50,146 +84,220 @@ final class DataPath {
     }
 
     /**
-     * Looks at the page and acts on what the guest asked for. Called after every event and right
-     * after connecting: Linux submits its first command before the backend binds, and Xen drops a
-     * notification to an unbound port, so the page itself is the source of truth.
+     * Looks at the page and acts on what the guest asked for, on the device's executor. Called after
+     * events that found the device busy and right after connecting: Linux submits its first command
+     * before the backend binds, and Xen drops a notification to an unbound port, so the page itself is
+     * the source of truth.
      */
     void service() {
+        int locality = take();
+        if (locality >= 0) {
+            answer(() -> run(copyOfRequest(locality)));
+        }
+    }
+
+    /**
+     * {@link #service()} on the event-channel reader, which entered the device's idle turn: nothing is
+     * handed to another thread unless the command needs more than swtpm's answer (see the class comment).
+     * The turn ends here, in the reply, or on the executor; whatever fails, the guest gets an answer.
+     */
+    void serviceHere() {
+        boolean passedOn = false;
+        try {
+            int locality = take();
+            passedOn = locality >= 0 && startHere(locality);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, device + ": command failed; answering with a TPM failure", e);
+            respond(failureResponse());
+        } finally {
+            if (!passedOn) {
+                turn.end();
+            }
+        }
+    }
+
+    /**
+     * Reads the page once: for a well-formed request, copies it into {@link #request} and returns its
+     * locality; anything else (no request, a cancel, a refused request) is dealt with here, and -1 returned.
+     */
+    private int take() {
         PageState state;
         try {
             state = page.state();
         } catch (GuestProtocolException e) {
             // A state byte tpmif.h does not define: ignored like a spurious wake-up, the page left alone.
             LOG.log(System.Logger.Level.WARNING, "{0}: ignoring the shared page: {1}", device, e.getMessage());
-            return;
+            return -1;
         }
-        if (state == PageState.SUBMIT) {
-            byte[] response;
-            try {
-                response = run();
-            } catch (RuntimeException e) {
-                // Whatever went wrong, the guest gets an answer: silence would hang its driver until its own timeout.
-                LOG.log(System.Logger.Level.ERROR, device + ": command failed; answering with a TPM failure", e);
-                response = failureResponse();
-            }
-            respond(response);
-        } else if (state == PageState.CANCEL) {
-            // Nothing runs between two service() calls, so a cancel always finds us idle.
+        if (state == PageState.CANCEL) {
+            // Nothing runs between two looks at the page, so a cancel always finds us idle.
             LOG.log(System.Logger.Level.DEBUG, "{0}: guest cancelled; acknowledged with IDLE", device);
             page.acknowledgeCancel();
             port.notifyRemote();
+            return -1;
         }
-        // IDLE, FINISH and unknown values: a spurious wake-up, nothing to do.
-    }
-
-    private byte[] run() {
-        TpmRequest request;
+        if (state != PageState.SUBMIT) {
+            return -1; // IDLE, FINISH: a spurious wake-up, nothing to do
+        }
         try {
-            request = page.takeRequest();
+            return page.takeRequest(request);
         } catch (GuestProtocolException e) {
             // The one check of what the guest put on the page: what gets past it, the engine trusts.
             LOG.log(System.Logger.Level.WARNING, "{0}: refused request: {1}", device, e.getMessage());
-            return TpmResponses.refusal(e.refusal(), isTpm2());
+            respond(TpmResponses.refusal(e.refusal(), isTpm2()));
+            return -1;
         }
-        if (instance.savePending() && !saveAgain()) {
-            return failureResponse();
+    }
+
+    /**
+     * Sends the request to swtpm without waiting when nothing else is needed first; else the command
+     * continues on the executor. Returns true: the turn went on, to the reply or to the executor.
+     */
+    private boolean startHere(int locality) {
+        TpmEngine engine = instance.engine();
+        if (instance.savePending() || inFlight.removing() || !engine.isAlive() || !inFlight.enter(engine)) {
+            continueOnPool(locality); // the gate's cases, and a removal: on the executor
+            return true;
         }
-        if (!instance.engine().isAlive()) {
-            // swtpm died while idle: this command learns that the TPM failed (its volatile state is
-            // gone), the next one runs on the restarted engine. While backing off, nothing restarts
-            // and every command is answered at once, never queued.
-            engineRestarts.restart();
+        boolean started = false;
+        try {
+            if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+                startedNanos = System.nanoTime();
+            }
+            started = engine.start(replies, locality, request, onReply);
+        } finally {
+            if (!started) {
+                inFlight.leave();
+            }
+        }
+        if (!started) {
+            continueOnPool(locality); // a locality change, a dead engine: the executor's way deals with it
+        }
+        return true;
+    }
+
+    private void continueOnPool(int locality) {
+        TpmRequest taken = copyOfRequest(locality);
+        turn.continueOnPool(() -> answer(() -> run(taken)));
+    }
+
+    /**
+     * On the reply loop's thread: swtpm answered (or failed: null). The usual answer goes straight to the
+     * page; a state change to save, or a lost engine, continue on the executor before the guest hears.
+     */
+    private void replied(ByteBuffer received) {
+        TpmEngine engine = inFlight.engine();
+        inFlight.leave();
+        long executed = System.nanoTime();
+        served++; // one writer at a time: whoever holds the device's turn
+        lastCommandNanos = executed;
+        boolean passedOn = false;
+        boolean ended = false;
+        try {
+            if (received == null || !engine.isAlive()) {
+                turn.continueOnPool(() -> answer(() -> {
+                    gate.lost(inFlight.removing());
+                    return failureResponse();
+                }));
+                passedOn = true;
+            } else if (instance.checkpointNeeded()) {
+                byte[] response = new byte[received.remaining()];
+                received.get(received.position(), response);
+                turn.continueOnPool(() -> answer(() ->
+                        gate.acknowledge(engine, inFlight.removing()) ? logged(response, executed) : failureResponse()));
+                passedOn = true;
+            } else {
+                logDebug(request, received.getInt(received.position() + 6), received.remaining(), startedNanos, executed);
+                page.writeResponse(received);
+                // The turn ends before the guest hears: its next command, often sent at once, then finds the
+                // device idle instead of queueing on the pool behind the end of this one.
+                ended = true;
+                turn.end();
+                notifyGuest();
+            }
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, device + ": answering a command failed; answering with a TPM failure", e);
+            if (!ended) {
+                respond(failureResponse());
+            }
+        } finally {
+            if (!passedOn && !ended) {
+                turn.end();
+            }
+        }
+    }
+
+    /**
+     * Notifies the guest after the turn ended, when the device's executor may already be releasing the
+     * ring: under {@link #portLock}, and not once the port is closed (a port number reused by another
+     * binding must not get this guest's notification).
+     */
+    private void notifyGuest() {
+        synchronized (portLock) {
+            if (!released) {
+                port.notifyRemote();
+            }
+        }
+    }
+
+    /** Runs a command's rest and answers what it returns, or a failure if it throws: silence would hang the guest's driver. */
+    private void answer(java.util.function.Supplier<byte[]> command) {
+        byte[] response;
+        try {
+            response = command.get();
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.ERROR, device + ": command failed; answering with a TPM failure", e);
+            response = failureResponse();
+        }
+        respond(response);
+    }
+
+    private byte[] logged(byte[] response, long executed) {
+        logDebug(request, word(response, 6), response.length, startedNanos, executed);
+        return response;
+    }
+
+    private TpmRequest copyOfRequest(int locality) {
+        byte[] command = new byte[request.remaining()];
+        request.get(request.position(), command);
+        return new TpmRequest(locality, command);
+    }
+
+    /** A command on the executor: the engine's blocking call, with the gate's checks before and after. */
+    private byte[] run(TpmRequest request) {
+        if (!gate.admit()) {
             return failureResponse();
         }
         TpmEngine engine = instance.engine();
         long start = System.nanoTime();
         byte[] response;
-        running = engine;
+        if (!inFlight.enter(engine)) {
+            return failureResponse();
+        }
         try {
-            if (removing) {
-                return failureResponse(); // checked after publishing running: abortForRemoval sees one or the other
-            }
             response = engine.execute(request.locality(), request.command());
         } catch (EngineException e) {
             LOG.log(System.Logger.Level.WARNING, "{0}: command refused by the engine: {1}", device, e.getMessage());
             return failureResponse();
         } finally {
-            synchronized (this) {
-                running = null;
-                notifyAll();
-            }
+            inFlight.leave();
         }
         long executed = System.nanoTime();
-        served++; // single writer: the device's executor
+        served++; // one writer at a time: whoever holds the device's turn
         lastCommandNanos = executed;
-        if (!engine.isAlive()) {
-            // Its answer may be real (swtpm exited right after answering) but its change was never
-            // saved, and the restart below loads the last saved state: never acknowledge it.
-            if (!removing) {
-                engineRestarts.restart();
-            }
-            return failureResponse();
-        } else if (!persist()) {
+        if (!gate.acknowledge(engine, inFlight.removing())) {
             return failureResponse();
         }
-        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
-            LOG.log(System.Logger.Level.DEBUG, String.format("%s: command %d ordinal 0x%08x (%d bytes, locality %d) -> rc 0x%x"
-                    + " (%d bytes) in %.1f ms + %.1f ms persisting", device, served, word(request.command(), 6),
-                    request.command().length, request.locality(), word(response, 6), response.length,
-                    (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
-        }
+        logDebug(ByteBuffer.wrap(request.command()), word(response, 6), response.length, start, executed);
         return response;
     }
 
-    /**
-     * Persists NV and key changes before the guest sees the answer. When the save fails (disk full,
-     * I/O error, swtpm lost while handing over its state) the guest is told the command failed, and
-     * the change stays pending: {@link #saveAgain()} retries it before any later command runs.
-     */
-    private boolean persist() {
-        try {
-            instance.afterCommand();
-            return true;
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.ERROR, "{0}: saving the vTPM state failed: {1}; answering with a TPM failure"
-                    + " and refusing commands until the state is saved", device, message(e));
-            engineLost();
-            return false;
+    private void logDebug(ByteBuffer command, int rc, int responseLength, long start, long executed) {
+        if (LOG.isLoggable(System.Logger.Level.DEBUG)) {
+            LOG.log(System.Logger.Level.DEBUG, String.format("%s: command %d ordinal 0x%08x (%d bytes) -> rc 0x%x"
+                    + " (%d bytes) in %.1f ms + %.1f ms persisting", device, served, command.getInt(command.position() + 6),
+                    command.remaining(), rc, responseLength, (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
         }
-    }
-
-    /** Retries the pending save; while it fails every command is refused, so nothing unsaved is ever acknowledged. */
-    private boolean saveAgain() {
-        if (engineLost()) {
-            // The pending change died with swtpm (the guest was told it failed); the engine now runs on
-            // the last saved state, which is durable by definition.
-            LOG.log(System.Logger.Level.WARNING, "{0}: swtpm died with an unsaved change (answered as failed);"
-                    + " serving from the last saved state", device);
-            return instance.engine().isAlive();
-        }
-        try {
-            instance.afterCommand();
-            LOG.log(System.Logger.Level.INFO, "{0}: the vTPM state is saved again; serving commands", device);
-            return true;
-        } catch (RuntimeException e) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: the vTPM state still cannot be saved: {1}; command refused",
-                    device, message(e));
-            engineLost();
-            return false;
-        }
-    }
-
-    /**
-     * After a failed save: if swtpm died meanwhile, its unsaved change died with it (and the guest was
-     * told the command failed), so the engine restarts from the last durable state (which clears the
-     * instance's pending save).
-     */
-    private boolean engineLost() {
-        if (instance.engine().isAlive()) {
-            return false;
-        }
-        engineRestarts.restart();
-        return true;
     }
 
     /**
@@ -197,50 +305,21 @@ final class DataPath {
      * while it serves. The device reads it after each {@link #service()}.
      */
     String failure() {
-        return engineRestarts.failure();
+        return gate.failure();
     }
 
     /** True while a command is inside the engine. Any thread. */
     boolean commandRunning() {
-        return running != null;
+        return inFlight.commandRunning();
     }
 
-    /**
-     * From any thread, when the toolstack is removing the device: new commands are refused, the one
-     * in the engine gets {@code grace} to finish, then its swtpm is killed so that it ends now (its
-     * guest gets a failure response; the engine is closed later, on the device's executor) instead
-     * of holding the removal behind a hung swtpm: libxl waits only 10 s for Closed. The engine is not
-     * restarted; the removal saves what is left.
-     */
+    /** From any thread: see {@link InFlight#abortForRemoval}. */
     void abortForRemoval(Duration grace) {
-        removing = true;
-        TpmEngine stuck;
-        synchronized (this) {
-            long deadline = System.nanoTime() + grace.toNanos();
-            long left;
-            while (running != null && (left = deadline - System.nanoTime()) > 0) {
-                try {
-                    wait(Math.max(1, left / 1_000_000));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    break;
-                }
-            }
-            stuck = running;
-        }
-        if (stuck != null) {
-            LOG.log(System.Logger.Level.WARNING, "{0}: the device is being removed while a command has run for over {1} s;"
-                    + " killing its swtpm so that the removal does not wait for it", device, grace.toSeconds());
-            stuck.abort();
-        }
+        inFlight.abortForRemoval(grace);
     }
 
     private byte[] failureResponse() {
         return TpmResponses.failure(isTpm2());
-    }
-
-    private static String message(RuntimeException e) {
-        return e.getMessage() == null ? e.toString() : e.getMessage();
     }
 
     private static int word(byte[] packet, int offset) {
@@ -280,8 +359,11 @@ final class DataPath {
      */
     ActiveInstance releaseRing() {
         try {
-            if (port != null) {
-                port.close();
+            synchronized (portLock) {
+                released = true;
+                if (port != null) {
+                    port.close();
+                }
             }
         } finally {
             grant.close();

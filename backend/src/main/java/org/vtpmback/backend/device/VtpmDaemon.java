@@ -34,6 +34,8 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     private final XsPath base;
     private final ExecutorService pool;
     private final SerialExecutor control;
+    /** Answers the TPM commands the devices start (their data paths' second thread, shared by all). */
+    private final org.vtpmback.backend.engine.ReplyLoop replies = org.vtpmback.backend.engine.ReplyLoop.start();
     private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
     /** Watch events for paths of no known device coalesce into one queued scan. */
     private final CoalescedTask scan;
@@ -96,10 +98,13 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         this.devicesChanged = listener;
     }
 
-    /** The reader threads without which nothing is served: the xenstore watch reader and the event-channel reader. */
+    /**
+     * The threads without which nothing is served: the xenstore watch reader, the event-channel reader and
+     * the loop that answers started TPM commands.
+     */
     @Override
     public List<Heartbeat> readers() {
-        return List.of(store.watchReader(), resources.eventChannels().reader());
+        return List.of(store.watchReader(), resources.eventChannels().reader(), replies.heartbeat());
     }
 
     /** Completes once a task queued now on the daemon's own executor (on the worker pool) has run. */
@@ -133,7 +138,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     }
 
     private void addDevice(DeviceId id) {
-        VtpmDevice device = new VtpmDevice(id, store, backendDomid, resources, pool, () -> {
+        VtpmDevice device = new VtpmDevice(id, store, backendDomid, resources, pool, replies, () -> {
             devices.remove(id);
             firstSteps.remove(id);
             devicesChanged.run();
@@ -186,6 +191,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     public void close() {
         resources.instances().stopBackgroundWork();
         if (watch == null) {
+            replies.close(); // never started, or closed already
             return;
         }
         closing = true;
@@ -202,6 +208,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         }
         devices.clear();
         firstSteps.clear();
+        replies.close(); // after the devices: each detached (its turn, so no command in flight) or timed out above
         pool.shutdown();
         try {
             // The caller closes the xenstore connection next: let a scan that is running finish first.

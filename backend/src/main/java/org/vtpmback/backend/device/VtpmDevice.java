@@ -58,8 +58,28 @@ public final class VtpmDevice {
     /** The device was failed for good: only its removal by the toolstack is handled from now on. */
     private boolean failed;
 
-    VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool, Runnable onRemoved) {
+    /** Where started TPM commands are answered (shared by all devices). */
+    private final org.vtpmback.backend.engine.ReplyLoop replies;
+    /** How the data path ends or continues a turn it holds off the pool. */
+    private final DataPath.Turn turn = new DataPath.Turn() {
+        @Override
+        public void end() {
+            executor.exit();
+        }
+
+        @Override
+        public void continueOnPool(Runnable rest) {
+            executor.continueOnPool(() -> {
+                rest.run();
+                failIfGivenUp(dataPath);
+            });
+        }
+    };
+
+    VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool,
+               org.vtpmback.backend.engine.ReplyLoop replies, Runnable onRemoved) {
         this.id = id;
+        this.replies = replies;
         this.nodes = new DeviceNodes(store, backendDomid, id);
         this.resources = resources;
         this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
@@ -205,10 +225,9 @@ public final class VtpmDevice {
             grant.close();
             throw e;
         }
-        DataPath path = new DataPath(id.toString(), ring, grant, instance, engineRestarts);
+        DataPath path = new DataPath(id.toString(), ring, grant, instance, engineRestarts, replies, turn);
         try {
-            BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(),
-                    p -> service.request());
+            BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(), p -> onEvent());
             path.attachPort(port);
         } catch (RuntimeException e) {
             parked.park(path.releaseRing());
@@ -231,13 +250,35 @@ public final class VtpmDevice {
         serviceRing(); // the frontend may have submitted before we were bound
     }
 
+    /**
+     * On the event-channel reader, for every notification: an idle device's command is served from this
+     * thread without a hand-off ({@link DataPath#serviceHere}); a busy one gets one coalesced look at the
+     * page queued on its executor, as every event did before.
+     */
+    private void onEvent() {
+        if (!executor.tryEnter()) {
+            service.request();
+            return;
+        }
+        DataPath path = dataPath; // null between releaseRing and the port's unbinding: nothing to serve
+        if (path == null) {
+            executor.exit();
+        } else {
+            path.serviceHere();
+        }
+    }
+
     private void serviceRing() {
         DataPath path = dataPath;
         if (path != null) {
             path.service();
-            if (path.failure() != null) {
-                failDevice(path.failure());
-            }
+            failIfGivenUp(path);
+        }
+    }
+
+    private void failIfGivenUp(DataPath path) {
+        if (path != null && path.failure() != null) {
+            failDevice(path.failure());
         }
     }
 

@@ -7,6 +7,7 @@ import static org.mockito.ArgumentMatchers.anyInt;
 import static org.mockito.Mockito.doAnswer;
 import static org.mockito.Mockito.mock;
 
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
@@ -20,6 +21,7 @@ import org.apache.commons.io.file.PathUtils;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.mockito.AdditionalAnswers;
+import org.vtpmback.backend.engine.Reply;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmCommands;
 import org.vtpmback.backend.state.InstanceStore;
@@ -56,10 +58,16 @@ class AlwaysAnAnswerTest {
             TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
             doAnswer(call -> {
                 if (watching.get()) {
-                    reached.add(String.format("0x%x", ordinal(call.getArgument(1))));
+                    reached.add(String.format("0x%x", ordinal((byte[]) call.getArgument(1))));
                 }
                 return engine.execute(call.getArgument(0), call.getArgument(1));
             }).when(seam).execute(anyInt(), any());
+            doAnswer(call -> { // the data path's other way to swtpm: started, answered on the reply loop
+                if (watching.get()) {
+                    reached.add(String.format("0x%x", ordinal((ByteBuffer) call.getArgument(2))));
+                }
+                return engine.start(call.getArgument(0), call.getArgument(1), call.getArgument(2), call.getArgument(3));
+            }).when(seam).start(any(), anyInt(), any(), any());
             return seam;
         }).startDaemon();
         Guest guest = host.boot(uuid);
@@ -135,11 +143,22 @@ class AlwaysAnAnswerTest {
             TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
             doAnswer(call -> {
                 byte[] response = engine.execute(call.getArgument(0), call.getArgument(1));
-                if (ordinal(call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE && strike.compareAndSet(true, false)) {
+                if (ordinal((byte[]) call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE && strike.compareAndSet(true, false)) {
                     kill(host, uuid); // answered, not yet saved
                 }
                 return response;
             }).when(seam).execute(anyInt(), any());
+            doAnswer(call -> { // the same on the started path: swtpm dies between its answer and the data path's look at it
+                ByteBuffer command = call.getArgument(2);
+                Reply reply = call.getArgument(3);
+                boolean define = ordinal(command) == TPM_CC_NV_DEFINE_SPACE;
+                return engine.start(call.getArgument(0), call.getArgument(1), command, answer -> {
+                    if (define && answer != null && strike.compareAndSet(true, false)) {
+                        kill(host, uuid);
+                    }
+                    reply.received(answer);
+                });
+            }).when(seam).start(any(), anyInt(), any(), any());
             return seam;
         }).startDaemon();
         Guest guest = host.boot(uuid);
@@ -166,9 +185,13 @@ class AlwaysAnAnswerTest {
             AtomicBoolean defined = new AtomicBoolean();
             doAnswer(call -> {
                 byte[] response = engine.execute(call.getArgument(0), call.getArgument(1));
-                defined.set(ordinal(call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE);
+                defined.set(ordinal((byte[]) call.getArgument(1)) == TPM_CC_NV_DEFINE_SPACE);
                 return response;
             }).when(seam).execute(anyInt(), any());
+            doAnswer(call -> {
+                defined.set(ordinal((ByteBuffer) call.getArgument(2)) == TPM_CC_NV_DEFINE_SPACE);
+                return engine.start(call.getArgument(0), call.getArgument(1), call.getArgument(2), call.getArgument(3));
+            }).when(seam).start(any(), anyInt(), any(), any());
             doAnswer(call -> {
                 boolean alive = engine.isAlive();
                 if (alive && defined.get() && strike.compareAndSet(true, false)) {
@@ -188,7 +211,11 @@ class AlwaysAnAnswerTest {
     }
 
     private static int ordinal(byte[] command) {
-        return java.nio.ByteBuffer.wrap(command, 6, 4).getInt();
+        return ByteBuffer.wrap(command, 6, 4).getInt();
+    }
+
+    private static int ordinal(ByteBuffer command) {
+        return command.getInt(command.position() + 6);
     }
 
     private static void kill(SimulatedVtpmHost host, String uuid) {
