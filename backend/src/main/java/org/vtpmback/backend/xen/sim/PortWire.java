@@ -135,6 +135,26 @@ final class PortWire {
     }
 
     /**
+     * {@link #drain(SocketChannel)} into the caller's reusable buffer, stopping at the first short read (a
+     * stream socket's read returns less than asked only when its queue is empty): usually one read(2).
+     * Returns the bytes read, 0 if none, -1 at end-of-stream.
+     */
+    static int drain(SocketChannel channel, ByteBuffer scratch) throws IOException {
+        int total = 0;
+        while (true) {
+            scratch.clear();
+            int n = channel.read(scratch);
+            if (n < 0) {
+                return total > 0 ? total : -1; // the end shows again on the next read
+            }
+            total += n;
+            if (n < scratch.capacity()) {
+                return total;
+            }
+        }
+    }
+
+    /**
      * Shuts the connection down before closing it: a channel registered with a selector may defer
      * the real close until the selector's next round, but the peer must see end-of-stream (unbind)
      * at once.

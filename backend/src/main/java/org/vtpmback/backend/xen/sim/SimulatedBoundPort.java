@@ -61,10 +61,10 @@ final class SimulatedBoundPort implements BoundPort {
      * bit does). The key's interest is cleared while the handler runs and restored afterwards: the
      * simulation's version of Xen masking the port on delivery and xenevtchn_unmask re-arming it.
      */
-    void onReadable(SelectionKey key) {
+    void onReadable(SelectionKey key, java.nio.ByteBuffer scratch) {
         int received;
         try {
-            received = PortWire.drain(channel);
+            received = PortWire.drain(channel, scratch);
         } catch (IOException e) {
             received = -1;
         }

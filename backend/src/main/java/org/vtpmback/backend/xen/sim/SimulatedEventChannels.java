@@ -48,6 +48,8 @@ public final class SimulatedEventChannels implements EventChannels {
     private final Set<SimulatedBoundPort> ports = ConcurrentHashMap.newKeySet();
     private final AtomicInteger nextLocalPort = new AtomicInteger(1); // Xen never hands out port 0
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** The reader's buffer for draining notifications (their bytes carry nothing), reused for every event. */
+    private final java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocateDirect(64);
 
     /**
      * @param directory the simulation folder shared with the frontends
@@ -128,7 +130,7 @@ public final class SimulatedEventChannels implements EventChannels {
                     SelectionKey key = it.next();
                     it.remove();
                     injectFaultIfAsked();
-                    ((SimulatedBoundPort) key.attachment()).onReadable(key);
+                    ((SimulatedBoundPort) key.attachment()).onReadable(key, scratch);
                 }
             }
         } catch (IOException | RuntimeException e) {
