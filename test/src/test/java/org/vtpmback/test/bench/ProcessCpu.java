@@ -17,6 +17,29 @@ final class ProcessCpu {
     private ProcessCpu() {
     }
 
+    /**
+     * The CPU time of several processes together; a process gone meanwhile counts 0 (its time is lost with
+     * it, so deltas over a run only make sense for processes that outlive the run).
+     */
+    static long nanos(java.util.Collection<Long> pids) {
+        long sum = 0;
+        for (long pid : pids) {
+            try {
+                sum += nanos(pid);
+            } catch (IllegalStateException gone) {
+                // exited: nothing more to count
+            }
+        }
+        return sum;
+    }
+
+    /** The daemon's swtpm processes (its descendants whose command is swtpm), as they are now. */
+    static java.util.List<Long> swtpmDescendants(long daemonPid) {
+        return ProcessHandle.of(daemonPid).stream().flatMap(ProcessHandle::descendants)
+                .filter(p -> p.info().command().map(c -> c.endsWith("swtpm")).orElse(false))
+                .map(ProcessHandle::pid).toList();
+    }
+
     static long nanos(long pid) {
         String stat;
         try {

@@ -52,6 +52,11 @@ final class RawSwtpm implements AutoCloseable {
         return command -> engine.execute(0, command);
     }
 
+    /** The processes of the first {@code count} engines, whose CPU time the benchmark reads. */
+    List<Long> pids(int count) {
+        return engines.subList(0, count).stream().map(e -> e.processId().orElseThrow()).toList();
+    }
+
     List<TpmClient> clients(int count) {
         List<TpmClient> clients = new ArrayList<>();
         for (int i = 0; i < count; i++) {

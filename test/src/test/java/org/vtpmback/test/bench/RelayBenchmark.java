@@ -36,6 +36,8 @@ public final class RelayBenchmark {
     private final BenchReport report = new BenchReport(System.out);
     /** The daemon's CPU time per relayed command of the case measured last; -1 without the daemon's pid. */
     private double lastCpuMicrosPerCommand = -1;
+    /** swtpm's own CPU time per command of the case measured last, by side (relay: the daemon's swtpm processes). */
+    private final Map<String, Double> lastSwtpmMicrosPerCommand = new java.util.TreeMap<>();
 
     private RelayBenchmark(BenchOptions options) {
         this.options = options;
@@ -75,7 +77,7 @@ public final class RelayBenchmark {
              RelayGuests relay = RelayGuests.boot(options.xenstoredSocket(), options.simDir(), options.work().resolve("guests"), guests)) {
             prime(raw, relay);
             for (int n : options.guests()) {
-                cases.add(measure("mix-x" + n, Workload.MIX, raw.clients(n), relay.clients(n), options.warmup(),
+                cases.add(measure("mix-x" + n, Workload.MIX, raw.clients(n), raw.pids(n), relay.clients(n), options.warmup(),
                         options.commands()));
             }
             defineNvIndex(rawDiskSwtpm, raw, relay, guests);
@@ -91,7 +93,7 @@ public final class RelayBenchmark {
         }
         report.measured(1, "floor", floor);
         report.summary(cases, floor);
-        report.goals(cases);
+        report.goals(cases, floor);
         System.out.printf("%n   load at the end: %s%n", loadAverage());
     }
 
@@ -140,20 +142,22 @@ public final class RelayBenchmark {
         }
         long before = generations(uuids);
         Map<String, List<RunResult>> runs = measureSides(name, Workload.NV_WRITE, Map.of("raw-disk", rawDisk.clients(clients),
-                "raw-tmpfs", raw.clients(clients)), relay.clients(clients), options.nvWarmup(), options.nvCommands());
+                "raw-tmpfs", raw.clients(clients)), Map.of("raw-disk", rawDisk.pids(clients), "raw-tmpfs", raw.pids(clients)),
+                relay.clients(clients), options.nvWarmup(), options.nvCommands());
         long sent = (long) options.rounds() * clients * (options.nvWarmup() + options.nvCommands());
         String checkpoints = "checkpoints=" + (generations(uuids) - before) + "/" + sent;
         report.note(checkpoints + ": sealed checkpoints of the vTPMs' state for the NV_Writes the relay answered");
-        String note = checkpoints + " " + cpuNote();
+        String note = checkpoints + " " + cpuNote("raw-disk");
         return List.of(new CaseResult(name, runs.get("raw-disk"), runs.get("relay"), "baseline=raw-on-disk " + note),
                 new CaseResult(name + "/tmpfs", runs.get("raw-tmpfs"), runs.get("relay"), "baseline=raw-on-tmpfs"));
     }
 
     /** Measures one case {@code options.rounds()} times, raw first in odd rounds and the relay first in even ones. */
-    private CaseResult measure(String name, Workload workload, List<TpmClient> raw, List<TpmClient> relay, int warmup,
-                               int commands) throws Exception {
-        Map<String, List<RunResult>> runs = measureSides(name, workload, Map.of("raw", raw), relay, warmup, commands);
-        return new CaseResult(name, runs.get("raw"), runs.get("relay"), cpuNote());
+    private CaseResult measure(String name, Workload workload, List<TpmClient> raw, List<Long> rawPids, List<TpmClient> relay,
+                               int warmup, int commands) throws Exception {
+        Map<String, List<RunResult>> runs = measureSides(name, workload, Map.of("raw", raw), Map.of("raw", rawPids), relay, warmup,
+                commands);
+        return new CaseResult(name, runs.get("raw"), runs.get("relay"), cpuNote("raw"));
     }
 
     /**
@@ -161,37 +165,54 @@ public final class RelayBenchmark {
      * per relayed command is kept for {@link #cpuNote}.
      */
     private Map<String, List<RunResult>> measureSides(String name, Workload workload, Map<String, List<TpmClient>> baselines,
-                                                      List<TpmClient> relay, int warmup, int commands) throws Exception {
+                                                      Map<String, List<Long>> baselinePids, List<TpmClient> relay, int warmup,
+                                                      int commands) throws Exception {
         report.caseStarts(name, workload.description(), relay.size());
         List<String> order = new ArrayList<>(new java.util.TreeMap<>(baselines).keySet());
         order.add("relay");
         Map<String, List<RunResult>> runs = new java.util.LinkedHashMap<>();
         order.forEach(side -> runs.put(side, new ArrayList<>()));
         long daemonCpu = 0;
+        Map<String, Long> swtpmCpu = new java.util.HashMap<>();
+        List<Long> relayPids = options.daemonPid() == 0 ? List.of() : ProcessCpu.swtpmDescendants(options.daemonPid());
         for (int round = 1; round <= options.rounds(); round++) {
             for (int k = 0; k < order.size(); k++) {
                 String side = order.get(Math.floorMod(k + (round % 2 == 1 ? 0 : -1), order.size())); // the relay first in even rounds
+                List<Long> pids = side.equals("relay") ? relayPids : baselinePids.get(side);
                 long cpuBefore = daemonCpuNanos();
+                long swtpmBefore = ProcessCpu.nanos(pids);
                 RunResult r = ClientRun.run(name + "-" + side, side.equals("relay") ? relay : baselines.get(side), workload, warmup,
                         commands);
+                swtpmCpu.merge(side, ProcessCpu.nanos(pids) - swtpmBefore, Long::sum);
                 runs.get(side).add(r);
                 report.measured(round, side, r);
                 daemonCpu += side.equals("relay") ? daemonCpuNanos() - cpuBefore : 0;
             }
         }
         // Over whole runs (warm-up and every client's last commands too): the daemon is busy for all of them.
-        long relayed = (long) options.rounds() * relay.size() * (warmup + commands);
-        lastCpuMicrosPerCommand = options.daemonPid() == 0 ? -1 : daemonCpu / 1e3 / relayed;
+        long perSide = (long) options.rounds() * relay.size() * (warmup + commands);
+        lastCpuMicrosPerCommand = options.daemonPid() == 0 ? -1 : daemonCpu / 1e3 / perSide;
+        lastSwtpmMicrosPerCommand.clear();
+        swtpmCpu.forEach((side, nanos) -> lastSwtpmMicrosPerCommand.put(side, nanos / 1e3 / perSide));
         if (lastCpuMicrosPerCommand >= 0) {
             report.note(String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f: CPU time of the daemon process (all threads)"
-                    + " per relayed command", lastCpuMicrosPerCommand));
+                    + " per relayed command; swtpm's own per command: %s", lastCpuMicrosPerCommand, lastSwtpmMicrosPerCommand));
         }
         return runs;
     }
 
-    /** The daemon's CPU per relayed command of the case just measured, for its RATIO line. */
-    private String cpuNote() {
-        return lastCpuMicrosPerCommand < 0 ? "" : String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f", lastCpuMicrosPerCommand);
+    /**
+     * The daemon's CPU per relayed command of the case just measured, and swtpm's own CPU per command on the
+     * relay's side and on {@code baseline}'s, for its RATIO line (CPU time from /proc: 10 ms ticks, so only
+     * meaningful over runs of seconds).
+     */
+    private String cpuNote(String baseline) {
+        if (lastCpuMicrosPerCommand < 0) {
+            return "";
+        }
+        return String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f swtpm_cpu_us_per_cmd=%.1f raw_swtpm_cpu_us_per_cmd=%.1f",
+                lastCpuMicrosPerCommand, lastSwtpmMicrosPerCommand.getOrDefault("relay", -1.0),
+                lastSwtpmMicrosPerCommand.getOrDefault(baseline, -1.0));
     }
 
     private long daemonCpuNanos() {
