@@ -35,6 +35,7 @@ public final class SimulatedEventChannels implements EventChannels {
     private static final long JOIN_MILLIS = 5_000;
     /** How often an idle reader turns (and beats), like XenEventChannels' poll interval. */
     private static final long BEAT_MILLIS = 200;
+    private static final long FAULT_CHECK_MILLIS = 100;
     private static final System.Logger LOG = System.getLogger(SimulatedEventChannels.class.getName());
 
     private final SimulationDirectory directory;
@@ -48,6 +49,8 @@ public final class SimulatedEventChannels implements EventChannels {
     private final Set<SimulatedBoundPort> ports = ConcurrentHashMap.newKeySet();
     private final AtomicInteger nextLocalPort = new AtomicInteger(1); // Xen never hands out port 0
     private final AtomicBoolean closed = new AtomicBoolean();
+    /** When the reader next looks for the test-only fault file (System.nanoTime()). */
+    private long nextFaultCheck = System.nanoTime();
     /** The reader's buffer for draining notifications (their bytes carry nothing), reused for every event. */
     private final java.nio.ByteBuffer scratch = java.nio.ByteBuffer.allocateDirect(64);
 
@@ -125,11 +128,11 @@ public final class SimulatedEventChannels implements EventChannels {
                 heartbeat.beat();
                 selector.select(BEAT_MILLIS); // an idle reader turns too, so that its heartbeat shows it alive
                 registerPending();
+                injectFaultIfAsked();
                 Iterator<SelectionKey> it = selector.selectedKeys().iterator();
                 while (it.hasNext()) {
                     SelectionKey key = it.next();
                     it.remove();
-                    injectFaultIfAsked();
                     ((SimulatedBoundPort) key.attachment()).onReadable(key, scratch);
                 }
             }
@@ -148,10 +151,16 @@ public final class SimulatedEventChannels implements EventChannels {
 
     /**
      * Test-only fault seam, simulation only: if {@link SimulationDirectory#readerFault()} exists, it is
-     * removed and this reader fails with an {@link OutOfMemoryError} before delivering the event, as a
-     * real allocation failure there would.
+     * removed and this reader fails with an {@link OutOfMemoryError} before delivering the turn's events, as
+     * a real allocation failure there would. Looked for at most every {@value #FAULT_CHECK_MILLIS} ms, idle
+     * turns included: once per event it cost the data path a stat per command.
      */
     private void injectFaultIfAsked() throws IOException {
+        long now = System.nanoTime();
+        if (now - nextFaultCheck < 0) {
+            return;
+        }
+        nextFaultCheck = now + FAULT_CHECK_MILLIS * 1_000_000;
         if (Files.deleteIfExists(directory.readerFault())) {
             throw new OutOfMemoryError("injected through " + directory.readerFault() + " (simulated host only)");
         }
