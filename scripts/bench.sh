@@ -16,10 +16,16 @@
 #   org.vtpmback.test.bench.FirstStartBenchmark on the private xenstored: the wait for a new uuid's first start
 #   (frontend Initialised -> backend Connected) next to an existing vTPM's reboot, TPM 2.0 and 1.2, with a
 #   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
+# bench.sh --datapath [--no-build] [--commands N] [--prime N] [--strace|--perf] instead runs
+#   org.vtpmback.test.bench.DataPathProfile against the daemon: one guest, the command mix; per daemon thread the CPU
+#   time and context switches per relayed command, swtpm's own CPU per command, and with --strace the daemon's system
+#   calls counted over the same window, or with --perf a perf record of it (kept in the work folder; the daemon writes
+#   its JIT symbols to /tmp/perf-<pid>.map at exit) (docs/benchmarks.md, "Data path: where the microseconds go").
 # Env: XEN_ROOT=<dir> the Xen user space (default build/xen-root, fetched if missing);
 #      BENCH_WORK=<dir> work folder (default a new /tmp/vtpmback-bench.XXXXXX; kept when given);
 #      BENCH_DIST=<dir> the distribution whose daemon is measured (default packaging/target/vtpmback-*; another
 #        checkout's, to compare versions in runs made the same way);
+#      SIM_NO_JAIL=1 swtpm unjailed (scripts/sim-host.sh: on a machine where other daemons start meanwhile);
 #      SKIP_APT=1 never runs apt-get (scripts/install-deps.sh only reports what is missing).
 set -euo pipefail
 repo=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -28,12 +34,18 @@ log() { echo "==> $*"; }
 
 build=1
 first_start=0
+datapath=0
+strace_counts=0
+perf_record=0
 args=()
 for a in "$@"; do
 	case $a in
 		--no-build) build=0 ;;
 		--first-start) first_start=1 ;;
-		-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+		--datapath) datapath=1 ;;
+		--strace) strace_counts=1 ;;
+		--perf) perf_record=1 ;;
+		-h|--help) sed -n '2,29p' "$0"; exit 0 ;;
 		*) args+=("$a") ;;
 	esac
 done
@@ -84,6 +96,26 @@ if [ "$first_start" = 1 ]; then
 	exit "$rc"
 fi
 sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
+if [ "$datapath" = 1 ]; then
+	daemon_pid_was=$daemon_pid
+	log "data-path profile: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
+	set +e
+	java -cp "$classpath" org.vtpmback.test.bench.DataPathProfile --xenstored "$XENSTORED_PATH" --sim "$runtime/sim" \
+		--work "$work/profile" --daemon-pid "$daemon_pid" $([ "$strace_counts" = 1 ] && echo "--strace $work/strace.txt") \
+		$([ "$perf_record" = 1 ] && echo "--perf $work/perf.data") ${args[@]+"${args[@]}"}
+	rc=$?
+	set -e
+	if [ "$perf_record" = 1 ]; then
+		cleanup # the daemon exits and writes /tmp/perf-<pid>.map
+		trap - EXIT
+		log "perf report --no-children -i $work/perf.data (daemon pid $daemon_pid_was; JIT symbols in /tmp/perf-$daemon_pid_was.map)"
+	elif [ "$rc" -eq 0 ] && [ -z "${BENCH_WORK:-}" ]; then
+		cleanup
+		trap - EXIT
+		rm -rf "$work"
+	fi
+	exit "$rc"
+fi
 
 log "benchmark: swtpm $(swtpm --version 2>&1 | head -1 | sed 's/.*version //')"
 set +e

@@ -7,6 +7,8 @@
 # sim_host_start WORK SIM_DIR RUNTIME_DIR NAME: xenstored in WORK/xsd, the daemon with its state in
 # WORK/state and its log in WORK/daemon.log; returns once the daemon serves. Sets daemon_pid and
 # exports XENSTORED_PATH and LD_LIBRARY_PATH. On failure prints the log and exits, naming NAME.
+# SIM_NO_JAIL=1 runs swtpm unjailed even as root: any other vtpmback daemon starting on the host kills every
+# process of the jail's uid range (SwtpmStrays), which on a shared machine ends this daemon's swtpm processes.
 sim_host_start() {
 	local work=$1 sim=$2 runtime=$3 name=$4
 	log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
@@ -17,7 +19,7 @@ sim_host_start() {
 	"$dist/bin/vtpmback" daemon \
 		--set host=simulated --set "simulation-dir=$sim" --set "xenstored-socket=$XENSTORED_PATH" \
 		--set "state-dir=$work/state" --set "runtime-dir=$runtime" \
-		$([ "$(id -u)" = 0 ] || echo "--set swtpm-jail=no") \
+		$([ "$(id -u)" = 0 ] && [ -z "${SIM_NO_JAIL:-}" ] || echo "--set swtpm-jail=no") \
 		>"$work/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 300); do
