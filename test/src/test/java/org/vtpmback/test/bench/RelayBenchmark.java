@@ -174,11 +174,13 @@ public final class RelayBenchmark {
         order.forEach(side -> runs.put(side, new ArrayList<>()));
         long daemonCpu = 0;
         Map<String, Long> swtpmCpu = new java.util.HashMap<>();
+        Map<String, Long> daemonThreads = new java.util.HashMap<>();
         List<Long> relayPids = options.daemonPid() == 0 ? List.of() : ProcessCpu.swtpmDescendants(options.daemonPid());
         for (int round = 1; round <= options.rounds(); round++) {
             for (int k = 0; k < order.size(); k++) {
                 String side = order.get(Math.floorMod(k + (round % 2 == 1 ? 0 : -1), order.size())); // the relay first in even rounds
                 List<Long> pids = side.equals("relay") ? relayPids : baselinePids.get(side);
+                ThreadCpu threadsBefore = side.equals("relay") && options.daemonPid() != 0 ? ThreadCpu.of(options.daemonPid()) : null;
                 long cpuBefore = daemonCpuNanos();
                 long swtpmBefore = ProcessCpu.nanos(pids);
                 RunResult r = ClientRun.run(name + "-" + side, side.equals("relay") ? relay : baselines.get(side), workload, warmup,
@@ -187,6 +189,10 @@ public final class RelayBenchmark {
                 runs.get(side).add(r);
                 report.measured(round, side, r);
                 daemonCpu += side.equals("relay") ? daemonCpuNanos() - cpuBefore : 0;
+                if (threadsBefore != null) {
+                    ThreadCpu.of(options.daemonPid()).since(threadsBefore).forEach((thread, d) ->
+                            daemonThreads.merge(thread, d[ThreadCpu.NANOS], Long::sum));
+                }
             }
         }
         // Over whole runs (warm-up and every client's last commands too): the daemon is busy for all of them.
@@ -197,6 +203,11 @@ public final class RelayBenchmark {
         if (lastCpuMicrosPerCommand >= 0) {
             report.note(String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f: CPU time of the daemon process (all threads)"
                     + " per relayed command; swtpm's own per command: %s", lastCpuMicrosPerCommand, lastSwtpmMicrosPerCommand));
+            // Which threads it was (schedstat): the data path's, or leftovers such as the JIT or a pool being refilled.
+            report.note("daemon threads, us per relayed command: " + daemonThreads.entrySet().stream()
+                    .sorted(Map.Entry.<String, Long>comparingByValue().reversed()).limit(6)
+                    .map(e -> String.format(Locale.ROOT, "%s=%.1f", e.getKey().replace(' ', '_'), e.getValue() / 1e3 / perSide))
+                    .collect(java.util.stream.Collectors.joining(" ")));
         }
         return runs;
     }
