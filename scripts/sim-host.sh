@@ -33,8 +33,17 @@ sim_host_start() {
 }
 
 # sim_host_stop WORK: stops the daemon (SIGTERM: it saves its vTPMs) and the xenstored. Idempotent.
+# A daemon stop leaves its swtpm processes running for the next daemon (docs/lifecycle.md); nothing
+# takes them over here, so they are stopped too (by pid, as they were the daemon's children).
 sim_host_stop() {
-	[ -n "${daemon_pid:-}" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+	local swtpms=
+	if [ -n "${daemon_pid:-}" ]; then
+		swtpms=$(pgrep -P "$daemon_pid" -x swtpm || true)
+		kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
+	fi
 	daemon_pid=
+	for pid in $swtpms; do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = swtpm ] && kill "$pid" 2>/dev/null || true
+	done
 	XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh stop "$1/xsd" || true
 }
