@@ -98,14 +98,18 @@ class DataPathThreadsTest {
             TpmEngine seam = mock(TpmEngine.class, AdditionalAnswers.delegatesTo(engine));
             doAnswer(call -> {
                 Reply reply = call.getArgument(3);
-                boolean started = engine.start(call.getArgument(0), call.getArgument(1), call.getArgument(2), answer -> {
+                // Counted before the bytes go out: once sent, the answer can reach the guest (and the test read
+                // the counts) before start returns. Undone when nothing was sent; the caller's execute comes after.
+                String started = "start@" + Thread.currentThread().getName();
+                bump(threads, started);
+                boolean sent = engine.start(call.getArgument(0), call.getArgument(1), call.getArgument(2), answer -> {
                     bump(threads, "reply@" + Thread.currentThread().getName());
                     reply.received(answer);
                 });
-                if (started) {
-                    bump(threads, "start@" + Thread.currentThread().getName());
+                if (!sent) {
+                    threads.get(started).decrementAndGet();
                 }
-                return started;
+                return sent;
             }).when(seam).start(any(), anyInt(), any(), any());
             doAnswer(call -> {
                 bump(threads, "execute");
