@@ -3,15 +3,12 @@ package org.vtpmback.backend.device;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import org.vtpmback.backend.instance.ActivationRequest;
-import org.vtpmback.backend.instance.ActiveInstance;
+import org.vtpmback.backend.engine.ReplyLoop;
 import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.ring.GuestProtocolException;
-import org.vtpmback.backend.xen.BoundPort;
-import org.vtpmback.backend.xen.MappedGrant;
-import org.vtpmback.xen.DomainId;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
@@ -27,23 +24,23 @@ import org.vtpmback.xenstore.XenbusState;
  * looks at the page or the nodes as they are when it runs, so merging events loses nothing).
  *
  * <p>Parts with a rule of their own live beside it: {@link RemovalCheck} (the one part that runs on
- * the pool, off the device's executor), {@link HandshakeRestarts} (the restart rate limit) and
- * {@link ParkedInstance} (who may reuse a running vTPM, and when it is saved).
+ * the pool, off the device's executor), {@link HandshakeRestarts} (the restart rate limit),
+ * {@link ParkedInstance} (who may reuse a running vTPM, and when it is saved), {@link DataPathSetup}
+ * (a ring's resources taken in order, given back on failure), {@link DataPathTurns} (which thread serves
+ * a notification) and {@link DeviceFailure} (how a failure reaches xenstore).
  */
 public final class VtpmDevice {
     private static final System.Logger LOG = System.getLogger(VtpmDevice.class.getName());
-    /** Engine restarts after swtpm died: waits of 1, 2, 4, 8 s between them, one forgiven per 5 minutes. */
-    static final int ENGINE_RESTART_LIMIT = 5;
 
     private final DeviceId id;
     private final DeviceNodes nodes;
     private final DeviceResources resources;
     private final SerialExecutor executor;
     private final Runnable onRemoved;
-    private final Strikes engineRestarts = new Strikes(ENGINE_RESTART_LIMIT, Duration.ofSeconds(1),
-            Duration.ofSeconds(8), Duration.ofMinutes(5));
-    /** "Look at the page": what every event-channel notification asks for. */
-    private final CoalescedTask service;
+    /** Which thread serves the data path: the reader for an idle device, else the executor. */
+    private final DataPathTurns turns;
+    /** Builds the data path when the frontend connects. */
+    private final DataPathSetup setup;
     /** "Re-read the nodes": what every watch event asks for. */
     private final CoalescedTask reevaluation;
     /** Whether a backend-directory change is a removal, looked at on the pool. */
@@ -55,40 +52,24 @@ public final class VtpmDevice {
     /** A vTPM kept running while the frontend is closed: reused if it reconnects, saved when the device goes. */
     private final ParkedInstance parked;
     private boolean removed;
-    /** The device was failed for good: only its removal by the toolstack is handled from now on. */
-    private boolean failed;
+    /** Reports failures in xenstore; knows whether the device was failed for good. */
+    private final DeviceFailure failure;
 
-    /** Where started TPM commands are answered (shared by all devices). */
-    private final org.vtpmback.backend.engine.ReplyLoop replies;
-    /** How the data path ends or continues a turn it holds off the pool. */
-    private final DataPath.Turn turn = new DataPath.Turn() {
-        @Override
-        public void end() {
-            executor.exit();
-        }
-
-        @Override
-        public void continueOnPool(Runnable rest) {
-            executor.continueOnPool(() -> {
-                rest.run();
-                failIfGivenUp(dataPath);
-            });
-        }
-    };
-
+    /** @param replies where started TPM commands are answered (shared by all devices) */
     VtpmDevice(DeviceId id, XenStore store, int backendDomid, DeviceResources resources, Executor pool,
-               org.vtpmback.backend.engine.ReplyLoop replies, Runnable onRemoved) {
+               ReplyLoop replies, Runnable onRemoved) {
         this.id = id;
-        this.replies = replies;
         this.nodes = new DeviceNodes(store, backendDomid, id);
         this.resources = resources;
         this.executor = new SerialExecutor(pool, "vtpm-" + id.frontendDomid() + "-" + id.devid());
         this.onRemoved = onRemoved;
-        this.service = new CoalescedTask(executor, this::serviceRing);
+        this.failure = new DeviceFailure(id, LOG, nodes, this::releaseRing, this::switchState);
+        this.turns = new DataPathTurns(executor, () -> dataPath, failure::failForGood);
         this.reevaluation = new CoalescedTask(executor, this::reevaluate);
         this.removalCheck = new RemovalCheck(id, LOG, nodes, () -> dataPath, pool);
-        this.handshakeRestarts = new HandshakeRestarts(reevaluation::request, this::failDevice);
+        this.handshakeRestarts = new HandshakeRestarts(reevaluation::request, failure::failForGood);
         this.parked = new ParkedInstance(id, LOG);
+        this.setup = new DataPathSetup(id, nodes, resources, parked, replies, turns);
     }
 
     public DeviceId id() {
@@ -99,7 +80,7 @@ public final class VtpmDevice {
      * What this device is doing now, for status output: called from the control socket's thread, so it reads the
      * published data path and xenstore, never the executor's state.
      */
-    DeviceStatus status(java.util.Optional<String> domainName) {
+    DeviceStatus status(Optional<String> domainName) {
         DataPath dp = dataPath;
         XenbusState ours;
         try {
@@ -108,12 +89,12 @@ public final class VtpmDevice {
             ours = XenbusState.UNKNOWN;
         }
         if (dp == null) {
-            return new DeviceStatus(id, domainName, ours, java.util.Optional.empty(), 0, java.util.Optional.empty());
+            return new DeviceStatus(id, domainName, ours, Optional.empty(), 0, Optional.empty());
         }
         long now = System.nanoTime();
-        java.util.OptionalLong last = dp.lastCommandNanos();
-        return new DeviceStatus(id, domainName, ours, java.util.Optional.of(dp.instance().status()), dp.served(),
-                last.isPresent() ? java.util.Optional.of(Duration.ofNanos(now - last.getAsLong())) : java.util.Optional.empty());
+        OptionalLong last = dp.lastCommandNanos();
+        return new DeviceStatus(id, domainName, ours, Optional.of(dp.instance().status()), dp.served(),
+                last.isPresent() ? Optional.of(Duration.ofNanos(now - last.getAsLong())) : Optional.empty());
     }
 
     /** Watches backend and frontend state; completes after a first step on what xenstore held once they were armed. */
@@ -157,7 +138,7 @@ public final class VtpmDevice {
                 // the guest's own doing: that only closes the ring (below), the vTPM stays parked.
                 releaseRing();
                 parked.finishForRemoval();
-            } else if (failed) {
+            } else if (failure.failedForGood()) {
                 return; // failed for good: the guest's writes are ignored until the toolstack removes the device
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
                 parked.frontendClosed();
@@ -180,7 +161,7 @@ public final class VtpmDevice {
             }
             apply(step, ours);
         } catch (RuntimeException e) {
-            fail(e);
+            failure.stepFailed(e);
         }
     }
 
@@ -215,25 +196,7 @@ public final class VtpmDevice {
         nodes.checkFrontendPath();
         FrontendRing ring = nodes.readRing();
         boolean resume = nodes.backendFlag(VtpmKeys.RESUME);
-        MappedGrant grant = resources.grants().map(id.frontendDomid(), ring.grantRef());
-        ActiveInstance instance;
-        try {
-            Optional<String> uuid = nodes.backendKey(VtpmKeys.UUID);
-            instance = parked.takeIfSame(uuid).orElseGet(() -> resources.instances().activate(new ActivationRequest(
-                    id.toString(), new DomainId(id.frontendDomid()), uuid, resume, reattach)));
-        } catch (RuntimeException e) {
-            grant.close();
-            throw e;
-        }
-        DataPath path = new DataPath(id.toString(), ring, grant, instance, engineRestarts, replies, turn);
-        try {
-            BoundPort port = resources.eventChannels().bind(id.frontendDomid(), ring.port(), p -> onEvent());
-            path.attachPort(port);
-        } catch (RuntimeException e) {
-            parked.park(path.releaseRing());
-            throw e;
-        }
-        dataPath = path;
+        dataPath = setup.open(ring, resume, reattach);
         parked.frontendConnected();
         handshakeRestarts.started();
         if (resume) {
@@ -247,77 +210,7 @@ public final class VtpmDevice {
         switchState(XenbusState.CONNECTED);
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
-        serviceRing(); // the frontend may have submitted before we were bound
-    }
-
-    /**
-     * On the event-channel reader, for every notification: an idle device's command is served from this
-     * thread without a hand-off ({@link DataPath#serviceHere}); a busy one gets one coalesced look at the
-     * page queued on its executor, as every event did before.
-     */
-    private void onEvent() {
-        if (!executor.tryEnter()) {
-            service.request();
-            return;
-        }
-        DataPath path = dataPath; // null between releaseRing and the port's unbinding: nothing to serve
-        if (path == null) {
-            executor.exit();
-        } else {
-            path.serviceHere();
-        }
-    }
-
-    private void serviceRing() {
-        DataPath path = dataPath;
-        if (path != null) {
-            path.service();
-            failIfGivenUp(path);
-        }
-    }
-
-    private void failIfGivenUp(DataPath path) {
-        if (path != null && path.failure() != null) {
-            failDevice(path.failure());
-        }
-    }
-
-    /**
-     * Fails the device for good, as xenbus_dev_fatal does for a "buggy or malicious guest": the
-     * {@code error} node first (so whoever sees the state change finds the reason), then Closing and
-     * Closed (Linux unregisters the TPM on either; libxl's removal then finds Closed and does not wait).
-     * The vTPM stays parked, saved as usual when the toolstack removes the device; until then every
-     * frontend change is ignored.
-     */
-    private void failDevice(String reason) {
-        if (failed) {
-            return;
-        }
-        failed = true;
-        LOG.log(System.Logger.Level.ERROR, "{0}: device failed: {1}; it stays Closed until the toolstack removes it", id, reason);
-        report(reason, XenbusState.CLOSING, XenbusState.CLOSED);
-    }
-
-    private void fail(RuntimeException e) {
-        String message = e.getMessage() == null ? e.toString() : e.getMessage();
-        LOG.log(System.Logger.Level.ERROR, "{0}: {1}", id, message);
-        if (!(e instanceof GuestProtocolException) && !(e instanceof org.vtpmback.backend.instance.InstanceException)) {
-            LOG.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
-        }
-        report(message, XenbusState.CLOSING); // as xenbus_dev_fatal does: the guest gives up on this device
-    }
-
-    /** Drops the ring, then writes the {@code error} node before the states, so whoever sees them finds the reason. */
-    private void report(String reason, XenbusState... then) {
-        releaseRing();
-        try {
-            nodes.writeError(reason);
-            for (XenbusState state : then) {
-                switchState(state);
-            }
-        } catch (RuntimeException again) {
-            LOG.log(System.Logger.Level.ERROR, id + ": could not report the failure in xenstore", again);
-        }
+        turns.serviceRing(); // the frontend may have submitted before we were bound
     }
 
     private void switchState(XenbusState to) {
