@@ -13,8 +13,8 @@ import org.vtpmback.service.ServiceManager;
 
 /**
  * systemd's watchdog ({@code WatchdogSec=}): a keep-alive every half timeout, as sd_watchdog_enabled(3)
- * advises, sent only while the daemon works: both reader threads turned within the last period and the
- * probe queued on the daemon's executor one period ago has run. Otherwise nothing is sent, and systemd
+ * advises, sent only while the daemon works: every reader thread ({@link Liveness#readers()}) turned within
+ * the last period and the probe queued on the daemon's executor one period ago has run. Otherwise nothing is sent, and systemd
  * kills the daemon once the timeout has passed since the last keep-alive; a restart re-attaches the
  * guests, and their swtpm processes (KillMode=process) keep the running TPM state for it.
  */

@@ -20,6 +20,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
+import org.vtpmback.backend.engine.ReplyLoop;
+import org.vtpmback.backend.xen.sim.SimulatedEventChannels;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.systemd.NotifyListener.Notification;
@@ -31,8 +33,8 @@ import org.vtpmback.xenstore.XenbusState;
  * The daemon under systemd's notify protocol ({@code Type=notify}, {@code WatchdogSec=}), with a real
  * AF_UNIX datagram socket standing in for systemd and the real daemon process on a real xenstored:
  * READY=1 only once a device present before the start has reached InitWait, STATUS= kept current,
- * keep-alives every half WATCHDOG_USEC that stop while a reader thread is wedged and come back after,
- * STOPPING=1 on SIGTERM.
+ * keep-alives every half WATCHDOG_USEC that stop while any one of the reader threads the watchdog checks is
+ * wedged (the daemon naming it) and come back after, STOPPING=1 on SIGTERM.
  */
 @UseXenstored
 @Timeout(300)
@@ -41,6 +43,12 @@ class ServiceNotifyTest {
     private static final Duration WATCHDOG = Duration.ofSeconds(2);
     private static final Duration WAIT = Duration.ofSeconds(120);
     private static final int DOMID = 7;
+    /**
+     * Every thread the watchdog checks (VtpmDaemon.readers()), by name prefix: the xenstore watch reader, the
+     * event-channel reader and the loop that answers started TPM commands. Without any one of them no guest is
+     * served, so each, wedged alone, must stop the keep-alives.
+     */
+    private static final List<String> READERS = List.of("xs-watch", SimulatedEventChannels.THREAD_NAME, ReplyLoop.THREAD_NAME);
 
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
@@ -84,13 +92,17 @@ class ServiceNotifyTest {
 
             keepAlivesWhileAllTurn(systemd);
             try (ThreadFreezer freezer = ThreadFreezer.attach(daemon.log())) {
-                for (String reader : List.of("xs-watch", "vtpm-evtchn")) {
+                for (String reader : READERS) {
+                    int logMark = daemon.log().length();
                     List<ThreadReference> frozen = freezer.freeze(reader);
                     // a check that passed just before the freeze may still send one: let it go by
                     Thread.sleep(WATCHDOG.toMillis() + 500);
                     systemd.clear();
                     Optional<Notification> ping = systemd.await("WATCHDOG=1", WATCHDOG.multipliedBy(2));
                     assertTrue(ping.isEmpty(), "no keep-alive while " + reader + " is wedged");
+                    // the reason is this reader, not something else that stalled meanwhile (the probe, another reader)
+                    assertTrue(daemon.log().substring(logMark).contains("reader " + reader),
+                            "the daemon names " + reader + " as the reader not turning");
                     freezer.thaw(frozen);
                     assertTrue(systemd.await("WATCHDOG=1", WATCHDOG.multipliedBy(2)).isPresent(),
                             "keep-alives resume once " + reader + " turns again");
