@@ -143,9 +143,12 @@ public final class VtpmDevice {
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
                 parked.frontendClosed();
             }
-            if (online && dataPath != null && theirs == XenbusState.INITIALISED && ringReplaced()) {
+            if (online && dataPath != null && (theirs == XenbusState.INITIALISED || theirs == XenbusState.CONNECTED)
+                    && ringReplaced()) {
                 // The frontend published a new page and port without closing (resume in place): drop
-                // the old ring, keep the TPM, and connect to the new one.
+                // the old ring, keep the TPM, and connect to the new one. Connected too: tpmfront moves on from
+                // Initialised as soon as it sees us Connected, which we still are, so a re-read that comes late
+                // (a loaded dom0) finds it Connected on the new ring; staying on the old one would hang its TPM.
                 if (!handshakeRestarts.mayRestart("published a new ring")) {
                     return;
                 }
