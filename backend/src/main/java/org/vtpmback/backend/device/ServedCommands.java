@@ -46,9 +46,12 @@ final class ServedCommands {
      */
     void logDebug(ByteBuffer command, int rc, int responseLength, long start, long executed) {
         if (log.isLoggable(System.Logger.Level.DEBUG)) {
+            // Absolute reads from 0 to the limit: sending the command to swtpm moved its position to the end, and a
+            // read past it would throw on the reply thread, which would answer a served command with a TPM failure.
+            int length = command.limit();
             log.log(System.Logger.Level.DEBUG, String.format("%s: command %d ordinal 0x%08x (%d bytes) -> rc 0x%x"
-                    + " (%d bytes) in %.1f ms + %.1f ms persisting", device, served, command.getInt(command.position() + 6),
-                    command.remaining(), rc, responseLength, (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
+                    + " (%d bytes) in %.1f ms + %.1f ms persisting", device, served, length >= 10 ? command.getInt(6) : -1,
+                    length, rc, responseLength, (executed - start) / 1e6, (System.nanoTime() - executed) / 1e6));
         }
     }
 
