@@ -8,12 +8,21 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import java.util.logging.SimpleFormatter;
 
-/** The lines {@link FoldAlarm} logs while open, for the tests that judge how loud a failing fold is. */
+/**
+ * The lines {@link FoldAlarm} (or another class of the store) logs while open, for the tests that judge how loud a
+ * failing fold, or a commit log found held, is.
+ */
 final class FoldAlarmLog extends Handler implements AutoCloseable {
-    private final Logger logger = Logger.getLogger(FoldAlarm.class.getName());
+    private final Logger logger;
     private final List<LogRecord> logged = new CopyOnWriteArrayList<>();
 
     FoldAlarmLog() {
+        this(FoldAlarm.class);
+    }
+
+    /** The lines of {@code source}'s logger. */
+    FoldAlarmLog(Class<?> source) {
+        logger = Logger.getLogger(source.getName());
         logger.addHandler(this);
     }
 
