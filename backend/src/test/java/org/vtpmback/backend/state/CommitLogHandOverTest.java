@@ -8,8 +8,11 @@ import static org.vtpmback.backend.state.InstanceStoreTest.UUID_B;
 import static org.vtpmback.backend.state.InstanceStoreTest.record;
 
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.UnaryOperator;
 import java.util.logging.Level;
 import org.junit.jupiter.api.BeforeEach;
@@ -114,6 +117,40 @@ class CommitLogHandOverTest {
         InstanceStore next = daemon(); // the successor crashes: never closed
         assertArrayEquals(record(UUID_A, 5, 6000).permanent(), next.load(UUID_A).orElseThrow().permanent());
         assertEquals(5, next.load(UUID_A).orElseThrow().generation());
+    }
+
+    /**
+     * The old daemon dies after the successor read the logs (kill -9: its lock goes with its process, nothing is folded),
+     * leaving checkpoints only in its log. The successor folds them when it takes the log, before its own epochs write
+     * over that log: after a switch of logs and a crash of the successor they are still there.
+     */
+    @Test
+    void aSuccessorKeepsWhatAnOldDaemonThatDiedLeftInTheLog() throws Exception {
+        List<FileChannel> oldChannels = new ArrayList<>();
+        InstanceStore old = new InstanceStore(dir.resolve("instances"), key, NEVER, c -> {
+            oldChannels.add(c);
+            return c;
+        });
+        old.save(record(UUID_A, 1, 6000));
+        old.checkpoint(record(UUID_A, 2, 6000));
+        InstanceStore successor = daemon();
+        old.checkpoint(record(UUID_A, 3, 6000));
+        old.checkpoint(record(UUID_A, 4, 6000));
+        for (FileChannel c : oldChannels) {
+            c.close(); // the process is gone: its lock with it
+        }
+        successor.save(record(UUID_B, 1, 6000));
+        successor.checkpoint(record(UUID_B, 2, 6000));
+        assertEquals(1, successor.logSyncs(), "the successor took the log");
+        assertEquals(4, successor.fileGeneration(UUID_A), "what the old daemon left in the log is folded");
+        int big = 400_000;
+        long last = 2 + 3 * CommitLog.SIZE / big / 2; // a log and a half: the successor writes over both logs
+        for (long g = 3; g <= last; g++) {
+            successor.checkpoint(record(UUID_B, g, big));
+        }
+        InstanceStore next = daemon(); // the successor crashes
+        assertArrayEquals(record(UUID_A, 4, 6000).permanent(), next.load(UUID_A).orElseThrow().permanent());
+        assertEquals(last, next.load(UUID_B).orElseThrow().generation());
     }
 
     /** The highest epoch sequence in the logs as they are now. */
