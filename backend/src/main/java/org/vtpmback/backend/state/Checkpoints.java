@@ -20,10 +20,13 @@ import java.util.function.UnaryOperator;
  * anchor catch up when the log's entries are folded: every {@link #FOLD_INTERVAL} while there are any, when the live
  * entries would fill half a log, at {@link #close}, and at the start, which also checks that the logs were not put
  * back to an older copy. The log is opened at the first checkpoint: a store that never checkpoints (the pool's)
- * never makes one. Thread-safe.
+ * never makes one. While another owner holds it (a reload's old daemon, until it closes), checkpoints are full saves
+ * and the log is tried again at most every {@link #RETRY}. Thread-safe.
  */
 final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     static final Duration FOLD_INTERVAL = Duration.ofSeconds(10);
+    /** How often a log held by another owner is tried again: a try opens two files, a checkpoint must not pay that. */
+    static final Duration RETRY = Duration.ofSeconds(1);
     private static final System.Logger LOG = System.getLogger(Checkpoints.class.getName());
 
     private final InstanceStore store;
@@ -33,12 +36,14 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     /** Wraps each commit-log channel as it is opened: the identity, except in fault-injection tests. */
     private final UnaryOperator<FileChannel> faults;
     private final FoldAlarm alarm;
-    /** The highest epoch sequence the logs or the anchor had at the start; the first epoch written comes after it. */
-    private final long lastSequence;
     private final Object opening = new Object();
     private volatile CommitLog log;
-    /** Set once the logs are found held by another owner: checkpoints are full saves from then on. */
+    /** Set once the logs cannot be made (no room, something in the way): checkpoints are full saves from then on. */
     private volatile boolean unavailable;
+    /** The {@link System#nanoTime} before which the logs are not tried again (another owner held them). */
+    private volatile long retryAt = System.nanoTime();
+    /** Whether the logs were ever found held; guarded by {@link #opening}. */
+    private boolean foundHeld;
     private ScheduledExecutorService folder;
     private volatile boolean closed;
 
@@ -51,11 +56,15 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
         this.foldInterval = foldInterval;
         this.faults = faults;
         this.alarm = new FoldAlarm(dir, foldInterval, FoldAlarm.REPEAT);
-        this.lastSequence = recover();
+        recover(true);
     }
 
-    /** Reads both logs, refuses logs put back to an older copy, folds their newest records; returns the highest sequence. */
-    private long recover() throws IOException {
+    /**
+     * Reads both logs, refuses logs put back to an older copy, folds their newest records; returns the highest epoch
+     * sequence, the anchor's or a log's. At the start ({@code atStart}) for what the last run left, and again through
+     * {@link #takeOver} once this store holds the logs.
+     */
+    private long recover(boolean atStart) throws IOException {
         List<LogReader.Contents> logs = new java.util.ArrayList<>();
         for (String name : CommitLog.FILES) {
             LogReader.Contents c = LogReader.read(dir.resolve(name), store::keyOf);
@@ -89,16 +98,30 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
             throw new IOException("the commit log in " + dir + " was rolled back or cut: the generation anchor " + anchor.file()
                     + " says its epoch " + mark.sequence() + " held " + mark.length() + " bytes, but neither log ("
                     + String.join(", ", CommitLog.FILES) + ") holds that much of it or a later epoch. Checkpoints acknowledged"
-                    + " to guests may be missing; refusing to start. Put back the logs from the same moment as the anchor; only"
+                    + " to guests may be missing; " + (atStart ? "refusing to start" : "not writing the log") + ". Put back the logs from the same moment as the anchor; only"
                     + " to accept the loss, move the anchor away (every vTPM then adopts its stored generation, and rollbacks"
                     + " before now go undetected)");
         }
         if (!newest.isEmpty()) {
             int folded = fold(newest, seen);
-            LOG.log(System.Logger.Level.INFO, "commit log in {0}: folded {1} checkpoint(s) of the last run into the record files",
-                    dir, folded);
+            if (atStart || folded > 0) {
+                LOG.log(System.Logger.Level.INFO, "commit log in {0}: folded {1} checkpoint(s) {2} into the record files", dir,
+                        folded, atStart ? "of the last run" : "that its last owner left");
+            }
         }
         return highest;
+    }
+
+    /**
+     * The logs were read at construction, but another owner may have written them until it let them go (a reload's old
+     * daemon checkpoints, switches logs and folds until it closes, or it crashed): read them again now that nobody else
+     * can. The first epoch must come after every epoch there is, the anchor's mark included, or a mark written by the
+     * old daemon's last fold would be ahead of it and the next start would refuse the logs as rolled back; and what the
+     * old owner left unfolded goes to the record files before this store writes over its log.
+     */
+    @Override
+    public long takeOver() throws IOException {
+        return recover(false);
     }
 
     /** The vTPM's newest checkpoint that is not yet in its record file. */
@@ -144,31 +167,40 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
         void run() throws IOException;
     }
 
+    /** The open log; empty while checkpoints are full saves. Costs a volatile read, and a clock read while it is held. */
     private Optional<CommitLog> log() throws IOException {
         CommitLog l = log;
-        if (l != null || unavailable) {
+        if (l != null || unavailable || System.nanoTime() - retryAt < 0) {
             return Optional.ofNullable(l);
         }
         synchronized (opening) {
-            if (log == null && !unavailable) {
+            if (log == null && !unavailable && System.nanoTime() - retryAt >= 0) {
                 if (closed) {
                     throw new IllegalStateException("the vTPM store " + dir + " is closed");
                 }
                 Optional<CommitLog> opened;
                 try {
-                    opened = CommitLog.open(dir, lastSequence, this, faults);
+                    opened = CommitLog.open(dir, this, faults);
                 } catch (IOException e) {
-                    // No room for 2 x 8 MiB, or a folder in the way: full saves still work where a record fits.
+                    // No room for 2 x 8 MiB, or a folder in the way, or what the logs hold could not be folded first (they
+                    // are kept for the next start): full saves still work where a record fits.
                     unavailable = true;
                     LOG.log(System.Logger.Level.WARNING, "{0}; checkpoints here are full saves (four fsyncs each) until the"
                             + " daemon restarts", e.getMessage());
                     return Optional.empty();
                 }
                 if (opened.isEmpty()) {
-                    unavailable = true;
-                    LOG.log(System.Logger.Level.WARNING, "the commit log in {0} is held by another process or store: checkpoints"
-                            + " here are full saves (four fsyncs each)", dir);
+                    retryAt = System.nanoTime() + RETRY.toNanos();
+                    if (!foundHeld) {
+                        foundHeld = true;
+                        LOG.log(System.Logger.Level.WARNING, "the commit log in {0} is held by another process or store:"
+                                + " checkpoints here are full saves (four fsyncs each) until it is free (tried every {1} s)",
+                                dir, RETRY.toSeconds());
+                    }
                 } else {
+                    if (foundHeld) {
+                        LOG.log(System.Logger.Level.INFO, "the commit log in {0} is free now: checkpoints go to it again", dir);
+                    }
                     log = opened.get();
                     folder = Executors.newSingleThreadScheduledExecutor(r -> {
                         Thread t = new Thread(r, "vtpmback-fold");

@@ -41,6 +41,12 @@ final class CommitLog implements AutoCloseable {
     interface Owner {
         SealingKey keyOf(Uuid uuid);
 
+        /**
+         * Called once the logs are locked for this owner, before anything is written: brings the record files up to
+         * what the logs hold and returns the highest epoch sequence used in the folder (the first epoch comes after it).
+         */
+        long takeOver() throws IOException;
+
         /** Folds every live entry into the record files now (the live entries would fill half a log). */
         void foldLive() throws IOException;
     }
@@ -87,11 +93,22 @@ final class CommitLog implements AutoCloseable {
 
     /**
      * Opens the logs of {@code dir} for writing ({@link LogFiles#open}, which makes them if missing) and starts the
-     * epoch after {@code afterSequence} at the start of its log. The caller has folded whatever the logs held. Empty if
-     * another owner has them. {@code faults}: the identity, except in fault-injection tests.
+     * epoch after {@link Owner#takeOver}'s at the start of its log. Empty if another owner has them. {@code faults}: the
+     * identity, except in fault-injection tests.
      */
-    static Optional<CommitLog> open(Path dir, long afterSequence, Owner owner, UnaryOperator<FileChannel> faults) throws IOException {
-        return LogFiles.open(dir, faults).map(f -> new CommitLog(dir, f, owner, LogEntry.Epoch.after(afterSequence)));
+    static Optional<CommitLog> open(Path dir, Owner owner, UnaryOperator<FileChannel> faults) throws IOException {
+        Optional<LogFiles> files = LogFiles.open(dir, faults);
+        if (files.isEmpty()) {
+            return Optional.empty();
+        }
+        try {
+            // Under the lock: no other owner writes the logs from here on, so the sequence read now stays the highest (an
+            // old owner's last fold may still come, but the position it records is in the logs just read).
+            return Optional.of(new CommitLog(dir, files.get(), owner, LogEntry.Epoch.after(owner.takeOver())));
+        } catch (IOException | RuntimeException e) {
+            files.get().close();
+            throw e;
+        }
     }
 
     /** The records that are only in the logs, newest of each vTPM; a live view. */
