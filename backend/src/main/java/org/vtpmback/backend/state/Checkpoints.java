@@ -20,8 +20,8 @@ import java.util.function.UnaryOperator;
  * anchor catch up when the log's entries are folded: every {@link #FOLD_INTERVAL} while there are any, when the live
  * entries would fill half a log, at {@link #close}, and at the start, which also checks that the logs were not put
  * back to an older copy. The log is opened at the first checkpoint: a store that never checkpoints (the pool's)
- * never makes one. While another owner holds it (a reload's old daemon, until it closes), checkpoints are full saves
- * and the log is tried again at most every {@link #RETRY}. Thread-safe.
+ * never makes one. While another owner holds it (an older daemon's store of the same folder, until it closes),
+ * checkpoints are full saves and the log is tried again at most every {@link #RETRY}. Thread-safe.
  */
 final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     static final Duration FOLD_INTERVAL = Duration.ofSeconds(10);
@@ -113,9 +113,9 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     }
 
     /**
-     * The logs were read at construction, but another owner may have written them until it let them go (a reload's old
-     * daemon checkpoints, switches logs and folds until it closes, or it crashed): read them again now that nobody else
-     * can. The first epoch must come after every epoch there is, the anchor's mark included, or a mark written by the
+     * The logs were read at construction, but another owner may have written them until it let them go (an older
+     * daemon's store checkpoints, switches logs and folds until it closes, or its process dies): read them again now
+     * that nobody else can. The first epoch must come after every epoch there is, the anchor's mark included, or a mark written by the
      * old daemon's last fold would be ahead of it and the next start would refuse the logs as rolled back; and what the
      * old owner left unfolded goes to the record files before this store writes over its log.
      */
