@@ -65,6 +65,15 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
      * {@link #takeOver} once this store holds the logs.
      */
     private long recover(boolean atStart) throws IOException {
+        // The anchor first: a position in it was durable in the logs before it was written, so logs read after it hold
+        // it (or a later epoch) even while another owner still writes them (a store opened beside an older daemon's).
+        GenerationAnchor.LogPosition mark = GenerationAnchor.LogPosition.NONE;
+        IOException unreadable = null;
+        try {
+            mark = anchor.contents().log();
+        } catch (IOException e) {
+            unreadable = e;
+        }
         List<LogReader.Contents> logs = new java.util.ArrayList<>();
         for (String name : CommitLog.FILES) {
             LogReader.Contents c = LogReader.read(dir.resolve(name), store::keyOf);
@@ -72,14 +81,11 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
                 logs.add(c);
             }
         }
-        GenerationAnchor.LogPosition mark;
-        try {
-            mark = anchor.contents().log();
-        } catch (IOException e) {
+        if (unreadable != null) {
             if (logs.isEmpty()) {
                 return 0; // nothing to fold; every load and save of this store reports the anchor, as before logs existed
             }
-            throw e;
+            throw unreadable;
         }
         Map<Uuid, InstanceRecord> newest = new HashMap<>();
         long highest = mark.sequence();
