@@ -30,6 +30,9 @@ final class SaveGate {
      * while backing off nothing restarts and every command is answered at once, never queued).
      */
     boolean admit() {
+        if (instance.fenced().isPresent()) {
+            return false; // another host runs this vTPM now: nothing may run here, the device fails (failure())
+        }
         if (instance.savePending() && !saveAgain()) {
             return false;
         }
@@ -62,9 +65,13 @@ final class SaveGate {
         }
     }
 
-    /** Why the device must be failed (too many engine restarts); null while it serves. */
+    /**
+     * Why the device must be failed (too many engine restarts, or the vTPM fenced: another host of the pool owns it);
+     * null while it serves.
+     */
     String failure() {
-        return engineRestarts.failure();
+        String restarts = engineRestarts.failure();
+        return restarts != null ? restarts : instance.fenced().map(f -> "fenced: " + f).orElse(null);
     }
 
     /**

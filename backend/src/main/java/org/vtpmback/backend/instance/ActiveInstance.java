@@ -44,6 +44,14 @@ public interface ActiveInstance {
      */
     boolean savePending();
 
+    /**
+     * Why this host may no longer write this vTPM (another host of the pool took it over), if so: every command is
+     * then answered with a TPM failure, and the device fails with this reason. Cheap; asked before every command.
+     */
+    default java.util.Optional<String> fenced() {
+        return java.util.Optional.empty();
+    }
+
     /** For status output; called from any thread, so it reads only what is safely published. */
     InstanceStatus status();
 

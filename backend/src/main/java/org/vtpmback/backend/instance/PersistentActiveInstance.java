@@ -11,6 +11,7 @@ import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
+import org.vtpmback.backend.state.VtpmStore;
 import org.vtpmback.xen.DomainId;
 import org.vtpmback.xen.ShutdownReason;
 
@@ -37,6 +38,10 @@ final class PersistentActiveInstance implements ActiveInstance {
     /** A permanent-state change whose save failed; cleared by a successful save or a restart (the change died with swtpm). */
     private boolean savePending;
     private boolean released;
+    /** Why this host may no longer write the vTPM (another host took it over); null while it may. Final once set. */
+    private volatile String fencedWhy;
+    /** The teardown's last save also let the vTPM go in the store ({@link VtpmStore#saveAndRelease}). */
+    private boolean releasedInStore;
 
     /**
      * @param running the record as stored for this incarnation (end RUNNING)
@@ -68,7 +73,7 @@ final class PersistentActiveInstance implements ActiveInstance {
         InstanceRecord r = record;
         TpmEngine e = engine;
         return new InstanceStatus(r.uuid(), r.family(), startMode, r.generation(), e.processId(),
-                services.store().problem(r.uuid()));
+                Optional.ofNullable(fencedWhy).map(f -> "FENCED: " + f).or(() -> services.store().problem(r.uuid())));
     }
 
     @Override
@@ -99,7 +104,12 @@ final class PersistentActiveInstance implements ActiveInstance {
             savePending = true;
             InstanceRecord next = record.withSave(record.generation() + 1, EndKind.RUNNING, engine.saveState(false).permanent(),
                     Optional.empty());
-            services.checkpoint(next); // one fdatasync of the commit log, shared with other vTPMs' checkpoints
+            try {
+                services.checkpoint(next); // one fdatasync of the commit log, shared with other vTPMs' checkpoints
+            } catch (InstanceServices.FencedInstanceException f) {
+                fence(f.getMessage());
+                throw f;
+            }
             record = next;
             LOG.log(System.Logger.Level.DEBUG, "{0}: checkpointed {1}", device, next);
             // Only once it is durable: a failed save leaves the change pending, and the next call retries it.
@@ -118,6 +128,32 @@ final class PersistentActiveInstance implements ActiveInstance {
         return savePending;
     }
 
+    /**
+     * Why this host may no longer write the vTPM, if so: a write of it was refused, or the store fenced it (this
+     * host's lease in the pool was lost). Asked before every command: the guest then gets TPM failures, and the
+     * device is failed with its reason in the error node ({@code SaveGate}).
+     */
+    @Override
+    public Optional<String> fenced() {
+        String why = fencedWhy;
+        if (why != null) {
+            return Optional.of(why);
+        }
+        Optional<String> byStore = services.store().fenced(record.uuid());
+        byStore.ifPresent(this::fence);
+        return byStore;
+    }
+
+    /** Marks the vTPM fenced, with the one loud line an operator must see (which guest, which host, who owns it now). */
+    private synchronized void fence(String why) {
+        if (fencedWhy != null) {
+            return;
+        }
+        fencedWhy = why;
+        LOG.log(System.Logger.Level.ERROR, "FENCED {0}: domain {1}: vTPM {2}: {3}. Its guest gets TPM failures from now on,"
+                + " and this host never writes this vTPM again", device, guest, record.uuid(), why);
+    }
+
     @Override
     public void deactivate(Teardown why) {
         if (released) {
@@ -125,13 +161,17 @@ final class PersistentActiveInstance implements ActiveInstance {
         }
         released = true;
         try {
-            if (!engine.isAlive()) {
+            if (fenced().isPresent()) {
+                LOG.log(System.Logger.Level.ERROR, "{0}: vTPM {1}: fenced: nothing saved at teardown ({2}); its record is"
+                        + " its owner''s", device, record.uuid(), why);
+            } else if (!engine.isAlive()) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: vTPM {1}: engine dead at teardown; keeping generation {2}",
                         device, record.uuid(), record.generation());
             } else {
                 keep(why);
             }
         } finally {
+            releaseInStore(why);
             // Even when the save failed: the next daemon then takes the running state from the swtpm.
             if (LifecyclePolicy.leavesEngineRunning(why) && engine.isAlive()) {
                 engine.detach(); // its folder stays: the swtpm runs there
@@ -163,14 +203,29 @@ final class PersistentActiveInstance implements ActiveInstance {
             engine.shutdownOrderly();
         }
         StateBlobs blobs = engine.saveState(ending.snapshot());
-        save(end, blobs, ending.snapshot() ? blobs.volatileState().map(v -> new InstanceRecord.Snapshot(end, v)) : Optional.empty());
-    }
-
-    private void save(EndKind end, StateBlobs blobs, Optional<InstanceRecord.Snapshot> snapshot) {
+        Optional<InstanceRecord.Snapshot> snapshot = ending.snapshot()
+                ? blobs.volatileState().map(v -> new InstanceRecord.Snapshot(end, v)) : Optional.empty();
         InstanceRecord next = record.withSave(record.generation() + 1, end, blobs.permanent(), snapshot);
-        services.commit(next);
+        try {
+            if (LifecyclePolicy.leavesEngineRunning(why)) {
+                services.commit(next); // still this host's: the next daemon re-attaches
+            } else {
+                services.commitAndRelease(next); // a suspend's snapshot and the release in one step: the resume reads it
+                releasedInStore = true;
+            }
+        } catch (InstanceServices.FencedInstanceException f) {
+            fence(f.getMessage());
+            throw f;
+        }
         record = next;
         LOG.log(System.Logger.Level.DEBUG, "{0}: saved {1}", device, next);
+    }
+
+    /** A teardown that ends this host's use of the vTPM lets it go in the store, unless its last save did already. */
+    private void releaseInStore(Teardown why) {
+        if (!releasedInStore && fencedWhy == null && !LifecyclePolicy.leavesEngineRunning(why)) {
+            services.store().release(record.uuid());
+        }
     }
 
     /**

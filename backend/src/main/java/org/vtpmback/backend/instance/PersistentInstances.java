@@ -25,12 +25,13 @@ import org.vtpmback.backend.state.AlreadyStoredException;
 import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
-import org.vtpmback.backend.state.InstanceStore;
+import org.vtpmback.backend.state.VtpmStore;
 import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.xen.DomainId;
 
 /**
- * vTPM instances kept in the encrypted {@link InstanceStore}, started as {@link StartMode} decides.
+ * vTPM instances kept in the encrypted {@link VtpmStore} (this host's folder, or a pool's etcd), started as
+ * {@link StartMode} decides.
  *
  * <p>Where swtpm's own files live: in a per-uuid folder under the runtime directory (a tmpfs,
  * {@code /run/vtpmback}, mode 0700), filled from the store at start through swtpm's state blobs and
@@ -41,7 +42,7 @@ import org.vtpmback.xen.DomainId;
 public final class PersistentInstances implements VtpmInstances {
     private static final System.Logger LOG = System.getLogger(PersistentInstances.class.getName());
 
-    private final InstanceStore store;
+    private final VtpmStore store;
     private final EngineBoot boot;
     private final EngineFactory engines;
     private final Path runtimeDir;
@@ -53,7 +54,7 @@ public final class PersistentInstances implements VtpmInstances {
     private final Survivors survivors;
     private final Optional<ManufacturePool> pool;
 
-    public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
+    public PersistentInstances(VtpmStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout) {
         this(store, engines, runtimeDir, familyForNew, manufacturer, domains, handoverTimeout, Optional.empty());
     }
@@ -62,7 +63,7 @@ public final class PersistentInstances implements VtpmInstances {
      * @param pool the pool of ready-made TPMs to keep ({@link ManufacturePool}); it fills from
      *             {@link #startBackgroundWork} on, and only with a {@link StagedManufacturer}
      */
-    public PersistentInstances(InstanceStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
+    public PersistentInstances(VtpmStore store, EngineFactory engines, Path runtimeDir, Function<Uuid, TpmFamily> familyForNew,
                                Manufacturer manufacturer, DomainStatus domains, Duration handoverTimeout,
                                Optional<ManufacturePool.Settings> pool) {
         this.store = store;
@@ -107,7 +108,7 @@ public final class PersistentInstances implements VtpmInstances {
             store.close();
         } catch (java.io.IOException | RuntimeException e) {
             LOG.log(System.Logger.Level.ERROR, "closing the vTPM store {0} failed ({1}); the next start folds its commit log",
-                    store.dir(), e.toString());
+                    store.describe(), e.toString());
         }
     }
 
@@ -206,7 +207,7 @@ public final class PersistentInstances implements VtpmInstances {
         } catch (IllegalArgumentException e) {
             return; // activate refuses the device, naming what is wrong
         }
-        if (!Files.exists(store.fileOf(canonical))) {
+        if (!store.stored(canonical)) {
             early.start(device, canonical, familyForNew.apply(canonical));
         }
     }
@@ -240,14 +241,27 @@ public final class PersistentInstances implements VtpmInstances {
         }
     }
 
-    /** The pipeline: load, decide, (manufacture,) boot the engine, store the RUNNING record, hand over. */
+    /**
+     * Takes the vTPM in the store (in a pool: its ownership, waiting as long as the local hand-over would for another
+     * host to let go), then starts it; a start that fails lets it go again.
+     */
     private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease) {
         Optional<InstanceRecord> stored;
         try {
-            stored = store.load(uuid);
-        } catch (CorruptStateException e) {
-            throw new InstanceException(request.device() + ": " + e.getMessage());
+            stored = store.acquire(uuid, handoverTimeout);
+        } catch (CorruptStateException | IOException e) {
+            throw new InstanceException(request.device() + ": " + e.getMessage(), e);
         }
+        try {
+            return start(request, uuid, lease, stored);
+        } catch (RuntimeException e) {
+            store.release(uuid);
+            throw e;
+        }
+    }
+
+    /** The pipeline: (taken and loaded,) decide, (manufacture,) boot the engine, store the RUNNING record, hand over. */
+    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, Optional<InstanceRecord> stored) {
         StartMode.Decision decision = LifecyclePolicy.start(stored, request.resumeRequested(), request.reattach());
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: start mode {2}: {3}", request.device(), uuid, decision.mode(), decision.reason());
         TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
@@ -324,14 +338,14 @@ public final class PersistentInstances implements VtpmInstances {
                     + " manufactured one ('vtpmback create' or 'import' at the same time?); the TPM made here is dropped,"
                     + " and the guest's next start uses the stored vTPM", e);
         } catch (IOException e) {
-            throw new InstanceException(request.device() + ": cannot store the new vTPM " + uuid + " in " + store.fileOf(uuid)
+            throw new InstanceException(request.device() + ": cannot store the new vTPM " + uuid + " in " + store.where(uuid)
                     + ": " + e.getMessage(), e);
         }
-        LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.fileOf(uuid));
+        LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}), stored in {2}", uuid, family, store.where(uuid));
         return made;
     }
 
-    public InstanceStore store() {
+    public VtpmStore store() {
         return store;
     }
 }

@@ -74,8 +74,9 @@ final class Survivors {
         Optional<InstanceRecord> stored;
         try {
             uuid = Uuid.parse(name);
-            stored = services.store().load(uuid);
-        } catch (CorruptStateException | IllegalArgumentException e) {
+            // in a pool the vTPM must still be this host's: another host may have taken it over while no daemon ran here
+            stored = services.store().acquire(uuid, java.time.Duration.ZERO);
+        } catch (CorruptStateException | java.io.IOException | IllegalArgumentException e) {
             LOG.log(System.Logger.Level.WARNING, "vTPM {0}: not keeping the survivor''s state: {1}", name, e.getMessage());
             live.stop();
             return Outcome.NONE;

@@ -7,7 +7,12 @@ public class CorruptStateException extends Exception {
     private static final long serialVersionUID = 1L;
 
     public CorruptStateException(Uuid uuid, Path file, String problem) {
-        super("stored state of vTPM " + uuid + " (" + file + ") " + problem
+        this(uuid, file.toString(), problem);
+    }
+
+    /** @param source where the record was read: a file, an etcd key */
+    public CorruptStateException(Uuid uuid, String source, String problem) {
+        super("stored state of vTPM " + uuid + " (" + source + ") " + problem
                 + "; refusing to start it (restore the file from a backup or an export, or delete the instance)");
     }
 

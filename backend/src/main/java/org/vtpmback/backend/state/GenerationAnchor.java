@@ -78,9 +78,14 @@ final class GenerationAnchor {
     private volatile Cached cached;
 
     GenerationAnchor(Path dir, MasterKey masterKey) {
-        this.file = dir.resolve(FILE);
-        this.lockFile = dir.resolve(LOCK);
-        this.key = masterKey.sealingKey("host", PURPOSE);
+        this(dir.resolve(FILE), dir.resolve(LOCK), masterKey.sealingKey("host", PURPOSE));
+    }
+
+    /** Another set of marks kept the same way ({@link SealedMarks}): its own file, lock and key. */
+    GenerationAnchor(Path file, Path lockFile, SealingKey key) {
+        this.file = file;
+        this.lockFile = lockFile;
+        this.key = key;
     }
 
     Path file() {

@@ -44,7 +44,7 @@ import org.vtpmback.backend.engine.TpmFamily;
  *
  * <p>Thread-safe for different uuids; the caller holds the instance's lease for writes to one uuid.
  */
-public final class InstanceStore implements AutoCloseable {
+public final class InstanceStore implements VtpmStore {
     public static final String SUFFIX = ".vtpm";
     private static final System.Logger LOG = System.getLogger(InstanceStore.class.getName());
 
@@ -109,6 +109,44 @@ public final class InstanceStore implements AutoCloseable {
         return files.fileOf(uuid);
     }
 
+    /** This host's folder is this host's alone: nothing to take, no one to wait for; the record as {@link #load}. */
+    @Override
+    public Optional<InstanceRecord> acquire(Uuid uuid, Duration wait) throws CorruptStateException {
+        return load(uuid);
+    }
+
+    @Override
+    public boolean stored(Uuid uuid) {
+        return Files.exists(fileOf(uuid));
+    }
+
+    /** A {@link #save}: no other host takes the vTPM from this folder. */
+    @Override
+    public void saveAndRelease(InstanceRecord record) throws IOException {
+        save(record);
+    }
+
+    @Override
+    public void release(Uuid uuid) {
+        // nothing is held beyond the daemon's own InstanceLeases
+    }
+
+    /** Never: no other host writes this folder. */
+    @Override
+    public Optional<String> fenced(Uuid uuid) {
+        return Optional.empty();
+    }
+
+    @Override
+    public String where(Uuid uuid) {
+        return fileOf(uuid).toString();
+    }
+
+    @Override
+    public String describe() {
+        return dir.toString();
+    }
+
     /**
      * The stored instance, or empty if there is none.
      *
@@ -135,6 +173,7 @@ public final class InstanceStore implements AutoCloseable {
      *
      * @throws StaleGenerationException if its generation is not above what this host committed; nothing is written
      */
+    @Override
     public void save(InstanceRecord record) throws IOException {
         Uuid uuid = record.uuid();
         long logged = checkpoints != null ? 0 : records.inLogs(uuid); // a second process reads the logs before the lock
@@ -160,6 +199,7 @@ public final class InstanceStore implements AutoCloseable {
      *
      * @throws StaleGenerationException if its generation is not above what this host committed; nothing is written
      */
+    @Override
     public void checkpoint(InstanceRecord record) throws IOException {
         Uuid uuid = record.uuid();
         Optional<GenerationAnchor.Mark> m = anchor.markOf(uuid); // one stat unless the anchor changed
@@ -179,6 +219,7 @@ public final class InstanceStore implements AutoCloseable {
      * @return the record as stored
      * @throws AlreadyStoredException if a record of {@code uuid} exists; nothing is written
      */
+    @Override
     public InstanceRecord create(Uuid uuid, TpmFamily family, byte[] permanent) throws IOException {
         return anchor.update(marks -> {
             if (Files.exists(fileOf(uuid))) {
@@ -240,6 +281,7 @@ public final class InstanceStore implements AutoCloseable {
      * For {@code vtpmback status}: what is wrong with where {@code uuid}'s state goes, if anything (the commit log out
      * of use, or its checkpoints not folded into the record file); empty outside the daemon's store.
      */
+    @Override
     public Optional<String> problem(Uuid uuid) {
         return checkpoints == null ? Optional.empty() : checkpoints.problem(uuid);
     }

@@ -8,8 +8,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 
 /**
  * The record files of one store folder, {@code <dir>/<uuid>.vtpm}, and the per-uuid keys that seal them (and the
@@ -18,16 +16,12 @@ import java.util.concurrent.ConcurrentMap;
  * {@link InstanceStore}'s. Thread-safe.
  */
 final class RecordFiles {
-    private static final String PURPOSE = "instance-state";
-
     private final Path dir;
-    private final MasterKey masterKey;
-    private final ConcurrentMap<Uuid, SealingKey> keys = new ConcurrentHashMap<>();
-    private volatile boolean closed;
+    private final RecordSealing sealing;
 
     RecordFiles(Path dir, MasterKey masterKey) {
         this.dir = dir;
-        this.masterKey = masterKey;
+        this.sealing = new RecordSealing(masterKey, dir.toString());
     }
 
     Path fileOf(Uuid uuid) {
@@ -45,17 +39,7 @@ final class RecordFiles {
         } catch (IOException e) {
             throw new CorruptStateException(uuid, file, "cannot be read: " + e.getMessage());
         }
-        try {
-            InstanceRecord record = InstanceRecord.decode(Sealer.open(keyOf(uuid), context(uuid), sealed));
-            if (!record.uuid().equals(uuid)) {
-                throw new CorruptStateException(uuid, file, "holds vTPM " + record.uuid());
-            }
-            return Optional.of(record);
-        } catch (SealedDataException e) {
-            throw new CorruptStateException(uuid, file, e.getMessage());
-        } catch (IOException e) {
-            throw new CorruptStateException(uuid, file, "authenticated but unreadable: " + e.getMessage());
-        }
+        return Optional.of(sealing.open(uuid, sealed, file.toString()));
     }
 
     /** The file's generation, or -1 if there is none or it does not open (a fold may replace it). */
@@ -69,7 +53,7 @@ final class RecordFiles {
 
     /** {@code record} sealed as its file holds it. */
     byte[] seal(InstanceRecord record) {
-        return Sealer.seal(keyOf(record.uuid()), context(record.uuid()), record.encode());
+        return sealing.seal(record);
     }
 
     /** The uuids of all record files. */
@@ -90,29 +74,16 @@ final class RecordFiles {
     }
 
     SealingKey keyOf(Uuid uuid) {
-        if (closed) {
-            throw new IllegalStateException("the vTPM store " + dir + " is closed");
-        }
-        return keys.computeIfAbsent(uuid, u -> masterKey.sealingKey(u.value(), PURPOSE));
+        return sealing.keyOf(uuid);
     }
 
-    /**
-     * A uuid whose record is gone drops its key from the cache (the pool's store sees many uuids come and go). Not
-     * wiped here: another thread may still be using it; it goes with the garbage, like the cipher's own copies.
-     */
+    /** See {@link RecordSealing#forgetKey}. */
     void forgetKey(Uuid uuid) {
-        keys.remove(uuid);
+        sealing.forgetKey(uuid);
     }
 
     /** Wipes every key derived; nothing is read or sealed afterwards. */
     void close() {
-        closed = true;
-        keys.values().forEach(SealingKey::destroy);
-        keys.clear();
-    }
-
-    /** Associated data: the file belongs to this uuid and this role. */
-    private static String context(Uuid uuid) {
-        return "vtpmback instance " + uuid.value();
+        sealing.close();
     }
 }

@@ -71,7 +71,7 @@ class AlwaysAnAnswerTest {
             return seam;
         }).startDaemon();
         Guest guest = host.boot(uuid);
-        InstanceStore store = host.instances().store();
+        InstanceStore store = host.store();
         long before = store.load(Uuid.parse(uuid)).orElseThrow().generation();
 
         // A real I/O failure, no seam: the sealed file's atomic rename cannot replace a non-empty directory. A guest

@@ -59,7 +59,7 @@ class CommitLogFailureTest {
         String uuid = UUID.randomUUID().toString();
         Uuid id = Uuid.parse(uuid);
         Guest guest = host.boot(uuid);
-        InstanceStore store = host.instances().store();
+        InstanceStore store = host.store();
         MasterKey key = MasterKey.load(host.work().resolve("state/master.key"));
 
         assertAnswered(guest.transmit(TpmCommands.nvDefineSpace(NV_INDEX, 8)));

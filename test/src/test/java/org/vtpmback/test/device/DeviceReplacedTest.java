@@ -45,10 +45,10 @@ class DeviceReplacedTest {
             assertTrue(fe.awaitConnected(WAIT), "the new frontend connects; backend " + host.toolstack().backendState(g.domid(), 0));
             assertEquals(0, TpmPackets.responseCode(fe.transmit(org.vtpmback.backend.engine.TpmCommands.getRandom(8), WAIT)));
 
-            Optional<InstanceRecord> made = host.instances().store().load(Uuid.parse(second));
+            Optional<InstanceRecord> made = host.store().load(Uuid.parse(second));
             assertTrue(made.isPresent(), "the new device's vTPM " + second + " was started (manufactured), not the parked " + first);
             assertEquals(InstanceRecord.EndKind.RUNNING, made.get().lastEnd());
-            InstanceRecord old = host.instances().store().load(Uuid.parse(first)).orElseThrow();
+            InstanceRecord old = host.store().load(Uuid.parse(first)).orElseThrow();
             assertNotEquals(InstanceRecord.EndKind.RUNNING, old.lastEnd(), "the parked vTPM was saved and stopped: " + old);
         } finally {
             fe.close();

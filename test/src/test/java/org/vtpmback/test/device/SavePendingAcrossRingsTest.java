@@ -34,7 +34,7 @@ class SavePendingAcrossRingsTest {
         Guest guest = host.boot(uuid);
         // A real I/O failure: the sealed file's atomic rename cannot replace a non-empty directory; nor can the
         // commit log's, which this daemon makes at its first checkpoint (see AlwaysAnAnswerTest).
-        Path file = host.instances().store().fileOf(Uuid.parse(uuid));
+        Path file = host.store().fileOf(Uuid.parse(uuid));
         Files.delete(file);
         Files.createDirectories(file.resolve("blocker"));
         java.util.List<Path> logs = java.util.List.of(file.resolveSibling("commit-0.log"), file.resolveSibling("commit-1.log"));

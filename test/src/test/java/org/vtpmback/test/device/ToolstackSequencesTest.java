@@ -183,7 +183,7 @@ class ToolstackSequencesTest {
         assertTrue(left.onExit().get(30, TimeUnit.SECONDS) != null && !left.isAlive());
         assertTrue(logged("vTPM " + g.uuid() + ": no guest re-attached within"), String.join("\n", log.tail(30)));
         assertEquals(org.vtpmback.backend.state.InstanceRecord.EndKind.DAEMON_STOPPED,
-                host.instances().store().load(org.vtpmback.backend.state.Uuid.parse(g.uuid())).orElseThrow().lastEnd());
+                host.store().load(org.vtpmback.backend.state.Uuid.parse(g.uuid())).orElseThrow().lastEnd());
     }
 
     private boolean logged(String part) {

@@ -70,6 +70,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
+    private InstanceStore store;
 
     public SimulatedVtpmHost(XenstoredDaemon xenstored, Path work) throws IOException {
         this(xenstored.socket(), work, work.resolve("sim"));
@@ -139,7 +140,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     /** Starts the daemon (again); it picks up devices that already exist, re-attaching Connected ones. */
     public SimulatedVtpmHost startDaemon() throws IOException {
         MasterKey key = MasterKey.loadOrCreate(work.resolve("state/master.key"), work.resolve("state/instances"));
-        InstanceStore store = new InstanceStore(work.resolve("state/instances"), key, logFaults);
+        store = new InstanceStore(work.resolve("state/instances"), key, logFaults);
         SwtpmConfig swtpm = SwtpmConfig.defaults(Files.createDirectories(work.resolve("run")));
         // as vtpmback daemon does by default (swtpm-jail = yes), where the jail can be had
         SwtpmLauncher launcher = new SwtpmLauncher(DaemonProcess.isRoot() ? swtpm.withJail(testJail(work)) : swtpm);
@@ -248,6 +249,11 @@ public final class SimulatedVtpmHost implements AutoCloseable {
 
     public PersistentInstances instances() {
         return instances;
+    }
+
+    /** The local store of the daemon last started here ({@link #startDaemon()}). */
+    public InstanceStore store() {
+        return store;
     }
 
     public VtpmDaemon daemon() {

@@ -61,7 +61,7 @@ final class GuestTpm {
      * folder (the daemon's store is closed once the daemon stops; while it runs, this also reads its commit log).
      */
     static InstanceRecord stored(SimulatedVtpmHost host, String uuid) throws CorruptStateException {
-        java.nio.file.Path dir = host.instances().store().dir();
+        java.nio.file.Path dir = host.store().dir();
         try (org.vtpmback.backend.state.InstanceStore store = org.vtpmback.backend.state.InstanceStore.shared(dir,
                 org.vtpmback.backend.state.MasterKey.load(dir.getParent().resolve("master.key")))) {
             return store.load(Uuid.parse(uuid)).orElseThrow(() -> new AssertionError("no stored vTPM " + uuid));
@@ -89,7 +89,7 @@ final class GuestTpm {
     }
 
     static Path file(SimulatedVtpmHost host, String uuid) {
-        return host.instances().store().fileOf(Uuid.parse(uuid));
+        return host.store().fileOf(Uuid.parse(uuid));
     }
 
     /** Where the daemon reports a device's fatal error (xenbus_dev_fatal convention). */

@@ -55,7 +55,7 @@ class InstanceHistoryTest {
     @Test
     void oneInstancesHistory(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString();
-        history.add("History of vTPM " + uuid + " (state file " + host.instances().store().fileOf(Uuid.parse(uuid)).getFileName() + ")");
+        history.add("History of vTPM " + uuid + " (state file " + host.store().fileOf(Uuid.parse(uuid)).getFileName() + ")");
 
         int mark = logs.size();
         Guest g = host.boot(uuid);
