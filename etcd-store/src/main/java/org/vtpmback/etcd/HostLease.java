@@ -187,12 +187,34 @@ public final class HostLease implements AutoCloseable {
      */
     @Override
     public void close() {
+        if (stop()) {
+            revoke();
+        }
+    }
+
+    /**
+     * Stops the keep-alives but leaves the lease to expire within its TTL, with the owner keys on it: a daemon that
+     * stops under running guests leaves their vTPMs this host's, and its successor re-attaches them to its own lease
+     * ({@link PoolRecordStore#acquire}). Idempotent.
+     */
+    public void closeKeepingKeys() {
+        if (stop()) {
+            awaitThreads();
+        }
+    }
+
+    /** Marks the lease closed (used no more) and stops its threads; false if it was closed already. */
+    private synchronized boolean stop() {
         if (closed) {
-            return;
+            return false;
         }
         closed = true;
         fenced.compareAndSet(null, FencedException.Reason.LEASE_GONE);
         threads.shutdownNow();
+        return true;
+    }
+
+    private void revoke() {
         try {
             gateway.call("/v3/lease/revoke", Map.of("ID", Long.toString(id)));
         } catch (InterruptedIOException e) {
@@ -204,6 +226,10 @@ public final class HostLease implements AutoCloseable {
         } catch (IOException e) {
             LOG.log(System.Logger.Level.WARNING, "etcd lease " + Long.toHexString(id) + ": revoke failed, it expires within its TTL: " + e.getMessage());
         }
+        awaitThreads();
+    }
+
+    private void awaitThreads() {
         try {
             threads.awaitTermination(timing.ttl().toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {

@@ -152,6 +152,20 @@ public final class PoolRecordStore {
     }
 
     /**
+     * Lets {@code uuid} go without writing its record: deletes the owner key if it still names this host with its
+     * lease (a start that failed, a teardown that saved nothing). Another host's key is left alone.
+     *
+     * @return whether this host held it
+     */
+    public boolean release(Uuid uuid) throws EtcdStoreException, InterruptedIOException {
+        byte[] owner = keys.owner(uuid);
+        GatewayReply reply = gateway.call(TXN, TxnOps.txn(
+                List.of(TxnOps.valueIs(owner, host.value().getBytes(StandardCharsets.UTF_8)), TxnOps.leaseIs(owner, lease.id())),
+                List.of(TxnOps.delete(owner)), List.of()));
+        return reply.succeeded();
+    }
+
+    /**
      * The record of {@code uuid} (a linearizable read), or empty if there is none.
      *
      * @throws RolledBackRecordException if it is older than what this host committed
