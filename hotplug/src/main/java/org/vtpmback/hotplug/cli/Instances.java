@@ -12,9 +12,14 @@ import org.vtpmback.backend.instance.PersistentInstances;
 import org.vtpmback.backend.manufacture.StandardManufacturer;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.VtpmStore;
+import org.vtpmback.hotplug.config.StoreSettings;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
-/** Opens the configured vTPM store: {@code <state-dir>/instances}, sealed with the master key. */
+/**
+ * Opens the configured vTPM store: {@code <state-dir>/instances}, or the pool's etcd ({@code store = etcd}), sealed with
+ * the master key.
+ */
 final class Instances {
     /** How long a migration destination waits for the source to save and release the vTPM. */
     static final Duration HANDOVER_TIMEOUT = Duration.ofSeconds(60);
@@ -34,7 +39,8 @@ final class Instances {
      */
     static PersistentInstances open(VtpmbackConfig config, MasterKey key, EngineFactory engines, DomainStatus domains)
             throws IOException {
-        InstanceStore store = new InstanceStore(config.instancesDir(), key);
+        VtpmStore store = config.store().kind() == StoreSettings.Kind.ETCD ? PoolStores.open(config, key)
+                : new InstanceStore(config.instancesDir(), key);
         // manufacture-pool = 0: no pool at all; entries made earlier stay sealed until it is turned on again
         Optional<ManufacturePool.Settings> pool = config.poolSizes().isEmpty() ? Optional.empty()
                 : Optional.of(new ManufacturePool.Settings(new InstanceStore(config.poolDir(), key), config.poolSizes()));

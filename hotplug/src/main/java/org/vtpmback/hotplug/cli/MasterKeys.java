@@ -48,6 +48,12 @@ final class MasterKeys {
             }
             return MasterKey.load(path);
         }
+        if (config.store().kind() == org.vtpmback.hotplug.config.StoreSettings.Kind.ETCD && !PrivatePaths.exists(path)) {
+            // a key made here would seal nothing the pool's other hosts can open, nor open their records
+            throw new MasterKey.Missing("store = etcd and no master key at " + path + ": every host of a pool uses the"
+                    + " pool's one key, never one of its own. Copy it from a host of the pool (owner root, mode 0600), or"
+                    + " for the pool's first host run 'vtpmback init' first; it is never sent through etcd");
+        }
         return MasterKey.loadOrCreate(path, config.instancesDir());
     }
 

@@ -55,6 +55,15 @@ public final class ConfigLoader {
         KEYS.put("swtpm-jail", (b, v) -> b.jail = new SwtpmJailing(yesNo(v), b.jail.firstUid(), b.jail.uidCount()));
         KEYS.put("swtpm-uid-base", (b, v) -> b.jail = new SwtpmJailing(b.jail.enabled(), positive(v), b.jail.uidCount()));
         KEYS.put("swtpm-uid-count", (b, v) -> b.jail = new SwtpmJailing(b.jail.enabled(), b.jail.firstUid(), positive(v)));
+        KEYS.put("store", (b, v) -> b.store = b.store(oneOf(v, StoreSettings.Kind.values(), StoreSettings.Kind::configValue),
+                null, null, null, null, null, null, null));
+        KEYS.put("etcd-endpoints", (b, v) -> b.store = b.store(null, endpoints(v), null, null, null, null, null, null));
+        KEYS.put("etcd-ca", (b, v) -> b.store = b.store(null, null, Optional.of(pemFile(v)), null, null, null, null, null));
+        KEYS.put("etcd-cert", (b, v) -> b.store = b.store(null, null, null, Optional.of(pemFile(v)), null, null, null, null));
+        KEYS.put("etcd-key", (b, v) -> b.store = b.store(null, null, null, null, Optional.of(pemFile(v)), null, null, null));
+        KEYS.put("etcd-prefix", (b, v) -> b.store = b.store(null, null, null, null, null, prefix(v), null, null));
+        KEYS.put("etcd-lease-ttl", (b, v) -> b.store = b.store(null, null, null, null, null, null, leaseTtl(v), null));
+        KEYS.put("pool-host-id", (b, v) -> b.store = b.store(null, null, null, null, null, null, null, Optional.of(hostId(v))));
     }
 
     private ConfigLoader() {
@@ -257,6 +266,58 @@ public final class ConfigLoader {
         throw new IllegalArgumentException("'" + v + "' is not a whole number from 0 to " + max);
     }
 
+    /** etcd's client URLs, comma-separated: each http(s)://host:port, as {@code EtcdSettings} takes them. */
+    private static List<java.net.URI> endpoints(String v) {
+        List<java.net.URI> out = new java.util.ArrayList<>();
+        for (String part : v.split(",", -1)) {
+            String e = part.strip();
+            java.net.URI uri;
+            try {
+                uri = new java.net.URI(e);
+            } catch (java.net.URISyntaxException x) {
+                throw new IllegalArgumentException("'" + e + "' is not a URL: " + x.getReason(), x);
+            }
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null || uri.getPort() < 0
+                    || !(uri.getPath() == null || uri.getPath().isEmpty() || uri.getPath().equals("/"))) {
+                throw new IllegalArgumentException("'" + e + "' is not an etcd client URL http(s)://host:port (e.g."
+                        + " https://10.0.0.1:2379); separate several with commas");
+            }
+            out.add(uri);
+        }
+        return out;
+    }
+
+    /** A PEM file for TLS to etcd: an absolute path to a readable file, checked now so a typo fails at start. */
+    private static Path pemFile(String v) {
+        Path p = absolutePath(v);
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+            throw new IllegalArgumentException("'" + v + "' is not a readable file (a PEM certificate or key)");
+        }
+        return p;
+    }
+
+    private static String prefix(String v) {
+        if (!v.startsWith("/") || v.endsWith("/") || v.contains("//") || v.chars().anyMatch(c -> c < 0x21 || c > 0x7e)) {
+            throw new IllegalArgumentException("'" + v + "' is not a key prefix: it starts with '/', does not end with one,"
+                    + " and has no blanks (e.g. /vtpmback)");
+        }
+        return v;
+    }
+
+    private static int leaseTtl(String v) {
+        int ttl = positive(v);
+        try {
+            org.vtpmback.etcd.LeaseTiming.of(java.time.Duration.ofSeconds(ttl));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("'" + v + "': " + e.getMessage() + " (seconds, at least 2; 10 by default)", e);
+        }
+        return ttl;
+    }
+
+    private static String hostId(String v) {
+        return new org.vtpmback.etcd.HostId(v).value();
+    }
+
     private static String nonEmpty(String v) {
         if (v.isEmpty()) {
             throw new IllegalArgumentException("empty");
@@ -308,11 +369,25 @@ public final class ConfigLoader {
         final Map<String, TpmFamily> tpmFamilies = new HashMap<>();
         SwtpmJailing jail = d.swtpmJailing();
         int manufacturePool = d.manufacturePool();
+        StoreSettings store = d.store();
+
+        /** The store settings with the non-null arguments changed. */
+        StoreSettings store(StoreSettings.Kind kind, List<java.net.URI> endpoints, Optional<Path> ca, Optional<Path> cert,
+                            Optional<Path> key, String prefix, Integer leaseTtl, Optional<String> hostId) {
+            StoreSettings s = store;
+            return new StoreSettings(kind != null ? kind : s.kind(), endpoints != null ? endpoints : s.endpoints(),
+                    ca != null ? ca : s.ca(), cert != null ? cert : s.cert(), key != null ? key : s.key(),
+                    prefix != null ? prefix : s.prefix(), leaseTtl != null ? leaseTtl : s.leaseTtl(),
+                    hostId != null ? hostId : s.hostId());
+        }
 
         VtpmbackConfig build() {
+            store.problem().ifPresent(p -> {
+                throw new ConfigException(source.map(f -> f + ": ").orElse("") + p, source.isEmpty());
+            });
             return new VtpmbackConfig(source, backendDomid, stateDir, runtimeDir, swtpm, defaultTpmFamily, host,
                     simulationDir, xenstoredSocket, masterKey != null ? masterKey : VtpmbackConfig.defaultMasterKey(stateDir),
-                    masterKeyCredential, logLevel, tpmFamilies, jail, manufacturePool);
+                    masterKeyCredential, logLevel, tpmFamilies, jail, manufacturePool, store);
         }
     }
 }

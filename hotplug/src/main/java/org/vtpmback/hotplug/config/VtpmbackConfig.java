@@ -36,12 +36,13 @@ import org.vtpmback.backend.engine.TpmFamily;
  * @param swtpmJailing     {@code swtpm-jail}, {@code swtpm-uid-base}, {@code swtpm-uid-count}
  * @param manufacturePool  {@code manufacture-pool}: how many ready-made TPMs the daemon keeps for each family a
  *                         first start can get ({@link #poolSizes()}); 0 keeps none
+ * @param store            {@code store}, {@code etcd-*}, {@code pool-host-id}: this host's folder or a pool's etcd
  */
 public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path stateDir, Path runtimeDir, String swtpm,
                              TpmFamily defaultTpmFamily, HostKind host, Path simulationDir,
                              Optional<Path> xenstoredSocket, Path masterKey, Optional<String> masterKeyCredential,
                              LogLevel logLevel, Map<String, TpmFamily> tpmFamilies, SwtpmJailing swtpmJailing,
-                             int manufacturePool) {
+                             int manufacturePool, StoreSettings store) {
     public static final String DEFAULT_FILE_NAME = "/etc/vtpmback/vtpmback.conf";
     /** Where the daemon looks for its configuration unless {@code --config} says otherwise. */
     public static final Path DEFAULT_FILE = Path.of(DEFAULT_FILE_NAME);
@@ -67,6 +68,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         Objects.requireNonNull(logLevel, "logLevel");
         tpmFamilies = Map.copyOf(tpmFamilies);
         Objects.requireNonNull(swtpmJailing, "swtpmJailing");
+        Objects.requireNonNull(store, "store");
         if (manufacturePool < 0 || manufacturePool > MAX_MANUFACTURE_POOL) {
             throw new IllegalArgumentException("manufacturePool " + manufacturePool + " is not 0.." + MAX_MANUFACTURE_POOL);
         }
@@ -78,7 +80,7 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         return new VtpmbackConfig(Optional.empty(), 0, stateDir, Path.of("/run/vtpmback"), "swtpm",
                 TpmFamily.TPM2, HostKind.XEN, Path.of("/tmp/vtpmback-sim"), Optional.empty(),
                 defaultMasterKey(stateDir), Optional.empty(), LogLevel.INFO, Map.of(), SwtpmJailing.DEFAULT,
-                DEFAULT_MANUFACTURE_POOL);
+                DEFAULT_MANUFACTURE_POOL, StoreSettings.LOCAL);
     }
 
     /** {@code master-key} unless set: next to the records it opens, so {@code --set state-dir=X} finds it. */
@@ -148,6 +150,14 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         v.put("swtpm-jail", swtpmJailing.enabled() ? "yes" : "no");
         v.put("swtpm-uid-base", Integer.toString(swtpmJailing.firstUid()));
         v.put("swtpm-uid-count", Integer.toString(swtpmJailing.uidCount()));
+        v.put("store", store.kind().configValue());
+        v.put("etcd-endpoints", String.join(",", store.endpoints().stream().map(java.net.URI::toString).toList()));
+        v.put("etcd-ca", store.ca().map(Path::toString).orElse(""));
+        v.put("etcd-cert", store.cert().map(Path::toString).orElse(""));
+        v.put("etcd-key", store.key().map(Path::toString).orElse(""));
+        v.put("etcd-prefix", store.prefix());
+        v.put("etcd-lease-ttl", Integer.toString(store.leaseTtl()));
+        v.put("pool-host-id", store.hostId().orElse(""));
         new TreeMap<>(tpmFamilies).forEach((uuid, family) -> v.put(ConfigLoader.TPM_FAMILY_PREFIX + uuid, familyValue(family)));
         return v;
     }
@@ -165,6 +175,16 @@ public record VtpmbackConfig(Optional<Path> source, int backendDomid, Path state
         notes.put("manufacture-pool", poolSizes().isEmpty() ? "no pool: every first start generates its keys"
                 : "kept for " + String.join(" and ", poolSizes().keySet().stream().map(VtpmbackConfig::familyValue).toList())
                 + ", in " + poolDir());
+        if (store.kind() == StoreSettings.Kind.LOCAL) {
+            notes.put("store", "vTPM records in " + instancesDir());
+            for (String k : List.of("etcd-endpoints", "etcd-ca", "etcd-cert", "etcd-key", "etcd-prefix", "etcd-lease-ttl", "pool-host-id")) {
+                notes.put(k, "unused: store = local");
+            }
+        } else {
+            notes.put("store", "vTPM records in the pool's etcd; revision marks in " + stateDir);
+            notes.put("etcd-ca", store.tls() ? null : "plain http");
+            notes.put("pool-host-id", store.hostId().isEmpty() ? "the host name" : null);
+        }
         List<String> lines = new ArrayList<>();
         values().forEach((key, value) -> {
             String note = notes.get(key);

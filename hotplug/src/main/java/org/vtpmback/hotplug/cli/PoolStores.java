@@ -1,0 +1,59 @@
+package org.vtpmback.hotplug.cli;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.etcd.EtcdSettings;
+import org.vtpmback.etcd.EtcdTls;
+import org.vtpmback.etcd.EtcdVtpmStore;
+import org.vtpmback.etcd.HostId;
+import org.vtpmback.etcd.LeaseTiming;
+import org.vtpmback.hotplug.config.ConfigException;
+import org.vtpmback.hotplug.config.StoreSettings;
+import org.vtpmback.hotplug.config.VtpmbackConfig;
+
+/** The daemon's store in a pool ({@code store = etcd}; docs/pool.md), built from the configuration. */
+final class PoolStores {
+    /** One request to one member; a call tries every member once, so it is bounded by this times their number. */
+    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(2);
+
+    private PoolStores() {
+    }
+
+    /**
+     * The etcd store of this host, its revision marks in {@code <state-dir>}. Its lease is granted at the first vTPM
+     * start, so a daemon whose etcd is away still starts (and its guests' starts say why they fail).
+     *
+     * @throws ConfigException if {@code pool-host-id} is unset and the host name is no pool host name
+     */
+    static EtcdVtpmStore open(VtpmbackConfig config, MasterKey key) throws IOException {
+        StoreSettings s = config.store();
+        Optional<EtcdTls> tls = s.tls() ? Optional.of(new EtcdTls(s.ca().get(), s.cert().get(), s.key().get())) : Optional.empty();
+        EtcdSettings etcd = new EtcdSettings(s.endpoints(), s.prefix(), REQUEST_TIMEOUT, tls);
+        return EtcdVtpmStore.open(etcd, hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key, config.stateDir());
+    }
+
+    /** {@code pool-host-id}, else this host's name (the kernel's, as {@code hostname} prints it). */
+    static HostId hostId(StoreSettings s) {
+        String name = s.hostId().orElseGet(PoolStores::hostName);
+        try {
+            return new HostId(name);
+        } catch (IllegalArgumentException e) {
+            throw new ConfigException("pool-host-id is unset and the host name cannot stand for it: " + e.getMessage()
+                    + "; set pool-host-id to a name unique in the pool", false, e);
+        }
+    }
+
+    private static String hostName() {
+        try {
+            return Files.readString(Path.of("/proc/sys/kernel/hostname"), StandardCharsets.UTF_8).strip();
+        } catch (IOException e) {
+            throw new ConfigException("pool-host-id is unset and the host name cannot be read (" + e.getMessage()
+                    + "); set pool-host-id to a name unique in the pool", false, e);
+        }
+    }
+}
