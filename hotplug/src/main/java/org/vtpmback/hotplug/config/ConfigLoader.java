@@ -271,16 +271,17 @@ public final class ConfigLoader {
         List<java.net.URI> out = new java.util.ArrayList<>();
         for (String part : v.split(",", -1)) {
             String e = part.strip();
+            String expected = "'" + e + "' is not an etcd client URL http(s)://host:port (e.g. https://10.0.0.1:2379);"
+                    + " separate several with commas";
             java.net.URI uri;
             try {
                 uri = new java.net.URI(e);
             } catch (java.net.URISyntaxException x) {
-                throw new IllegalArgumentException("'" + e + "' is not a URL: " + x.getReason(), x);
+                throw new IllegalArgumentException(expected + " (" + x.getReason() + ")", x);
             }
             if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null || uri.getPort() < 0
                     || !(uri.getPath() == null || uri.getPath().isEmpty() || uri.getPath().equals("/"))) {
-                throw new IllegalArgumentException("'" + e + "' is not an etcd client URL http(s)://host:port (e.g."
-                        + " https://10.0.0.1:2379); separate several with commas");
+                throw new IllegalArgumentException(expected);
             }
             out.add(uri);
         }

@@ -127,6 +127,15 @@ class MainTest {
     }
 
     @Test
+    void anEtcdStoreWithoutEndpointsExitsSeventyEightSayingWhatToSet() throws Exception {
+        Path conf = tmp.resolve("pool.conf");
+        Files.writeString(conf, "store = etcd\n");
+        Run r = run("daemon", "--config", conf.toString());
+        assertEquals(78, r.status(), r.err());
+        assertTrue(r.err().contains(conf + ": store = etcd needs etcd-endpoints: set it to the client URLs"), r.err());
+    }
+
+    @Test
     void badConfigFileExitsSeventyEightNamingTheLine() throws Exception {
         Path conf = tmp.resolve("bad.conf");
         Files.writeString(conf, "log-level = info\nbackend_domid = 0\n");

@@ -205,4 +205,34 @@ class ConfigLoaderTest {
     void windowsLineEndingsAreTolerated() {
         assertEquals(5, parse("backend-domid = 5\r\nlog-level = error\r\n").backendDomid());
     }
+
+    @Test
+    void theEtcdStoreKeysAreReadAndStoreLocalIsTheDefault() throws Exception {
+        assertEquals(StoreSettings.LOCAL, parse("").store());
+        Path pem = Files.writeString(tmp.resolve("ca.pem"), "-----BEGIN CERTIFICATE-----\n");
+        StoreSettings s = parse("store = etcd\netcd-endpoints = https://10.0.0.1:2379, https://10.0.0.2:2379\n"
+                + "etcd-ca = " + pem + "\netcd-cert = " + pem + "\netcd-key = " + pem + "\netcd-prefix = /pool-1\n"
+                + "etcd-lease-ttl = 6\npool-host-id = dom0-a\n").store();
+        assertEquals(StoreSettings.Kind.ETCD, s.kind());
+        assertEquals(List.of(java.net.URI.create("https://10.0.0.1:2379"), java.net.URI.create("https://10.0.0.2:2379")), s.endpoints());
+        assertEquals(Optional.of(pem), s.key());
+        assertEquals("/pool-1", s.prefix());
+        assertEquals(6, s.leaseTtl());
+        assertEquals(Optional.of("dom0-a"), s.hostId());
+    }
+
+    @Test
+    void aWrongEtcdStoreSettingSaysWhatToSet() {
+        assertTrue(failure("store = etcd\n").getMessage().contains("store = etcd needs etcd-endpoints: set it to the client"
+                + " URLs of the pool's etcd members"), "missing endpoints");
+        assertTrue(failure("store = etcd\netcd-endpoints = https://10.0.0.1:2379\n").getMessage()
+                .contains("has https URLs (https://10.0.0.1:2379) but no TLS files: set etcd-ca, etcd-cert and etcd-key"), "https without TLS");
+        assertTrue(failure("etcd-endpoints = 10.0.0.1:2379\n").getMessage().contains(FILE + ":1: bad value for etcd-endpoints:"
+                + " '10.0.0.1:2379' is not an etcd client URL http(s)://host:port"), "no scheme");
+        assertTrue(failure("etcd-lease-ttl = 1\n").getMessage().contains("at least 2"), "TTL below etcd's minimum");
+        assertTrue(failure("etcd-ca = /nonexistent/ca.pem\n").getMessage().contains("is not a readable file"), "missing PEM");
+        assertTrue(failure("pool-host-id = a b\n").getMessage().contains("is not a host name for the pool"), "host id");
+        assertTrue(failure("store = etcd\netcd-endpoints = http://127.0.0.1:2379\netcd-prefix = vtpmback\n").getMessage()
+                .contains("is not a key prefix"), "prefix");
+    }
 }
