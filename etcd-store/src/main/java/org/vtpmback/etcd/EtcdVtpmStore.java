@@ -76,9 +76,15 @@ public final class EtcdVtpmStore implements VtpmStore {
      */
     public static EtcdVtpmStore open(EtcdSettings settings, HostId host, LeaseTiming timing, MasterKey key, Path marksDir)
             throws IOException {
+        return open(new EtcdGateway(settings), host, timing, key, marksDir);
+    }
+
+    /** As {@link #open(EtcdSettings, HostId, LeaseTiming, MasterKey, Path)} on a gateway made already (its TLS set up). */
+    public static EtcdVtpmStore open(EtcdGateway gateway, HostId host, LeaseTiming timing, MasterKey key, Path marksDir)
+            throws IOException {
         SealedMarks marks = SealedMarks.open(marksDir, MARKS, key);
         try {
-            return new EtcdVtpmStore(new EtcdGateway(settings), host, timing, key, marks);
+            return new EtcdVtpmStore(gateway, host, timing, key, marks);
         } catch (IOException | RuntimeException e) {
             marks.close();
             throw e;

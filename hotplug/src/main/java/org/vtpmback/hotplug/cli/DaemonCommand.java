@@ -177,6 +177,11 @@ final class DaemonCommand {
         PersistentInstances instances;
         try {
             instances = Instances.open(config, key, launcher, host.domains());
+        } catch (org.vtpmback.hotplug.config.ConfigException e) {
+            closeQuietly(store, "xenstore connection");
+            host.close();
+            keepAlive.ifPresent(StartupKeepAlive::close);
+            return Main.failConfig(inv, e.getMessage()); // the pool's settings: a restart cannot help
         } catch (IOException | RuntimeException e) {
             closeQuietly(store, "xenstore connection");
             host.close();

@@ -7,7 +7,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.etcd.EtcdGateway;
 import org.vtpmback.etcd.EtcdSettings;
+import org.vtpmback.etcd.EtcdStoreException;
 import org.vtpmback.etcd.EtcdTls;
 import org.vtpmback.etcd.EtcdVtpmStore;
 import org.vtpmback.etcd.HostId;
@@ -28,13 +30,22 @@ final class PoolStores {
      * The etcd store of this host, its revision marks in {@code <state-dir>}. Its lease is granted at the first vTPM
      * start, so a daemon whose etcd is away still starts (and its guests' starts say why they fail).
      *
-     * @throws ConfigException if {@code pool-host-id} is unset and the host name is no pool host name
+     * @throws ConfigException if the TLS files do not make a TLS setup, or {@code pool-host-id} is unset and the host
+     *                         name is no pool host name
      */
     static EtcdVtpmStore open(VtpmbackConfig config, MasterKey key) throws IOException {
         StoreSettings s = config.store();
         Optional<EtcdTls> tls = s.tls() ? Optional.of(new EtcdTls(s.ca().get(), s.cert().get(), s.key().get())) : Optional.empty();
         EtcdSettings etcd = new EtcdSettings(s.endpoints(), s.prefix(), REQUEST_TIMEOUT, tls);
-        return EtcdVtpmStore.open(etcd, hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key, config.stateDir());
+        EtcdGateway gateway;
+        try {
+            gateway = new EtcdGateway(etcd);
+        } catch (EtcdStoreException e) {
+            // only TLS is set up here (nothing is sent yet): the files are what is wrong
+            throw new ConfigException("etcd-ca, etcd-cert, etcd-key: cannot set up TLS with them: " + e.getMessage()
+                    + "; give the PEM files of the pool's CA and of this host's client certificate and unencrypted key", false, e);
+        }
+        return EtcdVtpmStore.open(gateway, hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key, config.stateDir());
     }
 
     /** {@code pool-host-id}, else this host's name (the kernel's, as {@code hostname} prints it). */

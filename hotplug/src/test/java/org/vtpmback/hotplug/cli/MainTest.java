@@ -136,6 +136,18 @@ class MainTest {
     }
 
     @Test
+    void anEtcdStoreNeverMakesAMasterKeyOfItsOwn() throws Exception {
+        Path conf = tmp.resolve("pool-nokey.conf");
+        Path state = tmp.resolve("pool-state");
+        Files.writeString(conf, "store = etcd\netcd-endpoints = http://127.0.0.1:2379\nstate-dir = " + state + "\nruntime-dir = "
+                + tmp.resolve("run") + "\nswtpm-jail = no\n");
+        Run r = run("daemon", "--config", conf.toString());
+        assertEquals(78, r.status(), r.err());
+        assertTrue(r.err().contains("store = etcd and no master key at " + state.resolve("master.key")), r.err());
+        assertFalse(Files.exists(state.resolve("master.key")), "no key made");
+    }
+
+    @Test
     void badConfigFileExitsSeventyEightNamingTheLine() throws Exception {
         Path conf = tmp.resolve("bad.conf");
         Files.writeString(conf, "log-level = info\nbackend_domid = 0\n");
