@@ -234,6 +234,54 @@ class EtcdPoolHostsTest {
                 + " first command %d ms after it was continued%n", takeover / 1_000_000, fencedAfter / 1_000_000);
     }
 
+    /**
+     * Issue 14, scenario 2: host A dies (its daemon and swtpm SIGKILLed) under an NV write loop; once its lease has
+     * expired the guest is re-created on B, which starts CLEAR from the last committed state: the counter is the last
+     * acknowledged value or the one in flight, never lower.
+     */
+    @Test
+    void afterAHostDiesTheVtpmStartsElsewhereWithEveryAcknowledgedWrite(EtcdCluster etcd) throws Exception {
+        Dom0 a = dom0("host-a", etcd, 4);
+        Dom0 b = dom0("host-b", etcd, 4);
+        String uuid = UUID.randomUUID().toString();
+        Guest ga = a.host().boot(uuid);
+        ga.tpm2("tpm2_nvdefine", COUNTER, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        java.util.concurrent.atomic.AtomicLong acked = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            try {
+                while (!stop.get()) {
+                    long next = acked.get() + 1;
+                    writeCounter(ga, next);
+                    acked.set(next);
+                }
+            } catch (Exception e) {
+                // the write in flight at the kill: it may or may not have landed
+            }
+        });
+        ProgressWait.await("a few NV writes acknowledged on host A", () -> acked.get() >= 5 || writer.isDone(),
+                () -> "acknowledged " + acked.get());
+        long swtpm = Long.parseLong(Files.readString(work.resolve("host-a/daemon/run/instances/" + uuid + "/swtpm.pid")).strip());
+        a.daemon().kill(); // the host dies: no teardown, no release; its lease expires on etcd's side
+        ProcessHandle.of(swtpm).ifPresent(ProcessHandle::destroyForcibly);
+        long t0 = System.nanoTime();
+        stop.set(true);
+        Guest gb = b.host().boot(uuid); // HA: re-created on B, which waits for A's owner key to go with its lease
+        long failover = System.nanoTime() - t0;
+        writer.get(2, java.util.concurrent.TimeUnit.MINUTES); // its write in flight on dead A fails (guest timeout 30 s)
+        long lastAcked = acked.get();
+        long stored = counter(gb);
+        assertTrue(stored == lastAcked || stored == lastAcked + 1, "NV holds " + stored + ", the last acknowledged write was "
+                + lastAcked);
+        assertTrue(lastAcked >= 5, "the guest wrote before the kill");
+        assertEquals("host-b", owner(etcd, uuid));
+        assertTrue(b.daemon().log().contains("vTPM " + uuid + ": start mode CLEAR"), b.daemon().log());
+        writeCounter(gb, stored + 1);
+        assertEquals(stored + 1, counter(gb));
+        System.out.printf("POOL-FAILOVER lease TTL 4 s: host-a killed after %d acknowledged NV writes; host-b ran the vTPM"
+                + " %d ms later (connect included) with NV %d%n", lastAcked, failover / 1_000_000, stored);
+    }
+
     /** TPM2_GetRandom(8): changes nothing, so only a fence refuses it. */
     private static final byte[] GET_RANDOM_8 = {(byte) 0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 8};
 
