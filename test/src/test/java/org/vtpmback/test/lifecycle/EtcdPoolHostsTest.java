@@ -58,7 +58,7 @@ class EtcdPoolHostsTest {
     private final String prefix = "/pool" + POOLS.incrementAndGet();
 
     /** A dom0 of the pool: its xenstored, its daemon, its guests. */
-    private record Dom0(String name, XenstoredDaemon xenstored, DaemonProcess daemon, SimulatedVtpmHost host) {
+    private record Dom0(String name, XenstoredDaemon xenstored, DaemonProcess daemon, SimulatedVtpmHost host, List<String> settings) {
     }
 
     @AfterEach
@@ -94,13 +94,23 @@ class EtcdPoolHostsTest {
         String urls = endpoints.stream().map(Object::toString).collect(Collectors.joining(","));
         // swtpm-jail=no: both daemons run in this JVM's one test uid range, and a jailed daemon's start kills every
         // process in its range, the other daemon's swtpm among them
-        DaemonProcess daemon = DaemonProcess.start(xs.socket(), dir.resolve("sim"), dir.resolve("daemon"),
-                "default-tpm-family=2.0", "swtpm-jail=no", "store=etcd", "etcd-endpoints=" + urls, "etcd-prefix=" + prefix,
-                "etcd-lease-ttl=" + leaseTtl, "pool-host-id=" + name);
+        List<String> settings = List.of("default-tpm-family=2.0", "swtpm-jail=no", "store=etcd", "etcd-endpoints=" + urls,
+                "etcd-prefix=" + prefix, "etcd-lease-ttl=" + leaseTtl, "pool-host-id=" + name);
+        DaemonProcess daemon = DaemonProcess.start(xs.socket(), dir.resolve("sim"), dir.resolve("daemon"), settings.toArray(String[]::new));
         opened.add(daemon);
         SimulatedVtpmHost host = new SimulatedVtpmHost(xs.socket(), Files.createDirectories(dir.resolve("guests")), dir.resolve("sim"));
         opened.add(host);
-        return new Dom0(name, xs, daemon, host);
+        return new Dom0(name, xs, daemon, host, settings);
+    }
+
+    /** {@code systemctl restart}: SIGTERM (guests stay connected, their swtpm running), then a new daemon on the same state. */
+    private Dom0 restarted(Dom0 d) throws Exception {
+        d.daemon().stop();
+        Path dir = work.resolve(d.name());
+        DaemonProcess next = DaemonProcess.start(d.xenstored().socket(), dir.resolve("sim"), dir.resolve("daemon"),
+                d.settings().toArray(String[]::new));
+        opened.add(next);
+        return new Dom0(d.name(), d.xenstored(), next, d.host(), d.settings());
     }
 
     private String owner(EtcdCluster etcd, String uuid) throws Exception {
@@ -401,6 +411,35 @@ class EtcdPoolHostsTest {
                 etcd.restart(m);
             }
         }
+    }
+
+    /**
+     * A daemon restarted under a running guest with store = etcd: the stop commits the running state and keeps the
+     * owner key (its lease is left to expire, not revoked); the new daemon re-attaches the key to its own lease, takes
+     * the running swtpm over, and its commits go through.
+     */
+    @Test
+    void aRestartedDaemonKeepsItsVtpmAndWritesOn(EtcdCluster etcd) throws Exception {
+        Dom0 a = dom0("host-a", etcd, 10);
+        String uuid = UUID.randomUUID().toString();
+        Guest ga = a.host().boot(uuid);
+        String pcr16 = extend(ga, 16, ZERO32, sha256Hex("before the restart"));
+        ga.tpm2("tpm2_nvdefine", COUNTER, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        writeCounter(ga, 1);
+
+        long t0 = System.nanoTime();
+        a = restarted(a);
+        long restart = System.nanoTime() - t0;
+
+        assertEquals(pcr16, pcr(ga, 16), "the guest's TPM was not reset");
+        assertEquals(1, counter(ga));
+        writeCounter(ga, 2); // a commit of the new daemon, on its own lease
+        assertEquals(2, counter(ga));
+        assertEquals("host-a", owner(etcd, uuid));
+        assertEquals(XenbusState.CONNECTED, ga.frontend().state());
+        assertFalse(a.daemon().log().contains("FENCED"), a.daemon().log());
+        System.out.printf("POOL-RESTART daemon restarted under a running guest in %d ms; PCRs kept, commits on the new lease%n",
+                restart / 1_000_000);
     }
 
     /** TPM2_GetRandom(8): changes nothing, so only a fence refuses it. */
