@@ -4,11 +4,23 @@
 # The caller is in the repository root and has set xen_root (the Xen user space), dist (the unpacked
 # distribution) and a log function.
 
+# sim_jail_settings: the daemon's jail settings for a run next to other daemons. As root the jail is on, on a
+# uid range of this shell's own (the formula of DaemonProcess.testUidBase in test/): a daemon's start
+# SIGKILLs every process of its range (SwtpmStrays), so on the default range it would end the swtpm
+# processes of any other daemon or test run on the machine. Not root, or SIM_NO_JAIL=1: no jail.
+sim_jail_settings() {
+	if [ "$(id -u)" = 0 ] && [ -z "${SIM_NO_JAIL:-}" ]; then
+		echo "--set swtpm-uid-base=$((0x70000000 + 4096 * (1 + $$ % 4096)))"
+	else
+		echo "--set swtpm-jail=no"
+	fi
+}
+
 # sim_host_start WORK SIM_DIR RUNTIME_DIR NAME: xenstored in WORK/xsd, the daemon with its state in
 # WORK/state and its log in WORK/daemon.log; returns once the daemon serves. Sets daemon_pid and
 # exports XENSTORED_PATH and LD_LIBRARY_PATH. On failure prints the log and exits, naming NAME.
-# SIM_NO_JAIL=1 runs swtpm unjailed even as root: any other vtpmback daemon starting on the host kills every
-# process of the jail's uid range (SwtpmStrays), which on a shared machine ends this daemon's swtpm processes.
+# As root swtpm runs jailed on a uid range of this run's own (sim_jail_settings), so that neither this daemon's
+# start nor another's kills the other's swtpm processes; SIM_NO_JAIL=1 runs swtpm unjailed even as root.
 sim_host_start() {
 	local work=$1 sim=$2 runtime=$3 name=$4
 	log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
@@ -19,11 +31,11 @@ sim_host_start() {
 	"$dist/bin/vtpmback" daemon \
 		--set host=simulated --set "simulation-dir=$sim" --set "xenstored-socket=$XENSTORED_PATH" \
 		--set "state-dir=$work/state" --set "runtime-dir=$runtime" \
-		$([ "$(id -u)" = 0 ] && [ -z "${SIM_NO_JAIL:-}" ] || echo "--set swtpm-jail=no") \
+		$(sim_jail_settings) \
 		>"$work/daemon.log" 2>&1 &
 	daemon_pid=$!
 	for _ in $(seq 300); do
-		grep -q "serving backend domain" "$work/daemon.log" && return 0
+		grep -qs "serving backend domain" "$work/daemon.log" && return 0
 		kill -0 "$daemon_pid" 2>/dev/null || { cat "$work/daemon.log"; echo "$name: the daemon exited" >&2; exit 1; }
 		sleep 0.1
 	done

@@ -82,7 +82,10 @@ export LD_LIBRARY_PATH XENSTORED_PATH
 
 daemon_args=(daemon --set host=simulated --set "simulation-dir=$work/sim" --set "xenstored-socket=$XENSTORED_PATH"
 	--set "state-dir=$work/state" --set "runtime-dir=$runtime")
-[ "$(id -u)" = 0 ] || daemon_args+=(--set swtpm-jail=no)
+# jailed as root, on a uid range of this run's own, never the default one that other daemons use (sim-host.sh)
+. scripts/sim-host.sh
+read -ra jail <<<"$(sim_jail_settings)"
+daemon_args+=("${jail[@]}")
 daemon_args+=("${extra[@]}")
 
 # start_daemon LOG: starts the daemon, returns once it logged "ready" and sent READY=1; sets daemon_pid,
