@@ -47,9 +47,9 @@ public final class DataPathProfile {
                 Thread.sleep(1000);
             }
             ThreadCpu before = ThreadCpu.of(daemon);
-            long swtpmBefore = swtpmNanos(swtpm);
+            long swtpmBefore = ProcessCpu.schedNanos(swtpm);
             RunResult r = ClientRun.run("profile", client, Workload.MIX, 0, commands);
-            long swtpmAfter = swtpmNanos(swtpm);
+            long swtpmAfter = ProcessCpu.schedNanos(swtpm);
             Map<String, long[]> threads = ThreadCpu.of(daemon).since(before);
             if (strace != null) {
                 new ProcessBuilder("kill", "-INT", Long.toString(strace.pid())).start().waitFor();
@@ -73,23 +73,5 @@ public final class DataPathProfile {
                 Files.readAllLines(Path.of(o.get("strace"))).forEach(l -> System.out.println("   " + l));
             }
         }
-    }
-
-    /**
-     * The swtpm processes' CPU time in nanoseconds (schedstat: finer than /proc's 10 ms ticks); one that exited
-     * (a ready-made TPM's manufacture, say) counts 0, so only processes that outlive the window are meaningful.
-     */
-    private static long swtpmNanos(List<Long> pids) {
-        long sum = 0;
-        for (long pid : pids) {
-            try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
-                for (Path task : tasks.toList()) {
-                    sum += Long.parseLong(Files.readString(task.resolve("schedstat")).trim().split(" ")[0]);
-                }
-            } catch (java.io.IOException | RuntimeException gone) {
-                // exited
-            }
-        }
-        return sum;
     }
 }
