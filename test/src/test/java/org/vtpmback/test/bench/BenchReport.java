@@ -109,9 +109,11 @@ final class BenchReport {
         return -1;
     }
 
-    private void goal(String name, String what, double value, String op, double target, boolean met) {
-        out.printf(Locale.ROOT, "GOAL %s %s=%.2f target %s %.1f: %s%n", name, what.replace(' ', '_'), value, op, target,
-                met ? "met" : "NOT met");
+    /** One goal: {@code GOAL <case> <figure>=<value> target <op> <target>: met|NOT met}, the form bench-results.sh reads. */
+    void goal(String name, String what, double value, String op, double target, boolean met) {
+        java.math.BigDecimal t = java.math.BigDecimal.valueOf(target).stripTrailingZeros();
+        out.printf(Locale.ROOT, "GOAL %s %s=%.2f target %s %s: %s%n", name, what.replace(' ', '_'), value, op,
+                (t.scale() < 1 ? t.setScale(1) : t).toPlainString(), met ? "met" : "NOT met");
     }
 
     private void row(String name, String side, RunResult r) {
