@@ -24,9 +24,11 @@ import java.util.Map;
  * @param prime           mix commands sent on each side once, before any case (NV_Write: a tenth)
  * @param nvCommands      measured NV_Write commands per client and round
  * @param nvWarmup        unmeasured NV_Write commands per client before each measurement
+ * @param results         where each case's latency distribution is written for the chart, if anywhere
  */
 record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDir, Path daemonState, long daemonPid, int commands,
-                    int warmup, List<Integer> guests, int rounds, int prime, int nvCommands, int nvWarmup) {
+                    int warmup, List<Integer> guests, int rounds, int prime, int nvCommands, int nvWarmup,
+                    java.util.Optional<Path> results) {
     static final String USAGE = """
             usage: RelayBenchmark --xenstored SOCKET --sim DIR --work DIR --runtime DIR --daemon-state DIR
                                   [--daemon-pid PID] [options]
@@ -39,7 +41,8 @@ record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDi
                                   tenth as many NV_Writes (default 30000; quick 10000)
               --nv-commands N     measured NV_Write commands per client and round (default 300; quick 100);
                                   the NV_Write cases run with 1 client and with the largest --guests count
-              --nv-warmup N       unmeasured NV_Write commands per client first (default 50; quick 20)""";
+              --nv-warmup N       unmeasured NV_Write commands per client first (default 50; quick 20)
+              --results DIR       writes latency-<case>.dat there: each case's latency quantiles, raw and relay""";
 
     /** Parses {@code args}; throws {@link IllegalArgumentException} with a message for the user. */
     static BenchOptions parse(String... args) {
@@ -60,9 +63,10 @@ record BenchOptions(Path xenstoredSocket, Path simDir, Path work, Path runtimeDi
                 count(given, "commands", quick ? 1500 : 4000, 1), count(given, "warmup", quick ? 500 : 1000, 0),
                 guests(given.getOrDefault("guests", quick ? "1,4" : "1,4,16")), count(given, "rounds", quick ? 1 : 3, 1),
                 count(given, "prime", quick ? 10000 : 30000, 0),
-                count(given, "nv-commands", quick ? 100 : 300, 1), count(given, "nv-warmup", quick ? 20 : 50, 0));
+                count(given, "nv-commands", quick ? 100 : 300, 1), count(given, "nv-warmup", quick ? 20 : 50, 0),
+                java.util.Optional.ofNullable(given.get("results")).map(Path::of));
         given.keySet().removeAll(List.of("xenstored", "sim", "work", "runtime", "daemon-state", "daemon-pid", "commands", "warmup",
-                "guests", "rounds", "prime", "nv-commands", "nv-warmup"));
+                "guests", "rounds", "prime", "nv-commands", "nv-warmup", "results"));
         if (!given.isEmpty()) {
             throw new IllegalArgumentException("unknown option(s): --" + String.join(", --", given.keySet()));
         }

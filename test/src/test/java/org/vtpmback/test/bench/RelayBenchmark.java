@@ -94,6 +94,11 @@ public final class RelayBenchmark {
         report.measured(1, "floor", floor);
         report.summary(cases, floor);
         report.goals(cases, floor);
+        if (options.results().isPresent()) {
+            for (CaseResult c : cases) {
+                LatencyQuantiles.write(options.results().get().resolve("latency-" + c.name().replace('/', '-') + ".dat"), c);
+            }
+        }
         System.out.printf("%n   load at the end: %s%n", loadAverage());
     }
 
