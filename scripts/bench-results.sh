@@ -51,8 +51,9 @@ awk -F, '$1 == "row" && $2 ~ /^mix-x[0-9]+$/ { ops[$4, $3] = $6; n[$4] = 1 }
 	$1 == "RATIO" && $2 ~ /^mix-x[0-9]+$/ && ($9 == "daemon_cpu_us_per_cmd" || $9 == "swtpm_cpu_us_per_cmd") { cpu[$4, $9] = $10 }
 	END { for (c in n) print c, ops[c, "raw"], ops[c, "relay"], cpu[c, "daemon_cpu_us_per_cmd"], cpu[c, "swtpm_cpu_us_per_cmd"] }' \
 	"$dir/bench.csv" | sort -n >"$dir/guests.dat"
-awk -F, '$1 == "SCALE" && $2 == "scale" && $9 == "daemon_rss_mib" { rss[$4] = $10 }
-	$1 == "SCALE" && $2 == "scale" && $9 == "daemon_threads" { thr[$4] = $10 }
+# the first sample at each count (the last one is taken again after the boot storm)
+awk -F, '$1 == "SCALE" && $2 == "scale" && $9 == "daemon_rss_mib" && !($4 in rss) { rss[$4] = $10 }
+	$1 == "SCALE" && $2 == "scale" && $9 == "daemon_threads" && !($4 in thr) { thr[$4] = $10 }
 	END { for (g in rss) print g, rss[g], thr[g] }' "$dir/bench.csv" | sort -n >"$dir/scale.dat"
 panels=()
 [ -s "$dir/latency-mix-x1.dat" ] && panels+=(cdf)
@@ -86,7 +87,7 @@ for f in guests scale; do [ -s "$dir/$f.dat" ] || rm -f "$dir/$f.dat"; done
 			scale) cat <<-EOF
 				set title 'one daemon, N guests attached'; set xlabel 'guests attached'
 				set ylabel 'daemon RSS (MiB)'; set y2label 'daemon threads'; set ytics nomirror; set y2tics
-				set yrange [0:*]; set y2range [0:*]; set key top left
+				set yrange [0:*]; set y2range [0:*]; set key bottom right
 				plot '$dir/scale.dat' using 1:2 with linespoints lw 2 title 'RSS MiB', '' using 1:3 axes x1y2 with linespoints lw 2 title 'threads'
 				EOF
 				;;
