@@ -43,9 +43,11 @@ final class DataPath {
     private final RequestIntake intake;
     private final PooledCommand pooled;
     private final StartedCommand started;
+    private final String device;
 
     DataPath(String device, FrontendRing ring, MappedGrant grant, ActiveInstance instance, Strikes engineRestarts,
              ReplyLoop replies, Turn turn) {
+        this.device = device;
         this.turn = turn;
         this.gate = new SaveGate(LOG, device, instance, engineRestarts);
         this.inFlight = new InFlight(LOG, device);
@@ -135,7 +137,14 @@ final class DataPath {
      * whether it is saved and stopped now or reused by a reconnecting frontend is the device's call.
      */
     ActiveInstance releaseRing() {
-        ring.release();
+        try {
+            ring.release();
+        } catch (RuntimeException e) {
+            // Still hand the vTPM back: an instance nobody parks is never saved at teardown nor stopped, and its
+            // swtpm would outlive the device. What failed to close stays mapped or bound until the daemon exits.
+            LOG.log(System.Logger.Level.ERROR, device + ": giving back the shared page or event channel failed; the vTPM is"
+                    + " parked all the same", e);
+        }
         return instance;
     }
 }

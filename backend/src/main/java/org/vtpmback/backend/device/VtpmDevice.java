@@ -230,7 +230,7 @@ public final class VtpmDevice {
             try {
                 parked.park(old.releaseRing());
             } catch (RuntimeException e) {
-                LOG.log(System.Logger.Level.ERROR, id + ": releasing the shared page or port failed", e);
+                LOG.log(System.Logger.Level.ERROR, id + ": parking the vTPM failed", e);
             }
             LOG.log(System.Logger.Level.INFO, "{0}: disconnected after {1} commands", id, old.served());
         }
