@@ -132,6 +132,11 @@ class StrikesThroughDaemonTest {
             Signals.send("STOP", swtpm); // hung: the engine would wait 120 s for it
             try {
                 fe.submit(TpmCommands.getRandom(8));
+                // Let the command reach the stopped swtpm first (nothing outside the daemon shows when it has): a removal
+                // that comes before it refuses the command instead, and its teardown save then waits for the stopped
+                // swtpm's control channel (10 s), which is another case (docs/plan.md, session 10) and failed this test
+                // once under the whole suite's load. Nothing is asserted about this time.
+                Thread.sleep(2000);
                 assertTrue(host.toolstack().removeVtpm(fe.domid, 0, false), "Closed within libxl's 10 s; is "
                         + fe.backendState());
                 byte[] answer = fe.awaitAnswer(WAIT).orElseThrow(() -> new AssertionError("the stuck command got no answer"));
