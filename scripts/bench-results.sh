@@ -78,10 +78,10 @@ for f in guests scale; do [ -s "$dir/$f.dat" ] || rm -f "$dir/$f.dat"; done
 			guests) cat <<-EOF
 				set title 'mix-xN: throughput and CPU per command'; set logscale x 2; set xlabel 'guests (clients) at once'
 				set ylabel 'commands/s (all guests)'; set y2label 'CPU µs per command'; set ytics nomirror; set y2tics
-				set yrange [0:*]; set y2range [0:*]; set key top left
+				set yrange [0:*]; set y2range [0:*]; set key below maxrows 2
 				plot '$dir/guests.dat' using 1:2 with linespoints lw 2 title 'raw ops/s', '' using 1:3 with linespoints lw 2 title 'relay ops/s', \\
 				     '' using 1:4 axes x1y2 with linespoints dt 2 title 'daemon CPU/cmd', '' using 1:5 axes x1y2 with linespoints dt 3 title 'swtpm CPU/cmd'
-				unset logscale x; set key bottom right
+				unset logscale x; set key inside bottom right maxrows auto
 				EOF
 				;;
 			scale) cat <<-EOF
