@@ -19,7 +19,7 @@ import java.util.Map;
  *   <li>the relay's throughput at least {@code --throughput-bound} (0.1) of raw swtpm's, one client each.</li>
  * </ul>
  * CPU times are every thread's {@code schedstat} (nanoseconds) over the measured runs; the daemon's background
- * threads (JIT compilers, pool filler: {@link #BACKGROUND}) are left out of the bounded figure and printed beside it. Exit 0 when both hold, 1 when one does not, 2 on a usage error.
+ * threads (JIT compilers, pool filler: {@link ThreadCpu#BACKGROUND}) are left out of the bounded figure and printed beside it. Exit 0 when both hold, 1 when one does not, 2 on a usage error.
  */
 public final class BenchGuard {
     static final String USAGE = """
@@ -29,13 +29,6 @@ public final class BenchGuard {
               --prime N             unmeasured mix commands per side first, to warm both JVMs (default 20000)
               --cpu-bound X         daemon CPU per command at most X times its swtpm's (default 3)
               --throughput-bound X  relay throughput at least X times raw swtpm's (default 0.1)""";
-
-    /**
-     * Daemon threads whose work is not per command, left out of the bounded figure: the JIT's compilers (a one-off,
-     * still busy after the priming on a loaded machine) and the pool filler (the guest's boot took a ready-made TPM,
-     * and its replacement is manufactured meanwhile).
-     */
-    private static final java.util.regex.Pattern BACKGROUND = java.util.regex.Pattern.compile("C[12] CompilerThre.*|vtpm-pool-fill.*");
 
     private BenchGuard() {
     }
@@ -113,7 +106,7 @@ public final class BenchGuard {
     private static boolean verdict(RunResult raw, RunResult relay, Map<String, Long> daemonThreads, long relaySwtpmNanos,
                                    long rawSwtpmNanos, double perSide, double cpuBound, double throughputBound) {
         long all = daemonThreads.values().stream().mapToLong(Long::longValue).sum();
-        long background = daemonThreads.entrySet().stream().filter(e -> BACKGROUND.matcher(e.getKey()).matches())
+        long background = daemonThreads.entrySet().stream().filter(e -> ThreadCpu.BACKGROUND.matcher(e.getKey()).matches())
                 .mapToLong(Map.Entry::getValue).sum();
         double daemonUs = (all - background) / 1e3 / perSide;
         double swtpmUs = relaySwtpmNanos / 1e3 / perSide;

@@ -22,6 +22,12 @@ record ThreadCpu(Map<String, long[]> byName) {
     static final int UTIME = 3;
     static final int STIME = 4;
     private static final int VALUES = 5;
+    /**
+     * Thread names (as grouped here) whose work is neither per command nor per guest: the JIT's compilers (a one-off,
+     * still busy in bursts long after the priming on a loaded machine) and the pool filler (a guest's boot took a
+     * ready-made TPM, and its replacement is manufactured meanwhile). Figures leave them out and print them beside.
+     */
+    static final java.util.regex.Pattern BACKGROUND = java.util.regex.Pattern.compile("C[12] CompilerThre.*|vtpm-pool-fill.*");
 
     static ThreadCpu of(long pid) {
         Map<String, long[]> byName = new TreeMap<>();
