@@ -49,6 +49,29 @@ public final class EtcdGateway {
     }
 
     /**
+     * {@code GET <endpoint>/health} on one member only (no failover: {@code vtpmback check} asks each), with the
+     * same TLS setup as every call.
+     *
+     * @return the reply body if the member answered 200
+     * @throws IOException if it did not answer, TLS failed, or it answered another status (the message has it)
+     */
+    public String health(URI endpoint) throws IOException {
+        HttpRequest req = HttpRequest.newBuilder(endpoint.resolve("/health")).timeout(settings.requestTimeout()).GET().build();
+        HttpResponse<String> resp;
+        try {
+            resp = http.send(req, HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted during GET /health on " + endpoint);
+        }
+        String body = resp.body().strip();
+        if (resp.statusCode() != 200) {
+            throw new IOException("HTTP " + resp.statusCode() + ": " + body);
+        }
+        return body;
+    }
+
+    /**
      * Calls {@code rpc} (e.g. {@code /v3/kv/txn}) with a JSON request.
      *
      * @throws EtcdUnavailableException if no member answered (each tried once); a write may have been applied

@@ -77,6 +77,9 @@ final class CheckCommand {
             results.add(xen(config));
         }
         results.add(xenstored(config));
+        if (PoolStores.pooled(config)) {
+            results.addAll(PoolChecks.of(config));
+        }
         classDataSharing().ifPresent(results::add);
         long failed = results.stream().filter(r -> !r.ok()).count();
         long warnings = results.stream().filter(r -> r.status() == Status.WARN).count();

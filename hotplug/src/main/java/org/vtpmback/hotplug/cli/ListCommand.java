@@ -12,7 +12,9 @@ import org.vtpmback.backend.state.CorruptStateException;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.RecordSealing;
 import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /**
@@ -22,17 +24,29 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
 final class ListCommand {
     static final String JSON = "--json";
     private static final String ROW = "%-36s  %-6s  %10s  %-14s  %-16s  %-20s  %s";
+    private static final String POOL_ROW = ROW + "  %s";
 
     private ListCommand() {
     }
 
-    /** One stored vTPM as read, or the reason it could not be. */
-    private record Row(Uuid uuid, Optional<InstanceRecord> record, String error, boolean inUse, Optional<User> user) {
+    /**
+     * One stored vTPM as read, or the reason it could not be ({@code error}; null for a pool's vTPM that is owned but
+     * has no record yet). {@code owner} is null with the local store, else the pool host owning it, or empty.
+     */
+    private record Row(Uuid uuid, Optional<InstanceRecord> record, String error, boolean inUse, Optional<User> user,
+                       Optional<String> owner) {
+        boolean unreadable() {
+            return record.isEmpty() && error != null;
+        }
+
         Map<String, Object> json() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("uuid", uuid.value());
+            if (owner != null) {
+                m.put("owner", owner.orElse(null));
+            }
             if (record.isEmpty()) {
-                m.put("error", error);
+                m.put("error", error == null ? "no record yet (owned, nothing committed)" : error);
                 return m;
             }
             InstanceRecord r = record.get();
@@ -48,13 +62,18 @@ final class ListCommand {
         }
 
         String line() {
+            String ownedBy = owner == null ? "" : "  owner " + owner.orElse("-");
             if (record.isEmpty()) {
-                return String.format("%-36s  UNREADABLE: %s", uuid, error);
+                return error == null ? String.format("%-36s  no record yet%s", uuid, ownedBy)
+                        : String.format("%-36s  UNREADABLE: %s%s", uuid, error, ownedBy);
             }
             InstanceRecord r = record.get();
-            return String.format(ROW, uuid, VtpmbackConfig.familyValue(r.family()), r.generation(), r.lastEnd(),
-                    r.snapshot().map(s -> s.reason().toString()).orElse("-"), created(r),
-                    user.map(User::text).orElse(inUse ? "in use" : "-"));
+            String use = user.map(User::text).orElse(inUse ? "in use" : "-");
+            String snapshot = r.snapshot().map(s -> s.reason().toString()).orElse("-");
+            String family = VtpmbackConfig.familyValue(r.family());
+            return owner == null ? String.format(ROW, uuid, family, r.generation(), r.lastEnd(), snapshot, created(r), use)
+                    : String.format(POOL_ROW, uuid, family, r.generation(), r.lastEnd(), snapshot, created(r),
+                            String.format("%-20s", owner.orElse("-")), use);
         }
 
         private static String created(InstanceRecord r) {
@@ -76,6 +95,13 @@ final class ListCommand {
         } catch (IOException | RuntimeException e) {
             return Main.fail(inv, e.getMessage());
         }
+        if (PoolStores.pooled(config)) {
+            if (key.isEmpty()) {
+                return Main.fail(inv, "store = etcd, but there is no master key at " + config.masterKey() + ": copy the"
+                        + " pool's key to this host (docs/pool.md, 'A 3-host pool from scratch'); nothing was read");
+            }
+            return print(inv, json, key, true, poolRows(inv, config, key.get()));
+        }
         Map<String, User> users = users(config);
         List<Row> rows = new ArrayList<>();
         try {
@@ -83,24 +109,65 @@ final class ListCommand {
                 boolean inUse = InstanceCommands.inUse(config, uuid).isPresent();
                 try {
                     rows.add(new Row(uuid, Optional.of(store.get().load(uuid).orElseThrow()), null, inUse,
-                            Optional.ofNullable(users.get(uuid.value()))));
+                            Optional.ofNullable(users.get(uuid.value())), null));
                 } catch (CorruptStateException e) {
-                    rows.add(new Row(uuid, Optional.empty(), e.getMessage(), inUse, Optional.ofNullable(users.get(uuid.value()))));
+                    rows.add(new Row(uuid, Optional.empty(), e.getMessage(), inUse, Optional.ofNullable(users.get(uuid.value())),
+                            null));
                 }
             }
         } catch (RuntimeException e) {
             return Main.fail(inv, "cannot read the vTPM store in " + config.stateDir() + ": " + e.getMessage());
         }
-        if (json) {
-            inv.out().println(Json.of(Map.of("vtpms", rows.stream().map(Row::json).toList())));
-        } else if (store.isEmpty()) {
+        if (store.isEmpty() && !json) {
             inv.out().println("no vTPMs stored (no master key at " + config.masterKey() + " and no record in "
                     + config.instancesDir() + ")");
+            return Main.OK;
+        }
+        return print(inv, json, key, false, rows);
+    }
+
+    /** The pool's vTPMs as etcd holds them, opened with this host's copy of the pool's master key; null if etcd failed. */
+    private static List<Row> poolRows(Invocation inv, VtpmbackConfig config, MasterKey key) {
+        Map<String, User> users = users(config);
+        List<Row> rows = new ArrayList<>();
+        try (RecordSealing sealing = new RecordSealing(key, "etcd " + config.store().prefix())) {
+            for (PoolAdmin.Entry e : PoolStores.admin(config).list()) {
+                boolean inUse = InstanceCommands.inUse(config, e.uuid()).isPresent();
+                Optional<User> user = Optional.ofNullable(users.get(e.uuid().value()));
+                if (e.record().isEmpty()) {
+                    rows.add(new Row(e.uuid(), Optional.empty(), null, inUse, user, e.owner()));
+                    continue;
+                }
+                try {
+                    InstanceRecord r = sealing.open(e.uuid(), e.record().get().sealed(), e.record().get().toString());
+                    rows.add(new Row(e.uuid(), Optional.of(r), null, inUse, user, e.owner()));
+                } catch (CorruptStateException x) {
+                    rows.add(new Row(e.uuid(), Optional.empty(), x.getMessage(), inUse, user, e.owner()));
+                }
+            }
+        } catch (IOException e) {
+            Main.fail(inv, "cannot list the pool's vTPMs in etcd (" + config.store().endpoints() + ", prefix "
+                    + config.store().prefix() + "): " + e.getMessage() + "; 'vtpmback check' tests each member");
+            return null;
+        }
+        return rows;
+    }
+
+    private static int print(Invocation inv, boolean json, Optional<MasterKey> key, boolean pooled, List<Row> rows) {
+        if (rows == null) {
+            return Main.FAILURE;
+        }
+        if (json) {
+            inv.out().println(Json.of(Map.of("vtpms", rows.stream().map(Row::json).toList())));
+        } else if (pooled) {
+            inv.out().println(String.format(POOL_ROW, "UUID", "FAMILY", "GENERATION", "LAST END", "SNAPSHOT", "CREATED",
+                    String.format("%-20s", "OWNER"), "IN USE HERE"));
+            rows.forEach(r -> inv.out().println(r.line()));
         } else {
             inv.out().println(String.format(ROW, "UUID", "FAMILY", "GENERATION", "LAST END", "SNAPSHOT", "CREATED", "IN USE"));
             rows.forEach(r -> inv.out().println(r.line()));
         }
-        long unreadable = rows.stream().filter(r -> r.record().isEmpty()).count();
+        long unreadable = rows.stream().filter(Row::unreadable).count();
         if (unreadable == 0) {
             return Main.OK;
         }

@@ -14,6 +14,7 @@ import org.vtpmback.etcd.EtcdTls;
 import org.vtpmback.etcd.EtcdVtpmStore;
 import org.vtpmback.etcd.HostId;
 import org.vtpmback.etcd.LeaseTiming;
+import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.hotplug.config.ConfigException;
 import org.vtpmback.hotplug.config.StoreSettings;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
@@ -35,17 +36,31 @@ final class PoolStores {
      */
     static EtcdVtpmStore open(VtpmbackConfig config, MasterKey key) throws IOException {
         StoreSettings s = config.store();
+        return EtcdVtpmStore.open(gateway(config), hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key,
+                config.stateDir());
+    }
+
+    /** The operator's view of the pool ({@code list}, {@code check}, {@code pool push|pull}): no lease, owns nothing. */
+    static PoolAdmin admin(VtpmbackConfig config) {
+        return new PoolAdmin(gateway(config));
+    }
+
+    /** The gateway to the configured members; sends nothing yet. */
+    static EtcdGateway gateway(VtpmbackConfig config) {
+        StoreSettings s = config.store();
         Optional<EtcdTls> tls = s.tls() ? Optional.of(new EtcdTls(s.ca().get(), s.cert().get(), s.key().get())) : Optional.empty();
-        EtcdSettings etcd = new EtcdSettings(s.endpoints(), s.prefix(), REQUEST_TIMEOUT, tls);
-        EtcdGateway gateway;
         try {
-            gateway = new EtcdGateway(etcd);
+            return new EtcdGateway(new EtcdSettings(s.endpoints(), s.prefix(), REQUEST_TIMEOUT, tls));
         } catch (EtcdStoreException e) {
             // only TLS is set up here (nothing is sent yet): the files are what is wrong
             throw new ConfigException("etcd-ca, etcd-cert, etcd-key: cannot set up TLS with them: " + e.getMessage()
                     + "; give the PEM files of the pool's CA and of this host's client certificate and unencrypted key", false, e);
         }
-        return EtcdVtpmStore.open(gateway, hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key, config.stateDir());
+    }
+
+    /** Whether the configuration puts the vTPMs in etcd ({@code store = etcd}). */
+    static boolean pooled(VtpmbackConfig config) {
+        return config.store().kind() == StoreSettings.Kind.ETCD;
     }
 
     /** {@code pool-host-id}, else this host's name (the kernel's, as {@code hostname} prints it). */

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
             XlCommands.Restore.class, XlCommands.ResumeDomain.class,
             StoreCommands.ListStored.class, ProvisionCommands.Create.class, ProvisionCommands.Ek.class,
             ProvisionCommands.Ca.class, StoreCommands.Delete.class, StoreCommands.Export.class,
-            StoreCommands.Import.class, ServiceCommands.Init.class, ServiceCommands.CdsArchive.class, HelpCommand.class},
+            StoreCommands.Import.class, PoolCommands.Pool.class, ServiceCommands.Init.class, ServiceCommands.CdsArchive.class, HelpCommand.class},
         exitCodeListHeading = "%nExit status:%n",
         exitCodeList = {
             "0:success",
