@@ -2,6 +2,7 @@ package org.vtpmback.hotplug.cli;
 
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -11,6 +12,7 @@ import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.RecordSealing;
+import org.vtpmback.backend.state.StaleGenerationException;
 import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
@@ -85,7 +87,10 @@ final class PoolMoves {
             return Main.fail(inv, "pool " + direction + " stopped after " + outcomes.size() + " vTPM(s): " + e.getMessage());
         }
         if (inv.has(ListCommand.JSON)) {
-            inv.out().println(Json.of(Map.of("direction", direction, "vtpms", outcomes.stream().map(Outcome::json).toList())));
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("direction", direction);
+            doc.put("vtpms", outcomes.stream().map(Outcome::json).toList());
+            inv.out().println(Json.of(doc));
         } else {
             outcomes.forEach(o -> inv.out().println(o.line()));
         }
@@ -120,6 +125,11 @@ final class PoolMoves {
             } catch (CorruptStateException e) {
                 return new Outcome(uuid, false, record.generation(), "etcd holds a record this key cannot open: " + e.getMessage());
             }
+            if (sameState(theirs, record)) {
+                local.delete(uuid); // an earlier push wrote it and stopped before it retired the source
+                return new Outcome(uuid, true, record.generation(), "already in etcd at revision "
+                        + there.record().get().modRevision() + " with the same state; local file retired");
+            }
             if (theirs.generation() >= record.generation()) {
                 return new Outcome(uuid, false, record.generation(), "etcd holds generation " + theirs.generation()
                         + ", this host " + record.generation() + ": not newer here, so nothing was written");
@@ -152,6 +162,9 @@ final class PoolMoves {
         try {
             theirs = sealing.open(uuid, there.record().get().sealed(), there.record().get().toString());
             Optional<InstanceRecord> mine = local.load(uuid);
+            if (mine.isPresent() && sameState(mine.get(), theirs)) {
+                return retireInEtcd(pool, uuid, there, mine.get(), "already here with the same state");
+            }
             if (mine.isPresent() && mine.get().generation() >= theirs.generation()) {
                 return new Outcome(uuid, false, theirs.generation(), "this host holds generation " + mine.get().generation()
                         + ", etcd " + theirs.generation() + ": not newer in etcd, so nothing was written");
@@ -162,15 +175,33 @@ final class PoolMoves {
         InstanceRecord stored;
         try {
             stored = local.importRecord(theirs, false);
-        } catch (org.vtpmback.backend.state.StaleGenerationException e) {
+        } catch (StaleGenerationException e) {
             return new Outcome(uuid, false, theirs.generation(), e.getMessage());
         }
+        return retireInEtcd(pool, uuid, there, stored, "etcd revision " + there.record().get().modRevision()
+                + " stored here as generation " + stored.generation());
+    }
+
+    /** Deletes etcd's record now that this host holds {@code here}: only at the revision read, and while no host owns it. */
+    private static Outcome retireInEtcd(PoolAdmin pool, Uuid uuid, PoolAdmin.Entry there, InstanceRecord here, String done)
+            throws IOException {
         if (!pool.deleteIfUnowned(uuid, there.record().get().modRevision())) {
-            return new Outcome(uuid, false, stored.generation(), "copied here as generation " + stored.generation() + ", but"
-                    + " etcd's record changed or a host took it meanwhile, so it was left in etcd: two copies now exist;"
-                    + " keep one ('vtpmback list' on both stores) and delete the other");
+            return new Outcome(uuid, false, here.generation(), done + ", but etcd's record changed or a host took it"
+                    + " meanwhile, so it was left in etcd: two copies now exist; compare them ('vtpmback list' with"
+                    + " store = local and with store = etcd) and keep the newer");
         }
-        return new Outcome(uuid, true, stored.generation(), "etcd revision " + there.record().get().modRevision()
-                + " stored here as generation " + stored.generation() + "; etcd record deleted");
+        return new Outcome(uuid, true, here.generation(), done + "; etcd record deleted");
+    }
+
+    /**
+     * Whether two records hold the same TPM state (generations aside: a pull stores above the local retired mark), so
+     * that a move that stopped between its write and its retirement can finish without writing again.
+     */
+    private static boolean sameState(InstanceRecord a, InstanceRecord b) {
+        return a.family() == b.family() && a.createdAt().equals(b.createdAt()) && a.lastEnd() == b.lastEnd()
+                && Arrays.equals(a.permanent(), b.permanent())
+                && a.snapshot().map(InstanceRecord.Snapshot::reason).equals(b.snapshot().map(InstanceRecord.Snapshot::reason))
+                && Arrays.equals(a.snapshot().map(InstanceRecord.Snapshot::volatileState).orElse(null),
+                        b.snapshot().map(InstanceRecord.Snapshot::volatileState).orElse(null));
     }
 }

@@ -53,8 +53,10 @@ final class ServiceCommands {
                         + " (WARN if not); the master key is a regular file of this uid, mode 0600 or stricter, 32 bytes"
                         + " (WARN if there is none yet and nothing is stored; FAIL if sealed records exist without it);"
                         + " the Xen libraries and devices open (host=xen); xenstored answers; this Java maps the class-data"
-                        + " sharing archive (WARN if not: starts are slower; see cds-archive). Changes nothing. Exits 1 if"
-                        + " any check failed.",
+                        + " sharing archive (WARN if not: starts are slower; see cds-archive). With store = etcd also:"
+                        + " each of etcd-endpoints answers GET /health (over TLS with etcd-ca, etcd-cert and etcd-key when"
+                        + " set; etcd-member, one line each), a lease can be granted and is revoked at once (etcd-lease), and"
+                        + " etcd-prefix can be read (etcd-prefix). Changes nothing. Exits 1 if any check failed.",
                 "",
                 "With --json, standard output is one JSON object instead: version (string), config_file (string, or"
                         + " null for the built-in defaults), config (object: every key of vtpmback.conf(5) to its"

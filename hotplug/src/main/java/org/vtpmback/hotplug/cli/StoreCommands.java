@@ -23,14 +23,18 @@ final class StoreCommands {
                         + " running daemon says, 'vtpmback status'), or 'in use' if a daemon holds it but does not answer. A file that cannot be opened is listed as UNREADABLE with the"
                         + " reason, and the command ends with 'N records unreadable: ...' and exit status 1. If the"
                         + " master key is missing while records exist, that is one line naming the key's path and exit"
-                        + " status 1.",
+                        + " status 1. With store = etcd the vTPMs are the pool's, read from etcd and opened with this host's"
+                        + " copy of the pool's master key, and an OWNER column names the pool host that runs each ('-': none);"
+                        + " IN USE HERE is about this host's daemon only.",
                 "",
                 "With --json, standard output is one JSON object instead, {\"vtpms\": [...]}, one element per stored"
                         + " vTPM: uuid (string), family (\"2.0\" or \"1.2\"), generation (number), last_end (string),"
                         + " snapshot (string, or null if none is kept), created (ISO 8601 UTC), in_use (boolean), domid"
                         + " (number) and domain (its name, string), null unless a running daemon serves it to a domain; an"
                         + " unreadable record has only uuid and error (string). Errors still go to standard error and"
-                        + " set the exit status; a host with nothing stored gives {\"vtpms\": []}."})
+                        + " set the exit status; a host with nothing stored gives {\"vtpms\": []}. With store = etcd each"
+                        + " element also has owner (the owning host, string, or null), and a vTPM that is owned but has no"
+                        + " record yet has only uuid, owner and error."})
     static final class ListStored extends ConfiguredCommand {
         @Option(names = ListCommand.JSON, description = "print one JSON object (fields above) instead of the table")
         boolean json;

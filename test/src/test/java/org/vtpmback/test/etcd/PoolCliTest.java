@@ -21,8 +21,11 @@ import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.InstanceRecord;
 import org.vtpmback.backend.state.InstanceStore;
 import org.vtpmback.backend.state.MasterKey;
+import org.vtpmback.backend.state.RecordSealing;
 import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.etcd.EtcdGateway;
 import org.vtpmback.etcd.EtcdVtpmStore;
+import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.etcd.HostId;
 import org.vtpmback.etcd.LeaseTiming;
 import org.vtpmback.hotplug.cli.Main;
@@ -87,6 +90,7 @@ class PoolCliTest {
         System.out.println("POOL-CLI push:\n" + push.out() + push.err());
         assertEquals(0, push.status(), push.err());
         assertTrue(push.out().contains("\"result\":\"moved\""), push.out());
+        assertTrue(push.out().startsWith("{\"direction\":\"push\",\"vtpms\":["), push.out());
         assertFalse(Files.exists(tmp.resolve("state/instances/" + a.value() + InstanceStore.SUFFIX)), "local file retired");
         assertTrue(etcd.etcdctl("get", prefix + "/record/" + a.value(), "--print-value-only").length() > 0);
 
@@ -126,7 +130,7 @@ class PoolCliTest {
         try (EtcdVtpmStore host = EtcdVtpmStore.open(etcd.settings(prefix, Duration.ofSeconds(1)), new HostId("host-a"),
                 LeaseTiming.of(Duration.ofSeconds(20)), key, tmp.resolve("host-a"))) {
             InstanceRecord r = host.acquire(uuid, Duration.ZERO).orElseThrow();
-            host.save(r.withSave(r.generation() + 1, InstanceRecord.EndKind.SHUTDOWN, "NEWER".getBytes(), java.util.Optional.empty()));
+            host.save(r.withSave(r.generation() + 5, InstanceRecord.EndKind.SHUTDOWN, "NEWER".getBytes(), java.util.Optional.empty()));
             host.release(uuid);
         }
         try (InstanceStore store = new InstanceStore(tmp.resolve("state/instances"), key)) {
@@ -135,13 +139,30 @@ class PoolCliTest {
         Run push = vtpmback(etcd, null, "pool", "push", uuid.value());
         System.out.println("POOL-CLI newer:\n" + push.out());
         assertEquals(1, push.status());
-        assertTrue(push.out().contains("REFUSED") && push.out().contains("not newer here"), push.out());
+        assertTrue(push.out().contains("REFUSED") && push.out().contains("etcd holds generation 6, this host 2"), push.out());
         assertTrue(Files.exists(tmp.resolve("state/instances/" + uuid.value() + InstanceStore.SUFFIX)), "source kept");
 
         Files.createDirectories(tmp.resolve("run/instances/" + uuid.value())); // what the daemon keeps while it runs one
         Run busy = vtpmback(etcd, null, "pool", "push", uuid.value());
         assertEquals(1, busy.status());
         assertTrue(busy.out().contains("in use by the daemon here"), busy.out());
+    }
+
+    @Test
+    void aPushThatStoppedBeforeRetiringItsSourceFinishesWithoutWritingAgain(EtcdCluster etcd) throws Exception {
+        Uuid uuid = localVtpm("HALF-MOVED");
+        // what a push leaves when it dies after etcd's commit and before the local delete: the same state on both sides
+        PoolAdmin pool = new PoolAdmin(new EtcdGateway(etcd.settings(prefix, Duration.ofSeconds(1))));
+        long revision;
+        try (RecordSealing sealing = new RecordSealing(key, "test")) {
+            revision = pool.putIfUnowned(uuid, sealing.seal(local(uuid)), 0).orElseThrow();
+        }
+        Run push = vtpmback(etcd, null, "pool", "push", uuid.value());
+        System.out.println("POOL-CLI repeat:\n" + push.out());
+        assertEquals(0, push.status(), push.err());
+        assertTrue(push.out().contains("already in etcd at revision " + revision), push.out());
+        assertEquals(revision, pool.entry(uuid).record().orElseThrow().modRevision(), "etcd not written again");
+        assertFalse(Files.exists(tmp.resolve("state/instances/" + uuid.value() + InstanceStore.SUFFIX)), "local file retired");
     }
 
     private static InstanceRecord local0(Uuid uuid) {
