@@ -33,15 +33,23 @@ public final class PoolAdmin {
     public record Entry(Uuid uuid, Optional<StoredRecord> record, Optional<String> owner) {
     }
 
-    /** Every uuid that has a record or an owner key under the prefix, sorted; keys that name no uuid are skipped. */
+    /**
+     * Every uuid that has a record or an owner key under the prefix, sorted; keys that name no uuid are skipped. Records
+     * and owner keys are read in one txn, so they are of one revision.
+     */
     public List<Entry> list() throws EtcdStoreException, InterruptedIOException {
+        GatewayReply reply = gateway.call(TXN, TxnOps.txn(List.of(), List.of(under("record"), under("owner")), List.of()));
         Map<String, StoredRecord> records = new TreeMap<>();
-        for (KeyValue kv : under("record")) {
-            uuidOf(kv, "record").ifPresent(u -> records.put(u.value(), new StoredRecord(u, kv.value(), kv.modRevision())));
-        }
         Map<String, String> owners = new TreeMap<>();
-        for (KeyValue kv : under("owner")) {
-            uuidOf(kv, "owner").ifPresent(u -> owners.put(u.value(), kv.valueText()));
+        try {
+            for (KeyValue kv : reply.rangeResponse(0)) {
+                uuidOf(kv, "record").ifPresent(u -> records.put(u.value(), new StoredRecord(u, kv.value(), kv.modRevision())));
+            }
+            for (KeyValue kv : reply.rangeResponse(1)) {
+                uuidOf(kv, "owner").ifPresent(u -> owners.put(u.value(), kv.valueText()));
+            }
+        } catch (IOException e) {
+            throw unreadable(e);
         }
         TreeMap<String, Entry> all = new TreeMap<>();
         records.forEach((u, r) -> all.put(u, new Entry(r.uuid(), Optional.of(r), Optional.ofNullable(owners.get(u)))));
@@ -120,13 +128,9 @@ public final class PoolAdmin {
         return gateway.health(endpoint);
     }
 
-    private List<KeyValue> under(String kind) throws EtcdStoreException, InterruptedIOException {
-        GatewayReply reply = gateway.call("/v3/kv/range", rangeOver(gateway.settings().prefix() + "/" + kind + "/"));
-        try {
-            return reply.keyValues();
-        } catch (IOException e) {
-            throw unreadable(e);
-        }
+    /** A txn's range over every key of one kind ({@code <prefix>/<kind>/...}). */
+    private Map<String, Object> under(String kind) {
+        return Map.of("request_range", rangeOver(gateway.settings().prefix() + "/" + kind + "/"));
     }
 
     /** Every key starting with {@code start}: range_end is {@code start} with its last byte raised by one. */
