@@ -38,24 +38,23 @@ import org.mockito.AdditionalAnswers;
  */
 @Timeout(120)
 class CommitLogFaultTest {
-    /** No background fold unless a test asks for one: entries stay in the log. */
-    private static final Duration NEVER = Duration.ofDays(1);
-
     @TempDir
     Path dir;
+    private StoreFolder folder;
     private MasterKey key;
 
     @BeforeEach
-    void key() throws IOException {
-        key = MasterKey.create(dir.resolve("master.key"));
+    void folder() throws IOException {
+        folder = new StoreFolder(dir);
+        key = folder.key;
     }
 
     private InstanceStore daemon() throws IOException {
-        return new InstanceStore(dir.resolve("instances"), key, NEVER, UnaryOperator.identity());
+        return folder.daemon();
     }
 
     private InstanceStore otherProcess() throws IOException {
-        return InstanceStore.shared(dir.resolve("instances"), key);
+        return folder.otherProcess();
     }
 
     /**
@@ -69,7 +68,7 @@ class CommitLogFaultTest {
     void aFailedWriteOrSyncOfAnOpenLogFailsThatCheckpointAndLaterOnesAreFullSaves(boolean atSync) throws Exception {
         AtomicBoolean diskFails = new AtomicBoolean();
         AtomicInteger forces = new AtomicInteger();
-        InstanceStore store = new InstanceStore(dir.resolve("instances"), key, NEVER, real -> {
+        InstanceStore store = folder.daemon(StoreFolder.NEVER, real -> {
             FileChannel spy = mock(FileChannel.class, AdditionalAnswers.delegatesTo(real));
             try {
                 doAnswer(call -> {
@@ -125,7 +124,7 @@ class CommitLogFaultTest {
     void aFailingFoldIsLoudOnceShownInStatusAndRecovers() throws Exception {
         FoldAlarmLog log = new FoldAlarmLog();
         try {
-            InstanceStore store = new InstanceStore(dir.resolve("instances"), key, Duration.ofMillis(20), UnaryOperator.identity());
+            InstanceStore store = folder.daemon(Duration.ofMillis(20), UnaryOperator.identity());
             store.save(record(UUID_A, 1, 6000));
             Path file = store.fileOf(UUID_A);
             Files.delete(file);

@@ -29,20 +29,19 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(120)
 class CommitLogHandOverTest {
-    /** No background fold during a test: entries stay in the log unless a close folds them. */
-    private static final Duration NEVER = Duration.ofDays(1);
-
     @TempDir
     Path dir;
+    private StoreFolder folder;
     private MasterKey key;
 
     @BeforeEach
-    void key() throws IOException {
-        key = MasterKey.create(dir.resolve("master.key"));
+    void folder() throws IOException {
+        folder = new StoreFolder(dir);
+        key = folder.key;
     }
 
     private InstanceStore daemon() throws IOException {
-        return new InstanceStore(dir.resolve("instances"), key, NEVER, UnaryOperator.identity());
+        return folder.daemon();
     }
 
     @Test
@@ -127,7 +126,7 @@ class CommitLogHandOverTest {
     @Test
     void aSuccessorKeepsWhatAnOldDaemonThatDiedLeftInTheLog() throws Exception {
         List<FileChannel> oldChannels = new ArrayList<>();
-        InstanceStore old = new InstanceStore(dir.resolve("instances"), key, NEVER, c -> {
+        InstanceStore old = folder.daemon(StoreFolder.NEVER, c -> {
             oldChannels.add(c);
             return c;
         });

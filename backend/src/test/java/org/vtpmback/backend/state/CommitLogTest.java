@@ -39,24 +39,23 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(120)
 class CommitLogTest {
-    /** No background fold during a test: entries stay in the log unless a test folds them. */
-    private static final Duration NEVER = Duration.ofDays(1);
-
     @TempDir
     Path dir;
+    private StoreFolder folder;
     private MasterKey key;
 
     @BeforeEach
-    void key() throws IOException {
-        key = MasterKey.create(dir.resolve("master.key"));
+    void folder() throws IOException {
+        folder = new StoreFolder(dir);
+        key = folder.key;
     }
 
     private InstanceStore daemon() throws IOException {
-        return new InstanceStore(dir.resolve("instances"), key, NEVER, UnaryOperator.identity());
+        return folder.daemon();
     }
 
     private InstanceStore otherProcess() throws IOException {
-        return InstanceStore.shared(dir.resolve("instances"), key);
+        return folder.otherProcess();
     }
 
     @Test
