@@ -1,6 +1,7 @@
 package org.vtpmback.backend.device;
 
 import java.util.Optional;
+import java.util.concurrent.Executor;
 import org.vtpmback.backend.instance.ActiveInstance;
 import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.state.Uuid;
@@ -18,14 +19,17 @@ final class ParkedInstance {
     private final DeviceId id;
     /** The device's own logger: its lines keep the one source operators and the log rate limiter know. */
     private final System.Logger log;
+    /** Where a removal's {@link ClosedOnTime} deadline runs. */
+    private final Executor pool;
     /** The parked vTPM, or null. */
     private ActiveInstance parked;
     /** The frontend closed the device itself (guest shutdown, driver unload) since it last connected. */
     private boolean frontendClosed;
 
-    ParkedInstance(DeviceId id, System.Logger log) {
+    ParkedInstance(DeviceId id, System.Logger log, Executor pool) {
         this.id = id;
         this.log = log;
+        this.pool = pool;
     }
 
     /** Keeps {@code instance} running until {@link #takeIfSame} or {@link #finish}. */
@@ -73,18 +77,43 @@ final class ParkedInstance {
         frontendClosed = false;
     }
 
-    /** Saves and stops the parked vTPM for a removal by the toolstack (see {@link Teardown#DEVICE_REMOVED_AFTER_CLOSE}). */
+    /**
+     * Saves and stops the parked vTPM for a removal by the toolstack (see {@link Teardown#DEVICE_REMOVED_AFTER_CLOSE}).
+     *
+     * @param reportClosed reports Closed to the toolstack; run (on another thread) only if the save overstays
+     *     {@link ClosedOnTime#DEADLINE}, else the caller reports Closed after this returns
+     */
+    void finishForRemoval(Runnable reportClosed) {
+        if (parked != null) {
+            ClosedOnTime onTime = ClosedOnTime.arm(ClosedOnTime.DEADLINE, pool, reportClosed);
+            try {
+                finish(removal(), onTime::endingKnown);
+            } finally {
+                onTime.finished();
+            }
+        }
+    }
+
+    /** Saves and stops the parked vTPM when the backend directory is gone: there is no Closed to report. */
     void finishForRemoval() {
-        finish(frontendClosed ? Teardown.DEVICE_REMOVED_AFTER_CLOSE : Teardown.DEVICE_REMOVED);
+        finish(removal(), () -> { });
+    }
+
+    private Teardown removal() {
+        return frontendClosed ? Teardown.DEVICE_REMOVED_AFTER_CLOSE : Teardown.DEVICE_REMOVED;
     }
 
     /** Saves and stops the parked vTPM as {@code why} requires, and lets go of it. */
     void finish(Teardown why) {
+        finish(why, () -> { });
+    }
+
+    private void finish(Teardown why, Runnable endingKnown) {
         if (parked != null) {
             ActiveInstance instance = parked;
             parked = null;
             try {
-                instance.deactivate(why);
+                instance.deactivate(why, endingKnown);
             } catch (RuntimeException e) {
                 log.log(System.Logger.Level.ERROR, id + ": saving the vTPM failed", e);
             }

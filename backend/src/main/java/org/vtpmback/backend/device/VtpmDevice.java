@@ -68,7 +68,7 @@ public final class VtpmDevice {
         this.reevaluation = new CoalescedTask(executor, this::reevaluate);
         this.removalCheck = new RemovalCheck(id, LOG, nodes, () -> dataPath, pool);
         this.handshakeRestarts = new HandshakeRestarts(reevaluation::request, failure::failForGood);
-        this.parked = new ParkedInstance(id, LOG);
+        this.parked = new ParkedInstance(id, LOG, pool);
         this.setup = new DataPathSetup(id, nodes, resources, parked, replies, turns);
     }
 
@@ -137,7 +137,7 @@ public final class VtpmDevice {
                 // asks the domain why it went away. A frontend state of 0, garbage or a deleted node is
                 // the guest's own doing: that only closes the ring (below), the vTPM stays parked.
                 releaseRing();
-                parked.finishForRemoval();
+                parked.finishForRemoval(this::closedDuringSave);
             } else if (failure.failedForGood()) {
                 return; // failed for good: the guest's writes are ignored until the toolstack removes the device
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
@@ -214,6 +214,13 @@ public final class VtpmDevice {
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
         turns.serviceRing(); // the frontend may have submitted before we were bound
+    }
+
+    /** From the delay thread or the executor: the removal's save overstays, libxl's wait for Closed does not. */
+    private void closedDuringSave() {
+        LOG.log(System.Logger.Level.WARNING, "{0}: the removal''s save of the vTPM has taken over {1} s (is its swtpm hung?);"
+                + " reporting Closed now, within the toolstack''s 10 s; the save goes on", id, ClosedOnTime.DEADLINE.toSeconds());
+        switchState(XenbusState.CLOSED);
     }
 
     private void switchState(XenbusState to) {

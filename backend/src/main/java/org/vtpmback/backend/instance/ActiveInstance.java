@@ -56,5 +56,14 @@ public interface ActiveInstance {
     InstanceStatus status();
 
     /** Saves what {@code why} calls for, stops the engine and releases the instance. Idempotent. */
-    void deactivate(Teardown why);
+    default void deactivate(Teardown why) {
+        deactivate(why, () -> { });
+    }
+
+    /**
+     * As {@link #deactivate(Teardown)}; {@code endingKnown} runs (on the caller's thread) as soon as the save no
+     * longer needs the domain: it has read why the domain went away, or needs no reason. From then on the
+     * toolstack may destroy the domain while the save goes on (a device being removed reports Closed late).
+     */
+    void deactivate(Teardown why, Runnable endingKnown);
 }

@@ -155,7 +155,7 @@ final class PersistentActiveInstance implements ActiveInstance {
     }
 
     @Override
-    public void deactivate(Teardown why) {
+    public void deactivate(Teardown why, Runnable endingKnown) {
         if (released) {
             return;
         }
@@ -168,7 +168,7 @@ final class PersistentActiveInstance implements ActiveInstance {
                 LOG.log(System.Logger.Level.WARNING, "{0}: vTPM {1}: engine dead at teardown; keeping generation {2}",
                         device, record.uuid(), record.generation());
             } else {
-                keep(why);
+                keep(why, endingKnown);
             }
         } finally {
             releaseInStore(why);
@@ -187,9 +187,10 @@ final class PersistentActiveInstance implements ActiveInstance {
         }
     }
 
-    private void keep(Teardown why) {
+    private void keep(Teardown why, Runnable endingKnown) {
         Optional<ShutdownReason> reason = LifecyclePolicy.needsShutdownReason(why)
                 ? services.domains().shutdownReason(guest) : Optional.empty();
+        endingKnown.run();
         LifecyclePolicy.Ending ending = LifecyclePolicy.ending(why, reason);
         if (LifecyclePolicy.needsShutdownReason(why)) {
             LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: domain {2} ended with {3}: saving as {4}", device, record.uuid(), guest,

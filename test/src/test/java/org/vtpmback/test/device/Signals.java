@@ -3,11 +3,11 @@ package org.vtpmback.test.device;
 import java.io.IOException;
 
 /** Sends a signal to a process ({@code kill -<name> <pid>}): STOP hangs a swtpm, CONT resumes it, KILL ends it. */
-final class Signals {
+public final class Signals {
     private Signals() {
     }
 
-    static void send(String signal, ProcessHandle process) throws IOException, InterruptedException {
+    public static void send(String signal, ProcessHandle process) throws IOException, InterruptedException {
         Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
         if (kill.waitFor() != 0) {
             throw new IllegalStateException("kill -" + signal + " " + process.pid() + " exited " + kill.exitValue());

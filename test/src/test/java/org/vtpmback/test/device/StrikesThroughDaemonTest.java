@@ -133,9 +133,8 @@ class StrikesThroughDaemonTest {
             try {
                 fe.submit(TpmCommands.getRandom(8));
                 // Let the command reach the stopped swtpm first (nothing outside the daemon shows when it has): a removal
-                // that comes before it refuses the command instead, and its teardown save then waits for the stopped
-                // swtpm's control channel (10 s), which is another case (docs/plan.md, session 10) and failed this test
-                // once under the whole suite's load. Nothing is asserted about this time.
+                // that comes before it refuses the command instead, and its teardown save then waits on the stopped
+                // swtpm's control channel, which is the other case (HungSwtpmRemovalTest). Nothing is asserted about this time.
                 Thread.sleep(2000);
                 assertTrue(host.toolstack().removeVtpm(fe.domid, 0, false), "Closed within libxl's 10 s; is "
                         + fe.backendState());
