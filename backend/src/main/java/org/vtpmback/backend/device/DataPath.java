@@ -10,7 +10,7 @@ import org.vtpmback.backend.xen.MappedGrant;
 /**
  * A connected device's data path: the mapped page, the bound port and the vTPM instance. Serves one
  * command at a time (tpmif allows one in flight). Confined to the device's turn, except
- * {@link #abortForRemoval} and {@link #commandRunning}.
+ * {@link #abortForRemoval}.
  *
  * <p>Two ways through, both starting with one look at the page ({@link RequestIntake}). The usual one
  * ({@link #serviceHere}, {@link StartedCommand}) costs no thread hand-off: the event-channel reader, having
@@ -103,11 +103,6 @@ final class DataPath {
      */
     String failure() {
         return gate.failure();
-    }
-
-    /** True while a command is inside the engine. Any thread. */
-    boolean commandRunning() {
-        return inFlight.commandRunning();
     }
 
     /** From any thread: see {@link InFlight#abortForRemoval}. */

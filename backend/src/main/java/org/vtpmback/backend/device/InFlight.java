@@ -54,11 +54,6 @@ final class InFlight {
         return removing;
     }
 
-    /** True while a command is inside the engine. */
-    boolean commandRunning() {
-        return running != null;
-    }
-
     /**
      * When the toolstack is removing the device: new commands are refused, the one in the engine gets
      * {@code grace} to finish, then its swtpm is killed so that it ends now (its guest gets a failure

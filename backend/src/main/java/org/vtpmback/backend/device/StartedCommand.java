@@ -94,7 +94,8 @@ final class StartedCommand {
     private void replied(ByteBuffer received) {
         TpmEngine engine = inFlight.engine();
         inFlight.leave();
-        long executed = served.executed();
+        // Counted as PooledCommand counts: a command swtpm answered, not one its engine lost.
+        long executed = received == null ? 0 : served.executed();
         boolean passedOn = false;
         boolean ended = false;
         try {
@@ -121,8 +122,10 @@ final class StartedCommand {
                 ring.notifyAfterTurn();
             }
         } catch (RuntimeException e) {
-            log.log(System.Logger.Level.ERROR, device + ": answering a command failed; answering with a TPM failure", e);
-            if (!ended) {
+            if (ended) {
+                log.log(System.Logger.Level.ERROR, device + ": notifying the guest of its answer failed", e);
+            } else {
+                log.log(System.Logger.Level.ERROR, device + ": answering a command failed; answering with a TPM failure", e);
                 ring.respond(answers.failure());
             }
         } finally {

@@ -60,62 +60,20 @@ final class Checkpoints implements AutoCloseable, CommitLog.Owner {
     }
 
     /**
-     * Reads both logs, refuses logs put back to an older copy, folds their newest records; returns the highest epoch
-     * sequence, the anchor's or a log's. At the start ({@code atStart}) for what the last run left, and again through
+     * Reads both logs ({@link LogRecovery}), folds their newest records; returns the highest epoch sequence, the
+     * anchor's or a log's. At the start ({@code atStart}) for what the last run left, and again through
      * {@link #takeOver} once this store holds the logs.
      */
     private long recover(boolean atStart) throws IOException {
-        // The anchor first: a position in it was durable in the logs before it was written, so logs read after it hold
-        // it (or a later epoch) even while another owner still writes them (a store opened beside an older daemon's).
-        GenerationAnchor.LogPosition mark = GenerationAnchor.LogPosition.NONE;
-        IOException unreadable = null;
-        try {
-            mark = anchor.contents().log();
-        } catch (IOException e) {
-            unreadable = e;
-        }
-        List<LogReader.Contents> logs = new java.util.ArrayList<>();
-        for (String name : CommitLog.FILES) {
-            LogReader.Contents c = LogReader.read(dir.resolve(name), store::keyOf);
-            if (c.epoch().isPresent()) {
-                logs.add(c);
-            }
-        }
-        if (unreadable != null) {
-            if (logs.isEmpty()) {
-                return 0; // nothing to fold; every load and save of this store reports the anchor, as before logs existed
-            }
-            throw unreadable;
-        }
-        Map<Uuid, InstanceRecord> newest = new HashMap<>();
-        long highest = mark.sequence();
-        boolean markFound = mark.length() == 0;
-        GenerationAnchor.LogPosition seen = mark;
-        for (LogReader.Contents c : logs) {
-            long sequence = c.epoch().get().sequence();
-            markFound |= sequence > mark.sequence() || (sequence == mark.sequence() && c.end() >= mark.length());
-            if (sequence >= seen.sequence()) {
-                seen = new GenerationAnchor.LogPosition(sequence, c.end());
-            }
-            highest = Math.max(highest, sequence);
-            c.records().forEach(r -> newest.merge(r.uuid(), r, (a, b) -> b.generation() > a.generation() ? b : a));
-        }
-        if (!markFound) {
-            throw new IOException("the commit log in " + dir + " was rolled back or cut: the generation anchor " + anchor.file()
-                    + " says its epoch " + mark.sequence() + " held " + mark.length() + " bytes, but neither log ("
-                    + String.join(", ", CommitLog.FILES) + ") holds that much of it or a later epoch. Checkpoints acknowledged"
-                    + " to guests may be missing; " + (atStart ? "refusing to start" : "not writing the log") + ". Put back the logs from the same moment as the anchor; only"
-                    + " to accept the loss, move the anchor away (every vTPM then adopts its stored generation, and rollbacks"
-                    + " before now go undetected)");
-        }
-        if (!newest.isEmpty()) {
-            int folded = fold(newest, seen);
+        LogRecovery.Found found = LogRecovery.read(anchor, dir, store::keyOf, atStart);
+        if (!found.newest().isEmpty()) {
+            int folded = fold(found.newest(), found.end());
             if (atStart || folded > 0) {
                 LOG.log(System.Logger.Level.INFO, "commit log in {0}: folded {1} checkpoint(s) {2} into the record files", dir,
                         folded, atStart ? "of the last run" : "that its last owner left");
             }
         }
-        return highest;
+        return found.highestEpoch();
     }
 
     /**
