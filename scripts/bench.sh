@@ -18,6 +18,10 @@
 #   org.vtpmback.test.bench.FirstStartBenchmark on the private xenstored: the wait for a new uuid's first start
 #   (frontend Initialised -> backend Connected) next to an existing vTPM's reboot, TPM 2.0 and 1.2, with a
 #   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
+# bench.sh --connect [--no-build] [--quick] [--rounds N] [--guests K] instead runs org.vtpmback.test.bench.ConnectBenchmark
+#   on the private xenstored with a daemon of its own: an existing vTPM's connect (Initialised -> Connected -> first
+#   answer) against raw swtpm's spawn to first answer, a resume against swtpm's own migration sequence, and a daemon
+#   restart under K running guests (exec to ready, ready to the last guest's answer); CONNECT, RATIO and GOAL lines.
 # bench.sh --datapath [--no-build] [--commands N] [--prime N] [--strace|--perf] instead runs
 #   org.vtpmback.test.bench.DataPathProfile against the daemon: one guest, the command mix; per daemon thread the CPU
 #   time and context switches per relayed command, swtpm's own CPU per command, and with --strace the daemon's system
@@ -46,6 +50,7 @@ log() { echo "==> $*"; }
 
 build=1
 first_start=0
+connect=0
 datapath=0
 scale=0
 guard=0
@@ -56,6 +61,7 @@ for a in "$@"; do
 	case $a in
 		--no-build) build=0 ;;
 		--first-start) first_start=1 ;;
+		--connect) connect=1 ;;
 		--datapath) datapath=1 ;;
 		--scale) scale=1 ;;
 		--guard) guard=1 ;;
@@ -136,6 +142,17 @@ if [ "$first_start" = 1 ]; then
 		${args[@]+"${args[@]}"}
 	[ "$rc" -eq 0 ] || log "the first-start daemons' logs: $work/fs/*/daemon/daemon.log"
 	finish "first-start benchmark"
+fi
+if [ "$connect" = 1 ]; then
+	# a daemon of its own (it restarts it), on a private xenstored only
+	log "starting a private xenstored (Xen 4.17 cxenstored) in $work/xsd"
+	eval "$(XEN_ROOT=$xen_root test/xenstored/run-xenstored.sh start "$work/xsd")"
+	export LD_LIBRARY_PATH XENSTORED_PATH
+	log "connect benchmark: swtpm $swtpm_version"
+	measure connect ConnectBenchmark --xenstored "$XENSTORED_PATH" --work "$work/cn" --runtime "$runtime" \
+		${args[@]+"${args[@]}"}
+	[ "$rc" -eq 0 ] || log "the daemon's log: $work/cn/daemon/daemon.log"
+	finish "connect benchmark"
 fi
 sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
 if [ "$scale" = 1 ]; then
