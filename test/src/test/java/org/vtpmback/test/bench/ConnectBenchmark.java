@@ -60,20 +60,24 @@ public final class ConnectBenchmark {
     private final Path runtime;
     private final int rounds;
     private final int guests;
+    /** The daemon's log level: debug shows where a connect's time goes (the log's millisecond stamps). */
+    private final String logLevel;
 
-    private ConnectBenchmark(Path xenstored, Path work, Path runtime, int rounds, int guests) {
+    private ConnectBenchmark(Path xenstored, Path work, Path runtime, int rounds, int guests, String logLevel) {
         this.xenstored = xenstored;
         this.work = work;
         this.runtime = runtime;
         this.rounds = rounds;
         this.guests = guests;
+        this.logLevel = logLevel;
     }
 
     static final String USAGE = """
             usage: ConnectBenchmark --xenstored SOCKET --work DIR --runtime DIR [--quick] [--rounds N] [--guests K]
               --work DIR      the daemon's state (a disk), --runtime DIR the swtpm folders (a tmpfs; short path)
               --rounds N      measured connects, resumes and raw starts of each kind (default 9; quick 3)
-              --guests K      running guests a daemon restart re-attaches (default 16; quick 4)""";
+              --guests K      running guests a daemon restart re-attaches (default 16; quick 4)
+              --log-level L   the daemon's (default info; debug: its log shows where a connect's time goes)""";
 
     public static void main(String[] args) throws Exception {
         Map<String, String> given = new HashMap<>();
@@ -95,7 +99,7 @@ public final class ConnectBenchmark {
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
         new ConnectBenchmark(Path.of(given.get("xenstored")), Path.of(given.get("work")), Path.of(given.get("runtime")),
                 Integer.parseInt(given.getOrDefault("rounds", quick ? "3" : "9")),
-                Integer.parseInt(given.getOrDefault("guests", quick ? "4" : "16"))).run();
+                Integer.parseInt(given.getOrDefault("guests", quick ? "4" : "16")), given.getOrDefault("log-level", "info")).run();
     }
 
     private void run() throws Exception {
@@ -215,7 +219,7 @@ public final class ConnectBenchmark {
         System.out.printf(Locale.ROOT, "%n-- relay (vtpmback daemon)%n");
         Path sim = Files.createDirectories(runtime.resolve("sim"));
         Path daemonWork = work.resolve("daemon");
-        String[] settings = {"default-tpm-family=2.0", "runtime-dir=" + runtime.resolve("relay")};
+        String[] settings = {"default-tpm-family=2.0", "runtime-dir=" + runtime.resolve("relay"), "log-level=" + logLevel};
         List<Double> connect = new ArrayList<>();
         List<Double> connectAnswer = new ArrayList<>();
         List<Double> connectBooted = new ArrayList<>();
