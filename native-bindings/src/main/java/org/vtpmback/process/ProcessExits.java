@@ -90,6 +90,19 @@ public final class ProcessExits {
         return add(new WatchedProcess(pid, fd, false));
     }
 
+    /**
+     * Stops watching {@code p} (a process not to be taken over after all): its pidfd is closed, and its
+     * {@link WatchedProcess#onExit()} never completes.
+     */
+    public void forget(WatchedProcess p) {
+        p.markForgotten();
+        synchronized (lock) {
+            if (wakeFd >= 0) {
+                wake();
+            }
+        }
+    }
+
     /** For tests: how many processes are watched now. */
     public int watching() {
         synchronized (lock) {

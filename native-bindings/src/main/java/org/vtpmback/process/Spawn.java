@@ -81,5 +81,4 @@ public final class Spawn {
             throw new XenErrnoException(call, subject, rc);
         }
     }
-
 }

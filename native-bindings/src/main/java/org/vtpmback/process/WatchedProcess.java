@@ -65,8 +65,8 @@ public final class WatchedProcess {
         }
     }
 
-    /** Stops watching (a process not to be taken over after all): {@link #onExit()} never completes. */
-    public void forget() {
+    /** Marks it no longer watched; see {@link ProcessExits#forget}. */
+    void markForgotten() {
         forgotten = true;
     }
 
