@@ -49,7 +49,7 @@ final class LiveSwtpm implements SurvivingEngine {
             ctrl = survivor.connectCtrl(name, config.ctrlTimeout());
             SwtpmData data = SwtpmData.connect(SwtpmLauncher.dataSocket(survivor.stateDir()), config.responseTimeout());
             // its stdout is the log file the last daemon opened for the same engine name
-            SwtpmProcess process = SwtpmProcess.adopted(survivor.process(), config.runtimeDir().resolve(name + ".log"),
+            SwtpmProcess process = new SwtpmProcess(survivor.process(), config.runtimeDir().resolve(name + ".log"),
                     survivor.uid());
             return SwtpmEngine.adopted(name, family, survivor.stateDir(), process, ctrl, data);
         } catch (IOException | RuntimeException e) {

@@ -237,7 +237,7 @@ public final class SwtpmEngine implements TpmEngine {
         return data;
     }
 
-    /** Runs on a JDK process-reaper thread whenever swtpm exits, so even an idle death is logged. */
+    /** Runs on the one process-exits thread (ProcessExits) whenever swtpm exits, so even an idle death is logged. */
     private void onProcessExit() {
         if (closed.get()) {
             return;

@@ -20,6 +20,8 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.vtpmback.process.ProcessExits;
+import org.vtpmback.process.WatchedProcess;
 
 /**
  * Starts one swtpm process per engine, the way QEMU/libvirt do: no {@code --flags}, so the TPM is not
@@ -247,18 +249,18 @@ public final class SwtpmLauncher implements EngineFactory {
             throw new EngineException("swtpm[" + name + "] cannot prepare " + stateDir + ": " + e.getMessage(), e);
         }
         try {
-            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-                    .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()));
-            // nothing of the daemon's environment reaches swtpm
-            pb.environment().clear();
-            pb.environment().putAll(config.jail().isPresent() ? SwtpmJail.ENVIRONMENT : Map.of());
-            Process p = pb.start();
+            // Not a ProcessBuilder: the JDK would keep a thread blocked in waitpid for each swtpm, one per guest.
+            // posix_spawn gives it what ProcessBuilder did (stdin /dev/null, stdout and stderr appended to the log,
+            // no other fd of the daemon) and one thread watches every swtpm's exit. Nothing of the daemon's
+            // environment reaches swtpm.
+            WatchedProcess p = ProcessExits.shared().spawn(Path.of(cmd.get(0)), cmd,
+                    config.jail().isPresent() ? SwtpmJail.ENVIRONMENT : Map.of(), logFile);
             int taken = uid;
             p.onExit().thenRun(() -> release(taken)); // only once it is reaped: never two live swtpm on one uid
             return new SwtpmProcess(p, logFile, uid);
-        } catch (IOException e) {
+        } catch (RuntimeException e) {
             release(uid);
-            throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd), e);
+            throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd) + ": " + e.getMessage(), e);
         }
     }
 

@@ -7,42 +7,33 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.vtpmback.process.WatchedProcess;
 
 /**
  * One swtpm process and its log file: spawned by this daemon, or adopted from the daemon before it
- * (a survivor, which is not our child: its exit code is not ours to read, and its exit is noticed by
- * polling). Owned by one engine (or by the launcher until the engine exists). Thread-safe:
- * {@link ProcessHandle} is.
+ * (a survivor, which is not our child: its exit code is not ours to read). Either way its exit is seen
+ * by the daemon's one {@link org.vtpmback.process.ProcessExits} thread, not by a JDK thread per process.
+ * Owned by one engine (or by the launcher until the engine exists). Thread-safe: {@link WatchedProcess} is.
  */
 final class SwtpmProcess {
     private static final int TAIL_BYTES = 4096;
     private static final long REAP_POLL_MS = 100;
     private static final int REAP_POLLS = 50;
 
-    private final ProcessHandle process;
-    /** The child's {@link Process}, for its exit code; empty for an adopted survivor. */
-    private final Optional<Process> child;
+    private final WatchedProcess process;
     private final Path logFile;
     private final int uid;
 
-    /** {@code uid}: the user swtpm runs as (its own in the jail, else the daemon's). */
-    SwtpmProcess(Process process, Path logFile, int uid) {
-        this(process.toHandle(), Optional.of(process), logFile, uid);
-    }
-
-    /** A swtpm the last daemon started, still running as {@code uid}, writing to {@code logFile}. */
-    static SwtpmProcess adopted(ProcessHandle process, Path logFile, int uid) {
-        return new SwtpmProcess(process, Optional.empty(), logFile, uid);
-    }
-
-    private SwtpmProcess(ProcessHandle process, Optional<Process> child, Path logFile, int uid) {
+    /**
+     * {@code process}: the daemon's child, or a swtpm the last daemon started, still running; {@code uid}: the user
+     * swtpm runs as (its own in the jail, else the daemon's).
+     */
+    SwtpmProcess(WatchedProcess process, Path logFile, int uid) {
         this.process = process;
-        this.child = child;
         this.logFile = logFile;
         this.uid = uid;
     }
@@ -55,27 +46,27 @@ final class SwtpmProcess {
         return process.pid();
     }
 
-    // A child is asked through its Process: its handle can see it gone before the JDK has reaped it
-    // and knows its exit code.
+    /** False only once it is gone (a child: reaped, so its uid and pid are free). */
     boolean isAlive() {
-        return child.map(Process::isAlive).orElseGet(process::isAlive);
+        return process.isAlive();
     }
 
+    /** Completes on the watcher's thread: what depends on it must be short. */
     CompletableFuture<?> onExit() {
-        return child.<CompletableFuture<?>>map(Process::onExit).orElseGet(process::onExit);
+        return process.onExit();
     }
 
-    /** "pid N exit code C", "pid N exited" (a survivor) or "pid N running", for log messages. */
+    /**
+     * "pid N exit code C", "pid N killed by signal S", "pid N exited" (a survivor) or "pid N running", for log
+     * messages.
+     */
     String describe() {
-        if (isAlive()) {
-            return "pid " + process.pid() + " running";
-        }
-        return "pid " + process.pid() + child.map(p -> " exit code " + p.exitValue()).orElse(" exited");
+        return process.toString();
     }
 
-    /** SIGKILL, without waiting; any thread. */
+    /** SIGKILL (through its pidfd: never another process that got its pid), without waiting; any thread. */
     void kill() {
-        process.destroyForcibly();
+        process.kill();
     }
 
     /**
@@ -93,7 +84,7 @@ final class SwtpmProcess {
         } catch (InterruptedException e) {
             interrupted = true;
         }
-        process.destroyForcibly();
+        process.kill();
         for (int i = 0; i < REAP_POLLS && isAlive(); i++) {
             try {
                 onExit().get(REAP_POLL_MS, TimeUnit.MILLISECONDS);

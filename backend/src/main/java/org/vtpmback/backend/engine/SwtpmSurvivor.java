@@ -21,6 +21,8 @@ import java.util.function.IntPredicate;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.vtpmback.process.ProcessExits;
+import org.vtpmback.process.WatchedProcess;
 
 /**
  * A swtpm that outlived the daemon that started it (kill -9, OOM kill, JVM crash), found through the
@@ -48,11 +50,12 @@ final class SwtpmSurvivor {
     private static final int MAX_PID_FILE_BYTES = 32;
     private static final String DELETED = " (deleted)";
 
-    private final ProcessHandle process;
+    /** Watched by the daemon's one exit watcher (the JDK would poll a process that is not its child from a thread each). */
+    private final WatchedProcess process;
     private final int uid;
     private final Path stateDir;
 
-    private SwtpmSurvivor(ProcessHandle process, int uid, Path stateDir) {
+    private SwtpmSurvivor(WatchedProcess process, int uid, Path stateDir) {
         this.process = process;
         this.uid = uid;
         this.stateDir = stateDir;
@@ -78,11 +81,18 @@ final class SwtpmSurvivor {
             return Optional.empty();
         }
         ProcessHandle p = process.get();
+        // The pidfd first, the checks after: they then inspect the very process the pidfd holds (a pid recycled
+        // before the pidfd was opened is a process that fails them; one recycled after, a start time that changed).
+        WatchedProcess watched = ProcessExits.shared().watch(p.pid());
         Optional<String> mismatch = mismatch(p, stateDir, swtpm, owner.get());
+        if (mismatch.isEmpty() && !watched.isAlive()) {
+            mismatch = Optional.of("exited while being inspected");
+        }
         if (mismatch.isPresent()) {
+            ProcessExits.shared().forget(watched);
             return distrust(stateDir, "pid " + p.pid() + " " + mismatch.get());
         }
-        return Optional.of(new SwtpmSurvivor(p, owner.get(), stateDir));
+        return Optional.of(new SwtpmSurvivor(watched, owner.get(), stateDir));
     }
 
     private static Optional<SwtpmSurvivor> distrust(Path stateDir, String why) {
@@ -194,7 +204,7 @@ final class SwtpmSurvivor {
         return process.pid();
     }
 
-    ProcessHandle process() {
+    WatchedProcess process() {
         return process;
     }
 
@@ -269,7 +279,7 @@ final class SwtpmSurvivor {
         try {
             process.onExit().get(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (TimeoutException | ExecutionException e) {
-            process.destroyForcibly();
+            process.kill();
             try {
                 process.onExit().get(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException | ExecutionException e2) {
@@ -279,7 +289,7 @@ final class SwtpmSurvivor {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            process.destroyForcibly();
+            process.kill();
         }
     }
 }

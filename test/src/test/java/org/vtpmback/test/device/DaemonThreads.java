@@ -32,8 +32,8 @@ final class DaemonThreads {
     /**
      * Who owns a thread: "test" for the emulated guests (one xenbus thread and one event-channel
      * thread per emulated frontend, the frontends' helper threads), "jdk-process" for the JDK's
-     * per-child-process reaper (it waits for each swtpm to exit; that cost belongs to the process,
-     * of which there is one per connected vTPM by design), "daemon" for everything else.
+     * per-child-process reaper (swtpm no longer has one: the daemon's one {@code process-exits} thread
+     * watches every swtpm, ThreadsPerGuestTest; the host's own tools may), "daemon" for everything else.
      */
     static String owner(Thread t) {
         String n = t.getName();
