@@ -18,6 +18,11 @@
 #   org.vtpmback.test.bench.FirstStartBenchmark on the private xenstored: the wait for a new uuid's first start
 #   (frontend Initialised -> backend Connected) next to an existing vTPM's reboot, TPM 2.0 and 1.2, with a
 #   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
+# bench.sh --pool [--no-build] [--quick] [--rounds N] [--nv-commands N] [--failovers N] [--lease-ttl S] instead runs
+#   org.vtpmback.test.bench.PoolBenchmark (issue 14): a 3-member etcd cluster (Debian's etcd-server; its data in the work
+#   folder, beside the daemons' state) and daemons of its own on private xenstoreds: NV_Write latency and throughput,
+#   connect and resume times with store = etcd against store = local (POOL lines, ratios etcd / local), then the
+#   failover time after a host's death (host A SIGKILLed, host B re-creates the guest: lease TTL + start).
 # bench.sh --datapath [--no-build] [--commands N] [--prime N] [--strace|--perf] instead runs
 #   org.vtpmback.test.bench.DataPathProfile against the daemon: one guest, the command mix; per daemon thread the CPU
 #   time and context switches per relayed command, swtpm's own CPU per command, and with --strace the daemon's system
@@ -46,6 +51,7 @@ log() { echo "==> $*"; }
 
 build=1
 first_start=0
+pool=0
 datapath=0
 scale=0
 guard=0
@@ -56,6 +62,7 @@ for a in "$@"; do
 	case $a in
 		--no-build) build=0 ;;
 		--first-start) first_start=1 ;;
+		--pool) pool=1 ;;
 		--datapath) datapath=1 ;;
 		--scale) scale=1 ;;
 		--guard) guard=1 ;;
@@ -136,6 +143,18 @@ if [ "$first_start" = 1 ]; then
 		${args[@]+"${args[@]}"}
 	[ "$rc" -eq 0 ] || log "the first-start daemons' logs: $work/fs/*/daemon/daemon.log"
 	finish "first-start benchmark"
+fi
+if [ "$pool" = 1 ]; then
+	# its own etcd cluster, xenstoreds and daemons (test classes XenstoredDaemon, EtcdCluster, DaemonProcess)
+	log "pool benchmark: swtpm $swtpm_version, $(/usr/bin/etcd --version 2>/dev/null | head -1)"
+	set +e
+	# the daemons load libxenstore from the Xen user space, as run-xenstored.sh's users do
+	LD_LIBRARY_PATH="$xen_root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		java -Dxen.root="$xen_root" -Dvtpmback.root="$repo" -cp "$classpath" org.vtpmback.test.bench.PoolBenchmark \
+		--work "$work/pool" --runtime "$runtime" ${args[@]+"${args[@]}"} 2>&1 | tee "$results/output-pool.txt"
+	rc=${PIPESTATUS[0]}
+	set -e
+	finish "pool benchmark"
 fi
 sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
 if [ "$scale" = 1 ]; then
