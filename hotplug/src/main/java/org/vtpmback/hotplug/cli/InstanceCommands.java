@@ -79,7 +79,8 @@ final class InstanceCommands {
      */
     private static int deleteInPool(Invocation inv, VtpmbackConfig config, Uuid uuid) {
         try {
-            PoolAdmin.Entry entry = PoolStores.admin(config).entry(uuid);
+            PoolAdmin pool = PoolStores.admin(config);
+            PoolAdmin.Entry entry = pool.entry(uuid);
             if (entry.owner().isPresent()) {
                 return Main.fail(inv, "vTPM " + uuid + " is owned by pool host " + entry.owner().get() + " (it runs it, or"
                         + " its lease has not ended yet): stop its domain there first; nothing was deleted");
@@ -88,7 +89,7 @@ final class InstanceCommands {
                 return Main.fail(inv, PoolRecords.notStored(config, uuid) + "; nothing was deleted");
             }
             long revision = entry.record().get().modRevision();
-            if (!PoolStores.admin(config).deleteIfUnowned(uuid, revision)) {
+            if (!pool.deleteIfUnowned(uuid, revision)) {
                 return Main.fail(inv, "vTPM " + uuid + " changed in the pool while it was being deleted (a host started"
                         + " it, or committed it); nothing was deleted: check 'vtpmback list' and run delete again");
             }

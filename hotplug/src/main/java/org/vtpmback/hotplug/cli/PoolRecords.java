@@ -22,9 +22,6 @@ final class PoolRecords {
 
     /** One vTPM of the pool as read by a command: its opened record and where it came from. */
     record Pooled(InstanceRecord record, PoolAdmin.Entry entry) {
-        long modRevision() {
-            return entry.record().orElseThrow().modRevision();
-        }
     }
 
     /**
