@@ -29,6 +29,7 @@ import org.vtpmback.test.etcd.EtcdCluster;
 import org.vtpmback.test.etcd.UseEtcdCluster;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.ProgressWait;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 
@@ -118,6 +119,52 @@ class EtcdPoolTlsTest {
             System.out.println("POOL-TLS refused at start: " + line);
         }
         assertEquals("", etcd.etcdctl("get", "--prefix", prefix + "/").strip(), "nothing reached etcd");
+    }
+
+    /**
+     * A reload whose configuration file now names another CA: the successor refuses at its TLS check, before the
+     * hand-over, so the running daemon keeps serving the guest, and its commits still go through.
+     */
+    @Test
+    void aReloadWithAWrongCaLeavesTheRunningDaemonServing(EtcdCluster etcd) throws Exception {
+        EtcdTls pool = etcd.settings(prefix, Duration.ofSeconds(2)).tls().orElseThrow();
+        EtcdTls stranger = EtcdCluster.strangerTls(work.resolve("stranger"));
+        XenstoredDaemon xs = xenstored("host-r");
+        Path config = work.resolve("host-r/vtpmback.conf");
+        Files.writeString(config, tlsLines(pool.caCertificate(), pool));
+        List<String> rest = settings(etcd, pool).stream().filter(s -> !s.startsWith("etcd-ca=") && !s.startsWith("etcd-cert=")
+                && !s.startsWith("etcd-key=")).toList(); // the TLS files from the file, which a reload reads afresh
+        DaemonProcess daemon = DaemonProcess.start(xs.socket(), work.resolve("host-r/sim"), work.resolve("host-r/daemon"),
+                java.util.Optional.of(config), Map.of(), List.of(), rest.toArray(String[]::new));
+        opened.add(daemon);
+        SimulatedVtpmHost host = new SimulatedVtpmHost(xs.socket(), Files.createDirectories(work.resolve("host-r/guests")),
+                work.resolve("host-r/sim"));
+        opened.add(host);
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        g.tpm2("tpm2_nvdefine", COUNTER, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        writeCounter(g, 1);
+        long oldPid = daemon.pid();
+        int logStart = daemon.log().length();
+        Files.writeString(config, tlsLines(stranger.caCertificate(), pool));
+
+        new ProcessBuilder("kill", "-HUP", Long.toString(oldPid)).inheritIO().start().waitFor();
+        ProgressWait.await("the failed reload reported", () -> daemon.log().substring(logStart).contains("reload failed"),
+                () -> "no 'reload failed' line yet");
+        String log = daemon.log().substring(logStart);
+        assertTrue(log.contains("reload failed, still serving: the successor (pid"), log);
+        assertTrue(log.contains("exited with status 78 before it was ready"), log);
+        assertTrue(log.contains("TLS with the pool's etcd failed"), log);
+        assertTrue(ProcessHandle.of(oldPid).map(ProcessHandle::isAlive).orElse(false), "the running daemon still runs");
+        writeCounter(g, 2); // and still commits to etcd on its lease
+        assertEquals(2, counter(g));
+        assertEquals("host-t", etcd.etcdctl("get", "--print-value-only", prefix + "/owner/" + uuid).strip());
+        log.lines().filter(l -> l.contains("reload failed") || l.contains("TLS with the pool's etcd failed"))
+                .forEach(l -> System.out.println("POOL-TLS reload: " + l));
+    }
+
+    private static String tlsLines(Path ca, EtcdTls client) {
+        return "etcd-ca = " + ca + "\netcd-cert = " + client.clientCertificate() + "\netcd-key = " + client.clientKey() + "\n";
     }
 
     private void writeCounter(Guest g, long value) throws Exception {
