@@ -3,7 +3,7 @@
 # (run by bench.sh after each run; run it by hand on a results folder of several runs):
 #  - DIR/bench.csv: every result line of every DIR/output-*.txt, one figure a line:
 #      kind,case,side,clients,commands,ops_s,median_us,p99_us,figure,value,target,result
-#    kind "row" is a line of the summary table (case ... p99_us filled); RATIO, SCALE, STORM and FIRST_START lines
+#    kind "row" is a line of the summary table (case ... p99_us filled); RATIO, SCALE, STORM, POOL and FIRST_START lines
 #    give one CSV line per figure (figure, value); GOAL and GUARD lines also the target and the result (met,
 #    NOT met, ok, FAILED).
 #  - DIR/bench.png, when gnuplot is installed (Debian: gnuplot-nox; not among install-deps.sh's packages, as
@@ -33,6 +33,7 @@ BEGIN { print "kind,case,side,clients,commands,ops_s,median_us,p99_us,figure,val
 /^(RATIO|FIRST_START) / { figures($1, $2, 3); next }
 /^SCALE / { if ($2 ~ /=/) figures("SCALE", "scale", 2); else figures("SCALE", "scale-" $2, 3); next }
 /^STORM / { figures("STORM", "storm", 2); next }
+/^POOL / { c = "pool-" $2; if ($3 ~ /^store=/) { c = c "-" substr($3, 7); $3 = "" }; figures("POOL", c, 3); next }
 /^(GOAL|GUARD) / {
 	# GOAL <case> <figure>=<value> target <op> <bound>: met | NOT met
 	k = substr($3, 1, index($3, "=") - 1); v = substr($3, index($3, "=") + 1)

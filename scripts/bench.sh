@@ -22,6 +22,11 @@
 #   on the private xenstored with a daemon of its own: an existing vTPM's connect (Initialised -> Connected -> first
 #   answer) against raw swtpm's spawn to first answer, a resume against swtpm's own migration sequence, and a daemon
 #   restart under K running guests (exec to ready, ready to the last guest's answer); CONNECT, RATIO and GOAL lines.
+# bench.sh --pool [--no-build] [--quick] [--rounds N] [--nv-commands N] [--failovers N] [--lease-ttl S] instead runs
+#   org.vtpmback.test.bench.PoolBenchmark (issue 14): a 3-member etcd cluster (Debian's etcd-server; its data in the work
+#   folder, beside the daemons' state) and daemons of its own on private xenstoreds: NV_Write latency and throughput,
+#   connect and resume times with store = etcd against store = local (POOL lines, ratios etcd / local), then the
+#   failover time after a host's death (host A SIGKILLed, host B re-creates the guest: lease TTL + start).
 # bench.sh --datapath [--no-build] [--commands N] [--prime N] [--strace|--perf] instead runs
 #   org.vtpmback.test.bench.DataPathProfile against the daemon: one guest, the command mix; per daemon thread the CPU
 #   time and context switches per relayed command, swtpm's own CPU per command, and with --strace the daemon's system
@@ -51,6 +56,7 @@ log() { echo "==> $*"; }
 build=1
 first_start=0
 connect=0
+pool=0
 datapath=0
 scale=0
 guard=0
@@ -62,6 +68,7 @@ for a in "$@"; do
 		--no-build) build=0 ;;
 		--first-start) first_start=1 ;;
 		--connect) connect=1 ;;
+		--pool) pool=1 ;;
 		--datapath) datapath=1 ;;
 		--scale) scale=1 ;;
 		--guard) guard=1 ;;
@@ -153,6 +160,18 @@ if [ "$connect" = 1 ]; then
 		${args[@]+"${args[@]}"}
 	[ "$rc" -eq 0 ] || log "the daemon's log: $work/cn/daemon/daemon.log"
 	finish "connect benchmark"
+fi
+if [ "$pool" = 1 ]; then
+	# its own etcd cluster, xenstoreds and daemons (test classes XenstoredDaemon, EtcdCluster, DaemonProcess)
+	log "pool benchmark: swtpm $swtpm_version, $(/usr/bin/etcd --version 2>/dev/null | head -1)"
+	set +e
+	# the daemons load libxenstore from the Xen user space, as run-xenstored.sh's users do
+	LD_LIBRARY_PATH="$xen_root/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		java -Dxen.root="$xen_root" -Dvtpmback.root="$repo" -cp "$classpath" org.vtpmback.test.bench.PoolBenchmark \
+		--work "$work/pool" --runtime "$runtime" ${args[@]+"${args[@]}"} 2>&1 | tee "$results/output-pool.txt"
+	rc=${PIPESTATUS[0]}
+	set -e
+	finish "pool benchmark"
 fi
 sim_host_start "$work" "$runtime/sim" "$runtime/daemon" bench
 if [ "$scale" = 1 ]; then

@@ -54,6 +54,11 @@ public final class Provisioning {
      * dropped afterwards: the stored vTPM is not changed, and may be in use meanwhile.
      */
     public <T> T inspect(InstanceRecord record, Function<TpmEngine, T> inspect) {
+        return inspect(boot, record, inspect);
+    }
+
+    /** {@link #inspect(InstanceRecord, Function)} of a record read from any store (e.g. the pool's): it writes none. */
+    public static <T> T inspect(EngineBoot boot, InstanceRecord record, Function<TpmEngine, T> inspect) {
         String vtpm = record.uuid().value();
         try (TpmEngine engine = boot.startCopy(vtpm, record.family(), record.permanent())) {
             return inspect.apply(engine);

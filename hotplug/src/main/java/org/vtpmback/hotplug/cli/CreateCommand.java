@@ -40,6 +40,9 @@ final class CreateCommand {
         } catch (IllegalArgumentException e) {
             return Main.usage(inv, e.getMessage());
         }
+        if (PoolStores.pooled(config)) {
+            return PoolRecords.refuse(inv, config, PoolRecords.throughLocal("create", uuid.value()));
+        }
         Optional<TpmFamily> configured = Optional.ofNullable(config.tpmFamilies().get(uuid.value()));
         if (asked.isPresent() && configured.isPresent() && asked.get() != configured.get()) {
             return Main.fail(inv, "--family " + VtpmbackConfig.familyValue(asked.get()) + " contradicts the configuration's "

@@ -136,6 +136,11 @@ final class DaemonCommand {
             return Main.fail(inv, e.getMessage());
         }
         phases.mark("master key");
+        try {
+            PoolStores.verifyTls(config); // before a reload's hand-over: wrong files leave the running daemon serving
+        } catch (org.vtpmback.hotplug.config.ConfigException e) {
+            return Main.failConfig(inv, e.getMessage());
+        }
         Host host;
         try {
             host = Host.open(config);

@@ -42,16 +42,27 @@ final class EndorsementCommands {
         }
         try {
             Optional<MasterKey> key = MasterKeys.forCommand(config, System.getenv());
-            Optional<InstanceStore> store = key.isEmpty() ? Optional.empty() : Optional.of(Instances.sharedStore(config, key.get()));
-            Optional<InstanceRecord> record = store.isEmpty() ? Optional.empty() : store.get().load(uuid);
-            if (record.isEmpty()) {
-                return Main.fail(inv, "no stored vTPM " + uuid + " in " + config.instancesDir() + "; 'vtpmback list' shows the"
-                        + " stored ones, 'vtpmback create " + uuid + "' makes it before its guest starts");
+            Optional<InstanceRecord> record;
+            if (PoolStores.pooled(config)) {
+                if (key.isEmpty()) {
+                    return Main.fail(inv, MasterKeys.initAdvice(config));
+                }
+                record = PoolRecords.read(config, key.get(), uuid).map(PoolRecords.Pooled::record);
+                if (record.isEmpty()) {
+                    return Main.fail(inv, PoolRecords.notStored(config, uuid));
+                }
+            } else {
+                Optional<InstanceStore> store = key.isEmpty() ? Optional.empty()
+                        : Optional.of(Instances.sharedStore(config, key.get()));
+                record = store.isEmpty() ? Optional.empty() : store.get().load(uuid);
+                if (record.isEmpty()) {
+                    return Main.fail(inv, "no stored vTPM " + uuid + " in " + config.instancesDir() + "; 'vtpmback list'"
+                            + " shows the stored ones, 'vtpmback create " + uuid + "' makes it before its guest starts");
+                }
             }
             Endorsement ek;
             try (CommandEngines engines = CommandEngines.open(config)) {
-                ek = new Provisioning(store.get(), engines.boot(), Instances.manufacturer(config))
-                        .inspect(record.get(), EkReader::read);
+                ek = Provisioning.inspect(engines.boot(), record.get(), EkReader::read);
             }
             print(inv, record.get(), ek);
             return Main.OK;

@@ -14,6 +14,7 @@ import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.backend.state.SealedDataException;
 import org.vtpmback.backend.state.StaleGenerationException;
 import org.vtpmback.backend.state.Uuid;
+import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /** {@code vtpmback list | delete | export | import}: the stored vTPMs, while the daemon may be running. */
@@ -53,6 +54,9 @@ final class InstanceCommands {
             return Main.fail(inv, "refusing to delete vTPM " + uuid + " without --yes: its keys, NV and EK would be gone"
                     + " for good; check the uuid with 'vtpmback list', export it first if unsure, then add --yes");
         }
+        if (PoolStores.pooled(config)) {
+            return deleteInPool(inv, config, uuid);
+        }
         Optional<Path> busy = inUse(config, uuid);
         if (busy.isPresent()) {
             return Main.fail(inv, inUseMessage(uuid, busy.get()) + "; nothing was deleted");
@@ -66,6 +70,35 @@ final class InstanceCommands {
             return Main.OK;
         } catch (IOException e) {
             return Main.fail(inv, "cannot delete vTPM " + uuid + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * {@code delete} with store = etcd: the pool's record, in one txn that compares it unowned and at the revision read,
+     * so a host that starts the vTPM meanwhile makes the delete fail, never the host's own commit.
+     */
+    private static int deleteInPool(Invocation inv, VtpmbackConfig config, Uuid uuid) {
+        try {
+            PoolAdmin pool = PoolStores.admin(config);
+            PoolAdmin.Entry entry = pool.entry(uuid);
+            if (entry.owner().isPresent()) {
+                return Main.fail(inv, "vTPM " + uuid + " is owned by pool host " + entry.owner().get() + " (it runs it, or"
+                        + " its lease has not ended yet): stop its domain there first; nothing was deleted");
+            }
+            if (entry.record().isEmpty()) {
+                return Main.fail(inv, PoolRecords.notStored(config, uuid) + "; nothing was deleted");
+            }
+            long revision = entry.record().get().modRevision();
+            if (!pool.deleteIfUnowned(uuid, revision)) {
+                return Main.fail(inv, "vTPM " + uuid + " changed in the pool while it was being deleted (a host started"
+                        + " it, or committed it); nothing was deleted: check 'vtpmback list' and run delete again");
+            }
+            inv.out().println("deleted vTPM " + uuid + " from the pool (its etcd record at revision " + revision + ")");
+            inv.out().println("note: a host that ran it keeps its revision mark and refuses this uuid from now on as"
+                    + " rolled back (docs/pool.md); give a new guest a new uuid");
+            return Main.OK;
+        } catch (IOException e) {
+            return Main.fail(inv, "cannot delete vTPM " + uuid + " from the pool: " + e.getMessage() + "; nothing was deleted");
         }
     }
 
@@ -86,10 +119,26 @@ final class InstanceCommands {
         }
         char[] passphrase = null;
         try {
-            Optional<InstanceStore> store = existingStore(config);
-            Optional<InstanceRecord> record = store.isEmpty() ? Optional.empty() : store.get().load(uuid);
-            if (record.isEmpty()) {
-                return Main.fail(inv, notStored(config, uuid, store.isPresent()) + "; nothing was exported");
+            Optional<InstanceRecord> record;
+            boolean inUse;
+            if (PoolStores.pooled(config)) {
+                Optional<MasterKey> key = MasterKeys.forCommand(config, System.getenv());
+                if (key.isEmpty()) {
+                    return Main.fail(inv, MasterKeys.initAdvice(config) + "; nothing was exported");
+                }
+                Optional<PoolRecords.Pooled> pooled = PoolRecords.read(config, key.get(), uuid);
+                if (pooled.isEmpty()) {
+                    return Main.fail(inv, PoolRecords.notStored(config, uuid) + "; nothing was exported");
+                }
+                record = Optional.of(pooled.get().record());
+                inUse = pooled.get().entry().owner().isPresent();
+            } else {
+                Optional<InstanceStore> store = existingStore(config);
+                record = store.isEmpty() ? Optional.empty() : store.get().load(uuid);
+                if (record.isEmpty()) {
+                    return Main.fail(inv, notStored(config, uuid, store.isPresent()) + "; nothing was exported");
+                }
+                inUse = inUse(config, uuid).isPresent();
             }
             passphrase = passphrase(inv, true);
             byte[] data = InstanceBundle.export(record.get(), passphrase);
@@ -103,7 +152,7 @@ final class InstanceCommands {
             inv.out().println("exported vTPM " + uuid + " (" + VtpmbackConfig.familyValue(r.family()) + ", generation "
                     + r.generation() + ", last end " + r.lastEnd() + r.snapshot().map(s -> ", with its " + s.reason() + " snapshot")
                     .orElse(", no snapshot") + ") to " + bundle);
-            if (inUse(config, uuid).isPresent()) {
+            if (inUse) {
                 inv.out().println("note: the vTPM is in use; the bundle holds its last checkpoint (keys and NV, no PCRs)");
             }
             return Main.OK;
@@ -122,6 +171,9 @@ final class InstanceCommands {
 
     static int importBundle(Invocation inv, VtpmbackConfig config) {
         Path bundle = Path.of(inv.args().get(0));
+        if (PoolStores.pooled(config)) {
+            return PoolRecords.refuse(inv, config, PoolRecords.throughLocal("import " + bundle, "<uuid>"));
+        }
         char[] passphrase = null;
         try {
             byte[] data;

@@ -62,14 +62,9 @@ final class PoolChecks {
             }
             return new Result(true, name, endpoint + " is healthy" + (tls ? "; TLS with this host's client certificate" : ""));
         } catch (IOException e) {
-            String reason = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-            // TLS 1.3 sends the server's refusal of a client certificate after the handshake: the request then sees a
-            // connection closed without an answer, not an SSLHandshakeException
-            boolean handshake = reason.contains("SSL") || reason.contains("certificate") || reason.contains("handshake")
-                    || tls && reason.contains("received no bytes");
-            return new Result(false, name, endpoint + ": " + reason + (handshake
-                    ? "; TLS failed: check that etcd-ca signed the member's certificate (its SAN must name " + endpoint.getHost()
-                            + ") and that the member trusts the CA of etcd-cert (--trusted-ca-file)"
+            String reason = PoolStores.reason(e);
+            return new Result(false, name, endpoint + ": " + reason + (PoolStores.tlsFailure(e, tls)
+                    ? "; TLS failed: " + PoolStores.tlsAdvice(endpoint.getHost())
                     : "; check that etcd runs there (systemctl status etcd), listens on that address"
                             + " (--listen-client-urls) and that no firewall is in the way"));
         }

@@ -1,6 +1,9 @@
 package org.vtpmback.hotplug.cli;
 
 import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -56,6 +59,59 @@ final class PoolStores {
             throw new ConfigException("etcd-ca, etcd-cert, etcd-key: cannot set up TLS with them: " + e.getMessage()
                     + "; give the PEM files of the pool's CA and of this host's client certificate and unencrypted key", false, e);
         }
+    }
+
+    /**
+     * Refuses, at the daemon's start, TLS files that no member accepts (a wrong {@code etcd-ca}, or a client certificate
+     * from another CA): only the operator can fix them, and without this the daemon would start and fail every guest's
+     * start instead. It runs before a reload's hand-over, so a successor with wrong files leaves the running daemon
+     * serving. A member that cannot be reached says nothing about TLS: a daemon whose etcd is away still starts. One
+     * member that answers over TLS is enough (the files are right), so a healthy pool costs one request.
+     *
+     * @throws ConfigException if no member accepted this host's TLS and at least one refused it
+     */
+    static void verifyTls(VtpmbackConfig config) {
+        StoreSettings s = config.store();
+        if (!pooled(config) || !s.tls()) {
+            return;
+        }
+        PoolAdmin admin = admin(config);
+        List<String> refused = new ArrayList<>();
+        for (URI endpoint : s.endpoints()) {
+            try {
+                admin.health(endpoint);
+                return;
+            } catch (IOException e) {
+                if (tlsFailure(e, true)) {
+                    refused.add(endpoint + " (" + reason(e) + ")");
+                }
+            }
+        }
+        if (!refused.isEmpty()) {
+            throw new ConfigException("etcd-ca " + s.ca().get() + ", etcd-cert " + s.cert().get() + ": TLS with the pool's"
+                    + " etcd failed at " + String.join(", ", refused) + ", and no member accepted it; "
+                    + tlsAdvice("the host in etcd-endpoints"), false);
+        }
+    }
+
+    /** What to check when TLS with a member fails. */
+    static String tlsAdvice(String host) {
+        return "check that etcd-ca signed the member's certificate (its SAN must name " + host + ") and that the member"
+                + " trusts the CA of etcd-cert (--trusted-ca-file)";
+    }
+
+    /** Whether {@code e}, from a request to a member, is TLS refusing this host (not a member that is away). */
+    static boolean tlsFailure(IOException e, boolean tls) {
+        String reason = reason(e);
+        // TLS 1.3 sends the server's refusal of a client certificate after the handshake: the request then sees a
+        // connection closed without an answer, not an SSLHandshakeException
+        return reason.contains("SSL") || reason.contains("certificate") || reason.contains("handshake")
+                || tls && reason.contains("received no bytes");
+    }
+
+    /** {@code e}'s class and message, for a line. */
+    static String reason(IOException e) {
+        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
     }
 
     /** Whether the configuration puts the vTPMs in etcd ({@code store = etcd}). */

@@ -39,7 +39,8 @@ final class ProvisionCommands {
                         + " it (tpm-family.<uuid>, else default-tpm-family); a --family that contradicts a tpm-family.<uuid>"
                         + " line is refused. Works while the daemon runs. Refuses, with exit status 1, a uuid that is"
                         + " already stored (see 'vtpmback ek' and 'vtpmback delete') or that the daemon is starting now. It"
-                        + " never makes a master key: on a new host run 'vtpmback init' first.",
+                        + " never makes a master key: on a new host run 'vtpmback init' first. Refused with store = etcd (exit"
+                        + " status 78): create with --set store=local, then 'vtpmback pool push <uuid>'.",
                 "",
                 "With --json, standard output is one JSON object instead: uuid, family (\"2.0\" or \"1.2\"),"
                         + " generation (number), file (string), xl_vtpm (string: the vtpm=[...] value),"
@@ -74,7 +75,7 @@ final class ProvisionCommands {
                 "Prints the EK public key (PEM 'PUBLIC KEY') and then the EK certificate (PEM 'CERTIFICATE') of a"
                         + " stored vTPM, as its TPM holds them: read from a copy of its stored state started aside"
                         + " (never from the running guest's TPM, which is not touched; a vTPM in use is read as of its"
-                        + " last checkpoint). For attestation enrollment, e.g. before the guest's first boot; the"
+                        + " last checkpoint; with store = etcd, the pool's record). For attestation enrollment, e.g. before the guest's first boot; the"
                         + " certificate verifies against 'vtpmback ca'. It is read where the guest's tools read it: NV"
                         + " index 0x01c00002 of a TPM 2.0, 0x1000f000 of a TPM 1.2 (TCG stored-certificate header, then"
                         + " the DER). A vTPM without a certificate (a TPM 1.2 made before vtpmback issued them) gets only"

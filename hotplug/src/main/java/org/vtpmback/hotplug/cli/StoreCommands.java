@@ -49,7 +49,9 @@ final class StoreCommands {
             description = {
                 "Deletes the vTPM's sealed state file. Refused while the vTPM is in use (a running daemon has its"
                         + " runtime folder). Requires --yes: the TPM's keys, NV and EK cannot be recovered afterwards"
-                        + " (export it first if unsure). The next domain with this uuid gets a newly manufactured TPM."})
+                        + " (export it first if unsure). The next domain with this uuid gets a newly manufactured TPM. With store = etcd it deletes the pool's record,"
+                        + " refused while a pool host owns the vTPM; a host that ran it then refuses the uuid as rolled back"
+                        + " (its revision mark), so a new guest needs a new uuid."})
     static final class Delete extends ConfiguredCommand {
         @Option(names = "--yes", description = "really delete")
         boolean yes;
@@ -69,7 +71,7 @@ final class StoreCommands {
                         + " <bundle>, sealed with AES-256-GCM under a key derived from a passphrase (PBKDF2-HMAC-SHA256,"
                         + " 600000 iterations, random salt); the uuid is bound to the bundle. The host's master key"
                         + " never leaves the host. A vTPM in use is exported as of its last checkpoint (keys and NV, no"
-                        + " PCRs)."})
+                        + " PCRs). With store = etcd the record is read from the pool (in use: a pool host owns it)."})
     static final class Export extends ConfiguredCommand {
         @Option(names = PASSPHRASE_FILE, paramLabel = "F", description = PASSPHRASE_HELP)
         String passphraseFile;
@@ -94,7 +96,8 @@ final class StoreCommands {
                         + " of the domain's save file. It never makes a master key: on a new host run 'vtpmback init'"
                         + " first. A bundle older (by generation) than what this host has committed for the vTPM,"
                         + " including one it deleted, is refused: it would roll the TPM's NV counters and"
-                        + " dictionary-attack lockout back."})
+                        + " dictionary-attack lockout back. Refused with store = etcd (exit status 78): import with --set"
+                        + " store=local, then 'vtpmback pool push <uuid>'."})
     static final class Import extends ConfiguredCommand {
         @Option(names = PASSPHRASE_FILE, paramLabel = "F", description = PASSPHRASE_HELP)
         String passphraseFile;

@@ -15,6 +15,7 @@ import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.vtpmback.etcd.EtcdSettings;
+import org.vtpmback.etcd.EtcdTls;
 import org.vtpmback.test.xenstored.TestDirs;
 
 /**
@@ -146,6 +147,11 @@ public final class EtcdCluster implements AutoCloseable {
     /** Settings for etcd-store that reach every member (with the client certificate when TLS is on). */
     public EtcdSettings settings(String prefix, Duration requestTimeout) {
         return new EtcdSettings(clientUrls(), prefix, requestTimeout, tls.map(EtcdTlsFiles::clientTls));
+    }
+
+    /** The CA, client certificate and key of a PKI other than this cluster's: what a wrong etcd-ca looks like. */
+    public static EtcdTls strangerTls(Path dir) throws IOException, GeneralSecurityException {
+        return EtcdTlsFiles.create(dir).clientTls();
     }
 
     public boolean tls() {

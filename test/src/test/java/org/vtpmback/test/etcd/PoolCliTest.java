@@ -29,6 +29,7 @@ import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.etcd.HostId;
 import org.vtpmback.etcd.LeaseTiming;
 import org.vtpmback.hotplug.cli.Main;
+import org.vtpmback.backend.engine.SwtpmJail;
 
 /**
  * The operator's commands with {@code store = etcd} on a real 1-member cluster, run in this JVM as the CLI runs them:
@@ -56,11 +57,19 @@ class PoolCliTest {
 
     /** {@code vtpmback <args>} with this test's folders and the cluster's endpoint. */
     private Run vtpmback(EtcdCluster etcd, String endpoint, String... args) {
+        return vtpmbackOn(etcd, endpoint, "etcd", args);
+    }
+
+    private Run vtpmbackOn(EtcdCluster etcd, String endpoint, String store, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> all = new ArrayList<>(List.of(args));
+        // create and ek start swtpm: this JVM's own uid range when root (as the test module's daemons use), else no jail
+        all.addAll(List.of("--set", "root".equals(System.getProperty("user.name"))
+                ? "swtpm-uid-base=" + (SwtpmJail.DEFAULT_FIRST_UID + SwtpmJail.DEFAULT_UID_COUNT
+                        * (int) (1 + ProcessHandle.current().pid() % 4096)) : "swtpm-jail=no"));
         all.addAll(List.of("--set", "state-dir=" + tmp.resolve("state"), "--set", "runtime-dir=" + tmp.resolve("run"),
-                "--set", "master-key=" + tmp.resolve("state/master.key"), "--set", "store=etcd",
+                "--set", "master-key=" + tmp.resolve("state/master.key"), "--set", "store=" + store,
                 "--set", "etcd-endpoints=" + (endpoint != null ? endpoint : etcd.clientUrl(0).toString()),
                 "--set", "etcd-prefix=" + prefix, "--set", "pool-host-id=cli-host"));
         int rc = Main.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
@@ -184,5 +193,81 @@ class PoolCliTest {
         assertTrue(dead.out().contains("FAIL  etcd-member: http://127.0.0.1:1"), dead.out());
         assertTrue(dead.out().contains("FAIL  etcd-lease"), dead.out());
         assertTrue(dead.out().contains("FAIL  etcd-prefix"), dead.out());
+    }
+
+    /**
+     * The commands on one stored vTPM with store = etcd never act on the local folder the daemon does not read:
+     * {@code ek}, {@code export} and {@code delete} act on the pool's record; {@code create} and {@code import} are
+     * refused (exit 78) with the way round (the local store, then {@code pool push}), which this test then takes.
+     */
+    @Test
+    void recordCommandsActOnThePoolOrRefuse(EtcdCluster etcd) throws Exception {
+        String uuid = UUID.randomUUID().toString();
+        Path file = tmp.resolve("state/instances/" + uuid + InstanceStore.SUFFIX);
+        Run create = vtpmback(etcd, null, "create", uuid);
+        System.out.println("POOL-CLI create (etcd):\n" + create.err());
+        assertEquals(Main.CONFIG, create.status(), create.err());
+        assertTrue(create.err().startsWith("vtpmback create: store = etcd: this command writes a host's local folder"),
+                create.err());
+        assertTrue(create.err().contains("'vtpmback pool push " + uuid + "'"), create.err());
+        assertEquals(1, create.err().lines().count(), create.err());
+        assertFalse(Files.exists(file), "nothing written locally");
+        assertEquals("", etcd.etcdctl("get", "--prefix", prefix + "/").strip(), "nothing written to etcd");
+
+        // the way round: made in the local store, read there, then pushed
+        Run made = vtpmbackOn(etcd, null, "local", "create", uuid);
+        assertEquals(0, made.status(), made.err());
+        Run localEk = vtpmbackOn(etcd, null, "local", "ek", uuid);
+        assertEquals(0, localEk.status(), localEk.err());
+        assertEquals(0, vtpmback(etcd, null, "pool", "push", uuid).status());
+        assertFalse(Files.exists(file), "local file retired by the push");
+
+        Run ek = vtpmback(etcd, null, "ek", uuid);
+        assertEquals(0, ek.status(), ek.err());
+        assertEquals(localEk.out(), ek.out(), "the pool's record holds the same EK and certificate");
+        assertTrue(ek.out().contains("-----BEGIN CERTIFICATE-----"), ek.out());
+        Run missingEk = vtpmback(etcd, null, "ek", UUID.randomUUID().toString());
+        assertEquals(1, missingEk.status());
+        assertTrue(missingEk.err().contains("in the pool (etcd " + etcd.clientUrl(0)), missingEk.err());
+
+        Path passphrase = Files.writeString(tmp.resolve("pass"), "correct horse battery staple\n");
+        Path bundle = tmp.resolve("vtpm.bundle");
+        Run export = vtpmback(etcd, null, "export", "--passphrase-file", passphrase.toString(), uuid, bundle.toString());
+        System.out.println("POOL-CLI export (etcd):\n" + export.out() + export.err());
+        assertEquals(0, export.status(), export.err());
+        assertTrue(Files.exists(bundle));
+        assertFalse(Files.exists(file), "export wrote nothing locally");
+
+        Run imported = vtpmback(etcd, null, "import", "--passphrase-file", passphrase.toString(), bundle.toString());
+        System.out.println("POOL-CLI import (etcd):\n" + imported.err());
+        assertEquals(Main.CONFIG, imported.status(), imported.err());
+        assertTrue(imported.err().contains("store = etcd") && imported.err().contains("pool push"), imported.err());
+        assertFalse(Files.exists(file), "import wrote nothing locally");
+
+        Uuid u = new Uuid(uuid);
+        byte[] permanent;
+        try (EtcdVtpmStore host = EtcdVtpmStore.open(etcd.settings(prefix, Duration.ofSeconds(1)), new HostId("host-a"),
+                LeaseTiming.of(Duration.ofSeconds(20)), key, tmp.resolve("host-a"))) {
+            permanent = host.acquire(u, Duration.ZERO).orElseThrow().permanent();
+            Run busy = vtpmback(etcd, null, "delete", "--yes", uuid);
+            System.out.println("POOL-CLI delete (owned):\n" + busy.err());
+            assertEquals(1, busy.status());
+            assertTrue(busy.err().contains("owned by pool host host-a"), busy.err());
+            Run inUse = vtpmback(etcd, null, "export", "--passphrase-file", passphrase.toString(), uuid,
+                    tmp.resolve("second.bundle").toString());
+            assertEquals(0, inUse.status(), inUse.err());
+            assertTrue(inUse.out().contains("note: the vTPM is in use"), inUse.out());
+            host.release(u);
+        }
+        Run delete = vtpmback(etcd, null, "delete", "--yes", uuid);
+        System.out.println("POOL-CLI delete (etcd):\n" + delete.out() + delete.err());
+        assertEquals(0, delete.status(), delete.err());
+        assertEquals("", etcd.etcdctl("get", prefix + "/record/" + uuid).strip(), "etcd record deleted");
+        assertEquals(1, vtpmback(etcd, null, "delete", "--yes", uuid).status(), "nothing left to delete");
+
+        // the exported bundle goes back through the local store (the refusal's advice), with the pool's state
+        Run back = vtpmbackOn(etcd, null, "local", "import", "--passphrase-file", passphrase.toString(), bundle.toString());
+        assertEquals(0, back.status(), back.err());
+        assertTrue(java.util.Arrays.equals(permanent, local(u).permanent()), "the bundle held the pool's record");
     }
 }

@@ -442,6 +442,84 @@ class EtcdPoolHostsTest {
                 restart / 1_000_000);
     }
 
+    /**
+     * {@code systemctl reload} (SIGHUP) with store = etcd under a guest's NV counter loop: the successor takes the running
+     * swtpm over on its own lease, and the owner key moves to that lease without the pool's fence tripping (no
+     * FENCED line, no failed write) and without losing an acknowledged write (the counter is never lower).
+     */
+    @Test
+    void aReloadHandsTheVtpmToTheSuccessorWithoutAFenceOrALostWrite(EtcdCluster etcd) throws Exception {
+        Dom0 a = dom0("host-a", etcd, 10);
+        String uuid = UUID.randomUUID().toString();
+        Guest ga = a.host().boot(uuid);
+        String pcr16 = extend(ga, 16, ZERO32, sha256Hex("before the reload"));
+        ga.tpm2("tpm2_nvdefine", COUNTER, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        String leaseBefore = ownerLease(etcd, uuid);
+        long swtpm = Long.parseLong(Files.readString(work.resolve("host-a/daemon/run/instances/" + uuid + "/swtpm.pid")).strip());
+        java.util.concurrent.atomic.AtomicLong acked = new java.util.concurrent.atomic.AtomicLong();
+        java.util.concurrent.atomic.AtomicLong lowest = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+        List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        java.util.concurrent.CompletableFuture<Void> writer = java.util.concurrent.CompletableFuture.runAsync(() -> {
+            while (!stop.get()) {
+                long next = acked.get() + 1;
+                try {
+                    writeCounter(ga, next);
+                    acked.set(next);
+                    long read = counter(ga); // what the guest reads back is never below what it was told is written
+                    if (read < next) {
+                        lowest.accumulateAndGet(read, Math::min);
+                        failures.add("wrote " + next + ", read back " + read);
+                    }
+                } catch (Exception e) {
+                    failures.add(e.toString());
+                }
+            }
+        });
+        ProgressWait.await("NV writes acknowledged before the reload", () -> acked.get() >= 5 || writer.isDone(),
+                () -> "acknowledged " + acked.get() + ", failures " + failures);
+        long oldPid = a.daemon().pid();
+        long t0 = System.nanoTime();
+        DaemonProcess successor = a.daemon().reload();
+        long reload = System.nanoTime() - t0;
+        opened.add(successor);
+        long atHandOver = acked.get();
+        ProgressWait.await("NV writes acknowledged by the successor", () -> acked.get() >= atHandOver + 5 || writer.isDone(),
+                () -> "acknowledged " + acked.get() + ", failures " + failures);
+        stop.set(true);
+        writer.get(2, java.util.concurrent.TimeUnit.MINUTES);
+
+        assertEquals(List.of(), failures, "every NV write and read across the reload answered, none lower");
+        assertEquals(acked.get(), counter(ga), "NV holds the last acknowledged write");
+        assertTrue(successor.pid() != oldPid, "a new daemon serves");
+        assertEquals(swtpm, Long.parseLong(Files.readString(work.resolve("host-a/daemon/run/instances/" + uuid
+                + "/swtpm.pid")).strip()), "the successor took the running swtpm over");
+        assertEquals(pcr16, pcr(ga, 16), "PCR 16 as before the reload");
+        assertEquals("host-a", owner(etcd, uuid));
+        String leaseAfter = ownerLease(etcd, uuid);
+        assertFalse(leaseAfter.equals(leaseBefore), "the owner key is on the successor's lease now (" + leaseAfter + ")");
+        // the predecessor's lease was stopped, not revoked: once it has expired, the vTPM is still the successor's
+        String oldLease = Long.toHexString(Long.parseLong(leaseBefore));
+        ProgressWait.await("the predecessor's lease expired", () -> etcd.etcdctl("lease", "timetolive", oldLease)
+                .contains("already expired"), () -> "");
+        writeCounter(ga, acked.get() + 1);
+        assertEquals(acked.get() + 1, counter(ga), "a commit after the old lease expired");
+        assertEquals("host-a", owner(etcd, uuid));
+        String log = successor.log(); // the whole log file: the predecessor's lines and the successor's
+        assertFalse(log.contains("FENCED"), log);
+        assertTrue(log.contains("vTPM " + uuid + ": took over its running swtpm pid " + swtpm), log);
+        System.out.printf("POOL-RELOAD lease TTL 10 s: reload (SIGHUP to the successor serving) %d ms; %d NV writes"
+                + " acknowledged, %d after the hand-over; owner lease %s -> %s%n", reload / 1_000_000, acked.get(),
+                acked.get() - atHandOver, leaseBefore, leaseAfter);
+    }
+
+    /** The lease the owner key of {@code uuid} is attached to (etcdctl's hex), "" if none. */
+    private String ownerLease(EtcdCluster etcd, String uuid) throws Exception {
+        String json = etcd.etcdctl("get", prefix + "/owner/" + uuid, "-w", "json");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"lease\":(\\d+)").matcher(json);
+        return m.find() ? m.group(1) : "";
+    }
+
     /** TPM2_GetRandom(8): changes nothing, so only a fence refuses it. */
     private static final byte[] GET_RANDOM_8 = {(byte) 0x80, 0x01, 0, 0, 0, 0x0c, 0, 0, 0x01, 0x7b, 0, 8};
 
