@@ -81,6 +81,38 @@ final class EtcdMember {
     void pause() throws IOException, InterruptedException {
         signal("STOP");
         paused = true;
+        awaitAllThreadsStopped();
+    }
+
+    /**
+     * kill(2) returns once SIGSTOP is sent, not once every thread of the (Go) process has stopped: a request sent at
+     * once could still be answered by a thread not stopped yet (EtcdClusterTest saw it under load). Waits until the
+     * kernel shows every thread stopped ('T' in /proc/PID/task/TID/stat).
+     */
+    private void awaitAllThreadsStopped() throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(10).toNanos();
+        Path tasks = Path.of("/proc", Long.toString(process.pid()), "task");
+        while (true) {
+            boolean allStopped = true;
+            try (java.util.stream.Stream<Path> ids = Files.list(tasks)) {
+                for (Path task : ids.toList()) {
+                    String stat;
+                    try {
+                        stat = Files.readString(task.resolve("stat"));
+                    } catch (IOException gone) {
+                        continue; // a thread that ended meanwhile
+                    }
+                    allStopped &= stat.substring(stat.lastIndexOf(')') + 2).startsWith("T");
+                }
+            }
+            if (allStopped) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException(this + ": not every thread stopped within 10 s of SIGSTOP");
+            }
+            Thread.sleep(5);
+        }
     }
 
     /** SIGCONT after {@link #pause}. */
