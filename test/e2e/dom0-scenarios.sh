@@ -975,12 +975,15 @@ ETCD_PREFIX=/vtpmback
 POOL_HOST=dom0-e2e
 ETCD_DATA=/var/lib/e2e/etcd
 ETCD_LOG=/var/log/e2e-etcd.log
-etcdctl3() { ETCDCTL_API=3 timeout 30 etcdctl --endpoints=$ETCD_EP "$@"; }
+etcdctl3() { ETCDCTL_API=3 timeout 30 etcdctl --dial-timeout=3s --command-timeout=10s --endpoints=$ETCD_EP "$@"; }
 
-# etcd_start: one member on loopback; waits until it is healthy (60 s)
+# etcd_start: one member on loopback; waits until it is healthy (90 s)
 etcd_start() {
-  local t0 i
+  local t0
   t0=$(up)
+  # dom0's init (dom0-init.sh) brings up no network, not even lo: without it nothing answers on
+  # 127.0.0.1 and a connect hangs
+  busybox ip link set lo up
   mkdir -p $ETCD_DATA; chmod 0700 $ETCD_DATA
   setsid etcd --name dom0 --data-dir $ETCD_DATA \
     --listen-client-urls $ETCD_EP --advertise-client-urls $ETCD_EP \
@@ -988,10 +991,9 @@ etcd_start() {
     --initial-cluster dom0=http://127.0.0.1:2380 --initial-cluster-state new \
     >> $ETCD_LOG 2>&1 < /dev/null &
   echo $! > $R/etcd.pid
-  i=0
   until etcdctl3 endpoint health > /dev/null 2>&1; do
-    i=$((i+1)); [ $i -gt 60 ] && { say "etcd not healthy within 60 s"; tail -n 20 $ETCD_LOG | sed 's/^/E2E-LOG etcd| /'; return 1; }
     kill -0 $(cat $R/etcd.pid) 2>/dev/null || { say "etcd exited"; tail -n 20 $ETCD_LOG | sed 's/^/E2E-LOG etcd| /'; return 1; }
+    lt "$(since $t0)" 90 || { say "etcd not healthy within 90 s"; tail -n 20 $ETCD_LOG | sed 's/^/E2E-LOG etcd| /'; return 1; }
     sleep 1
   done
   say "etcd $(etcd --version | head -n 1 | sed 's/.*: //') healthy at $ETCD_EP after $(since $t0)s, data in $ETCD_DATA"
