@@ -1011,7 +1011,7 @@ etcd_mode() {
   done
   daemon_stop || { bad "the daemon did not stop for the switch to etcd"; return 1; }
   etcd_start || { bad "etcd did not start in dom0"; return 1; }
-  # a TTL of 60 s: every etcd request then gets 15 s (a quarter of it; 2.5 s with the default 10), which
+  # a TTL of 60 s: every etcd request then gets 15 s (a quarter of it with one member; 2.5 s with the default 10), which
   # this emulated dom0 needs: a fresh JVM's first connect to etcd took more than 2 s here
   E2E_EXTRA_CONF="store = etcd
 etcd-endpoints = $ETCD_EP

@@ -48,14 +48,14 @@ final class PoolStores {
 
     /**
      * The gateway to the configured members; sends nothing yet. One request to one member may take the lease's request
-     * timeout ({@link LeaseTiming#requestTimeout}); a call tries every member once, so it is bounded by that times their
-     * number.
+     * timeout ({@link LeaseTiming#requestTimeout}: 2 s, or a keep-alive period for a single member); a call
+     * tries every member once, so it is bounded by that times their number.
      */
     static EtcdGateway gateway(VtpmbackConfig config) {
         StoreSettings s = config.store();
         Optional<EtcdTls> tls = s.tls() ? Optional.of(new EtcdTls(s.ca().get(), s.cert().get(), s.key().get())) : Optional.empty();
         try {
-            return new EtcdGateway(new EtcdSettings(s.endpoints(), s.prefix(), timing(s).requestTimeout(), tls));
+            return new EtcdGateway(new EtcdSettings(s.endpoints(), s.prefix(), timing(s).requestTimeout(s.endpoints().size()), tls));
         } catch (EtcdStoreException e) {
             // only TLS is set up here (nothing is sent yet): the files are what is wrong
             throw new ConfigException("etcd-ca, etcd-cert, etcd-key: cannot set up TLS with them: " + e.getMessage()
