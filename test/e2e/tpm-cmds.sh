@@ -51,3 +51,14 @@ t20_create_primary_rsa() {
   echo "80020000004300000131""40000007""00000009400000090000000000""000400000000"\
 "001a0001000b000300720000000600800043""0010$1""00000000""0000""0000""00000000"
 }
+
+# TPM 2.0 NV index 0x01500016, 16 bytes, TPMA_NV_OWNERWRITE | TPMA_NV_OWNERREAD, written and read
+# with the owner hierarchy's empty password (the session above); checked against swtpm 0.7.1
+E2E_NV20_INDEX=01500016
+T20_PW=00000009400000090000010000
+T20_NV_DEFINE=80020000002d0000012a40000001${T20_PW}0000000e${E2E_NV20_INDEX}000b000200020000""0010
+# TPM2_NV_Write(owner, index, 16 bytes, offset 0)  $1 = 32 hex chars of data
+t20_nv_write() { echo "80020000003300000137""40000001${E2E_NV20_INDEX}${T20_PW}0010$1""0000"; }
+# TPM2_NV_Read(owner, index, 16 bytes, offset 0); rsp_nv20 picks the data out of its answer
+T20_NV_READ=8002000000230000014e40000001${E2E_NV20_INDEX}${T20_PW}00100000
+rsp_nv20() { rsp_tail "$1" 16 | cut -c1-32; }

@@ -24,9 +24,6 @@ import org.vtpmback.hotplug.config.VtpmbackConfig;
 
 /** The daemon's store in a pool ({@code store = etcd}; docs/pool.md), built from the configuration. */
 final class PoolStores {
-    /** One request to one member; a call tries every member once, so it is bounded by this times their number. */
-    static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(2);
-
     private PoolStores() {
     }
 
@@ -39,8 +36,7 @@ final class PoolStores {
      */
     static EtcdVtpmStore open(VtpmbackConfig config, MasterKey key) throws IOException {
         StoreSettings s = config.store();
-        return EtcdVtpmStore.open(gateway(config), hostId(s), LeaseTiming.of(Duration.ofSeconds(s.leaseTtl())), key,
-                config.stateDir());
+        return EtcdVtpmStore.open(gateway(config), hostId(s), timing(s), key, config.stateDir());
     }
 
     /** The operator's view of the pool ({@code list}, {@code check}, {@code pool push|pull}): no lease, owns nothing. */
@@ -48,12 +44,21 @@ final class PoolStores {
         return new PoolAdmin(gateway(config));
     }
 
-    /** The gateway to the configured members; sends nothing yet. */
+    /** The lease's timing from {@code etcd-lease-ttl}; its request timeout is every etcd request's, the commands' too. */
+    static LeaseTiming timing(StoreSettings s) {
+        return LeaseTiming.of(Duration.ofSeconds(s.leaseTtl()));
+    }
+
+    /**
+     * The gateway to the configured members; sends nothing yet. One request to one member may take the lease's request
+     * timeout ({@link LeaseTiming#requestTimeout}: 2 s, or a keep-alive period for a single member); a call
+     * tries every member once, so it is bounded by that times their number.
+     */
     static EtcdGateway gateway(VtpmbackConfig config) {
         StoreSettings s = config.store();
         Optional<EtcdTls> tls = s.tls() ? Optional.of(new EtcdTls(s.ca().get(), s.cert().get(), s.key().get())) : Optional.empty();
         try {
-            return new EtcdGateway(new EtcdSettings(s.endpoints(), s.prefix(), REQUEST_TIMEOUT, tls));
+            return new EtcdGateway(new EtcdSettings(s.endpoints(), s.prefix(), timing(s).requestTimeout(s.endpoints().size()), tls));
         } catch (EtcdStoreException e) {
             // only TLS is set up here (nothing is sent yet): the files are what is wrong
             throw new ConfigException("etcd-ca, etcd-cert, etcd-key: cannot set up TLS with them: " + e.getMessage()
