@@ -6,10 +6,8 @@ import java.nio.file.StandardCopyOption;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
@@ -80,26 +78,11 @@ public final class ConnectBenchmark {
               --log-level L   the daemon's (default info; debug: its log shows where a connect's time goes)""";
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> given = new HashMap<>();
-        boolean quick = false;
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--quick")) {
-                quick = true;
-            } else if (args[i].startsWith("--") && i + 1 < args.length) {
-                given.put(args[i].substring(2), args[++i]);
-            } else {
-                System.err.println("bench: unexpected argument '" + args[i] + "'\n" + USAGE);
-                System.exit(2);
-            }
-        }
-        if (!given.containsKey("xenstored") || !given.containsKey("work") || !given.containsKey("runtime")) {
-            System.err.println("bench: --xenstored, --work and --runtime are required (scripts/bench.sh sets them)\n" + USAGE);
-            System.exit(2);
-        }
+        BenchArgs a = BenchArgs.parse(args, USAGE, List.of("xenstored", "work", "runtime"));
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
-        new ConnectBenchmark(Path.of(given.get("xenstored")), Path.of(given.get("work")), Path.of(given.get("runtime")),
-                Integer.parseInt(given.getOrDefault("rounds", quick ? "3" : "9")),
-                Integer.parseInt(given.getOrDefault("guests", quick ? "4" : "16")), given.getOrDefault("log-level", "info")).run();
+        new ConnectBenchmark(Path.of(a.get("xenstored")), Path.of(a.get("work")), Path.of(a.get("runtime")),
+                Integer.parseInt(a.get("rounds", "3", "9")),
+                Integer.parseInt(a.get("guests", "4", "16")), a.get("log-level", "info", "info")).run();
     }
 
     private void run() throws Exception {

@@ -5,10 +5,8 @@ import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.UUID;
 import java.util.stream.Stream;
 import org.vtpmback.test.host.DaemonProcess;
@@ -53,26 +51,11 @@ public final class FirstStartBenchmark {
               --probe-delay MS  between the backend's InitWait and the frontend's probe (default 0)""";
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> given = new HashMap<>();
-        boolean quick = false;
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--quick")) {
-                quick = true;
-            } else if (args[i].startsWith("--") && i + 1 < args.length) {
-                given.put(args[i].substring(2), args[++i]);
-            } else {
-                System.err.println("bench: unexpected argument '" + args[i] + "'\n" + USAGE);
-                System.exit(2);
-            }
-        }
-        if (!given.containsKey("xenstored") || !given.containsKey("work") || !given.containsKey("runtime")) {
-            System.err.println("bench: --xenstored, --work and --runtime are required (scripts/bench.sh sets them)\n" + USAGE);
-            System.exit(2);
-        }
+        BenchArgs a = BenchArgs.parse(args, USAGE, List.of("xenstored", "work", "runtime"));
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
-        new FirstStartBenchmark(Path.of(given.get("xenstored")), Path.of(given.get("work")), Path.of(given.get("runtime")),
-                Integer.parseInt(given.getOrDefault("rounds", quick ? "3" : "7")),
-                Long.parseLong(given.getOrDefault("probe-delay", "0"))).run();
+        new FirstStartBenchmark(Path.of(a.get("xenstored")), Path.of(a.get("work")), Path.of(a.get("runtime")),
+                Integer.parseInt(a.get("rounds", "3", "7")),
+                Long.parseLong(a.get("probe-delay", "0", "0"))).run();
     }
 
     /** One case's waits, in milliseconds: first starts and reboots, measured alternately on one daemon. */

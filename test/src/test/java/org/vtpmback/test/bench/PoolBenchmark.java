@@ -6,7 +6,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -65,29 +64,14 @@ public final class PoolBenchmark {
               --lease-ttl S       etcd-lease-ttl of the pool's daemons (default 10, the daemon's default)""";
 
     public static void main(String[] args) throws Exception {
-        Map<String, String> given = new HashMap<>();
-        boolean quick = false;
-        for (int i = 0; i < args.length; i++) {
-            if (args[i].equals("--quick")) {
-                quick = true;
-            } else if (args[i].startsWith("--") && i + 1 < args.length) {
-                given.put(args[i].substring(2), args[++i]);
-            } else {
-                System.err.println("bench: unexpected argument '" + args[i] + "'\n" + USAGE);
-                System.exit(2);
-            }
-        }
-        if (!given.containsKey("work") || !given.containsKey("runtime")) {
-            System.err.println("bench: --work and --runtime are required (scripts/bench.sh sets them)\n" + USAGE);
-            System.exit(2);
-        }
+        BenchArgs a = BenchArgs.parse(args, USAGE, List.of("work", "runtime"));
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
-        new PoolBenchmark(Path.of(given.get("work")), Path.of(given.get("runtime")),
-                Integer.parseInt(given.getOrDefault("rounds", quick ? "3" : "9")),
-                Integer.parseInt(given.getOrDefault("nv-warmup", "200")),
-                Integer.parseInt(given.getOrDefault("nv-commands", quick ? "200" : "1000")),
-                Integer.parseInt(given.getOrDefault("failovers", quick ? "1" : "3")),
-                Integer.parseInt(given.getOrDefault("lease-ttl", "10"))).run();
+        new PoolBenchmark(Path.of(a.get("work")), Path.of(a.get("runtime")),
+                Integer.parseInt(a.get("rounds", "3", "9")),
+                Integer.parseInt(a.get("nv-warmup", "200", "200")),
+                Integer.parseInt(a.get("nv-commands", "200", "1000")),
+                Integer.parseInt(a.get("failovers", "1", "3")),
+                Integer.parseInt(a.get("lease-ttl", "10", "10"))).run();
         System.exit(0); // the cluster's reaper hook and the daemons are closed; no stray non-daemon thread may hold the JVM
     }
 
