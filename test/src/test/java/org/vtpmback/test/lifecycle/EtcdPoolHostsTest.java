@@ -24,12 +24,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.test.etcd.EtcdCluster;
 import org.vtpmback.test.etcd.UseEtcdCluster;
+import org.vtpmback.test.host.DaemonLogsOnFailure;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.ProgressWait;
@@ -54,6 +56,8 @@ class EtcdPoolHostsTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
     private final List<AutoCloseable> opened = new ArrayList<>();
+    @RegisterExtension
+    final DaemonLogsOnFailure logsOnFailure = new DaemonLogsOnFailure();
     /** Each test its own pool of keys in the shared cluster. */
     private final String prefix = "/pool" + POOLS.incrementAndGet();
 
@@ -97,7 +101,7 @@ class EtcdPoolHostsTest {
         List<String> settings = List.of("default-tpm-family=2.0", "swtpm-jail=no", "store=etcd", "etcd-endpoints=" + urls,
                 "etcd-prefix=" + prefix, "etcd-lease-ttl=" + leaseTtl, "pool-host-id=" + name);
         DaemonProcess daemon = DaemonProcess.start(xs.socket(), dir.resolve("sim"), dir.resolve("daemon"), settings.toArray(String[]::new));
-        opened.add(daemon);
+        opened.add(logsOnFailure.watch(name, daemon));
         SimulatedVtpmHost host = new SimulatedVtpmHost(xs.socket(), Files.createDirectories(dir.resolve("guests")), dir.resolve("sim"));
         opened.add(host);
         return new Dom0(name, xs, daemon, host, settings);
@@ -109,7 +113,7 @@ class EtcdPoolHostsTest {
         Path dir = work.resolve(d.name());
         DaemonProcess next = DaemonProcess.start(d.xenstored().socket(), dir.resolve("sim"), dir.resolve("daemon"),
                 d.settings().toArray(String[]::new));
-        opened.add(next);
+        opened.add(logsOnFailure.watch(d.name(), next));
         return new Dom0(d.name(), d.xenstored(), next, d.host(), d.settings());
     }
 
