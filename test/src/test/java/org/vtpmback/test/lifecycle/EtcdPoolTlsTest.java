@@ -11,6 +11,7 @@ import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,12 +22,14 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 import org.vtpmback.backend.state.MasterKey;
 import org.vtpmback.etcd.EtcdTls;
 import org.vtpmback.test.etcd.EtcdCluster;
 import org.vtpmback.test.etcd.UseEtcdCluster;
+import org.vtpmback.test.host.DaemonLogsOnFailure;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.ProgressWait;
@@ -47,6 +50,8 @@ class EtcdPoolTlsTest {
     @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     Path work;
     private final List<AutoCloseable> opened = new ArrayList<>();
+    @RegisterExtension
+    final DaemonLogsOnFailure logsOnFailure = new DaemonLogsOnFailure();
     private final String prefix = "/tls" + UUID.randomUUID().toString().substring(0, 8);
 
     @AfterEach
@@ -60,21 +65,46 @@ class EtcdPoolTlsTest {
         }
     }
 
-    /** The settings of a pool host whose TLS files are {@code tls}. */
+    /** The settings of pool host host-t whose TLS files are {@code tls}. */
     private List<String> settings(EtcdCluster etcd, EtcdTls tls) {
+        return settings(etcd, tls, "host-t");
+    }
+
+    private List<String> settings(EtcdCluster etcd, EtcdTls tls, String hostId) {
         return List.of("default-tpm-family=2.0", "swtpm-jail=no", "store=etcd", "etcd-endpoints="
                 + etcd.clientUrls().stream().map(Object::toString).collect(Collectors.joining(",")), "etcd-prefix=" + prefix,
-                "etcd-lease-ttl=10", "pool-host-id=host-t", "etcd-ca=" + tls.caCertificate(),
+                "etcd-lease-ttl=10", "pool-host-id=" + hostId, "etcd-ca=" + tls.caCertificate(),
                 "etcd-cert=" + tls.clientCertificate(), "etcd-key=" + tls.clientKey());
     }
 
     private XenstoredDaemon xenstored(String name) throws Exception {
         XenstoredDaemon xs = XenstoredDaemon.start(XenstoredDaemon.Flavour.C, work.resolve(name + "/xenstored"), Map.of());
         opened.add(xs);
-        Path state = Files.createDirectories(work.resolve(name + "/daemon/state"), PosixFilePermissions.asFileAttribute(
-                PosixFilePermissions.fromString("rwx------")));
-        MasterKey.create(state.resolve("master.key"));
+        Path key = stateDir(name).resolve("master.key");
+        Path poolKey = work.resolve("pool.key"); // the pool's hosts share it (copied, as an operator does)
+        if (Files.exists(poolKey)) {
+            Files.copy(poolKey, key, StandardCopyOption.COPY_ATTRIBUTES);
+        } else {
+            MasterKey.create(key);
+            Files.copy(key, poolKey, StandardCopyOption.COPY_ATTRIBUTES);
+        }
         return xs;
+    }
+
+    private Path stateDir(String host) throws Exception {
+        return Files.createDirectories(work.resolve(host + "/daemon/state"), PosixFilePermissions.asFileAttribute(
+                PosixFilePermissions.fromString("rwx------")));
+    }
+
+    /** A pool host: its xenstored, its daemon with the pool's TLS files, its emulated toolstack. */
+    private SimulatedVtpmHost host(EtcdCluster etcd, EtcdTls tls, String name) throws Exception {
+        XenstoredDaemon xs = xenstored(name);
+        opened.add(logsOnFailure.watch(name, DaemonProcess.start(xs.socket(), work.resolve(name + "/sim"),
+                work.resolve(name + "/daemon"), settings(etcd, tls, name).toArray(String[]::new))));
+        SimulatedVtpmHost host = new SimulatedVtpmHost(xs.socket(), Files.createDirectories(work.resolve(name + "/guests")),
+                work.resolve(name + "/sim"));
+        opened.add(host);
+        return host;
     }
 
     @Test
@@ -161,6 +191,37 @@ class EtcdPoolTlsTest {
         assertEquals("host-t", etcd.etcdctl("get", "--print-value-only", prefix + "/owner/" + uuid).strip());
         log.lines().filter(l -> l.contains("reload failed") || l.contains("TLS with the pool's etcd failed"))
                 .forEach(l -> System.out.println("POOL-TLS reload: " + l));
+    }
+
+    /**
+     * Issue 14's migration (a suspend on A, a resume on B, no export) with every request of both daemons over TLS with
+     * client certificates: the snapshot-and-release transaction and the acquisition on the other host included.
+     */
+    @Test
+    void aMigrationBetweenTwoHostsGoesThroughTls(EtcdCluster etcd) throws Exception {
+        EtcdTls pool = etcd.settings(prefix, Duration.ofSeconds(2)).tls().orElseThrow();
+        SimulatedVtpmHost a = host(etcd, pool, "host-a");
+        SimulatedVtpmHost b = host(etcd, pool, "host-b");
+        String uuid = UUID.randomUUID().toString();
+        Guest ga = a.boot(uuid);
+        String pcr16 = extend(ga, 16, ZERO32, sha256Hex("measured on host A over TLS"));
+        ga.tpm2("tpm2_nvdefine", COUNTER, "-C", "o", "-s", "8", "-a", "ownerread|ownerwrite");
+        writeCounter(ga, 11);
+        assertEquals("host-a", owner(etcd, uuid));
+
+        ga.suspend();
+        assertEquals("", owner(etcd, uuid), "the suspend released the vTPM in the pool");
+        Guest gb = b.boot(uuid, true);
+        assertEquals(pcr16, pcr(gb, 16), "PCR 16 as on host A: resumed, not restarted");
+        assertEquals(11, counter(gb), "NV as written on host A");
+        assertEquals("host-b", owner(etcd, uuid));
+        writeCounter(gb, 12);
+        assertEquals(12, counter(gb));
+        System.out.println("POOL-TLS migration host-a -> host-b over TLS: PCR 16 and NV kept, owner host-b");
+    }
+
+    private String owner(EtcdCluster etcd, String uuid) throws Exception {
+        return etcd.etcdctl("get", "--print-value-only", prefix + "/owner/" + uuid).strip();
     }
 
     private static String tlsLines(Path ca, EtcdTls client) {
