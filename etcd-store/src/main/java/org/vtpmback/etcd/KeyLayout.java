@@ -9,7 +9,11 @@ import org.vtpmback.backend.state.Uuid;
  *   <li>{@code <prefix>/owner/<uuid>}: the host that may run the vTPM (its {@link HostId}), attached to
  *       that host's lease, so it disappears with the lease;</li>
  *   <li>{@code <prefix>/record/<uuid>}: the vTPM's record, sealed by the caller (etcd sees ciphertext
- *       only); never attached to a lease, so it outlives every host.</li>
+ *       only); never attached to a lease, so it outlives every host;</li>
+ *   <li>{@code <prefix>/deleted/<uuid>}: written with the deletion of the record by {@code vtpmback delete}, so
+ *       that a host whose revision mark names the uuid tells a vTPM deleted on purpose (its mark is below this
+ *       key's revision: a new vTPM of the uuid may be made) from a record that vanished (refused as rolled
+ *       back).</li>
  * </ul>
  */
 record KeyLayout(String prefix) {
@@ -19,5 +23,9 @@ record KeyLayout(String prefix) {
 
     byte[] record(Uuid uuid) {
         return (prefix + "/record/" + uuid.value()).getBytes(StandardCharsets.UTF_8);
+    }
+
+    byte[] deleted(Uuid uuid) {
+        return (prefix + "/deleted/" + uuid.value()).getBytes(StandardCharsets.UTF_8);
     }
 }

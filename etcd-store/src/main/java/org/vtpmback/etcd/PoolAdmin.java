@@ -88,11 +88,31 @@ public final class PoolAdmin {
         }
     }
 
-    /** Deletes {@code uuid}'s record if no host owns it and it is still at {@code modRevision}; false if not. */
+    /**
+     * Deletes {@code uuid}'s record for good ({@code vtpmback delete}) if no host owns it and it is still at
+     * {@code modRevision}; false if not. The same txn writes the uuid's deletion key, whose revision is above every
+     * host's mark of the record, so the hosts that ran it accept a new vTPM of the uuid, as the local store does,
+     * instead of refusing the missing record as rolled back.
+     */
     public boolean deleteIfUnowned(Uuid uuid, long modRevision) throws EtcdStoreException, InterruptedIOException {
+        byte[] why = ("deleted at record revision " + modRevision).getBytes(StandardCharsets.UTF_8);
+        return removeIfUnowned(uuid, modRevision, List.of(TxnOps.delete(keys.record(uuid)), TxnOps.put(keys.deleted(uuid), why, 0)));
+    }
+
+    /**
+     * Takes {@code uuid}'s record out of the pool ({@code pool pull}: it lives on in a host's local store) if no host
+     * owns it and it is still at {@code modRevision}; false if not. No deletion key: a host that ran it keeps refusing
+     * the missing record, since the vTPM still exists elsewhere.
+     */
+    public boolean takeOutIfUnowned(Uuid uuid, long modRevision) throws EtcdStoreException, InterruptedIOException {
+        return removeIfUnowned(uuid, modRevision, List.of(TxnOps.delete(keys.record(uuid))));
+    }
+
+    private boolean removeIfUnowned(Uuid uuid, long modRevision, List<Map<String, Object>> ops)
+            throws EtcdStoreException, InterruptedIOException {
         return gateway.call(TXN, TxnOps.txn(
                 List.of(TxnOps.absent(keys.owner(uuid)), TxnOps.modRevisionIs(keys.record(uuid), modRevision)),
-                List.of(TxnOps.delete(keys.record(uuid))), List.of())).succeeded();
+                ops, List.of())).succeeded();
     }
 
     /** How many keys are under the prefix (a count-only read: proves the prefix is readable with these credentials). */

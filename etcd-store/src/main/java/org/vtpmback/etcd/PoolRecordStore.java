@@ -81,7 +81,7 @@ public final class PoolRecordStore {
             }
         }
         Optional<StoredRecord> record = single(reply, 1).map(kv -> new StoredRecord(uuid, kv.value(), kv.modRevision()));
-        guard.check(uuid, record.map(StoredRecord::modRevision).orElse(0L));
+        checkNotRolledBack(uuid, record);
         fenced.remove(uuid);
         return new Acquisition(uuid, revision(reply), record);
     }
@@ -178,8 +178,30 @@ public final class PoolRecordStore {
         } catch (IOException e) {
             throw unreadable(e);
         }
-        guard.check(uuid, record.map(StoredRecord::modRevision).orElse(0L));
+        checkNotRolledBack(uuid, record);
         return record;
+    }
+
+    /**
+     * Refuses {@code record} if this host committed a later one. A missing record is refused only when this host
+     * committed the uuid and no deletion ({@code vtpmback delete}, {@link PoolAdmin#deleteIfUnowned}) came after:
+     * its deletion key's revision stands for the missing record. The key is read only in that rare case.
+     */
+    private void checkNotRolledBack(Uuid uuid, Optional<StoredRecord> record) throws EtcdStoreException, InterruptedIOException {
+        long seen;
+        if (record.isPresent()) {
+            seen = record.get().modRevision();
+        } else if (guard.mark(uuid) == 0) {
+            seen = 0;
+        } else {
+            GatewayReply reply = gateway.call("/v3/kv/range", TxnOps.rangeRequest(keys.deleted(uuid)));
+            try {
+                seen = GatewayReply.single(reply.keyValues()).map(KeyValue::modRevision).orElse(0L);
+            } catch (IOException e) {
+                throw unreadable(e);
+            }
+        }
+        guard.check(uuid, seen);
     }
 
     /** The host that owns {@code uuid} now, or empty if none does. */

@@ -94,8 +94,7 @@ final class InstanceCommands {
                         + " it, or committed it); nothing was deleted: check 'vtpmback list' and run delete again");
             }
             inv.out().println("deleted vTPM " + uuid + " from the pool (its etcd record at revision " + revision + ")");
-            inv.out().println("note: a host that ran it keeps its revision mark and refuses this uuid from now on as"
-                    + " rolled back (docs/pool.md); give a new guest a new uuid");
+            inv.out().println("note: a guest started with this uuid from now on gets a new vTPM (new EK), on any host");
             return Main.OK;
         } catch (IOException e) {
             return Main.fail(inv, "cannot delete vTPM " + uuid + " from the pool: " + e.getMessage() + "; nothing was deleted");

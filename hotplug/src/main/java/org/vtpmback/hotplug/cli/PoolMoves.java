@@ -185,7 +185,7 @@ final class PoolMoves {
     /** Deletes etcd's record now that this host holds {@code here}: only at the revision read, and while no host owns it. */
     private static Outcome retireInEtcd(PoolAdmin pool, Uuid uuid, PoolAdmin.Entry there, InstanceRecord here, String done)
             throws IOException {
-        if (!pool.deleteIfUnowned(uuid, there.record().get().modRevision())) {
+        if (!pool.takeOutIfUnowned(uuid, there.record().get().modRevision())) {
             return new Outcome(uuid, false, here.generation(), done + ", but etcd's record changed or a host took it"
                     + " meanwhile, so it was left in etcd: two copies now exist; compare them ('vtpmback list' with"
                     + " store = local and with store = etcd) and keep the newer");
