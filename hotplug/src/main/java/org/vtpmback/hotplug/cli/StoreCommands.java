@@ -49,9 +49,9 @@ final class StoreCommands {
             description = {
                 "Deletes the vTPM's sealed state file. Refused while the vTPM is in use (a running daemon has its"
                         + " runtime folder). Requires --yes: the TPM's keys, NV and EK cannot be recovered afterwards"
-                        + " (export it first if unsure). The next domain with this uuid gets a newly manufactured TPM. With store = etcd it deletes the pool's record,"
-                        + " refused while a pool host owns the vTPM; a host that ran it then refuses the uuid as rolled back"
-                        + " (its revision mark), so a new guest needs a new uuid."})
+                        + " (export it first if unsure). The next domain with this uuid gets a newly manufactured TPM."
+                        + " With store = etcd it deletes the pool's record, refused while a pool host owns the vTPM; the"
+                        + " next domain with this uuid then gets a new TPM on any pool host."})
     static final class Delete extends ConfiguredCommand {
         @Option(names = "--yes", description = "really delete")
         boolean yes;
