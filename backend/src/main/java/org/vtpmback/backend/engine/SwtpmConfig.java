@@ -30,7 +30,7 @@ public record SwtpmConfig(String swtpmBinary, Path runtimeDir, Duration startTim
 
     /**
      * {@code swtpm} from {@code PATH}, unconfined (the daemon sets a jail with {@link #withJail}); 120 s to start, 120 s per ctrl answer, 120 s per TPM response.
-     * The start bound covers the jail's exec chain (unshare with three new namespaces, sh, prlimit, setpriv, env,
+     * The start bound covers the jail's exec chain (unshare with three new namespaces, sh and its two mounts, setpriv, env,
      * swtpm): about 0.1 s natively, but a jailed swtpm missed a 30 s bound in the real-Xen harness's emulated
      * dom0 on a loaded host (daemon log: "failed to start (exit code 137)", the launcher's own kill at 30 s).
      * A swtpm that exits early still fails at once (the connect loop watches the process). The ctrl bound is generous because a TPM 1.2 CMD_INIT runs libtpms' self-test: 0.4 s natively,

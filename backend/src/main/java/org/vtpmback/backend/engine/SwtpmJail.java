@@ -13,13 +13,18 @@ import java.util.TreeMap;
  * them (libtpms CVE-2023-1017/1018) must not be root in dom0. The launcher runs
  * <pre>
  * unshare --mount --ipc --net --propagation private -- sh -c JAIL_SCRIPT ...
- *   (in the new mount namespace, as root: every hidden path covered by an empty read-only tmpfs,
- *    the vTPM's own folder bound back at its own path)
- *   exec prlimit --fsize --nofile --as --core=0 --
- *   setpriv --reuid=U --regid=U --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all --
+ *   (in the new mount namespace, as root: one mount process makes every mount of the jail's table
+ *    ({@link JailMounts}): every hidden path covered by an empty read-only tmpfs, the vTPM's own
+ *    folder bound back at its own path; a second one makes read-only the one tmpfs that had to be
+ *    writable for a moment, the one above the folder; then the shell's own ulimit sets the limits)
+ *   exec setpriv --reuid=U --regid=U --clear-groups --no-new-privs --inh-caps=-all --bounding-set=-all --
  *   env -i swtpm socket ... --seccomp action=kill
  * </pre>
- * Every step {@code exec}s the next, so the pid the launcher gets is swtpm's. swtpm thus runs
+ * Every step {@code exec}s the next, so the pid the launcher gets is swtpm's. Four programs and two
+ * mount processes, whatever the number of hidden paths: each process costs milliseconds (tens under
+ * load), and this chain used to be three per hidden path plus prlimit (docs/benchmarks.md, "Connect").
+ * env stays a process of its own: the shell cannot be trusted to pass an empty environment (dash
+ * exports PWD, bash SHLVL even once they are unset). swtpm thus runs
  * <ul>
  * <li>as a uid of its own (one per running vTPM, {@code firstUid} + slot, gid the same, no
  *     supplementary groups): no passwd entry is needed, and one vTPM's swtpm cannot read another's
@@ -38,7 +43,9 @@ import java.util.TreeMap;
  *     NV is 173 KiB at most; SIGXFSZ is ignored, so an oversized write fails instead of killing it),
  *     {@code maxOpenFiles} descriptors, {@code maxAddressSpace} of memory (swtpm uses about 9 MiB),
  *     no core dumps (they would hold the TPM's seeds). Time per command is bounded by the engine's
- *     response timeout.</li>
+ *     response timeout. The shell's {@code ulimit} sets each limit, soft and hard, in its units
+ *     (POSIX {@code -f}: 512-byte blocks; {@code -v}: KiB), so the byte limits must be multiples of
+ *     those.</li>
  * </ul>
  * The systemd unit (packaging/src/main/dist/systemd/vtpmback.service) allows exactly what this needs:
  * its CapabilityBoundingSet=, SystemCallFilter= and RestrictNamespaces= change with this class. Immutable.
@@ -47,8 +54,8 @@ import java.util.TreeMap;
  * @param uidCount        how many: at most this many swtpm processes run at once
  * @param hidden          paths swtpm must not see (typically state-dir, runtime-dir, the master key's
  *                        folder); the folders {@link #DEFAULT_HIDDEN} are always added
- * @param maxFileSize     {@code RLIMIT_FSIZE}, bytes
- * @param maxAddressSpace {@code RLIMIT_AS}, bytes
+ * @param maxFileSize     {@code RLIMIT_FSIZE}, bytes, a multiple of 512
+ * @param maxAddressSpace {@code RLIMIT_AS}, bytes, a multiple of 1024
  * @param maxOpenFiles    {@code RLIMIT_NOFILE}
  */
 public record SwtpmJail(int firstUid, int uidCount, List<Path> hidden, long maxFileSize, long maxAddressSpace,
@@ -62,32 +69,37 @@ public record SwtpmJail(int firstUid, int uidCount, List<Path> hidden, long maxF
     private static final List<Path> NEEDED = List.of("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/dev", "/proc",
             "/sys").stream().map(Path::of).toList();
     /** The programs the jail runs, each looked up in the standard system folders. */
-    static final List<String> TOOLS = List.of("unshare", "sh", "mount", "mkdir", "prlimit", "setpriv", "env");
+    static final List<String> TOOLS = List.of("unshare", "sh", "mount", "setpriv", "env");
     private static final List<String> TOOL_DIRS = List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin");
-    /** The jail's whole environment (for its shell to find mount and mkdir); swtpm itself gets none ({@code env -i}). */
+    /** The jail's whole environment (for its shell to find mount); swtpm itself gets none ({@code env -i}). */
     static final Map<String, String> ENVIRONMENT = Map.of("PATH", String.join(":", TOOL_DIRS));
+    /** {@code ulimit -f} counts 512-byte blocks, {@code -v} KiB (POSIX; dash and bash as sh). */
+    private static final int FSIZE_BLOCK = 512;
+    private static final int AS_BLOCK = 1024;
 
     /**
-     * Runs as root in the new mount namespace: $1 the vTPM's folder, $2 how many hidden paths follow,
-     * then those paths, then the command. The folder is held open (fd 3) while the paths above it are
-     * covered, then bound back at its own path from that descriptor ({@code mount -c}: no
-     * canonicalising, or mount would resolve the path to the now covered one).
+     * Runs as root in the new mount namespace: $1 the vTPM's folder, $2 the jail's mount table (a file:
+     * mount cannot parse one from a pipe), $3 the tmpfs to make read-only once the folder is bound under
+     * it (or empty), $4-$6 the limits in ulimit's units, then the command. The folder is held open
+     * (fd 3) while the paths above it are covered, and the table binds it back from that descriptor
+     * ({@code mount -c}: no canonicalising, or mount would resolve the path to the now covered one).
+     * A failed mount ends the script ({@code set -e}): swtpm never runs half-confined. umask 022 lets
+     * swtpm's uid walk the folders the table's X-mount.mkdir makes above its own.
      */
     private static final String SCRIPT = String.join("\n",
             "set -eu",
             "trap '' XFSZ",
             "umask 022",
-            "inst=$1; n=$2; shift 2",
+            "inst=$1; table=$2; cover=$3",
             "exec 3<\"$inst\"",
-            "while [ \"$n\" -gt 0 ]; do",
-            "  mount -t tmpfs -o size=64k,mode=0755,nosuid,nodev,noexec vtpmback-jail \"$1\"",
-            "  mkdir -p \"$inst\"",
-            "  mount -o remount,ro \"$1\"",
-            "  n=$((n - 1)); shift",
-            "done",
-            "mount -c --bind /proc/self/fd/3 \"$inst\"",
-            "mount -o remount,bind,nosuid,nodev,noexec \"$inst\"",
+            "mount -a -i -c -T \"$table\"",
+            "if [ -n \"$cover\" ]; then mount -o remount,ro \"$cover\"; fi",
             "exec 3<&-",
+            "ulimit -f \"$4\"",
+            "ulimit -v \"$5\"",
+            "ulimit -n \"$6\"",
+            "ulimit -c 0",
+            "shift 6",
             "exec \"$@\"");
 
     public SwtpmJail {
@@ -96,6 +108,11 @@ public record SwtpmJail(int firstUid, int uidCount, List<Path> hidden, long maxF
         }
         if (maxFileSize <= 0 || maxAddressSpace <= 0 || maxOpenFiles <= 0) {
             throw new IllegalArgumentException("swtpm limits must be positive");
+        }
+        if (maxFileSize % FSIZE_BLOCK != 0 || maxAddressSpace % AS_BLOCK != 0) {
+            throw new IllegalArgumentException("swtpm limits " + maxFileSize + " B per file, " + maxAddressSpace
+                    + " B of address space: must be multiples of " + FSIZE_BLOCK + " and " + AS_BLOCK
+                    + " (the shell's ulimit units), or the jail would set other limits than these");
         }
         hidden = List.copyOf(hidden);
         for (Path p : hidden) {
@@ -146,28 +163,46 @@ public record SwtpmJail(int firstUid, int uidCount, List<Path> hidden, long maxF
     List<Path> coveredPaths() {
         List<Path> all = new ArrayList<>();
         for (Path p : concat(hidden, DEFAULT_HIDDEN)) {
-            Path n = p.normalize();
-            if (java.nio.file.Files.isDirectory(n) && !all.contains(n) && NEEDED.stream().noneMatch(x -> x.startsWith(n))) {
-                all.add(n);
+            Optional<Path> real = realDirectory(p);
+            if (real.isPresent() && !all.contains(real.get()) && NEEDED.stream().noneMatch(x -> x.startsWith(real.get()))) {
+                all.add(real.get());
             }
         }
         return all.stream().filter(p -> all.stream().noneMatch(q -> !q.equals(p) && p.startsWith(q))).toList();
     }
 
-    /** The command that runs {@code swtpm} (absolute path) with {@code args} jailed in {@code folder} as {@code uid}. */
-    List<String> command(Map<String, Path> tools, Path folder, int uid, Path swtpm, List<String> args) {
-        List<Path> covered = coveredPaths();
+    /** The mounts that jail {@code folder} (a real path): every covered path, then the folder bound back. */
+    JailMounts mounts(Path folder) {
+        return JailMounts.of(coveredPaths(), folder);
+    }
+
+    /**
+     * The command that runs {@code swtpm} (absolute path) with {@code args} jailed in {@code folder} (the
+     * real path {@code mounts} were made for) as {@code uid}; {@code table} is the file holding
+     * {@link JailMounts#table}, written by root where nobody else can change it.
+     */
+    List<String> command(Map<String, Path> tools, JailMounts mounts, Path table, int uid, Path swtpm, List<String> args) {
         List<String> cmd = new ArrayList<>(List.of(tools.get("unshare").toString(), "--mount", "--ipc", "--net",
                 "--propagation", "private", "--", tools.get("sh").toString(), "-c", SCRIPT,
-                "vtpmback-jail", folder.toString(), Integer.toString(covered.size())));
-        covered.forEach(p -> cmd.add(p.toString()));
-        cmd.addAll(List.of(tools.get("prlimit").toString(), "--fsize=" + maxFileSize, "--nofile=" + maxOpenFiles,
-                "--as=" + maxAddressSpace, "--core=0", "--",
+                "vtpmback-jail", mounts.folder().toString(), table.toString(),
+                mounts.remountReadOnly().map(Path::toString).orElse(""),
+                Long.toString(maxFileSize / FSIZE_BLOCK), Long.toString(maxAddressSpace / AS_BLOCK),
+                Integer.toString(maxOpenFiles),
                 tools.get("setpriv").toString(), "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--no-new-privs",
                 "--inh-caps=-all", "--bounding-set=-all", "--",
                 tools.get("env").toString(), "-i", swtpm.toString()));
         cmd.addAll(args);
         return cmd;
+    }
+
+    /** {@code p} with every symlink resolved, if it is a directory: mount resolves targets the same way. */
+    private static Optional<Path> realDirectory(Path p) {
+        try {
+            Path real = p.toRealPath();
+            return java.nio.file.Files.isDirectory(real) ? Optional.of(real) : Optional.empty();
+        } catch (java.io.IOException e) {
+            return Optional.empty(); // missing (or unreadable): nothing there to hide
+        }
     }
 
     private static List<Path> concat(List<Path> a, List<Path> b) {

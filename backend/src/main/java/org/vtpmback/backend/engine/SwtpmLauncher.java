@@ -239,7 +239,12 @@ public final class SwtpmLauncher implements EngineFactory {
             if (uids.isPresent()) {
                 uid = uids.get().acquire((Integer) Files.getAttribute(stateDir, "unix:uid", LinkOption.NOFOLLOW_LINKS));
                 giveFolder(stateDir, uid);
-                cmd = config.jail().orElseThrow().command(jailTools.orElseThrow(), stateDir, uid, swtpm, args);
+                SwtpmJail jail = config.jail().orElseThrow();
+                JailMounts mounts = jail.mounts(stateDir.toRealPath());
+                // root's file in root's private runtime-dir: whoever could change it would choose the jail's mounts
+                Path table = config.runtimeDir().resolve(name + ".mounts");
+                Files.writeString(table, mounts.table());
+                cmd = jail.command(jailTools.orElseThrow(), mounts, table, uid, swtpm, args);
             } else {
                 cmd = new ArrayList<>(List.of(swtpm.toString()));
                 cmd.addAll(args);

@@ -96,6 +96,8 @@ class SwtpmJailTest {
             assertEquals(0L, Long.parseLong(st.get(cap), 16), cap);
         }
         assertEquals("1", st.get("NoNewPrivs"));
+        assertEquals(1L << (25 - 1), Long.parseLong(st.get("SigIgn"), 16) & (1L << (25 - 1)),
+                "SIGXFSZ (25) ignored: a write past the file-size limit fails instead of killing swtpm");
         assertEquals("2", st.get("Seccomp"), "swtpm's seccomp filter is on");
         assertEquals("/usr/bin/swtpm", Files.readSymbolicLink(Path.of("/proc/" + a.pid() + "/exe")).toString(),
                 "every step of the jail exec'd the next: the launcher's pid is swtpm's");
@@ -132,6 +134,60 @@ class SwtpmJailTest {
         // and without the namespace, swtpm a's uid cannot read b's folder either (0700, b's uid)
         assertTrue(run("setpriv", "--reuid=" + uidA, "--regid=" + uidA, "--clear-groups", "cat", permallB.toString())
                 .contains("Permission denied"));
+    }
+
+    /**
+     * From the kernel's mount table of swtpm's namespace and from root inside it: every covered path is an
+     * empty read-only tmpfs (even root cannot write there; the one above the folder holds only the mount
+     * point), nothing on it runs or is a device, and the folder alone is writable, by swtpm's uid.
+     */
+    @Test
+    void everyCoveredPathIsAnEmptyReadOnlyTmpfsAndOnlyItsFolderIsWritable() throws Exception {
+        SwtpmEngine a = fixture.booted("a", TpmFamily.TPM2, "a");
+        String pid = Long.toString(a.pid());
+        String uid = status(a.pid()).get("Uid").split("\\s+")[0];
+        Path folder = fixture.stateDir("a").toRealPath();
+        List<Path> covered = launcherConfig().jail().orElseThrow().coveredPaths();
+        assertTrue(covered.containsAll(List.of(tmp.resolve("run").toRealPath(), stateDir.toRealPath(), Path.of("/tmp"))),
+                covered.toString());
+        List<String[]> mounts = Files.readAllLines(Path.of("/proc/" + pid + "/mountinfo")).stream()
+                .map(l -> l.split(" ")).toList();
+
+        for (Path p : covered) {
+            String[] top = topMount(mounts, p);
+            List<String> flags = List.of(top[5].split(","));
+            assertTrue(flags.containsAll(List.of("ro", "nosuid", "nodev", "noexec")), p + ": " + String.join(" ", top));
+            String[] fs = afterSeparator(top);
+            assertEquals("tmpfs", fs[0], p + ": " + String.join(" ", top));
+            assertTrue(fs[1].startsWith("vtpmback-jail-"), p + ": " + String.join(" ", top));
+            String rootTouches = run("nsenter", "-t", pid, "-m", "--", "touch", p.resolve("probe").toString());
+            assertTrue(rootTouches.startsWith("rc=1") && rootTouches.contains("Read-only file system"), p + ": " + rootTouches);
+            String listing = run("nsenter", "-t", pid, "-m", "--", "ls", "-A", p.toString());
+            String expected = "rc=0 " + (folder.startsWith(p) ? p.relativize(folder).getName(0) : "");
+            assertEquals(expected, listing, p + " is empty but for the way to the folder");
+        }
+        List<String> folderFlags = List.of(topMount(mounts, folder)[5].split(","));
+        assertTrue(folderFlags.containsAll(List.of("rw", "nosuid", "nodev", "noexec")), folderFlags.toString());
+        assertEquals("rc=0 ", run("nsenter", "-t", pid, "-m", "-S", uid, "-G", uid, "--", "touch",
+                folder.resolve("probe").toString()), "its folder is writable by swtpm's uid");
+    }
+
+    /** The mountinfo line of the mount on top at {@code p}: the last one on that mount point. */
+    private static String[] topMount(List<String[]> mounts, Path p) {
+        String[] top = null;
+        for (String[] m : mounts) {
+            if (m[4].replace("\\040", " ").equals(p.toString())) {
+                top = m;
+            }
+        }
+        assertTrue(top != null, "nothing mounted on " + p);
+        return top;
+    }
+
+    /** The file system type, source and super options: the fields after mountinfo's " - ". */
+    private static String[] afterSeparator(String[] mount) {
+        int dash = Arrays.asList(mount).indexOf("-");
+        return Arrays.copyOfRange(mount, dash + 1, mount.length);
     }
 
     @Test

@@ -610,7 +610,7 @@ final class StateFaults implements AutoCloseable {
         try (var procs = Files.newDirectoryStream(Path.of("/proc"), p -> p.getFileName().toString().matches("\\d+"))) {
             for (Path proc : procs) {
                 try {
-                    // swtpm itself, or a step of the jail that execs it (unshare, sh, prlimit, setpriv, env)
+                    // swtpm itself, or a step of the jail that execs it (unshare, sh, setpriv, env)
                     if (!Files.readString(proc.resolve("comm")).strip().equals("java")
                             && new String(Files.readAllBytes(proc.resolve("cmdline"))).contains(marker)) {
                         ProcessHandle.of(Long.parseLong(proc.getFileName().toString())).ifPresent(swtpms::add);
