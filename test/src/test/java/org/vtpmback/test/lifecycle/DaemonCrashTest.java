@@ -194,7 +194,10 @@ class DaemonCrashTest {
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
         guestInUse(g);
-        g.shutdown(ShutdownReason.REBOOT); // returns once the backend is Closed: saved, the lease let go
+        g.shutdown(ShutdownReason.REBOOT);
+        // the old device saves as its directory goes: only then is the vTPM's lease free for an early spawn
+        ProgressWait.await("domain " + g.domid() + ": saved and gone", () -> daemonLog().contains("domain " + g.domid()
+                + " vtpm 0: device gone"), this::daemonLog);
         Guest rebooted = host.create(uuid, false); // paused: its frontend has not probed
         Path pidFile = work.resolve("daemon/run/instances/" + uuid + "/swtpm.pid");
         ProgressWait.await("domain " + rebooted.domid() + ": swtpm spawned at InitWait", () -> Files.exists(pidFile),
