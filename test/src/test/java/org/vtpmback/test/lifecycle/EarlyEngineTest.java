@@ -60,6 +60,15 @@ class EarlyEngineTest {
         return Long.parseLong(Files.readString(pidFile).strip());
     }
 
+    /**
+     * Until the daemon has let go of {@code g}'s device: its save is committed before the vTPM's lease is released, so
+     * a domain created on the record's commit alone may find the lease still held (then nothing is spawned early).
+     */
+    private void awaitGone(Guest g) throws Exception {
+        String gone = "domain " + g.domid() + " vtpm 0: device gone";
+        ProgressWait.await(gone, () -> !logs.since(0, gone).isEmpty(), () -> logs.since(0, "domain " + g.domid()).toString());
+    }
+
     private long runningSwtpm(String uuid) throws Exception {
         return Long.parseLong(Files.readString(folder(uuid).resolve("swtpm.pid")).strip());
     }
@@ -88,6 +97,7 @@ class EarlyEngineTest {
         extend(g, 16, ZERO32, sha256Hex("measured before the reboot"));
         g.shutdown(ShutdownReason.REBOOT);
         assertEquals(EndKind.SHUTDOWN, awaitEnded(host, uuid).lastEnd());
+        awaitGone(g);
 
         int mark = logs.size();
         Guest rebooted = host.create(uuid, false); // xl create -p: InitWait, the guest not running yet
@@ -112,6 +122,7 @@ class EarlyEngineTest {
         String object = g.tpm2("tpm2_readpublic", "-c", Tpm2LifecycleTest.TRANSIENT);
         g.suspend();
         assertEquals(EndKind.SUSPENDED, awaitEnded(host, uuid).lastEnd());
+        awaitGone(g);
 
         int mark = logs.size();
         Guest restored = host.create(uuid, true); // xl restore -p, marked as vtpmback restore does
@@ -132,6 +143,7 @@ class EarlyEngineTest {
         Guest g = inUse(uuid);
         g.shutdown(ShutdownReason.POWEROFF);
         assertEquals(EndKind.SHUTDOWN, awaitEnded(host, uuid).lastEnd());
+        awaitGone(g);
         long generation = GuestTpm.stored(host, uuid).generation();
 
         Guest created = host.create(uuid, false);
