@@ -9,6 +9,7 @@ import java.util.concurrent.Executor;
 import org.vtpmback.backend.engine.ReplyLoop;
 import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.ring.GuestProtocolException;
+import org.vtpmback.xen.DomainId;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
@@ -124,6 +125,7 @@ public final class VtpmDevice {
             LOG.log(System.Logger.Level.INFO, "{0}: backend directory removed", id);
             releaseRing();
             parked.finishForRemoval();
+            resources.instances().unprepare(id.toString());
             remove();
             return;
         }
@@ -138,6 +140,7 @@ public final class VtpmDevice {
                 // the guest's own doing: that only closes the ring (below), the vTPM stays parked.
                 releaseRing();
                 parked.finishForRemoval(this::closedDuringSave);
+                resources.instances().unprepare(id.toString());
             } else if (failure.failedForGood()) {
                 return; // failed for good: the guest's writes are ignored until the toolstack removes the device
             } else if (theirs == XenbusState.CLOSING || theirs == XenbusState.CLOSED) {
@@ -185,7 +188,7 @@ public final class VtpmDevice {
             switchState(s.to());
             if (s.to() == XenbusState.INIT_WAIT) {
                 handshakeRestarts.started();
-                resources.instances().prepare(id.toString(), nodes.backendKey(VtpmKeys.UUID));
+                resources.instances().prepare(id.toString(), new DomainId(id.frontendDomid()), nodes.backendKey(VtpmKeys.UUID));
             }
         } else if (step instanceof XenbusStep.Connect) {
             connect(ours == XenbusState.CONNECTED);
@@ -257,6 +260,7 @@ public final class VtpmDevice {
                 watches.forEach(Watch::close);
                 releaseRing();
                 parked.finish(Teardown.DAEMON_STOP);
+                resources.instances().unprepare(id.toString()); // nothing in it to hand over: the next daemon spawns again
             } finally {
                 done.run();
             }

@@ -46,8 +46,27 @@ public final class EngineBoot {
      * @throws EngineException if swtpm cannot be started, rejects the state or the Startup
      */
     public TpmEngine start(String vtpm, DomainId guest, TpmFamily family, StateBlobs blobs) {
+        return start(spawnEmpty(vtpm, guest, family), blobs);
+    }
+
+    /**
+     * Spawns vTPM {@code vtpm}'s swtpm for the guest {@code guest} in the vTPM's fresh runtime folder, and stops
+     * there: no state loaded, the TPM not INITed (so swtpm writes no state file into the folder; a crash take-over
+     * finds nothing to continue there). {@link #start(TpmEngine, StateBlobs)} makes it the guest's TPM.
+     *
+     * @return the engine, owned by the caller
+     * @throws EngineException if swtpm cannot be started
+     */
+    public TpmEngine spawnEmpty(String vtpm, DomainId guest, TpmFamily family) {
         // leftovers of an earlier engine (or a crashed daemon) are never reused: the store is the truth
-        TpmEngine engine = engines.create(guestEngineName(vtpm, guest), family, fresh(folderOf(vtpm)));
+        return engines.create(guestEngineName(vtpm, guest), family, fresh(folderOf(vtpm)));
+    }
+
+    /**
+     * As {@link #start(String, DomainId, TpmFamily, StateBlobs)}, on an engine {@link #spawnEmpty} made: loads
+     * {@code blobs} and, for a boot, sends the Startup(CLEAR). Closes the engine if that fails.
+     */
+    public TpmEngine start(TpmEngine engine, StateBlobs blobs) {
         try {
             engine.restoreState(blobs);
             if (blobs.volatileState().isEmpty()) {

@@ -3,6 +3,7 @@ package org.vtpmback.backend.instance;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import org.vtpmback.backend.state.Uuid;
 
 /**
@@ -47,6 +48,15 @@ public final class InstanceLeases {
         }
         holders.put(uuid, holder);
         return new Lease(uuid, holder);
+    }
+
+    /** Takes the lease on {@code uuid} for {@code holder} only if nobody holds it now; never waits. */
+    public synchronized Optional<Lease> tryAcquire(Uuid uuid, String holder) {
+        if (holders.containsKey(uuid)) {
+            return Optional.empty();
+        }
+        holders.put(uuid, holder);
+        return Optional.of(new Lease(uuid, holder));
     }
 
     private synchronized void release(Uuid uuid, String holder) {

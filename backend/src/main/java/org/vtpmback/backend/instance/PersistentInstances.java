@@ -49,6 +49,8 @@ public final class PersistentInstances implements VtpmInstances {
     private final Function<Uuid, TpmFamily> familyForNew;
     private final InstanceServices services;
     private final InstanceLeases leases = new InstanceLeases();
+    /** Existing vTPMs' engines spawned at InitWait, under {@link #leases}. */
+    private final EarlyEngines spawned;
     private final Duration handoverTimeout;
     private final EarlyManufacture early;
     private final Survivors survivors;
@@ -83,6 +85,7 @@ public final class PersistentInstances implements VtpmInstances {
             t.setDaemon(true);
             return t;
         });
+        this.spawned = new EarlyEngines(boot, leases);
         this.services = new InstanceServices(store, boot, domains);
         this.survivors = new Survivors(engines, services);
     }
@@ -200,7 +203,7 @@ public final class PersistentInstances implements VtpmInstances {
     }
 
     @Override
-    public void prepare(String device, Optional<String> uuid) {
+    public void prepare(String device, DomainId guest, Optional<String> uuid) {
         Uuid canonical;
         try {
             canonical = Uuid.parse(uuid.orElse(""));
@@ -208,23 +211,39 @@ public final class PersistentInstances implements VtpmInstances {
             return; // activate refuses the device, naming what is wrong
         }
         if (!store.stored(canonical)) {
+            spawned.drop(device); // of the uuid it named before, if any
             early.start(device, canonical, familyForNew.apply(canonical));
+        } else if (!survivors.holds(canonical.value())) { // a survivor runs in the vTPM's folder: continued at connect
+            // the family it was made with, most likely: a stored one of another family is spawned again at connect
+            spawned.spawn(device, guest, canonical, familyForNew.apply(canonical));
+        }
+    }
+
+    @Override
+    public void unprepare(String device) {
+        try {
+            spawned.drop(device);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "{0}: stopping the swtpm spawned at InitWait failed: {1}", device, e.toString());
         }
     }
 
     @Override
     public ActiveInstance activate(ActivationRequest request) {
         Uuid uuid = checkedUuid(request);
+        // the engine spawned at InitWait holds the uuid's lease for this very device: it is handed over with it
+        Optional<EarlyEngines.Spawned> early = spawned.take(request.device(), uuid);
         InstanceLeases.Lease lease;
         try {
-            lease = leases.acquire(uuid, request.device(), handoverTimeout);
+            lease = early.isPresent() ? early.get().lease() : leases.acquire(uuid, request.device(), handoverTimeout);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InstanceException(request.device() + ": interrupted while waiting for vTPM " + uuid);
         }
         try {
-            return start(request, uuid, lease);
+            return start(request, uuid, lease, early.map(EarlyEngines.Spawned::engine));
         } catch (RuntimeException e) {
+            early.ifPresent(s -> s.engine().close()); // idempotent: a start that failed with it has closed it
             lease.close();
             throw e;
         }
@@ -245,7 +264,7 @@ public final class PersistentInstances implements VtpmInstances {
      * Takes the vTPM in the store (in a pool: its ownership, waiting as long as the local hand-over would for another
      * host to let go), then starts it; a start that fails lets it go again.
      */
-    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease) {
+    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, Optional<TpmEngine> spawned) {
         Optional<InstanceRecord> stored;
         try {
             stored = store.acquire(uuid, handoverTimeout);
@@ -253,19 +272,30 @@ public final class PersistentInstances implements VtpmInstances {
             throw new InstanceException(request.device() + ": " + e.getMessage(), e);
         }
         try {
-            return start(request, uuid, lease, stored);
+            return start(request, uuid, lease, stored, spawned);
         } catch (RuntimeException e) {
             store.release(uuid);
             throw e;
         }
     }
 
-    /** The pipeline: (taken and loaded,) decide, (manufacture,) boot the engine, store the RUNNING record, hand over. */
-    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, Optional<InstanceRecord> stored) {
+    /**
+     * The pipeline: (taken and loaded,) decide, (manufacture,) boot the engine, store the RUNNING record, hand over.
+     *
+     * @param spawned the vTPM's engine spawned empty at InitWait: used by a boot or resume of the stored record (of its
+     *                family); any other start closes it first, before the vTPM's folder is used again
+     */
+    private ActiveInstance start(ActivationRequest request, Uuid uuid, InstanceLeases.Lease lease, Optional<InstanceRecord> stored,
+                                 Optional<TpmEngine> spawned) {
         StartMode.Decision decision = LifecyclePolicy.start(stored, request.resumeRequested(), request.reattach());
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: start mode {2}: {3}", request.device(), uuid, decision.mode(), decision.reason());
         TpmFamily family = stored.map(InstanceRecord::family).orElseGet(() -> familyForNew.apply(uuid));
         Optional<NewTpm> made = early.settle(request.device(), uuid, decision.mode(), family);
+        boolean loadsSpawned = made.isEmpty() && spawned.map(TpmEngine::family).equals(stored.map(InstanceRecord::family))
+                && (decision.mode() == StartMode.CLEAR || decision.mode() == StartMode.RESTORE);
+        if (!loadsSpawned) {
+            dropSpawned(uuid, spawned);
+        }
         if (decision.mode() == StartMode.REFUSE) {
             throw new InstanceException(request.device() + ": refusing vTPM " + uuid + ": " + decision.reason());
         }
@@ -275,12 +305,32 @@ public final class PersistentInstances implements VtpmInstances {
         InstanceRecord from = stored.orElseThrow();
         Optional<byte[]> volatileState = decision.mode() == StartMode.RESTORE
                 ? Optional.of(from.snapshot().orElseThrow().volatileState()) : Optional.empty();
+        StateBlobs blobs = new StateBlobs(from.permanent(), volatileState);
         Optional<TpmEngine> continued = survivors.continueFor(request.device(), uuid, request.frontendDomid(), decision.mode(), from);
+        if (continued.isPresent()) {
+            dropSpawned(uuid, spawned); // none: prepare spawns nothing for a uuid whose survivor is held
+        }
         TpmEngine engine = continued.isPresent() ? continued.get()
                 : decision.mode() == StartMode.CLEAR_UNDER_RUNNING_GUEST
                 ? boot.startUnderRunningGuest(uuid.value(), request.frontendDomid(), from.family(), from.permanent())
-                : boot.start(uuid.value(), request.frontendDomid(), from.family(), new StateBlobs(from.permanent(), volatileState));
+                : loadsSpawned ? loadSpawned(request, uuid, spawned.get(), blobs)
+                : boot.start(uuid.value(), request.frontendDomid(), from.family(), blobs);
         return running(request, lease, decision.mode(), from, engine);
+    }
+
+    /** Stops the engine spawned at InitWait that this start does not use, and removes its folder (it never had state). */
+    private void dropSpawned(Uuid uuid, Optional<TpmEngine> spawned) {
+        spawned.ifPresent(engine -> {
+            engine.close();
+            EngineBoot.removeFolder(boot.folderOf(uuid.value()));
+        });
+    }
+
+    /** Loads {@code blobs} into the engine spawned at InitWait. */
+    private TpmEngine loadSpawned(ActivationRequest request, Uuid uuid, TpmEngine spawned, StateBlobs blobs) {
+        TpmEngine engine = boot.start(spawned, blobs);
+        LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: state loaded into its swtpm spawned at InitWait", request.device(), uuid);
+        return engine;
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.vtpmback.backend.instance;
 
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -84,6 +86,15 @@ final class Survivors {
         if (stored.isEmpty()) {
             // the daemon died while manufacturing it, or the vTPM was deleted: nothing to continue
             LOG.log(System.Logger.Level.WARNING, "vTPM {0}: a swtpm survived but nothing is stored for it; discarded", name);
+            live.stop();
+            return Outcome.NONE;
+        }
+        Path stateFile = EngineBoot.permanentStateFile(stored.get().family(), dir);
+        if (!Files.isRegularFile(stateFile, LinkOption.NOFOLLOW_LINKS)) {
+            // never INITed: a swtpm spawned empty at InitWait (EarlyEngines), or one the last daemon was starting.
+            // It runs no TPM of the guest's, whatever the record says (a DAEMON_STOPPED snapshot is not its state).
+            LOG.log(System.Logger.Level.INFO, "vTPM {0}: the swtpm left by the last daemon never had the vTPM''s state (no {1}"
+                    + " in {2}); stopping it", name, stateFile.getFileName(), dir);
             live.stop();
             return Outcome.NONE;
         }

@@ -1,6 +1,7 @@
 package org.vtpmback.backend.instance;
 
 import java.util.Optional;
+import org.vtpmback.xen.DomainId;
 
 /** Where vTPM instances come from: decides how each one starts and keeps its state. Thread-safe. */
 public interface VtpmInstances {
@@ -13,13 +14,21 @@ public interface VtpmInstances {
 
     /**
      * A device reached InitWait: its frontend connects soon. Starts what can be done before
-     * {@link #activate} (a first start's manufacture), invisibly: only activate's decision makes any
-     * of it count. Never throws; problems show up at activate.
+     * {@link #activate} (a first start's manufacture, an existing vTPM's engine spawned empty), invisibly:
+     * only activate's decision makes any of it count. Never throws; problems show up at activate.
      *
      * @param device the device, as messages name it
+     * @param guest  the device's frontend domain
      * @param uuid   the backend's uuid key, unchecked
      */
-    void prepare(String device, Optional<String> uuid);
+    void prepare(String device, DomainId guest, Optional<String> uuid);
+
+    /**
+     * The device goes away (removed, taken offline, detached for a daemon stop or reload) without its frontend
+     * connected: stops what {@link #prepare} started for it that only its connect could use. Idempotent; never throws.
+     */
+    default void unprepare(String device) {
+    }
 
     /** Starts what runs beside the devices (e.g. refilling a pool of ready-made TPMs); the daemon calls it as it starts. */
     default void startBackgroundWork() {

@@ -30,6 +30,7 @@ import org.vtpmback.test.host.ProgressWait;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.xenstored.UseXenstored;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
+import org.vtpmback.xen.ShutdownReason;
 import org.vtpmback.xenstore.XenbusState;
 
 /**
@@ -75,6 +76,14 @@ class DaemonCrashTest {
 
     private long swtpmPid(String uuid) throws Exception {
         return Long.parseLong(Files.readString(work.resolve("daemon/run/instances/" + uuid + "/swtpm.pid")).strip());
+    }
+
+    private String daemonLog() {
+        try {
+            return daemon.log();
+        } catch (java.io.IOException e) {
+            return "(log unreadable: " + e + ")";
+        }
     }
 
     private static boolean alive(long pid) {
@@ -175,6 +184,37 @@ class DaemonCrashTest {
         Path out = work.resolve("counter-read.bin");
         g.tpm2("tpm2_nvread", COUNTER_INDEX, "-C", "o", "-s", "8", "-o", out.toString());
         return ByteBuffer.wrap(Files.readAllBytes(out)).getLong();
+    }
+
+    @Test
+    void aSwtpmSpawnedAtInitWaitIsNeverTakenOverAsTheGuestsRunningTpm() throws Exception {
+        // an existing vTPM's swtpm is spawned empty when its device reaches InitWait; a crash before the connect
+        // leaves it running in the vTPM's folder, with no state file: the next daemon stops it, and the connect
+        // boots the stored state
+        String uuid = UUID.randomUUID().toString();
+        Guest g = host.boot(uuid);
+        guestInUse(g);
+        g.shutdown(ShutdownReason.REBOOT);
+        // the old device saves as its directory goes: only then is the vTPM's lease free for an early spawn
+        ProgressWait.await("domain " + g.domid() + ": saved and gone", () -> daemonLog().contains("domain " + g.domid()
+                + " vtpm 0: device gone"), this::daemonLog);
+        Guest rebooted = host.create(uuid, false); // paused: its frontend has not probed
+        Path pidFile = work.resolve("daemon/run/instances/" + uuid + "/swtpm.pid");
+        ProgressWait.await("domain " + rebooted.domid() + ": swtpm spawned at InitWait", () -> Files.exists(pidFile),
+                this::daemonLog);
+        long early = swtpmPid(uuid);
+
+        daemon.kill();
+        assertTrue(alive(early), "swtpm outlives a killed daemon");
+        daemon = startDaemon();
+
+        ProgressWait.await("the early swtpm stopped by the next daemon", () -> !alive(early), this::daemonLog);
+        String log = daemon.log();
+        assertTrue(log.contains("vTPM " + uuid + ": the swtpm left by the last daemon never had the vTPM's state"), log);
+        rebooted.unpause();
+        assertEquals(ZERO32, pcr(rebooted, 16), "booted from the stored state: PCR 16 reset, not marked as a restart");
+        assertEquals("kept", nv(rebooted));
+        assertTrue(daemon.log().contains("vTPM " + uuid + ": start mode CLEAR"), daemon.log());
     }
 
     @Test
