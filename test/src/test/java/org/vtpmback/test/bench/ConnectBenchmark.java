@@ -25,6 +25,7 @@ import org.vtpmback.backend.manufacture.StandardManufacturer;
 import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
+import org.vtpmback.test.host.ProgressWait;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.xen.ShutdownReason;
 
@@ -260,6 +261,10 @@ public final class ConnectBenchmark {
                 for (CompletableFuture<Long> a : answers) {
                     last = Math.max(last, a.get());
                 }
+                // The guests may answer before the daemon logs its ready line (it re-attaches them during its start).
+                DaemonProcess started = daemon;
+                ProgressWait.await("the daemon's 'ready ... after exec' line", () -> READY.matcher(started.log()
+                        .substring(logMark)).find(), () -> "no such line since the daemon's start yet");
                 Matcher m = READY.matcher(daemon.log().substring(logMark));
                 if (!m.find()) {
                     throw new IllegalStateException("no 'ready ... after exec' line in the daemon's log");
