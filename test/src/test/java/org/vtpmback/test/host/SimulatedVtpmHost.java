@@ -214,10 +214,24 @@ public final class SimulatedVtpmHost implements AutoCloseable {
      * {@code vtpmback resume-domain} run). {@link Guest#unpause()} lets the guest run.
      */
     public Guest create(String uuid, boolean resume) throws Exception {
+        return createTimed(uuid, resume).guest();
+    }
+
+    /**
+     * A {@link #create}d guest and where its time went: the domain's own transaction ({@code domain}), then the
+     * device add's commit and the backend's reaction to it (the boot storm tells the toolstack's part from the daemon's).
+     */
+    public record Created(Guest guest, Duration domain, ToolstackEmulator.DeviceAddTimes deviceAdd) {
+    }
+
+    /** {@link #create}, timed. */
+    public Created createTimed(String uuid, boolean resume) throws Exception {
         int domid = NEXT_DOMID.getAndIncrement();
         domains.record(domid, Optional.empty());
+        long t0 = System.nanoTime();
         toolstack.createDomain(domid);
-        toolstack.addVtpm(domid, 0, uuid);
+        Duration domain = Duration.ofNanos(System.nanoTime() - t0);
+        ToolstackEmulator.DeviceAddTimes deviceAdd = toolstack.addVtpmTimed(domid, 0, uuid);
         if (resume) {
             List<ResumeSignal.Marked> marked = ResumeSignal.mark(tools, BACKEND_DOMID, domid);
             if (marked.size() != 1) {
@@ -228,7 +242,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         synchronized (guests) {
             guests.add(guest);
         }
-        return guest;
+        return new Created(guest, domain, deviceAdd);
     }
 
     public ToolstackEmulator toolstack() {
