@@ -67,6 +67,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private UnaryOperator<TpmEngine> engineFaults = UnaryOperator.identity();
     /** Fault injection only: wraps each commit-log channel of the next {@link #startDaemon()}'s store. */
     private UnaryOperator<FileChannel> logFaults = UnaryOperator.identity();
+    /** Counting only: wraps the xenstore connection of the next {@link #startDaemon()}. */
+    private UnaryOperator<XenStore> daemonXenstore = UnaryOperator.identity();
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
@@ -130,6 +132,15 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /**
+     * For counting what the daemon asks xenstored (e.g. {@link CountingXenStore}): the next {@link #startDaemon()}'s
+     * own connection is passed through {@code wrap}.
+     */
+    public SimulatedVtpmHost daemonXenstore(UnaryOperator<XenStore> wrap) {
+        this.daemonXenstore = wrap;
+        return this;
+    }
+
     /** The default jail on this test JVM's own uid range ({@link DaemonProcess#testUidBase()}). */
     public static SwtpmJail testJail(Path work) {
         SwtpmJail d = SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")));
@@ -150,7 +161,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         instances = new PersistentInstances(store, engines, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30), pool);
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
-        daemonStore = LibXenStore.connect(xenstoredSocket);
+        daemonStore = daemonXenstore.apply(LibXenStore.connect(xenstoredSocket));
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
                 new SimulatedEventChannels(sim, BACKEND_DOMID), instances));
         daemon.start();
