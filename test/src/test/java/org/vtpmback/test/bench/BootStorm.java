@@ -11,13 +11,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
+import org.vtpmback.test.emulator.ToolstackEmulator;
+import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xen.ShutdownReason;
 
 /**
  * A boot storm (issue 13, "Scale"): a host that starts many guests at once, as after its own reboot. The guests'
  * vTPMs exist (they were booted and powered off before), so each boot is the daemon's ordinary connect: swtpm
  * started on the saved state, page mapped, event channel bound. All domains are created at the same moment, one
- * thread each: libxl's device add (backend to InitWait, which libxl allows 10 s) and at once the frontend's probe
+ * thread each, each on a xenstore connection of its own as each {@code xl} process has: libxl's device add (backend to InitWait, which libxl allows 10 s) and at once the frontend's probe
  * (Initialised to Connected, within the same 10 s for a guest kernel's xenbus probe to find its TPM). Stateless.
  */
 final class BootStorm {
@@ -87,10 +89,17 @@ final class BootStorm {
             for (int i = 0; i < n; i++) {
                 int k = i;
                 booting.add(threads.submit(() -> {
-                    go.await(STORM_TIMEOUT_MINUTES, TimeUnit.MINUTES);
-                    long t0 = System.nanoTime();
-                    SimulatedVtpmHost.Created c = host.createTimed(uuids.get(k), false); // fails like libxl if InitWait takes over 10 s
-                    long t1 = System.nanoTime();
+                    long t0;
+                    long t1;
+                    SimulatedVtpmHost.Created c;
+                    // one xl process per domain, each with its own xenstore connection, as on a host
+                    try (XenStore xl = host.connectToolstack()) {
+                        go.await(STORM_TIMEOUT_MINUTES, TimeUnit.MINUTES);
+                        t0 = System.nanoTime();
+                        // fails like libxl if InitWait takes over 10 s
+                        c = host.createTimed(uuids.get(k), false, new ToolstackEmulator(xl, SimulatedVtpmHost.BACKEND_DOMID));
+                        t1 = System.nanoTime();
+                    }
                     Guest g = c.guest();
                     domain[k] = c.domain().toNanos() / 1e6;
                     commit[k] = c.deviceAdd().commit().toNanos() / 1e6;

@@ -125,9 +125,11 @@ public final class ScaleBenchmark {
             double added = idleAll - idleNone;
             report.goal(n, "idle_daemon_cpu_ms_per_s_added", added, "<=", IDLE_ADDED_TARGET_MS_PER_S, added <= IDLE_ADDED_TARGET_MS_PER_S);
             double connectMax = BootStorm.Times.max(t.connectMillis());
-            double createMax = BootStorm.Times.max(t.createMillis());
+            // libxl's 10 s run from its transaction's commit (libxl__wait_device_connection), so they bound the daemon's
+            // reaction, not the create: the domain's and the device's transactions are xenstored's and the toolstack's.
+            double initWaitMax = BootStorm.Times.max(t.initWaitMillis());
             report.goal("storm-x" + storm, "connect_max_ms", connectMax, "<=", LIBXL_LIMIT_MS, connectMax <= LIBXL_LIMIT_MS);
-            report.goal("storm-x" + storm, "create_max_ms", createMax, "<=", LIBXL_LIMIT_MS, createMax <= LIBXL_LIMIT_MS);
+            report.goal("storm-x" + storm, "initwait_max_ms", initWaitMax, "<=", LIBXL_LIMIT_MS, initWaitMax <= LIBXL_LIMIT_MS);
         }
         System.out.printf(Locale.ROOT, "%n   load at the end: %s%n", loadAverage());
     }

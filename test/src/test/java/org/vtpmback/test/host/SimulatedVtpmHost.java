@@ -237,12 +237,21 @@ public final class SimulatedVtpmHost implements AutoCloseable {
 
     /** {@link #create}, timed. */
     public Created createTimed(String uuid, boolean resume) throws Exception {
+        return createTimed(uuid, resume, toolstack);
+    }
+
+    /**
+     * {@link #createTimed} through {@code xl}'s own toolstack: each {@code xl create} is a process with a xenstore
+     * connection of its own ({@link #connectToolstack()}), where this host's one connection would queue the
+     * requests of every domain created at once behind each other (libxenstore sends one request at a time).
+     */
+    public Created createTimed(String uuid, boolean resume, ToolstackEmulator xl) throws Exception {
         int domid = NEXT_DOMID.getAndIncrement();
         domains.record(domid, Optional.empty());
         long t0 = System.nanoTime();
-        toolstack.createDomain(domid);
+        xl.createDomain(domid);
         Duration domain = Duration.ofNanos(System.nanoTime() - t0);
-        ToolstackEmulator.DeviceAddTimes deviceAdd = toolstack.addVtpmTimed(domid, 0, uuid);
+        ToolstackEmulator.DeviceAddTimes deviceAdd = xl.addVtpmTimed(domid, 0, uuid);
         if (resume) {
             List<ResumeSignal.Marked> marked = ResumeSignal.mark(tools, BACKEND_DOMID, domid);
             if (marked.size() != 1) {
@@ -254,6 +263,11 @@ public final class SimulatedVtpmHost implements AutoCloseable {
             guests.add(guest);
         }
         return new Created(guest, domain, deviceAdd);
+    }
+
+    /** A new xenstore connection to this host's xenstored, as a toolstack process opens one (the caller closes it). */
+    public XenStore connectToolstack() {
+        return LibXenStore.connect(xenstoredSocket);
     }
 
     public ToolstackEmulator toolstack() {
