@@ -32,7 +32,7 @@ BEGIN { print "kind,case,side,clients,commands,ops_s,median_us,p99_us,figure,val
 /^[a-z][^ ]* +[a-z-]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/ { print "row", $1, $2, $3, $4, $5, $6, $7, "", "", "", ""; next }
 /^(RATIO|FIRST_START) / { figures($1, $2, 3); next }
 /^SCALE / { if ($2 ~ /=/) figures("SCALE", "scale", 2); else figures("SCALE", "scale-" $2, 3); next }
-/^STORM / { figures("STORM", "storm", 2); next }
+/^STORM / { if ($2 ~ /=/) figures("STORM", "storm", 2); else figures("STORM", "storm-" $2, 3); next }
 /^POOL / { c = "pool-" $2; if ($3 ~ /^store=/) { c = c "-" substr($3, 7); $3 = "" }; figures("POOL", c, 3); next }
 /^(GOAL|GUARD) / {
 	# GOAL <case> <figure>=<value> target <op> <bound>: met | NOT met

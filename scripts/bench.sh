@@ -35,7 +35,8 @@
 # bench.sh --scale [--no-build] [--quick] [--guests N] [--storm N] [--idle-seconds S] instead runs
 #   org.vtpmback.test.bench.ScaleBenchmark against the daemon: N guests (default 256; quick 32) attached in steps, the
 #   daemon's RSS and threads at each (SCALE lines; threads per guest), its CPU idle with none and with all, then a boot
-#   storm of 64 (quick 16) existing vTPMs at once (STORM: InitWait and Connected times against libxl's 10 s); GOAL lines.
+#   storm of 64 (quick 16) existing vTPMs at once (STORM: InitWait and Connected times against libxl's 10 s; STORM split:
+#   the domain's and the device's transactions, their attempts, and commit to InitWait, the daemon's part); GOAL lines.
 # bench.sh --guard [--no-build] [--cpu-bound X] [--throughput-bound X] [--commands N] instead runs
 #   org.vtpmback.test.bench.BenchGuard (CI's regression guard, about a minute): one guest's mix, raw and relay
 #   alternating; exit 1 if the daemon's CPU per relayed command exceeds 3 times its swtpm's, or the relay's throughput

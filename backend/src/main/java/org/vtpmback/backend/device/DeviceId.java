@@ -17,12 +17,20 @@ public record DeviceId(int frontendDomid, int devid) {
 
     /** Parses the two path elements below {@code backend/vtpm}; empty for anything else. */
     public static java.util.Optional<DeviceId> parse(String domid, String devid) {
-        if (!Decimal.isCanonical(domid, 5) || !Decimal.isCanonical(devid, 9)) {
+        if (!Decimal.isCanonical(devid, 9)) {
             return java.util.Optional.empty();
         }
-        int d = Integer.parseInt(domid);
         int v = Integer.parseInt(devid);
-        return org.vtpmback.xen.DomainId.guest(d).map(g -> new DeviceId(g.value(), v));
+        return parseDomain(domid).map(g -> new DeviceId(g.value(), v));
+    }
+
+    /** Parses the path element below {@code backend/vtpm}: a guest's domain id; empty for anything else. */
+    public static java.util.Optional<org.vtpmback.xen.DomainId> parseDomain(String domid) {
+        return Decimal.isCanonical(domid, 5) ? org.vtpmback.xen.DomainId.guest(Integer.parseInt(domid)) : java.util.Optional.empty();
+    }
+
+    public org.vtpmback.xen.DomainId domain() {
+        return new org.vtpmback.xen.DomainId(frontendDomid);
     }
 
     @Override

@@ -19,9 +19,9 @@ import org.vtpmback.xenstore.XsPath;
 
 /**
  * The backend daemon: watches {@code /local/domain/<own>/backend/vtpm} (first, then scans what is
- * already there, so nothing created in between is missed) and runs one {@link VtpmDevice} per
- * {@code <domid>/<devid>}. Devices borrow threads from one pool only while they have work, so an
- * idle guest costs no thread.
+ * already there, so nothing created in between is missed; later events look only at the domain they
+ * name, {@link BackendEvents}) and runs one {@link VtpmDevice} per {@code <domid>/<devid>}. Devices
+ * borrow threads from one pool only while they have work, so an idle guest costs no thread.
  */
 public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness {
     private static final System.Logger LOG = System.getLogger(VtpmDaemon.class.getName());
@@ -37,12 +37,12 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     /** Answers the TPM commands the devices start (their data paths' second thread, shared by all). */
     private final org.vtpmback.backend.engine.ReplyLoop replies = org.vtpmback.backend.engine.ReplyLoop.start();
     private final Map<DeviceId, VtpmDevice> devices = new ConcurrentHashMap<>();
-    /** Watch events for paths of no known device coalesce into one queued scan. */
-    private final CoalescedTask scan;
+    /** Watch events for paths of no known device: a look at the domain they name, or at everything. */
+    private final BackendEvents events;
     /** Each device's first step (see {@link VtpmDevice#start}), for {@link #start()}'s readiness. */
     private final Map<DeviceId, CompletableFuture<Void>> firstSteps = new ConcurrentHashMap<>();
     private volatile Runnable devicesChanged = () -> { };
-    /** Set by {@link #close()}: a scan still queued then does nothing (its xenstore connection is closing). */
+    /** Set by {@link #close()}: a look still queued then does nothing (its xenstore connection is closing). */
     private volatile boolean closing;
     private Watch watch;
 
@@ -61,7 +61,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
                 });
         this.pool = p;
         this.control = new SerialExecutor(pool, "vtpm-daemon");
-        this.scan = new CoalescedTask(control, this::scan);
+        this.events = new BackendEvents(base, control, devices::containsKey, this::scan, this::scanDomain);
     }
 
     /**
@@ -74,11 +74,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
     public CompletableFuture<Void> start() {
         resources.instances().startBackgroundWork();
         LOG.log(System.Logger.Level.INFO, "watching {0} (backend domain {1})", base, backendDomid);
-        watch = store.watch(base, path -> {
-            if (!belongsToKnownDevice(path)) {
-                scan.request();
-            }
-        });
+        watch = store.watch(base, events::changed);
         CompletableFuture<Void> started = new CompletableFuture<>();
         control.execute(() -> {
             try {
@@ -113,26 +109,30 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
         return CompletableFuture.runAsync(() -> { }, control);
     }
 
-    private boolean belongsToKnownDevice(XsPath path) {
-        if (!base.contains(path) || path.equals(base)) {
-            return false;
-        }
-        String[] parts = base.relativize(path).split("/");
-        return parts.length >= 2 && DeviceId.parse(parts[0], parts[1]).map(devices::containsKey).orElse(false);
-    }
-
+    /** Lists every backend and adds the new ones: at the start, and for events that name no domain. */
     private void scan() {
         if (closing) {
             return;
         }
         for (String domid : store.list(base)) {
-            for (String devid : store.list(base.child(domid))) {
-                Optional<DeviceId> id = DeviceId.parse(domid, devid);
-                if (id.isEmpty()) {
-                    LOG.log(System.Logger.Level.WARNING, "ignoring {0}/{1}/{2}: not a guest vtpm device", base, domid, devid);
-                } else if (!devices.containsKey(id.get())) {
-                    addDevice(id.get());
-                }
+            scanDomain(domid);
+        }
+    }
+
+    /** Lists one domain's backends and adds the new ones: for watch events below {@code <domid>}. */
+    private void scanDomain(org.vtpmback.xen.DomainId domain) {
+        if (!closing) {
+            scanDomain(domain.toString());
+        }
+    }
+
+    private void scanDomain(String domid) {
+        for (String devid : store.list(base.child(domid))) {
+            Optional<DeviceId> id = DeviceId.parse(domid, devid);
+            if (id.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "ignoring {0}/{1}/{2}: not a guest vtpm device", base, domid, devid);
+            } else if (!devices.containsKey(id.get())) {
+                addDevice(id.get());
             }
         }
     }
@@ -145,7 +145,7 @@ public final class VtpmDaemon implements AutoCloseable, DaemonWatchdog.Liveness 
             LOG.log(System.Logger.Level.INFO, "{0}: device gone", id);
             // Watch events for this path were ignored while the device existed: a device re-created at
             // the same path meanwhile (detach, then attach) is found only by looking again.
-            scan.request();
+            events.domain(id.domain());
         });
         devices.put(id, device);
         firstSteps.put(id, device.start(store));

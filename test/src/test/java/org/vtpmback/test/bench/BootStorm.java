@@ -11,13 +11,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
+import org.vtpmback.test.emulator.ToolstackEmulator;
+import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xen.ShutdownReason;
 
 /**
  * A boot storm (issue 13, "Scale"): a host that starts many guests at once, as after its own reboot. The guests'
  * vTPMs exist (they were booted and powered off before), so each boot is the daemon's ordinary connect: swtpm
  * started on the saved state, page mapped, event channel bound. All domains are created at the same moment, one
- * thread each: libxl's device add (backend to InitWait, which libxl allows 10 s) and at once the frontend's probe
+ * thread each, each on a xenstore connection of its own as each {@code xl} process has: libxl's device add (backend to InitWait, which libxl allows 10 s) and at once the frontend's probe
  * (Initialised to Connected, within the same 10 s for a guest kernel's xenbus probe to find its TPM). Stateless.
  */
 final class BootStorm {
@@ -27,10 +29,15 @@ final class BootStorm {
     /**
      * Milliseconds per guest, in the order of the uuids.
      *
-     * @param createMillis  libxl's device add: device written to backend InitWait
+     * @param createMillis  libxl's domain create and device add: domain written to backend InitWait
      * @param connectMillis the frontend's probe: Initialised to the backend's Connected (first command answered)
+     * @param domainMillis  of create: the domain's own transaction (/local/domain/N, /libxl/N)
+     * @param commitMillis  of create: the device add's transaction (xenstored; EAGAIN retries included)
+     * @param initWaitMillis of create: commit to the backend's InitWait (the daemon's reaction)
+     * @param commitAttempts of create: times the device add's transaction was started (EAGAIN retries + 1)
      */
-    record Times(double[] createMillis, double[] connectMillis) {
+    record Times(double[] createMillis, double[] connectMillis, double[] domainMillis, double[] commitMillis,
+            double[] initWaitMillis, double[] commitAttempts) {
         static double max(double[] xs) {
             return Arrays.stream(xs).max().orElse(Double.NaN);
         }
@@ -71,6 +78,10 @@ final class BootStorm {
         int n = uuids.size();
         double[] create = new double[n];
         double[] connect = new double[n];
+        double[] domain = new double[n];
+        double[] commit = new double[n];
+        double[] initWait = new double[n];
+        double[] attempts = new double[n];
         CyclicBarrier go = new CyclicBarrier(n);
         ExecutorService threads = Executors.newFixedThreadPool(n, r -> new Thread(r, "storm"));
         try {
@@ -78,10 +89,22 @@ final class BootStorm {
             for (int i = 0; i < n; i++) {
                 int k = i;
                 booting.add(threads.submit(() -> {
-                    go.await(STORM_TIMEOUT_MINUTES, TimeUnit.MINUTES);
-                    long t0 = System.nanoTime();
-                    Guest g = host.create(uuids.get(k), false); // fails like libxl if InitWait takes over 10 s
-                    long t1 = System.nanoTime();
+                    long t0;
+                    long t1;
+                    SimulatedVtpmHost.Created c;
+                    // one xl process per domain, each with its own xenstore connection, as on a host
+                    try (XenStore xl = host.connectToolstack()) {
+                        go.await(STORM_TIMEOUT_MINUTES, TimeUnit.MINUTES);
+                        t0 = System.nanoTime();
+                        // fails like libxl if InitWait takes over 10 s
+                        c = host.createTimed(uuids.get(k), false, new ToolstackEmulator(xl, SimulatedVtpmHost.BACKEND_DOMID));
+                        t1 = System.nanoTime();
+                    }
+                    Guest g = c.guest();
+                    domain[k] = c.domain().toNanos() / 1e6;
+                    commit[k] = c.deviceAdd().commit().toNanos() / 1e6;
+                    initWait[k] = c.deviceAdd().toInitWait().toNanos() / 1e6;
+                    attempts[k] = c.deviceAdd().attempts();
                     g.unpause();
                     create[k] = (t1 - t0) / 1e6;
                     connect[k] = (System.nanoTime() - t1) / 1e6;
@@ -98,6 +121,6 @@ final class BootStorm {
         } finally {
             threads.shutdownNow();
         }
-        return new Times(create, connect);
+        return new Times(create, connect, domain, commit, initWait, attempts);
     }
 }

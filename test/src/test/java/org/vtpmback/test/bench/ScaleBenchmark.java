@@ -21,7 +21,8 @@ import org.vtpmback.test.host.SimulatedVtpmHost;
  * threads it gains per guest between the first step and the last, and its CPU time over {@code --idle-seconds} with
  * no guest and with all of them attached and idle. Then a boot storm: {@code --storm} of the guests (default 64)
  * are powered off and all created again at the same moment ({@code STORM}: each one's device add to InitWait and
- * Initialised to Connected, median, p99 and max against libxl's 10 s). {@code GOAL} lines set each figure beside
+ * Initialised to Connected, median, p99 and max against libxl's 10 s; {@code STORM split}: the create's parts, the
+ * domain's transaction, the device add's commit and the daemon's reaction, commit to InitWait). {@code GOAL} lines set each figure beside
  * its target. Not a test: it asserts nothing about times, and fails only if a guest cannot boot or a command fails.
  */
 public final class ScaleBenchmark {
@@ -124,9 +125,11 @@ public final class ScaleBenchmark {
             double added = idleAll - idleNone;
             report.goal(n, "idle_daemon_cpu_ms_per_s_added", added, "<=", IDLE_ADDED_TARGET_MS_PER_S, added <= IDLE_ADDED_TARGET_MS_PER_S);
             double connectMax = BootStorm.Times.max(t.connectMillis());
-            double createMax = BootStorm.Times.max(t.createMillis());
+            // libxl's 10 s run from its transaction's commit (libxl__wait_device_connection), so they bound the daemon's
+            // reaction, not the create: the domain's and the device's transactions are xenstored's and the toolstack's.
+            double initWaitMax = BootStorm.Times.max(t.initWaitMillis());
             report.goal("storm-x" + storm, "connect_max_ms", connectMax, "<=", LIBXL_LIMIT_MS, connectMax <= LIBXL_LIMIT_MS);
-            report.goal("storm-x" + storm, "create_max_ms", createMax, "<=", LIBXL_LIMIT_MS, createMax <= LIBXL_LIMIT_MS);
+            report.goal("storm-x" + storm, "initwait_max_ms", initWaitMax, "<=", LIBXL_LIMIT_MS, initWaitMax <= LIBXL_LIMIT_MS);
         }
         System.out.printf(Locale.ROOT, "%n   load at the end: %s%n", loadAverage());
     }
@@ -207,7 +210,17 @@ public final class ScaleBenchmark {
                 BootStorm.Times.percentile(create, 0.5), BootStorm.Times.percentile(create, 0.99), BootStorm.Times.max(create),
                 BootStorm.Times.percentile(connect, 0.5), BootStorm.Times.percentile(connect, 0.99), BootStorm.Times.max(connect),
                 LIBXL_LIMIT_MS, wall);
+        // Where a device add's time goes: the toolstack's two transactions (xenstored) or the daemon's reaction.
+        System.out.printf(Locale.ROOT, "STORM split guests=%d %s %s %s commit_attempts_median=%.0f commit_attempts_max=%.0f%n",
+                uuids.size(), quantiles("domain", t.domainMillis()), quantiles("commit", t.commitMillis()),
+                quantiles("initwait", t.initWaitMillis()), BootStorm.Times.percentile(t.commitAttempts(), 0.5),
+                BootStorm.Times.max(t.commitAttempts()));
         return t;
+    }
+
+    private static String quantiles(String name, double[] ms) {
+        return String.format(Locale.ROOT, "%1$s_median_ms=%2$.0f %1$s_p99_ms=%3$.0f %1$s_max_ms=%4$.0f", name,
+                BootStorm.Times.percentile(ms, 0.5), BootStorm.Times.percentile(ms, 0.99), BootStorm.Times.max(ms));
     }
 
     /** A few commands in each guest: its vTPM serves, its swtpm runs. */

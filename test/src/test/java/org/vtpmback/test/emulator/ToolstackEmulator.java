@@ -59,30 +59,53 @@ public final class ToolstackEmulator {
      * @return how long the backend took to reach InitWait
      */
     public Duration addVtpm(int domid, int devid, String uuid) throws InterruptedException {
+        return addVtpmTimed(domid, devid, uuid).total();
+    }
+
+    /**
+     * The two halves of a device add: the toolstack's own (the watch on the backend state armed and the one
+     * transaction committed, EAGAIN retries included) and the backend's reaction (commit to InitWait); and how
+     * many times the transaction was started (1 unless xenstored answered EAGAIN: a concurrent one changed a node
+     * it touched, such as {@code backend/vtpm}, whose children every new domain's device adds to).
+     */
+    public record DeviceAddTimes(Duration commit, Duration toInitWait, int attempts) {
+        public Duration total() {
+            return commit.plus(toInitWait);
+        }
+    }
+
+    /** {@link #addVtpm}, with its time split between the toolstack's commit and the backend's reaction. */
+    public DeviceAddTimes addVtpmTimed(int domid, int devid, String uuid) throws InterruptedException {
         XsPath be = backendPath(domid, devid);
         long start = System.nanoTime();
         try (NodeWatcher waiter = new NodeWatcher(store, be.child("state"))) {
-            writeDevice(domid, devid, uuid);
+            int attempts = writeDevice(domid, devid, uuid);
+            long committed = System.nanoTime();
             if (!waiter.await(XenbusState.INIT_WAIT, LIBXL_INIT_TIMEOUT)) {
                 throw new ToolstackException("unable to add device with path " + be + ": backend state is "
                         + store.read(be.child("state")).orElse("absent") + ", not 2, after " + LIBXL_INIT_TIMEOUT.toSeconds() + " s");
             }
+            return new DeviceAddTimes(Duration.ofNanos(committed - start), Duration.ofNanos(System.nanoTime() - committed), attempts);
         }
-        return Duration.ofNanos(System.nanoTime() - start);
     }
 
     /**
      * The one transaction of {@code libxl__device_add} for a vtpm: backend, frontend and /libxl nodes
      * with libxl's keys and permissions, both sides in state 1. Does not wait for the backend.
+     *
+     * @return how many times the transaction was started
      */
-    public void writeDevice(int domid, int devid, String uuid) {
+    public int writeDevice(int domid, int devid, String uuid) {
+        int[] attempts = {0};
         store.inTransaction(t -> {
+            attempts[0]++;
             if (t.read(backendPath(domid, devid).child("state")).isPresent()) {
                 throw new IllegalStateException("device " + backendPath(domid, devid) + " already exists"); // libxl refuses too
             }
             writeDevice(t, domid, devid, uuid);
             return null;
         });
+        return attempts[0];
     }
 
     /**

@@ -67,6 +67,8 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     private UnaryOperator<TpmEngine> engineFaults = UnaryOperator.identity();
     /** Fault injection only: wraps each commit-log channel of the next {@link #startDaemon()}'s store. */
     private UnaryOperator<FileChannel> logFaults = UnaryOperator.identity();
+    /** Counting only: wraps the xenstore connection of the next {@link #startDaemon()}. */
+    private UnaryOperator<XenStore> daemonXenstore = UnaryOperator.identity();
     private XenStore daemonStore;
     private VtpmDaemon daemon;
     private PersistentInstances instances;
@@ -130,6 +132,15 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         return this;
     }
 
+    /**
+     * For counting what the daemon asks xenstored (e.g. {@link CountingXenStore}): the next {@link #startDaemon()}'s
+     * own connection is passed through {@code wrap}.
+     */
+    public SimulatedVtpmHost daemonXenstore(UnaryOperator<XenStore> wrap) {
+        this.daemonXenstore = wrap;
+        return this;
+    }
+
     /** The default jail on this test JVM's own uid range ({@link DaemonProcess#testUidBase()}). */
     public static SwtpmJail testJail(Path work) {
         SwtpmJail d = SwtpmJail.defaults(List.of(work.resolve("state"), work.resolve("run")));
@@ -150,7 +161,7 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         instances = new PersistentInstances(store, engines, work.resolve("run/instances"),
                 uuid -> families.getOrDefault(uuid.value(), TpmFamily.TPM2), manufacturer, domains, Duration.ofSeconds(30), pool);
         instances.recoverAfterCrash(); // as vtpmback daemon does at start
-        daemonStore = LibXenStore.connect(xenstoredSocket);
+        daemonStore = daemonXenstore.apply(LibXenStore.connect(xenstoredSocket));
         daemon = new VtpmDaemon(daemonStore, BACKEND_DOMID, new DeviceResources(new SimulatedGrantMapper(sim),
                 new SimulatedEventChannels(sim, BACKEND_DOMID), instances));
         daemon.start();
@@ -214,10 +225,33 @@ public final class SimulatedVtpmHost implements AutoCloseable {
      * {@code vtpmback resume-domain} run). {@link Guest#unpause()} lets the guest run.
      */
     public Guest create(String uuid, boolean resume) throws Exception {
+        return createTimed(uuid, resume).guest();
+    }
+
+    /**
+     * A {@link #create}d guest and where its time went: the domain's own transaction ({@code domain}), then the
+     * device add's commit and the backend's reaction to it (the boot storm tells the toolstack's part from the daemon's).
+     */
+    public record Created(Guest guest, Duration domain, ToolstackEmulator.DeviceAddTimes deviceAdd) {
+    }
+
+    /** {@link #create}, timed. */
+    public Created createTimed(String uuid, boolean resume) throws Exception {
+        return createTimed(uuid, resume, toolstack);
+    }
+
+    /**
+     * {@link #createTimed} through {@code xl}'s own toolstack: each {@code xl create} is a process with a xenstore
+     * connection of its own ({@link #connectToolstack()}), where this host's one connection would queue the
+     * requests of every domain created at once behind each other (libxenstore sends one request at a time).
+     */
+    public Created createTimed(String uuid, boolean resume, ToolstackEmulator xl) throws Exception {
         int domid = NEXT_DOMID.getAndIncrement();
         domains.record(domid, Optional.empty());
-        toolstack.createDomain(domid);
-        toolstack.addVtpm(domid, 0, uuid);
+        long t0 = System.nanoTime();
+        xl.createDomain(domid);
+        Duration domain = Duration.ofNanos(System.nanoTime() - t0);
+        ToolstackEmulator.DeviceAddTimes deviceAdd = xl.addVtpmTimed(domid, 0, uuid);
         if (resume) {
             List<ResumeSignal.Marked> marked = ResumeSignal.mark(tools, BACKEND_DOMID, domid);
             if (marked.size() != 1) {
@@ -228,7 +262,12 @@ public final class SimulatedVtpmHost implements AutoCloseable {
         synchronized (guests) {
             guests.add(guest);
         }
-        return guest;
+        return new Created(guest, domain, deviceAdd);
+    }
+
+    /** A new xenstore connection to this host's xenstored, as a toolstack process opens one (the caller closes it). */
+    public XenStore connectToolstack() {
+        return LibXenStore.connect(xenstoredSocket);
     }
 
     public ToolstackEmulator toolstack() {

@@ -1,0 +1,111 @@
+package org.vtpmback.test.host;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.LongAdder;
+import org.vtpmback.service.Heartbeat;
+import org.vtpmback.xenstore.TransactionBody;
+import org.vtpmback.xenstore.Watch;
+import org.vtpmback.xenstore.WatchHandler;
+import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.XsPath;
+import org.vtpmback.xenstore.XsPermission;
+
+/**
+ * A real xenstored connection that counts the directory listings made through it, by path (outside
+ * transactions: the daemon lists backends that way), so that a test can say how much of xenstore a daemon
+ * looks at for a change, by count, not by time. Everything else is passed through. Thread-safe.
+ */
+public final class CountingXenStore implements XenStore {
+    private final XenStore store;
+    private final Map<XsPath, LongAdder> listings = new ConcurrentHashMap<>();
+
+    public CountingXenStore(XenStore store) {
+        this.store = store;
+    }
+
+    /** The listings of {@code path} so far. */
+    public long listings(XsPath path) {
+        LongAdder n = listings.get(path);
+        return n == null ? 0 : n.sum();
+    }
+
+    /** Every path listed so far, with its count. */
+    public Map<XsPath, Long> listings() {
+        Map<XsPath, Long> copy = new java.util.TreeMap<>();
+        listings.forEach((p, n) -> copy.put(p, n.sum()));
+        return copy;
+    }
+
+    public void reset() {
+        listings.clear();
+    }
+
+    @Override
+    public List<String> list(XsPath path) {
+        listings.computeIfAbsent(path, p -> new LongAdder()).increment();
+        return store.list(path);
+    }
+
+    @Override
+    public Optional<String> read(XsPath path) {
+        return store.read(path);
+    }
+
+    @Override
+    public void write(XsPath path, String value) {
+        store.write(path, value);
+    }
+
+    @Override
+    public void mkdir(XsPath path) {
+        store.mkdir(path);
+    }
+
+    @Override
+    public void rm(XsPath path) {
+        store.rm(path);
+    }
+
+    @Override
+    public List<XsPermission> permissions(XsPath path) {
+        return store.permissions(path);
+    }
+
+    @Override
+    public void setPermissions(XsPath path, List<XsPermission> permissions) {
+        store.setPermissions(path, permissions);
+    }
+
+    @Override
+    public <T> T inTransaction(TransactionBody<T> body) {
+        return store.inTransaction(body);
+    }
+
+    @Override
+    public Watch watch(XsPath path, WatchHandler handler) {
+        return store.watch(path, handler);
+    }
+
+    @Override
+    public Heartbeat watchReader() {
+        return store.watchReader();
+    }
+
+    @Override
+    public XsPath domainPath(int domid) {
+        return store.domainPath(domid);
+    }
+
+    @Override
+    public boolean isDomainIntroduced(int domid) {
+        return store.isDomainIntroduced(domid);
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+}
