@@ -9,7 +9,6 @@ import java.util.concurrent.Executor;
 import org.vtpmback.backend.engine.ReplyLoop;
 import org.vtpmback.backend.instance.Teardown;
 import org.vtpmback.backend.ring.GuestProtocolException;
-import org.vtpmback.xen.DomainId;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XenStore;
 import org.vtpmback.xenstore.XenbusState;
@@ -188,7 +187,7 @@ public final class VtpmDevice {
             switchState(s.to());
             if (s.to() == XenbusState.INIT_WAIT) {
                 handshakeRestarts.started();
-                resources.instances().prepare(id.toString(), new DomainId(id.frontendDomid()), nodes.backendKey(VtpmKeys.UUID));
+                resources.instances().prepare(id.toString(), id.domain(), nodes.backendKey(VtpmKeys.UUID));
             }
         } else if (step instanceof XenbusStep.Connect) {
             connect(ours == XenbusState.CONNECTED);

@@ -97,11 +97,16 @@ final class EarlyEngines {
             return;
         }
         try {
-            s.engine().close();
-            EngineBoot.removeFolder(boot.folderOf(s.uuid().value()));
+            discard(s.uuid(), s.engine());
         } finally {
             s.lease().close();
         }
         LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1}: stopped the swtpm spawned at InitWait, unused", device, s.uuid());
+    }
+
+    /** Stops an engine spawned here for {@code uuid} that nothing uses, and removes its folder (it never had state). */
+    void discard(Uuid uuid, TpmEngine engine) {
+        engine.close();
+        EngineBoot.removeFolder(boot.folderOf(uuid.value()));
     }
 }

@@ -320,10 +320,7 @@ public final class PersistentInstances implements VtpmInstances {
 
     /** Stops the engine spawned at InitWait that this start does not use, and removes its folder (it never had state). */
     private void dropSpawned(Uuid uuid, Optional<TpmEngine> spawned) {
-        spawned.ifPresent(engine -> {
-            engine.close();
-            EngineBoot.removeFolder(boot.folderOf(uuid.value()));
-        });
+        spawned.ifPresent(engine -> this.spawned.discard(uuid, engine));
     }
 
     /** Loads {@code blobs} into the engine spawned at InitWait. */
