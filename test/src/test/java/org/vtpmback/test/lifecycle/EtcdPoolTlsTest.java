@@ -8,7 +8,6 @@ import static org.vtpmback.test.lifecycle.GuestTpm.extend;
 import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -228,15 +227,11 @@ class EtcdPoolTlsTest {
         return "etcd-ca = " + ca + "\netcd-cert = " + client.clientCertificate() + "\netcd-key = " + client.clientKey() + "\n";
     }
 
-    private void writeCounter(Guest g, long value) throws Exception {
-        Path file = Files.createTempFile(work, "counter", ".bin");
-        Files.write(file, ByteBuffer.allocate(8).putLong(value).array());
-        g.tpm2("tpm2_nvwrite", COUNTER, "-C", "o", "-i", file.toString());
+    private static void writeCounter(Guest g, long value) throws Exception {
+        GuestTpm.writeNv64(g, COUNTER, value);
     }
 
-    private long counter(Guest g) throws Exception {
-        Path out = Files.createTempFile(work, "read", ".bin");
-        g.tpm2("tpm2_nvread", COUNTER, "-C", "o", "-s", "8", "-o", out.toString());
-        return ByteBuffer.wrap(Files.readAllBytes(out)).getLong();
+    private static long counter(Guest g) throws Exception {
+        return GuestTpm.readNv64(g, COUNTER);
     }
 }

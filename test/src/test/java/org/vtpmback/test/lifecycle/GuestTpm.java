@@ -52,6 +52,20 @@ final class GuestTpm {
         return expected;
     }
 
+    /** Writes {@code value} to the guest's 8-byte NV index {@code index} (tpm2_nvwrite, owner auth). */
+    static void writeNv64(Guest g, String index, long value) throws Exception {
+        Path file = Files.createTempFile(g.work(), "nv", ".bin");
+        Files.write(file, ByteBuffer.allocate(8).putLong(value).array());
+        g.tpm2("tpm2_nvwrite", index, "-C", "o", "-i", file.toString());
+    }
+
+    /** Reads the guest's 8-byte NV index {@code index} (tpm2_nvread, owner auth). */
+    static long readNv64(Guest g, String index) throws Exception {
+        Path out = Files.createTempFile(g.work(), "nv", ".bin");
+        g.tpm2("tpm2_nvread", index, "-C", "o", "-s", "8", "-o", out.toString());
+        return ByteBuffer.wrap(Files.readAllBytes(out)).getLong();
+    }
+
     static String sha256Hex(String text) throws Exception {
         return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes()));
     }
