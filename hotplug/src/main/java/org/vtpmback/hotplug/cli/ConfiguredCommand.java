@@ -24,10 +24,14 @@ abstract class ConfiguredCommand implements Callable<Integer> {
 
     /** Loads the configuration and runs {@code handler} with the command's arguments and options. */
     final int execute(Main.Handler handler, List<String> args, Map<String, String> options) {
+        return Main.execute(invocation(args, options), handler);
+    }
+
+    /** What the command runs with: the parsed options, checked, and the run's streams and lifecycle. */
+    final Invocation invocation(List<String> args, Map<String, String> options) {
         config.validate();
-        Invocation inv = new Invocation(spec.name(), config.file(), config.overrides(), args, options, root.out(),
-                root.err(), root.lifecycle());
-        return Main.execute(inv, handler);
+        return new Invocation(spec.name(), config.file(), config.overrides(), args, options, root.out(), root.err(),
+                root.lifecycle());
     }
 
     final int execute(Main.Handler handler) {

@@ -2,6 +2,7 @@ package org.vtpmback.hotplug.cli;
 
 import java.io.PrintStream;
 import java.io.PrintWriter;
+import java.util.Optional;
 import org.vtpmback.hotplug.config.ConfigException;
 import org.vtpmback.hotplug.config.VtpmbackConfig;
 import picocli.CommandLine;
@@ -45,6 +46,10 @@ public final class Main {
     static int run(String[] args, PrintStream out, PrintStream err, Lifecycle lifecycle) {
         PrintWriter helpOut = new PrintWriter(out, true);
         try {
+            Optional<Invocation> daemon = DaemonArgs.parse(args, out, err, lifecycle);
+            if (daemon.isPresent()) {
+                return runDaemon(daemon.get());
+            }
             VtpmbackCommand root = new VtpmbackCommand(out, err, lifecycle);
             CommandLine cl = daemonStart(args) ? VtpmbackCommand.daemonOnly(root) : VtpmbackCommand.commandLine(root);
             cl.setOut(helpOut);
@@ -55,6 +60,16 @@ public final class Main {
         } finally {
             helpOut.flush();
             LogSetup.flush(); // the log is written off the caller's thread: let its last lines out, within a bound
+        }
+    }
+
+    /** As picocli runs a command: an exception it throws is printed with its stack and the status is 1. */
+    private static int runDaemon(Invocation inv) {
+        try {
+            return execute(inv, DaemonCommand::run);
+        } catch (RuntimeException e) {
+            e.printStackTrace(inv.err());
+            return FAILURE;
         }
     }
 
