@@ -10,6 +10,21 @@ import org.vtpmback.xen.XenLibraryUnavailableException;
  * clear message, on every later use.
  */
 public final class LazyLibrary<T extends Library> {
+    /**
+     * JNA's own list of library folders, which it builds at its first load unless this property is set: on Linux
+     * by running {@code /sbin/ldconfig -p}, a process spawn that cost a daemon's start 20-40 ms (issue 13,
+     * "Start-up"). Every library here is loaded by its full soname, which dlopen finds itself (LD_LIBRARY_PATH,
+     * ld.so.cache, the default folders), so the list adds nothing; empty, JNA skips it. An operator's own value
+     * (-Djna.platform.library.path=...) is kept.
+     */
+    static final String PLATFORM_PATH = "jna.platform.library.path";
+
+    static {
+        if (System.getProperty(PLATFORM_PATH) == null) {
+            System.setProperty(PLATFORM_PATH, "");
+        }
+    }
+
     private final String soname;
     private final Class<T> type;
     private T instance;
