@@ -13,13 +13,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class LiveSwtpm implements SurvivingEngine {
     private final SwtpmSurvivor survivor;
     private final SwtpmConfig config;
+    private final SwtpmRuntimeFiles files;
+    /** The name its log is under, if it could be read from its stdout; else the one it is adopted as is assumed. */
+    private final Optional<String> logName;
     /** Tells the launcher it is stopped (no longer to be spared by the stray sweep). */
     private final Runnable onStopped;
     private final AtomicBoolean used = new AtomicBoolean();
 
-    LiveSwtpm(SwtpmSurvivor survivor, SwtpmConfig config, Runnable onStopped) {
+    LiveSwtpm(SwtpmSurvivor survivor, SwtpmConfig config, SwtpmRuntimeFiles files, Optional<String> logName,
+              Runnable onStopped) {
         this.survivor = survivor;
         this.config = config;
+        this.files = files;
+        this.logName = logName;
         this.onStopped = onStopped;
     }
 
@@ -34,6 +40,7 @@ final class LiveSwtpm implements SurvivingEngine {
             return survivor.runningState(config.ctrlTimeout());
         } catch (EngineException e) {
             onStopped.run(); // runningState stopped it
+            endLog(true);
             throw e;
         }
     }
@@ -48,9 +55,8 @@ final class LiveSwtpm implements SurvivingEngine {
             }
             ctrl = survivor.connectCtrl(name, config.ctrlTimeout());
             SwtpmData data = SwtpmData.connect(SwtpmLauncher.dataSocket(survivor.stateDir()), config.responseTimeout());
-            // its stdout is the log file the last daemon opened for the same engine name
-            SwtpmProcess process = new SwtpmProcess(survivor.process(), config.runtimeDir().resolve(name + ".log"),
-                    survivor.uid());
+            // its stdout is the log file the last daemon opened, for the same engine name normally
+            SwtpmProcess process = new SwtpmProcess(survivor.process(), files, logName.orElse(name), survivor.uid());
             return SwtpmEngine.adopted(name, family, survivor.stateDir(), process, ctrl, data);
         } catch (IOException | RuntimeException e) {
             if (ctrl != null) {
@@ -58,6 +64,7 @@ final class LiveSwtpm implements SurvivingEngine {
             }
             survivor.stop();
             onStopped.run();
+            endLog(true);
             throw new EngineException("swtpm pid " + survivor.pid() + " on " + survivor.stateDir() + " could not be taken over: "
                     + e.getMessage(), e);
         }
@@ -68,6 +75,12 @@ final class LiveSwtpm implements SurvivingEngine {
         once();
         survivor.shutdown(config.ctrlTimeout());
         onStopped.run();
+        endLog(false);
+    }
+
+    /** Its log, once it is gone: as for every swtpm ({@link SwtpmRuntimeFiles#ended}); unknown, left as it is. */
+    private void endLog(boolean failed) {
+        logName.ifPresent(n -> files.ended(n, survivor.pid(), failed));
     }
 
     private void once() {

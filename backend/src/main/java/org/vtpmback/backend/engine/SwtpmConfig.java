@@ -8,7 +8,7 @@ import java.util.Optional;
  * How {@link SwtpmLauncher} runs swtpm. Immutable.
  *
  * @param swtpmBinary     the swtpm executable: a path, or a name looked up in {@code PATH}
- * @param runtimeDir      where swtpm's logs ({@code <name>.log}) go; created if missing. Its sockets
+ * @param runtimeDir      where swtpm's logs ({@code <name>.log}, {@link SwtpmRuntimeFiles}) go; created if missing. Its sockets
  *                        ({@code tpm}, {@code ctrl}) go into its own state folder, whose path must
  *                        leave room for them: a UNIX socket path has at most 106 bytes
  * @param startTimeout    how long a new swtpm may take until its sockets accept

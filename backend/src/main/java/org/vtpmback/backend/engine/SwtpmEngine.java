@@ -200,6 +200,8 @@ public final class SwtpmEngine implements TpmEngine {
         // A dead (hung or broken) swtpm gets no grace: it would only hold the state-dir lock longer.
         process.stop(orderly ? SHUTDOWN_GRACE : Duration.ZERO);
         LOG.log(Level.INFO, "swtpm[{0}] closed ({1})", name, process.describe());
+        // a clean end leaves nothing to diagnose; a failed one keeps its log for the operator
+        process.ended(!orderly);
     }
 
     @Override

@@ -7,7 +7,6 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
@@ -35,11 +34,12 @@ public final class SwtpmLauncher implements EngineFactory {
     /** sun_path is 108 bytes; Java's UnixDomainSocketAddress takes at most 106 (swtpm 107). */
     static final int MAX_SOCKET_PATH = 106;
     private static final String DATA_SOCKET = "tpm";
-    private static final long MAX_LOG_BYTES = 1 << 20;
     private static final String CTRL_SOCKET = "ctrl";
     private static final int OWN_UID = ownUid();
 
     private final SwtpmConfig config;
+    /** Its logs and mount tables in the runtime-dir, and when each goes. */
+    private final SwtpmRuntimeFiles files;
     /** The jail's tools and uids; empty when swtpm runs unconfined. */
     private final Optional<Map<String, Path>> jailTools;
     private final Optional<SwtpmUids> uids;
@@ -56,6 +56,7 @@ public final class SwtpmLauncher implements EngineFactory {
 
     private SwtpmLauncher(SwtpmConfig config, boolean secondProcess) {
         this.config = config;
+        this.files = SwtpmRuntimeFiles.of(config);
         if (config.jail().isPresent()) {
             if (OWN_UID != 0) {
                 throw new EngineException("swtpm-jail is on but the daemon runs as uid " + OWN_UID + ", not root: it cannot"
@@ -81,16 +82,17 @@ public final class SwtpmLauncher implements EngineFactory {
         }
         Path dataSocket = dataSocket(stateDir);
         Path ctrlSocket = ctrlSocket(stateDir);
-        Path logFile = config.runtimeDir().resolve(name + ".log");
         if (ctrlSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
             throw new EngineException("swtpm[" + name + "] socket path too long for AF_UNIX: " + ctrlSocket);
         }
-        SwtpmProcess process = spawn(name, family, stateDir, dataSocket, ctrlSocket, logFile);
+        SwtpmProcess process = spawn(name, family, stateDir, dataSocket, ctrlSocket);
         SwtpmCtrl ctrl = null;
         SwtpmData data = null;
         try {
             long deadline = TimedChannel.deadline(config.startTimeout());
             ctrl = SwtpmAccept.await(name, process, ctrlSocket, deadline, s -> SwtpmCtrl.connect(name, s, config.ctrlTimeout()));
+            // swtpm runs, so the jail's mount -a, which came before it, has read its table
+            files.spawned(name);
             // swtpm's folder is its own: only a listener running as its uid is it
             if (!ctrl.peerUser().equals(user(process.uid()))) {
                 throw new EngineException("swtpm[" + name + "] ctrl socket " + ctrlSocket + " is served by user "
@@ -113,9 +115,11 @@ public final class SwtpmLauncher implements EngineFactory {
                 ctrl.close();
             }
             process.stop(Duration.ZERO);
+            files.spawned(name);
             String detail = "swtpm[" + name + "] failed to start (" + process.describe() + "); log: "
                     + process.logTail(5);
             LOG.log(Level.ERROR, detail);
+            process.ended(true);
             throw new EngineException(detail, e);
         }
     }
@@ -189,7 +193,9 @@ public final class SwtpmLauncher implements EngineFactory {
         uids.ifPresent(u -> u.reserve(survivor.uid()));
         survivor.process().onExit().thenRun(() -> release(survivor.uid()));
         held.add(survivor.pid());
-        return Optional.of(new LiveSwtpm(survivor, config, () -> held.remove(survivor.pid())));
+        // the log it writes, read while the pidfd shows it alive: a pid recycled after that is not this swtpm
+        Optional<String> logName = files.logNameOf(survivor.pid()).filter(n -> survivor.process().isAlive());
+        return Optional.of(new LiveSwtpm(survivor, config, files, logName, () -> held.remove(survivor.pid())));
     }
 
     /**
@@ -205,8 +211,8 @@ public final class SwtpmLauncher implements EngineFactory {
         return left;
     }
 
-    private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket,
-                               Path logFile) {
+    private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket) {
+        Path logFile = files.log(name);
         Path swtpm = executable(config.swtpmBinary()).orElseThrow(() -> new EngineException("swtpm[" + name
                 + "] cannot run '" + config.swtpmBinary() + "': no such executable"));
         List<String> args = new ArrayList<>(List.of("socket"));
@@ -235,14 +241,14 @@ public final class SwtpmLauncher implements EngineFactory {
             // A killed swtpm leaves its socket files behind; clear them so a stale one is never connected.
             Files.deleteIfExists(dataSocket);
             Files.deleteIfExists(ctrlSocket);
-            rotate(logFile);
+            files.beforeSpawn(name);
             if (uids.isPresent()) {
                 uid = uids.get().acquire((Integer) Files.getAttribute(stateDir, "unix:uid", LinkOption.NOFOLLOW_LINKS));
                 giveFolder(stateDir, uid);
                 SwtpmJail jail = config.jail().orElseThrow();
                 JailMounts mounts = jail.mounts(stateDir.toRealPath());
                 // root's file in root's private runtime-dir: whoever could change it would choose the jail's mounts
-                Path table = config.runtimeDir().resolve(name + ".mounts");
+                Path table = files.mountTable(name);
                 Files.writeString(table, mounts.table());
                 cmd = jail.command(jailTools.orElseThrow(), mounts, table, uid, swtpm, args);
             } else {
@@ -251,6 +257,7 @@ public final class SwtpmLauncher implements EngineFactory {
             }
         } catch (IOException | RuntimeException e) {
             release(uid);
+            files.spawned(name);
             throw new EngineException("swtpm[" + name + "] cannot prepare " + stateDir + ": " + e.getMessage(), e);
         }
         try {
@@ -262,9 +269,11 @@ public final class SwtpmLauncher implements EngineFactory {
                     config.jail().isPresent() ? SwtpmJail.ENVIRONMENT : Map.of(), logFile);
             int taken = uid;
             p.onExit().thenRun(() -> release(taken)); // only once it is reaped: never two live swtpm on one uid
-            return new SwtpmProcess(p, logFile, uid);
+            return new SwtpmProcess(p, files, name, uid);
         } catch (RuntimeException e) {
             release(uid);
+            files.spawned(name);
+            files.ended(name, 0, true); // pid 0: it never ran; whatever the log has is kept for the operator
             throw new EngineException("swtpm[" + name + "] cannot run " + String.join(" ", cmd) + ": " + e.getMessage(), e);
         }
     }
@@ -287,14 +296,6 @@ public final class SwtpmLauncher implements EngineFactory {
         Files.setAttribute(folder, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
         Files.setAttribute(folder, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
         Files.setPosixFilePermissions(folder, PosixFilePermissions.fromString("rwx------"));
-    }
-
-    /** Keeps a log below half of swtpm's file-size limit (its writes past the limit would fail): one old copy. */
-    private void rotate(Path logFile) throws IOException {
-        long limit = config.jail().map(j -> j.maxFileSize() / 2).orElse(MAX_LOG_BYTES);
-        if (Files.isRegularFile(logFile, LinkOption.NOFOLLOW_LINKS) && Files.size(logFile) > limit) {
-            Files.move(logFile, logFile.resolveSibling(logFile.getFileName() + ".old"), StandardCopyOption.REPLACE_EXISTING);
-        }
     }
 
     private static int ownUid() {

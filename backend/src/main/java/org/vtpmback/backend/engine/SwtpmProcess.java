@@ -11,6 +11,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.vtpmback.process.ExitStatus;
 import org.vtpmback.process.WatchedProcess;
 
 /**
@@ -25,16 +26,22 @@ final class SwtpmProcess {
     private static final int REAP_POLLS = 50;
 
     private final WatchedProcess process;
+    private final SwtpmRuntimeFiles files;
+    /** The name its log is under ({@link SwtpmRuntimeFiles#log}). */
+    private final String logName;
     private final Path logFile;
     private final int uid;
 
     /**
-     * {@code process}: the daemon's child, or a swtpm the last daemon started, still running; {@code uid}: the user
-     * swtpm runs as (its own in the jail, else the daemon's).
+     * {@code process}: the daemon's child, or a swtpm the last daemon started, still running; {@code logName}: the name
+     * its log (its stdout) is under in {@code files}; {@code uid}: the user swtpm runs as (its own in the jail, else
+     * the daemon's).
      */
-    SwtpmProcess(WatchedProcess process, Path logFile, int uid) {
+    SwtpmProcess(WatchedProcess process, SwtpmRuntimeFiles files, String logName, int uid) {
         this.process = process;
-        this.logFile = logFile;
+        this.files = files;
+        this.logName = logName;
+        this.logFile = files.log(logName);
         this.uid = uid;
     }
 
@@ -97,6 +104,21 @@ final class SwtpmProcess {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * Once it is gone for good (stopped, not left to the next daemon): its log removed if it ended cleanly (not
+     * {@code failed} by its engine's account, and gone with exit code 0), kept as a failed one otherwise
+     * ({@link SwtpmRuntimeFiles#ended}).
+     */
+    void ended(boolean failed) {
+        files.ended(logName, pid(), failed || !exitedCleanly());
+    }
+
+    /** Gone with exit code 0; a survivor (not our child, its exit code unknown to us) counts as clean once gone. */
+    private boolean exitedCleanly() {
+        return process.exitStatus().map(s -> s.kind() == ExitStatus.Kind.UNKNOWN
+                || (s.kind() == ExitStatus.Kind.EXITED && s.value() == 0)).orElse(false);
     }
 
     /** The last {@code lines} lines of swtpm's log (which also receives its stdout/stderr). */
