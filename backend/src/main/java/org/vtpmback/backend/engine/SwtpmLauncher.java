@@ -43,8 +43,8 @@ public final class SwtpmLauncher implements EngineFactory {
     /** The jail's tools and uids; empty when swtpm runs unconfined. */
     private final Optional<Map<String, Path>> jailTools;
     private final Optional<SwtpmUids> uids;
-    /** Pids of the {@link #survivor}s handed out and not stopped: spared by {@link #stopStrays}. */
-    private final Set<Long> held = ConcurrentHashMap.newKeySet();
+    /** Pids of the {@link #survivor}s handed out and not stopped, with their log's name: spared by {@link #stopStrays}. */
+    private final Map<Long, Optional<String>> held = new ConcurrentHashMap<>();
 
     /**
      * @throws EngineException if {@code config} has a jail but the daemon is not root or a tool of the
@@ -192,22 +192,25 @@ public final class SwtpmLauncher implements EngineFactory {
         // its uid is taken until it is gone, so no new swtpm ever shares it
         uids.ifPresent(u -> u.reserve(survivor.uid()));
         survivor.process().onExit().thenRun(() -> release(survivor.uid()));
-        held.add(survivor.pid());
         // the log it writes, read while the pidfd shows it alive: a pid recycled after that is not this swtpm
         Optional<String> logName = files.logNameOf(survivor.pid()).filter(n -> survivor.process().isAlive());
+        held.put(survivor.pid(), logName);
         return Optional.of(new LiveSwtpm(survivor, config, files, logName, () -> held.remove(survivor.pid())));
     }
 
     /**
-     * Kills every process in the jail's uid range but the trusted survivors still held, and keeps the uids of any that outlive SIGKILL from new swtpm processes.
+     * Kills every process in the jail's uid range but the trusted survivors still held, and keeps the uids of any that
+     * outlive SIGKILL from new swtpm processes; then ends the runtime-dir's files of every swtpm not held
+     * ({@link SwtpmRuntimeFiles#leftBehind}).
      */
     @Override
     public Set<Integer> stopStrays() {
-        if (config.jail().isEmpty()) {
-            return Set.of(); // swtpm runs as the daemon's own user: no range of its own to sweep
+        Set<Integer> left = Set.of(); // unjailed, swtpm runs as the daemon's own user: no range of its own to sweep
+        if (config.jail().isPresent()) {
+            left = SwtpmStrays.killAll(config.jail().get(), Set.copyOf(held.keySet()));
+            left.forEach(uid -> uids.orElseThrow().reserve(uid));
         }
-        Set<Integer> left = SwtpmStrays.killAll(config.jail().get(), Set.copyOf(held));
-        left.forEach(uid -> uids.orElseThrow().reserve(uid));
+        files.leftBehind(held.values().stream().flatMap(Optional::stream).collect(java.util.stream.Collectors.toSet()));
         return left;
     }
 

@@ -1,6 +1,7 @@
 package org.vtpmback.backend.engine;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.lang.System.Logger.Level;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -12,7 +13,9 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * The files a swtpm has in the runtime-dir beside its folder: its log {@code <name>.log} (its stdout and
@@ -23,12 +26,14 @@ import java.util.regex.Pattern;
  * <ul>
  * <li>the mount table, for the spawn only: the jail's one {@code mount -a} reads it before it execs
  *     swtpm, so it is {@link #spawned removed} once swtpm accepts on a socket, or once the spawn failed;</li>
- * <li>the log of a swtpm that ended cleanly ({@code CMD_SHUTDOWN}, then its own exit) is removed: the
- *     daemon's log already has its start, its stop and any failure's last lines;</li>
- * <li>the log of a swtpm that failed (did not start, died, hung, was killed) is kept for the operator, as
- *     {@code failed/<name>-<pid>.log}, its pid the one the daemon's log names; only the newest
- *     {@value #KEPT_FAILED} are kept, so a guest that makes its swtpm fail in a loop cannot fill the tmpfs,
- *     and the last failures, the ones being diagnosed, are there;</li>
+ * <li>the log of a swtpm that ended cleanly ({@code CMD_SHUTDOWN}, then exit code 0) and says nothing is
+ *     removed: at {@code --log level=1} swtpm 0.7.1 writes errors, and one routine line, "Data client
+ *     disconnected", when its data connection closes under it (a daemon that left it running); the
+ *     daemon's log already has its start and its stop;</li>
+ * <li>the log of a swtpm that failed (did not start, died, hung, was killed) or reported an error is kept for
+ *     the operator, as {@code logs/<name>-<pid>.log}, its pid the one the daemon's log names; only the newest
+ *     {@value #KEPT_LOGS} are kept, so a guest that makes its swtpm fail (or complain) in a loop cannot fill
+ *     the tmpfs, and the last ones, those being diagnosed, are there;</li>
  * <li>the log of a swtpm left running for the next daemon stays where it is: that daemon takes the swtpm
  *     over with its log (its stdout is open on that file), or stops it and ends the log as here.</li>
  * </ul>
@@ -40,13 +45,18 @@ import java.util.regex.Pattern;
  */
 final class SwtpmRuntimeFiles {
     private static final System.Logger LOG = System.getLogger(SwtpmRuntimeFiles.class.getName());
-    /** How many failed swtpm logs are kept: 16 x the jail's 256 KiB is 4 MiB of tmpfs at most. */
-    static final int KEPT_FAILED = 16;
+    /** How many swtpm logs are kept: 16 x the jail's 256 KiB is 4 MiB of tmpfs at most. */
+    static final int KEPT_LOGS = 16;
     /** An unjailed swtpm's log has no file-size limit: it is moved aside at a spawn beyond this. */
     static final long MAX_LOG_BYTES = 1 << 20;
-    static final String FAILED = "failed";
+    /** What swtpm writes at level 1 in a life without errors (when its data connection closes under it). */
+    private static final Set<String> ROUTINE = Set.of("Data client disconnected");
+    private static final long MAX_ROUTINE_BYTES = 4096;
+    /** Where the logs worth reading are kept. */
+    static final String KEPT = "logs";
     private static final String OLD = ".old";
     private static final String LOG_SUFFIX = ".log";
+    private static final String MOUNTS_SUFFIX = ".mounts";
     /** An engine name ({@link SwtpmLauncher}'s rule) and {@value #LOG_SUFFIX}. */
     private static final Pattern LOG_NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}\\.log");
 
@@ -69,7 +79,7 @@ final class SwtpmRuntimeFiles {
     }
 
     Path mountTable(String name) {
-        return runtimeDir.resolve(name + ".mounts");
+        return runtimeDir.resolve(name + MOUNTS_SUFFIX);
     }
 
     /**
@@ -90,7 +100,7 @@ final class SwtpmRuntimeFiles {
         if (!here.equals(target.getParent()) || !LOG_NAME.matcher(file).matches()) {
             return Optional.empty();
         }
-        return Optional.of(file.substring(0, file.length() - LOG_SUFFIX.length()));
+        return Optional.of(nameOf(file));
     }
 
     /** Before a spawn: a log left bigger than half the limit is moved to {@code .old} (one old copy), so swtpm has room. */
@@ -110,26 +120,28 @@ final class SwtpmRuntimeFiles {
     }
 
     /**
-     * swtpm {@code name}, pid {@code pid}, is gone for good: its log is removed if it ended cleanly, else kept as a
-     * failed one (the oldest kept beyond {@value #KEPT_FAILED} removed). Logged, never thrown: teardown goes on.
+     * swtpm {@code name}, pid {@code pid}, is gone for good: its log is removed if it ended cleanly and is empty, else
+     * kept (the oldest kept beyond {@value #KEPT_LOGS} removed). Logged, never thrown: teardown goes on.
      */
     void ended(String name, long pid, boolean failed) {
         Path log = log(name);
         delete(old(log));
-        if (!failed) {
+        if (!failed && saysNothing(log)) {
             delete(log);
             return;
         }
-        Path kept = runtimeDir.resolve(FAILED).resolve(name + "-" + pid + LOG_SUFFIX);
+        Path kept = runtimeDir.resolve(KEPT).resolve(name + "-" + pid + LOG_SUFFIX);
         try {
             if (!Files.isRegularFile(log, LinkOption.NOFOLLOW_LINKS)) {
                 return;
             }
-            Files.createDirectories(kept.getParent());
+            // the daemon's own, as the runtime-dir is: logs may hold what a guest's commands made swtpm print
+            Files.createDirectories(kept.getParent(), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             Files.move(log, kept, StandardCopyOption.REPLACE_EXISTING);
-            // the time it failed, not its last line's: the newest failures are the ones kept
+            // the time it ended, not its last line's: the newest ends are the ones kept
             Files.setLastModifiedTime(kept, FileTime.fromMillis(System.currentTimeMillis()));
-            pruneFailed();
+            pruneKept();
         } catch (IOException e) {
             LOG.log(Level.WARNING, "swtpm[{0}] pid {1}: cannot keep its log {2} as {3}: {4}; removing it", name,
                     Long.toString(pid), log, kept, e.getMessage());
@@ -137,17 +149,67 @@ final class SwtpmRuntimeFiles {
         }
     }
 
-    /** Removes the failed logs beyond the newest {@value #KEPT_FAILED}. */
-    private void pruneFailed() throws IOException {
+    /**
+     * At a daemon's start, once every swtpm the last daemon left is either held for a take-over (its log named in
+     * {@code held}) or gone: a mount table left is of a spawn a crash cut short, removed; a log not of a held swtpm is
+     * of one that ended while no daemon watched (a crash took it along, or it was killed as a stray), kept as a failed
+     * one with pid 0 (unknown): nobody saw how it ended. A command's swtpm running at that very moment (a second
+     * process, {@link SwtpmLauncher#forSecondProcess}) would lose its table or see its log moved: both only fail or
+     * confuse that command, never a vTPM's state.
+     */
+    void leftBehind(Set<String> held) {
+        List<Path> files = new ArrayList<>();
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(runtimeDir)) {
+            all.forEach(files::add);
+        } catch (java.nio.file.NoSuchFileException e) {
+            return; // nothing was ever spawned here
+        } catch (IOException e) {
+            LOG.log(Level.WARNING, "cannot list {0} for the files swtpm processes left: {1}", runtimeDir, e.getMessage());
+            return;
+        }
+        for (Path p : files) {
+            String file = p.getFileName().toString();
+            if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)) {
+                continue; // the vTPM folders, logs/, the daemon's sockets
+            }
+            if (file.endsWith(MOUNTS_SUFFIX)) {
+                delete(p);
+            } else if (LOG_NAME.matcher(file).matches() && !held.contains(nameOf(file))) {
+                ended(nameOf(file), 0, true);
+            }
+        }
+    }
+
+    private static String nameOf(String logFile) {
+        return logFile.substring(0, logFile.length() - LOG_SUFFIX.length());
+    }
+
+    /** Removes the kept logs beyond the newest {@value #KEPT_LOGS}. */
+    private void pruneKept() throws IOException {
         List<Path> logs = new ArrayList<>();
-        try (DirectoryStream<Path> all = Files.newDirectoryStream(runtimeDir.resolve(FAILED), "*.log")) {
+        try (DirectoryStream<Path> all = Files.newDirectoryStream(runtimeDir.resolve(KEPT), "*.log")) {
             all.forEach(logs::add);
         }
-        if (logs.size() <= KEPT_FAILED) {
+        if (logs.size() <= KEPT_LOGS) {
             return;
         }
         logs.sort(Comparator.comparing(SwtpmRuntimeFiles::modified).reversed());
-        logs.subList(KEPT_FAILED, logs.size()).forEach(SwtpmRuntimeFiles::delete);
+        logs.subList(KEPT_LOGS, logs.size()).forEach(SwtpmRuntimeFiles::delete);
+    }
+
+    /** Nothing but swtpm's {@link #ROUTINE} lines: read only if small (a long log said something). */
+    private static boolean saysNothing(Path log) {
+        try {
+            if (Files.size(log) > MAX_ROUTINE_BYTES) {
+                return false;
+            }
+            // ISO-8859-1: bytes as they are, never a decoding error
+            try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
+                return lines.allMatch(l -> l.isBlank() || ROUTINE.contains(l.strip()));
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return true; // gone: nothing to keep
+        }
     }
 
     private static FileTime modified(Path p) {
