@@ -1,18 +1,22 @@
 package org.vtpmback.backend.engine;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -39,9 +43,9 @@ import java.util.stream.Stream;
  * </ul>
  * A log's size: jailed, swtpm's writes stop at the jail's file-size limit ({@link SwtpmJail}, 256 KiB by
  * default); a log found bigger than half of it (or than {@value #MAX_LOG_BYTES} bytes unjailed) at a spawn
- * is moved to {@code <name>.log.old} first (only a log left by a crash or a take-over carries over to a spawn).
+ * is moved to {@code <name>.log.old} first (a log normally ends with its swtpm: this is for one left behind).
  * Thread-safe: it holds nothing but the folder and the limit; two processes (the daemon and a command) may
- * share it, every removal tolerates a file already gone.
+ * share it, every removal tolerates a file already gone (two prunes at once may leave one log fewer).
  */
 final class SwtpmRuntimeFiles {
     private static final System.Logger LOG = System.getLogger(SwtpmRuntimeFiles.class.getName());
@@ -64,14 +68,14 @@ final class SwtpmRuntimeFiles {
     private final long rotateAbove;
 
     /** @param maxFileSize the jailed swtpm's file-size limit, if it has one */
-    SwtpmRuntimeFiles(Path runtimeDir, java.util.OptionalLong maxFileSize) {
+    SwtpmRuntimeFiles(Path runtimeDir, OptionalLong maxFileSize) {
         this.runtimeDir = runtimeDir;
         this.rotateAbove = maxFileSize.isPresent() ? maxFileSize.getAsLong() / 2 : MAX_LOG_BYTES;
     }
 
     static SwtpmRuntimeFiles of(SwtpmConfig config) {
-        return new SwtpmRuntimeFiles(config.runtimeDir(), config.jail().map(j -> java.util.OptionalLong.of(j.maxFileSize()))
-                .orElse(java.util.OptionalLong.empty()));
+        return new SwtpmRuntimeFiles(config.runtimeDir(), config.jail().map(j -> OptionalLong.of(j.maxFileSize()))
+                .orElse(OptionalLong.empty()));
     }
 
     Path log(String name) {
@@ -136,8 +140,8 @@ final class SwtpmRuntimeFiles {
                 return;
             }
             // the daemon's own, as the runtime-dir is: logs may hold what a guest's commands made swtpm print
-            Files.createDirectories(kept.getParent(), java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            Files.createDirectories(kept.getParent(), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwx------")));
             Files.move(log, kept, StandardCopyOption.REPLACE_EXISTING);
             // the time it ended, not its last line's: the newest ends are the ones kept
             Files.setLastModifiedTime(kept, FileTime.fromMillis(System.currentTimeMillis()));
@@ -161,7 +165,7 @@ final class SwtpmRuntimeFiles {
         List<Path> files = new ArrayList<>();
         try (DirectoryStream<Path> all = Files.newDirectoryStream(runtimeDir)) {
             all.forEach(files::add);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             return; // nothing was ever spawned here
         } catch (IOException e) {
             LOG.log(Level.WARNING, "cannot list {0} for the files swtpm processes left: {1}", runtimeDir, e.getMessage());
@@ -207,7 +211,7 @@ final class SwtpmRuntimeFiles {
             try (Stream<String> lines = Files.lines(log, StandardCharsets.ISO_8859_1)) {
                 return lines.allMatch(l -> l.isBlank() || ROUTINE.contains(l.strip()));
             }
-        } catch (IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             return true; // gone: nothing to keep
         }
     }
