@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /** Formats the benchmark's output: a line per measurement as it happens, then the table and the RATIO lines. */
 final class BenchReport {
-    private static final String ROW = "%-18s %-9s %7d %9d %10.0f %10.1f %10.1f%n";
+    private static final String ROW = "%-24s %-11s %7d %9d %10.0f %10.1f %10.1f%n";
     private final PrintStream out;
 
     BenchReport(PrintStream out) {
@@ -18,7 +18,7 @@ final class BenchReport {
     }
 
     void measured(int round, String side, RunResult r) {
-        out.printf(Locale.ROOT, "   round %d %-9s %7d commands %9.0f ops/s   median %8.1f us   p99 %8.1f us%n",
+        out.printf(Locale.ROOT, "   round %d %-11s %7d commands %9.0f ops/s   median %8.1f us   p99 %8.1f us%n",
                 round, side, r.commands(), r.opsPerSecond(), r.medianMicros(), r.p99Micros());
     }
 
@@ -32,11 +32,14 @@ final class BenchReport {
      */
     void summary(List<CaseResult> cases, RunResult floor) {
         out.printf(Locale.ROOT, "%n== summary (pooled over rounds; ops/s counted while every client was busy)%n");
-        out.printf(Locale.ROOT, "%-18s %-9s %7s %9s %10s %10s %10s%n", "case", "side", "clients", "commands", "ops/s",
+        out.printf(Locale.ROOT, "%-24s %-11s %7s %9s %10s %10s %10s%n", "case", "side", "clients", "commands", "ops/s",
                 "median_us", "p99_us");
         for (CaseResult c : cases) {
-            boolean reference = c.name().endsWith("/tmpfs"); // the same relay runs as the case before it
-            row(c.name(), reference ? "raw-tmpfs" : c.name().startsWith("nv-write") ? "raw-disk" : "raw", c.pooledRaw());
+            // A reference case (nv-write-xN/tmpfs, nv-write-xN/raw-durable): the same relay runs as nv-write-xN.
+            boolean reference = c.name().contains("/");
+            String side = reference ? "raw-" + c.name().substring(c.name().indexOf('/') + 1).replace("raw-", "")
+                    : c.name().startsWith("nv-write") ? "raw-disk" : "raw";
+            row(c.name(), side, c.pooledRaw());
             if (!reference) {
                 row(c.name(), "relay", c.pooledRelay());
             }
@@ -88,7 +91,7 @@ final class BenchReport {
         }
         for (CaseResult c : cases) {
             if (!c.name().startsWith("nv-write-x") || c.name().contains("/")) {
-                continue; // the tmpfs baseline is for reference only
+                continue; // the tmpfs and raw-durable baselines are for reference only
             }
             if (c.clients() == 1) {
                 goal(c.name(), "latency_median relay/raw-on-disk", c.latencyRatio(), "<=", 1.2, c.latencyRatio() <= 1.2);

@@ -69,21 +69,29 @@ public final class RelayBenchmark {
         if (!Files.getFileStore(rawDisk).equals(Files.getFileStore(options.daemonState()))) {
             System.out.println("   WARNING: the raw-on-disk baseline is not on the state-dir's file system: its NV_Write ratios are not fair");
         }
+        Path rawDurable = options.work().resolve("raw-durable");
+        java.util.Optional<String> noDurable = DurableFolder.makeSynchronous(rawDurable);
+        System.out.println(noDurable.map(why -> "   no raw-durable reference (" + why + "): its NV_Write lines are skipped")
+                .orElse("   raw-durable reference " + where(rawDurable) + ", chattr +S: swtpm's own writes synchronous"));
         List<CaseResult> cases = new ArrayList<>();
         int guests = options.maxGuests();
         report.note("starting " + guests + " raw swtpm and booting " + guests + " guests (each vTPM is manufactured)");
         try (RawSwtpm raw = RawSwtpm.start(options.runtimeDir(), options.work().resolve("ca"), guests);
              RawSwtpm rawDiskSwtpm = RawSwtpm.start(rawDisk, options.work().resolve("ca"), guests);
+             RawSwtpm durable = noDurable.isEmpty() ? RawSwtpm.start(rawDurable, options.work().resolve("ca"), guests) : null;
              RelayGuests relay = RelayGuests.boot(options.xenstoredSocket(), options.simDir(), options.work().resolve("guests"), guests)) {
             prime(raw, relay);
             for (int n : options.guests()) {
                 cases.add(measure("mix-x" + n, Workload.MIX, raw.clients(n), raw.pids(n), relay.clients(n), options.warmup(),
                         options.commands()));
             }
-            defineNvIndex(rawDiskSwtpm, raw, relay, guests);
-            cases.addAll(measureNvWrite(1, rawDiskSwtpm, raw, relay));
+            if (durable != null && !DurableFolder.isSynchronous(rawDurable.resolve("raw-0"))) {
+                throw new IllegalStateException(rawDurable.resolve("raw-0") + " did not inherit the S flag of " + rawDurable);
+            }
+            defineNvIndex(rawDiskSwtpm, durable, raw, relay, guests);
+            cases.addAll(measureNvWrite(1, rawDiskSwtpm, durable, raw, relay));
             if (guests > 1) {
-                cases.addAll(measureNvWrite(guests, rawDiskSwtpm, raw, relay));
+                cases.addAll(measureNvWrite(guests, rawDiskSwtpm, durable, raw, relay));
             }
         }
         RunResult floor;
@@ -124,9 +132,13 @@ public final class RelayBenchmark {
     }
 
     /** NV_Define of the NV_Write cases' index on every TPM that does not have it yet (the first ones got it in {@link #prime}). */
-    private static void defineNvIndex(RawSwtpm rawDisk, RawSwtpm raw, RelayGuests relay, int count) throws Exception {
+    private static void defineNvIndex(RawSwtpm rawDisk, RawSwtpm durable, RawSwtpm raw, RelayGuests relay, int count)
+            throws Exception {
         for (int i = 0; i < count; i++) {
             expectSuccess("raw-disk NV_DefineSpace", rawDisk.client(i), Workload.nvSetup());
+            if (durable != null) {
+                expectSuccess("raw-durable NV_DefineSpace", durable.client(i), Workload.nvSetup());
+            }
             if (i > 0) {
                 expectSuccess("raw NV_DefineSpace", raw.client(i), Workload.nvSetup());
                 expectSuccess("relay NV_DefineSpace", relay.client(i), Workload.nvSetup());
@@ -137,24 +149,40 @@ public final class RelayBenchmark {
     /**
      * NV_Write with {@code clients} at once: raw swtpm with its state on the state-dir's disk (the fair baseline:
      * the case named {@code nv-write-xN}), raw swtpm on a tmpfs (for reference: {@code nv-write-xN/tmpfs}, same relay
-     * runs), and the relay, whose checkpoints are counted from the vTPMs' generations.
+     * runs), raw swtpm in a synchronous folder on the same disk when there is one (for reference:
+     * {@code nv-write-xN/raw-durable}, what durability alone costs raw swtpm), and the relay, whose checkpoints are
+     * counted from the vTPMs' generations.
      */
-    private List<CaseResult> measureNvWrite(int clients, RawSwtpm rawDisk, RawSwtpm raw, RelayGuests relay) throws Exception {
+    private List<CaseResult> measureNvWrite(int clients, RawSwtpm rawDisk, RawSwtpm durable, RawSwtpm raw, RelayGuests relay)
+            throws Exception {
         String name = "nv-write-x" + clients;
         List<String> uuids = new ArrayList<>();
         for (int i = 0; i < clients; i++) {
             uuids.add(relay.guest(i).uuid());
         }
         long before = generations(uuids);
-        Map<String, List<RunResult>> runs = measureSides(name, Workload.NV_WRITE, Map.of("raw-disk", rawDisk.clients(clients),
-                "raw-tmpfs", raw.clients(clients)), Map.of("raw-disk", rawDisk.pids(clients), "raw-tmpfs", raw.pids(clients)),
-                relay.clients(clients), options.nvWarmup(), options.nvCommands());
+        Map<String, List<TpmClient>> baselines = new java.util.HashMap<>(Map.of("raw-disk", rawDisk.clients(clients),
+                "raw-tmpfs", raw.clients(clients)));
+        Map<String, List<Long>> pids = new java.util.HashMap<>(Map.of("raw-disk", rawDisk.pids(clients), "raw-tmpfs",
+                raw.pids(clients)));
+        if (durable != null) {
+            baselines.put("raw-durable", durable.clients(clients));
+            pids.put("raw-durable", durable.pids(clients));
+        }
+        Map<String, List<RunResult>> runs = measureSides(name, Workload.NV_WRITE, baselines, pids, relay.clients(clients),
+                options.nvWarmup(), options.nvCommands());
         long sent = (long) options.rounds() * clients * (options.nvWarmup() + options.nvCommands());
         String checkpoints = "checkpoints=" + (generations(uuids) - before) + "/" + sent;
         report.note(checkpoints + ": sealed checkpoints of the vTPMs' state for the NV_Writes the relay answered");
         String note = checkpoints + " " + cpuNote("raw-disk");
-        return List.of(new CaseResult(name, runs.get("raw-disk"), runs.get("relay"), "baseline=raw-on-disk " + note),
-                new CaseResult(name + "/tmpfs", runs.get("raw-tmpfs"), runs.get("relay"), "baseline=raw-on-tmpfs"));
+        List<CaseResult> out = new ArrayList<>(List.of(
+                new CaseResult(name, runs.get("raw-disk"), runs.get("relay"), "baseline=raw-on-disk " + note),
+                new CaseResult(name + "/tmpfs", runs.get("raw-tmpfs"), runs.get("relay"), "baseline=raw-on-tmpfs")));
+        if (durable != null) {
+            out.add(new CaseResult(name + "/raw-durable", runs.get("raw-durable"), runs.get("relay"),
+                    "baseline=raw-on-disk-synchronous"));
+        }
+        return out;
     }
 
     /** Measures one case {@code options.rounds()} times, raw first in odd rounds and the relay first in even ones. */
