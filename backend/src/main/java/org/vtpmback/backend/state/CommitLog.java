@@ -36,6 +36,9 @@ final class CommitLog implements AutoCloseable {
     static final int MAX_SEALED = SIZE / 4;
     static final List<String> FILES = List.of("commit-0.log", "commit-1.log");
     private static final System.Logger LOG = System.getLogger(CommitLog.class.getName());
+    /** The largest group buffer kept between groups (see {@link #groupBuffer}). */
+    private static final int KEPT_BUFFER = 256 << 10;
+    private static final byte[] ZEROS = new byte[ALIGN];
 
     /** What the log needs from its store. */
     interface Owner {
@@ -81,6 +84,8 @@ final class CommitLog implements AutoCloseable {
     private boolean closed;
     private volatile IOException broken;
     private final java.util.concurrent.atomic.AtomicLong syncs = new java.util.concurrent.atomic.AtomicLong();
+    /** The writing thread's buffer (whoever holds {@code writing}; handed over under {@code queueLock}). */
+    private ByteBuffer kept;
     /** Changed only by the writing thread, after its group's fdatasync returned. */
     private volatile Position position;
 
@@ -157,11 +162,12 @@ final class CommitLog implements AutoCloseable {
                 writing = true;
                 List<Waiter> group = new ArrayList<>(queue);
                 queue.clear();
-                IOException failure = new IOException("the group was not written (the writing thread failed)");
+                IOException failure = null;
+                boolean written = false;
                 queueLock.unlock();
                 try {
                     write(group);
-                    failure = null;
+                    written = true;
                 } catch (IOException e) {
                     failure = e;
                 } catch (RuntimeException e) {
@@ -169,6 +175,11 @@ final class CommitLog implements AutoCloseable {
                 } finally {
                     queueLock.lock(); // also after an Error: no waiter may take an unwritten group for durable
                     writing = false;
+                    if (!written && failure == null) {
+                        // An Error on the way. Made here, not up front: filling in a stack trace for every group cost
+                        // several microseconds of each checkpoint.
+                        failure = new IOException("the group was not written (the writing thread failed)");
+                    }
                     for (Waiter w : group) {
                         w.failure = failure;
                         w.done = true;
@@ -264,11 +275,29 @@ final class CommitLog implements AutoCloseable {
 
     /** One positional write of the entries and zeros to the next boundary, then fdatasync: the one sync of a group. */
     private void writeAndSync(LogEntry.Epoch epoch, long at, List<byte[]> entries) throws IOException {
-        ByteBuffer buf = ByteBuffer.allocate((int) align(total(entries)));
+        int size = align(total(entries));
+        ByteBuffer buf = groupBuffer(size);
         entries.forEach(buf::put);
-        buf.clear();
+        buf.put(ZEROS, 0, size - buf.position()); // the padding: the reader finds the group's end by it
+        buf.flip();
         files.writeAndSync(logIndex(epoch), at, buf);
         syncs.incrementAndGet();
+    }
+
+    /**
+     * A direct buffer of {@code size} bytes, cleared, for the writing thread alone: kept between groups up to
+     * {@link #KEPT_BUFFER} (the usual group), so that a group costs neither a zeroed allocation nor the JDK's copy of a
+     * heap buffer into a temporary direct one for the write; a larger group (a switch carrying many live entries) gets
+     * one of its own.
+     */
+    private ByteBuffer groupBuffer(int size) {
+        if (size > KEPT_BUFFER) {
+            return ByteBuffer.allocateDirect(size);
+        }
+        if (kept == null || kept.capacity() < size) {
+            kept = ByteBuffer.allocateDirect(Math.max(size, 4 * ALIGN));
+        }
+        return kept.clear().limit(size);
     }
 
     /** How many groups were written and synced: one fdatasync each. */
