@@ -78,13 +78,13 @@ public final class SerialExecutor implements Executor {
     public void continueOnPool(Runnable rest) {
         pool.execute(() -> {
             String poolName = Thread.currentThread().getName();
-            Thread.currentThread().setName(name);
+            Thread.currentThread().setName(name); // one rename each way for the rest and the queue after it: each is a syscall
             try {
                 runLogged(rest);
+                drainNamed();
             } finally {
                 Thread.currentThread().setName(poolName);
             }
-            drain();
         });
     }
 
@@ -106,19 +106,24 @@ public final class SerialExecutor implements Executor {
         String poolName = Thread.currentThread().getName();
         Thread.currentThread().setName(name);
         try {
-            while (true) {
-                Runnable next;
-                synchronized (tasks) {
-                    next = tasks.poll();
-                    if (next == null) {
-                        running = false;
-                        return;
-                    }
-                }
-                runLogged(next);
-            }
+            drainNamed();
         } finally {
             Thread.currentThread().setName(poolName);
+        }
+    }
+
+    /** Runs the queued tasks until none is left, on a thread already named after the device. */
+    private void drainNamed() {
+        while (true) {
+            Runnable next;
+            synchronized (tasks) {
+                next = tasks.poll();
+                if (next == null) {
+                    running = false;
+                    return;
+                }
+            }
+            runLogged(next);
         }
     }
 
