@@ -7,7 +7,8 @@
 #     (/dev/shm, as /run in production), its state-dir on disk (the work folder, as /var/lib/vtpmback);
 #  3. runs org.vtpmback.test.bench.RelayBenchmark: raw swtpm vs the relay, same commands, same swtpm; the NV_Write
 #     cases (one guest, and as many as the largest mix case) also run raw swtpm with its state in the work folder,
-#     on the state-dir's file system (the fair baseline for a state change) beside raw swtpm on the tmpfs, and print
+#     on the state-dir's file system (the fair baseline for a state change) beside raw swtpm on the tmpfs and, for
+#     reference, raw swtpm in a synchronous folder of that disk (chattr +S: raw-durable, where the flag takes), and print
 #     GOAL lines (issue 13: NV_Write <= 1.2x raw on disk; many guests' aggregate >= 0.8x raw on disk);
 #  4. stops everything; scripts/bench-results.sh turns the output into results/bench.csv (every result line, one
 #     figure a line) and, with gnuplot installed, results/bench.png (latency CDF of mix-x1, throughput and CPU per
