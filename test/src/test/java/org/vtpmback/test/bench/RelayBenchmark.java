@@ -38,6 +38,13 @@ public final class RelayBenchmark {
     private double lastCpuMicrosPerCommand = -1;
     /** swtpm's own CPU time per command of the case measured last, by side (relay: the daemon's swtpm processes). */
     private final Map<String, Double> lastSwtpmMicrosPerCommand = new java.util.TreeMap<>();
+    /**
+     * This process's CPU time per command of the case measured last, by side: the clients (raw: a socket write and read;
+     * relay: the emulated guests' frontend, page and event channel). On this machine every party shares its cores.
+     */
+    private final Map<String, Double> lastClientMicrosPerCommand = new java.util.TreeMap<>();
+    /** How many of the machine's cores the parties kept busy together, by side, over the case measured last. */
+    private final Map<String, Double> lastBusyCores = new java.util.TreeMap<>();
 
     private RelayBenchmark(BenchOptions options) {
         this.options = options;
@@ -208,6 +215,10 @@ public final class RelayBenchmark {
         long daemonCpu = 0;
         Map<String, Long> swtpmCpu = new java.util.HashMap<>();
         Map<String, Long> daemonThreads = new java.util.HashMap<>();
+        Map<String, Long> clientCpu = new java.util.HashMap<>();
+        Map<String, Long> partiesCpu = new java.util.HashMap<>();
+        Map<String, Long> wall = new java.util.HashMap<>();
+        long self = ProcessHandle.current().pid();
         List<Long> relayPids = options.daemonPid() == 0 ? List.of() : ProcessCpu.swtpmDescendants(options.daemonPid());
         for (int round = 1; round <= options.rounds(); round++) {
             for (int k = 0; k < order.size(); k++) {
@@ -216,9 +227,16 @@ public final class RelayBenchmark {
                 ThreadCpu threadsBefore = side.equals("relay") && options.daemonPid() != 0 ? ThreadCpu.of(options.daemonPid()) : null;
                 long cpuBefore = daemonCpuNanos();
                 long swtpmBefore = ProcessCpu.nanos(pids);
+                long clientBefore = ProcessCpu.nanos(self);
+                long wallBefore = System.nanoTime();
                 RunResult r = ClientRun.run(name + "-" + side, side.equals("relay") ? relay : baselines.get(side), workload, warmup,
                         commands);
-                swtpmCpu.merge(side, ProcessCpu.nanos(pids) - swtpmBefore, Long::sum);
+                wall.merge(side, System.nanoTime() - wallBefore, Long::sum);
+                long client = ProcessCpu.nanos(self) - clientBefore;
+                clientCpu.merge(side, client, Long::sum);
+                long swtpm = ProcessCpu.nanos(pids) - swtpmBefore;
+                swtpmCpu.merge(side, swtpm, Long::sum);
+                partiesCpu.merge(side, client + swtpm + (side.equals("relay") ? daemonCpuNanos() - cpuBefore : 0), Long::sum);
                 runs.get(side).add(r);
                 report.measured(round, side, r);
                 daemonCpu += side.equals("relay") ? daemonCpuNanos() - cpuBefore : 0;
@@ -233,6 +251,10 @@ public final class RelayBenchmark {
         lastCpuMicrosPerCommand = options.daemonPid() == 0 ? -1 : daemonCpu / 1e3 / perSide;
         lastSwtpmMicrosPerCommand.clear();
         swtpmCpu.forEach((side, nanos) -> lastSwtpmMicrosPerCommand.put(side, nanos / 1e3 / perSide));
+        lastClientMicrosPerCommand.clear();
+        clientCpu.forEach((side, nanos) -> lastClientMicrosPerCommand.put(side, nanos / 1e3 / perSide));
+        lastBusyCores.clear();
+        partiesCpu.forEach((side, nanos) -> lastBusyCores.put(side, (double) nanos / wall.get(side)));
         if (lastCpuMicrosPerCommand >= 0) {
             report.note(String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f: CPU time of the daemon process (all threads)"
                     + " per relayed command; swtpm's own per command: %s", lastCpuMicrosPerCommand, lastSwtpmMicrosPerCommand));
@@ -246,17 +268,25 @@ public final class RelayBenchmark {
     }
 
     /**
-     * The daemon's CPU per relayed command of the case just measured, and swtpm's own CPU per command on the
-     * relay's side and on {@code baseline}'s, for its RATIO line (CPU time from /proc: 10 ms ticks, so only
-     * meaningful over runs of seconds).
+     * The daemon's CPU per relayed command of the case just measured, swtpm's own CPU per command on the relay's side and
+     * on {@code baseline}'s, and the clients' (this process's), for its RATIO line (CPU time from /proc: 10 ms ticks, so
+     * only meaningful over runs of seconds). {@code cpu_ceiling} is every party's CPU per command on the baseline's side
+     * over the relay's: when the cores are what limits both sides (busy_cores near the machine's count), the relay's
+     * aggregate throughput against the baseline's cannot exceed it, however fast the daemon's own part is.
      */
     private String cpuNote(String baseline) {
         if (lastCpuMicrosPerCommand < 0) {
             return "";
         }
-        return String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f swtpm_cpu_us_per_cmd=%.1f raw_swtpm_cpu_us_per_cmd=%.1f",
-                lastCpuMicrosPerCommand, lastSwtpmMicrosPerCommand.getOrDefault("relay", -1.0),
-                lastSwtpmMicrosPerCommand.getOrDefault(baseline, -1.0));
+        double swtpm = lastSwtpmMicrosPerCommand.getOrDefault("relay", -1.0);
+        double rawSwtpm = lastSwtpmMicrosPerCommand.getOrDefault(baseline, -1.0);
+        double client = lastClientMicrosPerCommand.getOrDefault("relay", -1.0);
+        double rawClient = lastClientMicrosPerCommand.getOrDefault(baseline, -1.0);
+        double ceiling = (rawClient + rawSwtpm) / (client + lastCpuMicrosPerCommand + swtpm);
+        return String.format(Locale.ROOT, "daemon_cpu_us_per_cmd=%.1f swtpm_cpu_us_per_cmd=%.1f raw_swtpm_cpu_us_per_cmd=%.1f"
+                        + " client_cpu_us_per_cmd=%.1f raw_client_cpu_us_per_cmd=%.1f cpu_ceiling=%.2f busy_cores=%.2f"
+                        + " raw_busy_cores=%.2f", lastCpuMicrosPerCommand, swtpm, rawSwtpm, client, rawClient, ceiling,
+                lastBusyCores.getOrDefault("relay", -1.0), lastBusyCores.getOrDefault(baseline, -1.0));
     }
 
     private long daemonCpuNanos() {
