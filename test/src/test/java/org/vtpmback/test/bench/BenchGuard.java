@@ -61,7 +61,7 @@ public final class BenchGuard {
         double throughputBound = Double.parseDouble(o.getOrDefault("throughput-bound", "0.1"));
         Path work = Path.of(o.get("work"));
         System.out.printf(Locale.ROOT, "== vtpmback benchmark guard: mix-x1, %d rounds of %d commands per side after %d unmeasured;"
-                + " load %s%n", rounds, commands, prime, Files.readString(Path.of("/proc/loadavg")).trim());
+                + " load %s%n", rounds, commands, prime, BenchReport.loadAverage());
         try (RawSwtpm raw = RawSwtpm.start(Path.of(o.get("runtime")), work.resolve("ca"), 1);
              RelayGuests relay = RelayGuests.boot(Path.of(o.get("xenstored")), Path.of(o.get("sim")), work.resolve("guests"), 1)) {
             List<TpmClient> rawClient = raw.clients(1);

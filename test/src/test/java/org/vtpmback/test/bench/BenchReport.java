@@ -141,4 +141,13 @@ final class BenchReport {
     private void row(String name, String side, RunResult r) {
         out.printf(Locale.ROOT, ROW, name, side, r.clients(), r.commands(), r.opsPerSecond(), r.medianMicros(), r.p99Micros());
     }
+
+    /** The machine's load average as /proc/loadavg gives it, for a benchmark's header and footer; "unknown" off Linux. */
+    static String loadAverage() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).trim();
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
 }

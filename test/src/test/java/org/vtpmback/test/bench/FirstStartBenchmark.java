@@ -68,7 +68,7 @@ public final class FirstStartBenchmark {
     private void run() throws Exception {
         System.out.printf(Locale.ROOT, "== vtpmback first-start benchmark, %s%n   machine: %d cores, load %s; %d rounds per case,"
                 + " probe %d ms after InitWait%n", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
-                Runtime.getRuntime().availableProcessors(), Files.readString(Path.of("/proc/loadavg")).trim(), rounds,
+                Runtime.getRuntime().availableProcessors(), BenchReport.loadAverage(), rounds,
                 probeDelayMillis);
         List<Waits> all = new ArrayList<>();
         for (String family : List.of("2.0", "1.2")) {

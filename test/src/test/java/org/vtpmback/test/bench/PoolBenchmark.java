@@ -91,7 +91,7 @@ public final class PoolBenchmark {
         System.out.printf(Locale.ROOT, "== vtpmback pool benchmark (store = etcd against store = local), %s%n   machine: %d cores,"
                 + " load %s; %d NV_Writes (after %d unmeasured), %d connects and %d resumes per store; %d failovers with"
                 + " etcd-lease-ttl = %d%n", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
-                Runtime.getRuntime().availableProcessors(), Files.readString(Path.of("/proc/loadavg")).trim(), nvCommands,
+                Runtime.getRuntime().availableProcessors(), BenchReport.loadAverage(), nvCommands,
                 nvWarmup, rounds, rounds, failovers, leaseTtl);
         Path etcdDir = Files.createTempDirectory(Files.createDirectories(work), "etcd-"); // a fresh cluster each run
         try (EtcdCluster etcd = EtcdCluster.start(etcdDir, 3, false);

@@ -69,7 +69,7 @@ public final class RelayBenchmark {
         System.out.printf("== vtpmback relay benchmark, %s%n   machine: %d cores, %s %s, Java %s; load %s%n   %s%n",
                 ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME), Runtime.getRuntime().availableProcessors(),
                 System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("java.version"),
-                loadAverage(), options);
+                BenchReport.loadAverage(), options);
         Path rawDisk = Files.createDirectories(options.work().resolve("raw-disk"));
         System.out.printf("   daemon state-dir %s; raw-on-disk baseline %s; raw baseline %s%n", where(options.daemonState()),
                 where(rawDisk), where(options.runtimeDir()));
@@ -114,7 +114,7 @@ public final class RelayBenchmark {
                 LatencyQuantiles.write(options.results().get().resolve("latency-" + c.name().replace('/', '-') + ".dat"), c);
             }
         }
-        System.out.printf("%n   load at the end: %s%n", loadAverage());
+        System.out.printf("%n   load at the end: %s%n", BenchReport.loadAverage());
     }
 
     /**
@@ -319,13 +319,5 @@ public final class RelayBenchmark {
     private static String where(Path dir) throws IOException {
         java.nio.file.FileStore store = Files.getFileStore(Files.createDirectories(dir));
         return dir + " (" + store.type() + " " + store.name() + ")";
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (IOException e) {
-            return "unknown";
-        }
     }
 }

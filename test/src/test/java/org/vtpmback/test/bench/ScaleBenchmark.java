@@ -5,7 +5,6 @@ import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -54,34 +53,24 @@ public final class ScaleBenchmark {
     private final int idleSeconds;
     private final BenchReport report = new BenchReport(System.out);
 
-    private ScaleBenchmark(Map<String, String> o, boolean quick) {
-        this.xenstored = Path.of(required(o, "xenstored"));
-        this.sim = Path.of(required(o, "sim"));
-        this.work = Path.of(required(o, "work"));
-        this.daemonPid = Long.parseLong(required(o, "daemon-pid"));
-        this.guests = Integer.parseInt(o.getOrDefault("guests", quick ? "32" : "256"));
-        this.storm = Integer.parseInt(o.getOrDefault("storm", quick ? "16" : "64"));
-        this.idleSeconds = Integer.parseInt(o.getOrDefault("idle-seconds", quick ? "5" : "10"));
+    private ScaleBenchmark(BenchArgs a) {
+        this.xenstored = Path.of(a.get("xenstored"));
+        this.sim = Path.of(a.get("sim"));
+        this.work = Path.of(a.get("work"));
+        this.daemonPid = Long.parseLong(a.get("daemon-pid"));
+        this.guests = Integer.parseInt(a.get("guests", "32", "256"));
+        this.storm = Integer.parseInt(a.get("storm", "16", "64"));
+        this.idleSeconds = Integer.parseInt(a.get("idle-seconds", "5", "10"));
         if (guests < 4 || storm < 1 || storm > guests || idleSeconds < 1) {
             throw new IllegalArgumentException("wants --guests >= 4, 1 <= --storm <= --guests, --idle-seconds >= 1");
         }
     }
 
     public static void main(String[] args) throws Exception {
+        BenchArgs given = BenchArgs.parse(args, USAGE, List.of("xenstored", "sim", "work", "daemon-pid"));
         ScaleBenchmark bench;
         try {
-            Map<String, String> given = new HashMap<>();
-            boolean quick = false;
-            for (int i = 0; i < args.length; i++) {
-                if (args[i].equals("--quick")) {
-                    quick = true;
-                } else if (args[i].startsWith("--") && i + 1 < args.length) {
-                    given.put(args[i].substring(2), args[++i]);
-                } else {
-                    throw new IllegalArgumentException("unexpected argument '" + args[i] + "'");
-                }
-            }
-            bench = new ScaleBenchmark(given, quick);
+            bench = new ScaleBenchmark(given);
         } catch (IllegalArgumentException e) {
             System.err.println("bench: " + e.getMessage() + "\n" + USAGE);
             System.exit(2);
@@ -94,7 +83,7 @@ public final class ScaleBenchmark {
     private void run() throws Exception {
         System.out.printf(Locale.ROOT, "== vtpmback scale benchmark, %s%n   machine: %d cores, load %s; %d guests in steps, idle window"
                 + " %d s, boot storm of %d%n", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
-                Runtime.getRuntime().availableProcessors(), loadAverage(), guests, idleSeconds, storm);
+                Runtime.getRuntime().availableProcessors(), BenchReport.loadAverage(), guests, idleSeconds, storm);
         settle();
         DaemonStatus none = sample(0, 0);
         double idleNone = idle(0);
@@ -131,7 +120,7 @@ public final class ScaleBenchmark {
             report.goal("storm-x" + storm, "connect_max_ms", connectMax, "<=", LIBXL_LIMIT_MS, connectMax <= LIBXL_LIMIT_MS);
             report.goal("storm-x" + storm, "initwait_max_ms", initWaitMax, "<=", LIBXL_LIMIT_MS, initWaitMax <= LIBXL_LIMIT_MS);
         }
-        System.out.printf(Locale.ROOT, "%n   load at the end: %s%n", loadAverage());
+        System.out.printf(Locale.ROOT, "%n   load at the end: %s%n", BenchReport.loadAverage());
     }
 
     /** Prints and returns the daemon's RSS, threads and swtpm processes now, with {@code guests} attached. */
@@ -229,22 +218,6 @@ public final class ScaleBenchmark {
             for (int i = 0; i < COMMANDS_PER_GUEST; i++) {
                 g.transmit(Workload.MIX.command(0, i));
             }
-        }
-    }
-
-    private static String required(Map<String, String> o, String key) {
-        String v = o.get(key);
-        if (v == null) {
-            throw new IllegalArgumentException("--" + key + " is required (scripts/bench.sh sets it)");
-        }
-        return v;
-    }
-
-    private static String loadAverage() {
-        try {
-            return Files.readString(Path.of("/proc/loadavg")).trim();
-        } catch (java.io.IOException e) {
-            return "unknown";
         }
     }
 }
