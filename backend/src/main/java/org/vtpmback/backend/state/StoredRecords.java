@@ -34,7 +34,16 @@ final class StoredRecords {
 
     /** See {@link InstanceStore#load}. */
     Optional<InstanceRecord> load(Uuid uuid) throws CorruptStateException {
-        Optional<InstanceRecord> logged = logged(uuid); // first: a fold writes the file before it forgets the entry
+        // The mark first: a commit makes its record durable before it raises the mark, so every mark read here is covered
+        // by a record read after it. Read after the record, a commit in between would pair the old record with the new
+        // mark, and a second process (vtpmback list) would refuse a valid state as rolled back (ConcurrentReaderTest).
+        Optional<GenerationAnchor.Mark> mark;
+        try {
+            mark = anchor.markOf(uuid);
+        } catch (IOException e) {
+            throw new CorruptStateException(uuid, anchor.file(), "(its generation anchor) cannot be read: " + e.getMessage());
+        }
+        Optional<InstanceRecord> logged = logged(uuid); // before the file: a fold writes the file before it forgets the entry
         Optional<InstanceRecord> file;
         try {
             file = files.read(uuid);
@@ -45,12 +54,6 @@ final class StoredRecords {
             LOG.log(System.Logger.Level.WARNING, "{0}; its commit log holds a newer state (generation {1}), which is used and"
                     + " replaces the file at the next fold", e.getMessage(), logged.get().generation());
             file = Optional.empty();
-        }
-        Optional<GenerationAnchor.Mark> mark;
-        try {
-            mark = anchor.markOf(uuid);
-        } catch (IOException e) {
-            throw new CorruptStateException(uuid, anchor.file(), "(its generation anchor) cannot be read: " + e.getMessage());
         }
         if (logged.isPresent() && mark.isPresent() && mark.get().retired() && logged.get().generation() <= mark.get().generation()) {
             logged = Optional.empty(); // a checkpoint of a vTPM deleted since
