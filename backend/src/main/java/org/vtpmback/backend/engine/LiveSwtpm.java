@@ -54,7 +54,7 @@ final class LiveSwtpm implements SurvivingEngine {
                 throw new EngineException("it exited");
             }
             ctrl = survivor.connectCtrl(name, config.ctrlTimeout());
-            SwtpmData data = SwtpmData.connect(SwtpmLauncher.dataSocket(survivor.stateDir()), config.responseTimeout());
+            SwtpmData data = SwtpmData.connect(SwtpmCommand.dataSocket(survivor.stateDir()), config.responseTimeout());
             // its stdout is the log file the last daemon opened, for the same engine name normally
             SwtpmProcess process = new SwtpmProcess(survivor.process(), files, logName.orElse(name), survivor.uid());
             return SwtpmEngine.adopted(name, family, survivor.stateDir(), process, ctrl, data);

@@ -11,7 +11,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,18 +22,13 @@ import org.vtpmback.process.ProcessExits;
 import org.vtpmback.process.WatchedProcess;
 
 /**
- * Starts one swtpm process per engine, the way QEMU/libvirt do: no {@code --flags}, so the TPM is not
- * running until the engine sends {@code CMD_INIT}; path sockets (Java NIO cannot pass fds for
- * {@code CMD_SET_DATAFD}); locality 4 refused; buffer size capped to what a Xen shared page carries.
+ * Starts one swtpm process per engine, run as {@link SwtpmCommand} says (jailed when configured), and caps its
+ * buffer size to what a Xen shared page carries before the first INIT.
  * Thread-safe and stateless apart from its configuration.
  */
 public final class SwtpmLauncher implements EngineFactory {
     private static final System.Logger LOG = System.getLogger(SwtpmLauncher.class.getName());
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._-]{1,64}");
-    /** sun_path is 108 bytes; Java's UnixDomainSocketAddress takes at most 106 (swtpm 107). */
-    static final int MAX_SOCKET_PATH = 106;
-    private static final String DATA_SOCKET = "tpm";
-    private static final String CTRL_SOCKET = "ctrl";
     private static final int OWN_UID = ownUid();
 
     private final SwtpmConfig config;
@@ -80,9 +74,9 @@ public final class SwtpmLauncher implements EngineFactory {
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("bad instance name '" + name + "': use 1-64 of [A-Za-z0-9._-]");
         }
-        Path dataSocket = dataSocket(stateDir);
-        Path ctrlSocket = ctrlSocket(stateDir);
-        if (ctrlSocket.toString().getBytes(StandardCharsets.UTF_8).length > MAX_SOCKET_PATH) {
+        Path dataSocket = SwtpmCommand.dataSocket(stateDir);
+        Path ctrlSocket = SwtpmCommand.ctrlSocket(stateDir);
+        if (ctrlSocket.toString().getBytes(StandardCharsets.UTF_8).length > SwtpmCommand.MAX_SOCKET_PATH) {
             throw new EngineException("swtpm[" + name + "] socket path too long for AF_UNIX: " + ctrlSocket);
         }
         SwtpmProcess process = spawn(name, family, stateDir, dataSocket, ctrlSocket);
@@ -124,19 +118,6 @@ public final class SwtpmLauncher implements EngineFactory {
         }
     }
 
-    /**
-     * swtpm's data socket: in its own runtime folder, the only place it may create files, so the
-     * path is derived from the folder and never taken from anything swtpm wrote.
-     */
-    static Path dataSocket(Path stateDir) {
-        return stateDir.resolve(DATA_SOCKET);
-    }
-
-    /** swtpm's ctrl socket, next to the data socket (names kept short: AF_UNIX paths are short). */
-    static Path ctrlSocket(Path stateDir) {
-        return stateDir.resolve(CTRL_SOCKET);
-    }
-
     /** The user with {@code uid}, to compare with a socket's {@code SO_PEERCRED}. */
     static UserPrincipal user(int uid) {
         try {
@@ -157,29 +138,9 @@ public final class SwtpmLauncher implements EngineFactory {
         return uids.map(SwtpmUids::inUse).orElse(0);
     }
 
-    /**
-     * The swtpm executable's real path ({@code /proc/<pid>/exe} shows that), looked up in the daemon's
-     * {@code PATH} when the configuration gives a bare name.
-     */
-    static Optional<Path> executable(String swtpm) {
-        List<Path> candidates = swtpm.contains("/") ? List.of(Path.of(swtpm))
-                : Arrays.stream(Optional.ofNullable(System.getenv("PATH")).orElse("/usr/bin:/bin").split(":"))
-                        .filter(d -> !d.isEmpty()).map(d -> Path.of(d, swtpm)).toList();
-        for (Path c : candidates) {
-            if (Files.isRegularFile(c) && Files.isExecutable(c)) {
-                try {
-                    return Optional.of(c.toRealPath());
-                } catch (IOException e) {
-                    // raced with a removal: try the next one
-                }
-            }
-        }
-        return Optional.empty();
-    }
-
     @Override
     public Optional<SurvivingEngine> survivor(Path stateDir) {
-        Optional<Path> swtpm = executable(config.swtpmBinary());
+        Optional<Path> swtpm = SwtpmCommand.executable(config.swtpmBinary());
         if (swtpm.isEmpty()) {
             throw new EngineException("cannot check a swtpm left on " + stateDir + ": no executable '"
                     + config.swtpmBinary() + "'");
@@ -216,23 +177,9 @@ public final class SwtpmLauncher implements EngineFactory {
 
     private SwtpmProcess spawn(String name, TpmFamily family, Path stateDir, Path dataSocket, Path ctrlSocket) {
         Path logFile = files.log(name);
-        Path swtpm = executable(config.swtpmBinary()).orElseThrow(() -> new EngineException("swtpm[" + name
+        Path swtpm = SwtpmCommand.executable(config.swtpmBinary()).orElseThrow(() -> new EngineException("swtpm[" + name
                 + "] cannot run '" + config.swtpmBinary() + "': no such executable"));
-        List<String> args = new ArrayList<>(List.of("socket"));
-        if (family == TpmFamily.TPM2) {
-            args.add("--tpm2");
-        }
-        args.addAll(List.of(
-                "--tpmstate", "dir=" + stateDir + ",mode=0600",
-                "--server", "type=unixio,path=" + dataSocket + ",mode=0600",
-                "--ctrl", "type=unixio,path=" + ctrlSocket + ",mode=0600",
-                // stdout is the log file the daemon opened: swtpm needs no access to the runtime-dir
-                "--log", "fd=1,level=1",
-                // lets a daemon restarted after a crash find this swtpm and take over its running TPM
-                "--pid", "file=" + stateDir.resolve(SwtpmSurvivor.PID_FILE),
-                // in-band SetLocality stays off: only the backend chooses localities
-                "--locality", "reject-locality-4",
-                "--seccomp", "action=kill"));
+        List<String> args = SwtpmCommand.arguments(family, stateDir);
         int uid = OWN_UID;
         List<String> cmd;
         try {

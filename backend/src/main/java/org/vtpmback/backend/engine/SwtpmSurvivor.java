@@ -221,7 +221,7 @@ final class SwtpmSurvivor {
      * leads nowhere).
      */
     SwtpmCtrl connectCtrl(String name, Duration ctrlTimeout) throws IOException {
-        SwtpmCtrl ctrl = SwtpmCtrl.connect(name, SwtpmLauncher.ctrlSocket(stateDir), ctrlTimeout);
+        SwtpmCtrl ctrl = SwtpmCtrl.connect(name, SwtpmCommand.ctrlSocket(stateDir), ctrlTimeout);
         UserPrincipal peer = ctrl.peerUser();
         if (!peer.equals(SwtpmLauncher.user(uid))) {
             ctrl.close();
@@ -245,7 +245,7 @@ final class SwtpmSurvivor {
             return runningState(ctrl);
         } catch (IOException | EngineException e) {
             stop();
-            throw new EngineException("swtpm[" + name + "] on " + stateDir + " (ctrl " + SwtpmLauncher.ctrlSocket(stateDir)
+            throw new EngineException("swtpm[" + name + "] on " + stateDir + " (ctrl " + SwtpmCommand.ctrlSocket(stateDir)
                     + ") did not hand over its state: " + e.getMessage(), e);
         }
     }

@@ -194,7 +194,7 @@ class EngineLifecycleTest {
         }
         try (var s = Files.list(dir)) {
             return s.allMatch(p -> p.getFileName().toString().equals(SwtpmSurvivor.PID_FILE)
-                    || p.equals(SwtpmLauncher.dataSocket(dir)) || p.equals(SwtpmLauncher.ctrlSocket(dir)));
+                    || p.equals(SwtpmCommand.dataSocket(dir)) || p.equals(SwtpmCommand.ctrlSocket(dir)));
         }
     }
 }

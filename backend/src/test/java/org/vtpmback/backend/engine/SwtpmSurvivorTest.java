@@ -128,7 +128,7 @@ class SwtpmSurvivorTest {
     void aProcessWithTheRightCommandLineButAnotherExecutableIsLeftAlone() throws Exception {
         Path dir = Files.createDirectories(tmp.resolve("state-x"));
         Process fake = new ProcessBuilder("sh", "-c", "while :; do sleep 1; done", "socket", "--tpm2", "--tpmstate",
-                "dir=" + dir + ",mode=0600", "--ctrl", "type=unixio,path=" + SwtpmLauncher.ctrlSocket(dir) + ",mode=0600")
+                "dir=" + dir + ",mode=0600", "--ctrl", "type=unixio,path=" + SwtpmCommand.ctrlSocket(dir) + ",mode=0600")
                 .start();
         try {
             Files.writeString(dir.resolve(SwtpmSurvivor.PID_FILE), fake.pid() + "\n");
@@ -151,8 +151,8 @@ class SwtpmSurvivorTest {
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
         Process other = new ProcessBuilder("setpriv", "--reuid=54321", "--regid=54321", "--clear-groups",
                 "swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + dir + ",mode=0600",
-                "--server", "type=unixio,path=" + SwtpmLauncher.dataSocket(dir) + ",mode=0600",
-                "--ctrl", "type=unixio,path=" + SwtpmLauncher.ctrlSocket(dir) + ",mode=0600",
+                "--server", "type=unixio,path=" + SwtpmCommand.dataSocket(dir) + ",mode=0600",
+                "--ctrl", "type=unixio,path=" + SwtpmCommand.ctrlSocket(dir) + ",mode=0600",
                 "--pid", "file=" + dir.resolve(SwtpmSurvivor.PID_FILE), "--flags", "not-need-init,startup-clear")
                 .redirectErrorStream(true).redirectOutput(tmp.resolve("other.log").toFile()).start();
         try {
