@@ -4,8 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
+import static org.vtpmback.test.lifecycle.GuestTpm.defineNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.extend;
 import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
+import static org.vtpmback.test.lifecycle.GuestTpm.readNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 
 import java.nio.ByteBuffer;
@@ -92,17 +94,8 @@ class DaemonCrashTest {
 
     /** A guest with NV data and PCR 16 extended; returns the PCR value. */
     private String guestInUse(Guest g) throws Exception {
-        Path secret = work.resolve("secret.txt");
-        Files.writeString(secret, "kept");
-        g.tpm2("tpm2_nvdefine", NV_INDEX, "-C", "o", "-s", "4", "-a", "ownerread|ownerwrite");
-        g.tpm2("tpm2_nvwrite", NV_INDEX, "-C", "o", "-i", secret.toString());
+        defineNvText(g, NV_INDEX, 4, "kept");
         return extend(g, 16, ZERO32, sha256Hex("measured before the crash"));
-    }
-
-    private String nv(Guest g) throws Exception {
-        Path out = work.resolve("nv.bin");
-        g.tpm2("tpm2_nvread", NV_INDEX, "-C", "o", "-s", "4", "-o", out.toString());
-        return Files.readString(out);
     }
 
     @Test
@@ -117,7 +110,7 @@ class DaemonCrashTest {
         daemon = startDaemon();
 
         assertEquals(pcr16, pcr(g, 16), "PCR 16 as before the crash: the guest's TPM was not reset");
-        assertEquals("kept", nv(g));
+        assertEquals("kept", readNvText(g, NV_INDEX, 4));
         assertEquals(swtpm, swtpmPid(uuid), "the survivor was taken over as it ran, not replaced");
         assertEquals(XenbusState.CONNECTED, g.frontend().state(), "the guest never saw its TPM go away");
         assertEquals(Optional.of(XenbusState.CONNECTED), host.toolstack().backendState(g.domid(), 0));
@@ -213,7 +206,7 @@ class DaemonCrashTest {
         assertTrue(log.contains("vTPM " + uuid + ": the swtpm left by the last daemon never had the vTPM's state"), log);
         rebooted.unpause();
         assertEquals(ZERO32, pcr(rebooted, 16), "booted from the stored state: PCR 16 reset, not marked as a restart");
-        assertEquals("kept", nv(rebooted));
+        assertEquals("kept", readNvText(rebooted, NV_INDEX, 4));
         assertTrue(daemon.log().contains("vTPM " + uuid + ": start mode CLEAR"), daemon.log());
     }
 
@@ -249,7 +242,7 @@ class DaemonCrashTest {
         String marked = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
                 .digest(java.util.HexFormat.of().parseHex(ZERO32 + mark)));
         assertEquals(marked, pcr(g, 16), "nothing held the PCRs: the TPM restarted clear, every PCR marked (never zero again)");
-        assertEquals("kept", nv(g), "NV is permanent state, checkpointed before the guest saw the answer");
+        assertEquals("kept", readNvText(g, NV_INDEX, 4), "NV is permanent state, checkpointed before the guest saw the answer");
         assertTrue(daemon.log().contains("no snapshot was kept (the daemon did not stop cleanly)"), daemon.log());
     }
 }

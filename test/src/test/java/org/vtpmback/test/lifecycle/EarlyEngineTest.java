@@ -3,10 +3,14 @@ package org.vtpmback.test.lifecycle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.vtpmback.test.lifecycle.GuestTpm.TRANSIENT;
 import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
 import static org.vtpmback.test.lifecycle.GuestTpm.awaitEnded;
+import static org.vtpmback.test.lifecycle.GuestTpm.defineNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.extend;
+import static org.vtpmback.test.lifecycle.GuestTpm.loadTransient;
 import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
+import static org.vtpmback.test.lifecycle.GuestTpm.readNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 
 import java.nio.file.Files;
@@ -79,15 +83,8 @@ class EarlyEngineTest {
 
     private Guest inUse(String uuid) throws Exception {
         Guest g = host.boot(uuid);
-        g.tpm2("tpm2_nvdefine", NV_INDEX, "-C", "o", "-s", "4", "-a", "ownerread|ownerwrite");
-        g.tpm2("tpm2_nvwrite", NV_INDEX, "-C", "o", "-i", Files.writeString(work.resolve("nv.txt"), NV_TEXT).toString());
+        defineNvText(g, NV_INDEX, NV_TEXT.length(), NV_TEXT);
         return g;
-    }
-
-    private String nv(Guest g) throws Exception {
-        Path out = work.resolve("nv-back.bin");
-        g.tpm2("tpm2_nvread", NV_INDEX, "-C", "o", "-s", "4", "-o", out.toString());
-        return Files.readString(out);
     }
 
     @Test
@@ -110,7 +107,7 @@ class EarlyEngineTest {
                 logs.since(mark, uuid).toString());
         assertEquals(early, runningSwtpm(uuid), "the guest's TPM runs in the swtpm spawned at InitWait");
         assertEquals(ZERO32, pcr(rebooted, 16), "a boot: PCR 16 reset");
-        assertEquals(NV_TEXT, nv(rebooted), "a boot: NV kept");
+        assertEquals(NV_TEXT, readNvText(rebooted, NV_INDEX, NV_TEXT.length()), "a boot: NV kept");
     }
 
     @Test
@@ -118,8 +115,7 @@ class EarlyEngineTest {
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
         String pcr16 = extend(g, 16, ZERO32, sha256Hex("measured before the suspend"));
-        g.tpm2("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", work.resolve("t.ctx").toString());
-        String object = g.tpm2("tpm2_readpublic", "-c", Tpm2LifecycleTest.TRANSIENT);
+        String object = loadTransient(g);
         g.suspend();
         assertEquals(EndKind.SUSPENDED, awaitEnded(host, uuid).lastEnd());
         awaitGone(g);
@@ -134,7 +130,7 @@ class EarlyEngineTest {
                 logs.since(mark, uuid).toString());
         assertEquals(early, runningSwtpm(uuid));
         assertEquals(pcr16, pcr(restored, 16), "PCR 16 as at suspend");
-        assertEquals(object, restored.tpm2("tpm2_readpublic", "-c", Tpm2LifecycleTest.TRANSIENT), "the loaded object too");
+        assertEquals(object, restored.tpm2("tpm2_readpublic", "-c", TRANSIENT), "the loaded object too");
     }
 
     @Test
@@ -155,6 +151,6 @@ class EarlyEngineTest {
         assertEquals(generation, GuestTpm.stored(host, uuid).generation(), "nothing saved: it never had state");
 
         Guest next = host.boot(uuid); // the lease was let go: the vTPM starts as ever
-        assertEquals(NV_TEXT, nv(next));
+        assertEquals(NV_TEXT, readNvText(next, NV_INDEX, NV_TEXT.length()));
     }
 }

@@ -24,6 +24,8 @@ import org.vtpmback.backend.state.Uuid;
 /** What the lifecycle tests do inside a guest (tpm2-tools, raw TPM 1.2 commands) and on the host. */
 final class GuestTpm {
     static final String ZERO32 = "00".repeat(32);
+    /** The handle of the first transient object loaded into a TPM 2.0 (see {@link #loadTransient}). */
+    static final String TRANSIENT = "0x80000000";
     private static final Pattern PCR = Pattern.compile("(\\d+)\\s*:\\s*0x([0-9A-Fa-f]+)");
 
     private GuestTpm() {
@@ -64,6 +66,35 @@ final class GuestTpm {
         Path out = Files.createTempFile(g.work(), "nv", ".bin");
         g.tpm2("tpm2_nvread", index, "-C", "o", "-s", "8", "-o", out.toString());
         return ByteBuffer.wrap(Files.readAllBytes(out)).getLong();
+    }
+
+    /**
+     * Defines the guest's NV index {@code index} of {@code size} bytes (owner read and write) and writes {@code text}
+     * at its start (tpm2_nvdefine, tpm2_nvwrite, owner auth).
+     */
+    static void defineNvText(Guest g, String index, int size, String text) throws Exception {
+        g.tpm2("tpm2_nvdefine", index, "-C", "o", "-s", Integer.toString(size), "-a", "ownerread|ownerwrite");
+        Path file = Files.writeString(Files.createTempFile(g.work(), "nv", ".txt"), text);
+        g.tpm2("tpm2_nvwrite", index, "-C", "o", "-i", file.toString());
+    }
+
+    /** The first {@code length} bytes of the guest's NV index {@code index} as text (tpm2_nvread, owner auth). */
+    static String readNvText(Guest g, String index, int length) throws Exception {
+        Path out = Files.createTempFile(g.work(), "nv", ".txt");
+        g.tpm2("tpm2_nvread", index, "-C", "o", "-s", Integer.toString(length), "-o", out.toString());
+        return Files.readString(out);
+    }
+
+    /**
+     * Creates a primary key in the guest's TPM and leaves it loaded as the transient object {@link #TRANSIENT} (the
+     * first transient handle of an empty TPM); returns its tpm2_readpublic, to compare after a resume.
+     */
+    static String loadTransient(Guest g) throws Exception {
+        Path context = Files.createTempFile(g.work(), "transient", ".ctx");
+        g.tpm2("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", context.toString());
+        String object = g.tpm2("tpm2_readpublic", "-c", TRANSIENT);
+        assertTrue(object.contains("name:"), object);
+        return object;
     }
 
     static String sha256Hex(String text) throws Exception {

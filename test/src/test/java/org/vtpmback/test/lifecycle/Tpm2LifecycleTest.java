@@ -3,10 +3,14 @@ package org.vtpmback.test.lifecycle;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.vtpmback.test.lifecycle.GuestTpm.TRANSIENT;
 import static org.vtpmback.test.lifecycle.GuestTpm.ZERO32;
 import static org.vtpmback.test.lifecycle.GuestTpm.awaitEnded;
+import static org.vtpmback.test.lifecycle.GuestTpm.defineNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.extend;
+import static org.vtpmback.test.lifecycle.GuestTpm.loadTransient;
 import static org.vtpmback.test.lifecycle.GuestTpm.pcr;
+import static org.vtpmback.test.lifecycle.GuestTpm.readNvText;
 import static org.vtpmback.test.lifecycle.GuestTpm.sha256Hex;
 import static org.vtpmback.test.lifecycle.GuestTpm.stored;
 
@@ -37,10 +41,9 @@ import org.vtpmback.xenstore.XenbusState;
 @UseSimulatedHost
 @Timeout(300)
 class Tpm2LifecycleTest {
-    static final String NV_INDEX = "0x1500016";
-    static final String NV_TEXT = "the seed's guest lost this on reboot";
-    static final String PERSISTENT = "0x81000001";
-    static final String TRANSIENT = "0x80000000";
+    private static final String NV_INDEX = "0x1500016";
+    private static final String NV_TEXT = "the seed's guest lost this on reboot";
+    private static final String PERSISTENT = "0x81000001";
 
     @RegisterExtension
     final LogCapture logs = new LogCapture();
@@ -58,9 +61,7 @@ class Tpm2LifecycleTest {
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
         // The seed's scenario: NV index, persistent key, extended PCR.
-        g.tpm2("tpm2_nvdefine", NV_INDEX, "-C", "o", "-s", "64", "-a", "ownerread|ownerwrite");
-        Path data = Files.writeString(work.resolve("nv.txt"), NV_TEXT);
-        g.tpm2("tpm2_nvwrite", NV_INDEX, "-C", "o", "-i", data.toString());
+        defineNvText(g, NV_INDEX, 64, NV_TEXT);
         g.tpm2("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", work.resolve("primary.ctx").toString());
         g.tpm2("tpm2_evictcontrol", "-C", "o", "-c", work.resolve("primary.ctx").toString(), PERSISTENT);
         String keyBefore = g.tpm2("tpm2_readpublic", "-c", PERSISTENT);
@@ -77,9 +78,7 @@ class Tpm2LifecycleTest {
             assertEquals(1, logs.since(mark, "start mode CLEAR").size(), logs.since(mark, "start mode").toString());
             assertTrue(stored(host, uuid).generation() > generation);
 
-            Path back = work.resolve("nv-back-" + i + ".bin");
-            g.tpm2("tpm2_nvread", NV_INDEX, "-C", "o", "-s", Integer.toString(NV_TEXT.length()), "-o", back.toString());
-            assertEquals(NV_TEXT, Files.readString(back), "reboot " + i + ": NV data");
+            assertEquals(NV_TEXT, readNvText(g, NV_INDEX, NV_TEXT.length()), "reboot " + i + ": NV data");
             assertEquals(keyBefore, g.tpm2("tpm2_readpublic", "-c", PERSISTENT), "reboot " + i + ": persistent key");
             assertEquals(ZERO32, pcr(g, 16), "reboot " + i + ": PCR 16 back to zero");
             assertFalse(g.tpm2("tpm2_getcap", "handles-transient").contains(TRANSIENT), "reboot " + i + ": no transient object");
@@ -92,9 +91,7 @@ class Tpm2LifecycleTest {
         String uuid = UUID.randomUUID().toString();
         Guest g = host.boot(uuid);
         String pcr16 = extend(g, 16, ZERO32, sha256Hex("kernel"));
-        g.tpm2("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", work.resolve("transient.ctx").toString());
-        String object = g.tpm2("tpm2_readpublic", "-c", TRANSIENT);
-        assertTrue(object.contains("name:"), object);
+        String object = loadTransient(g);
 
         for (int i = 1; i <= 3; i++) {
             g.suspend();
@@ -118,8 +115,7 @@ class Tpm2LifecycleTest {
         String uuid = UUID.randomUUID().toString();
         Guest source = host.boot(uuid);
         String pcr16 = extend(source, 16, ZERO32, sha256Hex("migrating guest"));
-        source.tpm2("tpm2_createprimary", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", work.resolve("m.ctx").toString());
-        String object = source.tpm2("tpm2_readpublic", "-c", TRANSIENT);
+        String object = loadTransient(source);
         int mark = logs.size();
 
         // xl migrate to localhost: the destination domain is created paused with the same uuid, and the
