@@ -41,6 +41,22 @@ final class DeviceNodes {
         return store.read(backend.child(VtpmKeys.STATE)).isPresent() || !store.list(backend).isEmpty();
     }
 
+    /**
+     * What one look at a device finds, each node read once: a watch event costs these round trips and no more
+     * (the backend's state node tells both whether the directory is there and our state).
+     */
+    record Look(boolean backendExists, XenbusState ours, XenbusState theirs, boolean online) {
+    }
+
+    Look look() {
+        Optional<String> state = store.read(backend.child(VtpmKeys.STATE));
+        if (state.isEmpty() && store.list(backend).isEmpty()) {
+            return new Look(false, XenbusState.UNKNOWN, XenbusState.UNKNOWN, false);
+        }
+        XenbusState ours = state.flatMap(XenbusState::parse).orElse(XenbusState.UNKNOWN);
+        return new Look(true, ours, theirState(), online());
+    }
+
     /** Our state node; UNKNOWN when absent or not a state. */
     XenbusState ourState() {
         return store.read(backend.child(VtpmKeys.STATE)).flatMap(XenbusState::parse).orElse(XenbusState.UNKNOWN);
@@ -103,6 +119,40 @@ final class DeviceNodes {
         });
     }
 
+    /**
+     * The connect's nodes and the switch to Connected in one transaction: the frontend, which acts on the state
+     * change, finds {@code ready}, the features and a consumed {@code resume} with it, and the connect costs one
+     * transaction's round trips instead of one per node. On a first connect the nodes are written as they are: the
+     * state's write fires our own backend watch anyway and the events of one commit coalesce into one look. On a
+     * re-attach (already Connected) only what differs is written, so a daemon restart under many guests fires no
+     * watch events. The last error report goes in the same commit (its removal when absent commits on both
+     * xenstoreds). Returns whether the state was written; nothing is written when the backend directory is gone.
+     *
+     * @param consumeResume the restore signal was used: set {@code resume} to False, as xend's _endRestore did
+     */
+    boolean switchToConnected(boolean consumeResume) {
+        return store.inTransaction(t -> {
+            Optional<XenbusState> now = t.read(backend.child(VtpmKeys.STATE)).map(s -> XenbusState.parse(s).orElse(XenbusState.UNKNOWN));
+            if (now.isEmpty()) {
+                return false;
+            }
+            boolean reattach = now.get() == XenbusState.CONNECTED;
+            if (consumeResume) {
+                t.write(backend.child(VtpmKeys.RESUME), "False");
+            }
+            for (String key : new String[] {VtpmKeys.FEATURE_PROTOCOL_V2, VtpmKeys.READY}) {
+                if (!reattach || !t.read(backend.child(key)).equals(Optional.of("1"))) {
+                    t.write(backend.child(key), "1");
+                }
+            }
+            t.rm(errorNode.parent());
+            if (!reattach) {
+                t.write(backend.child(VtpmKeys.STATE), XenbusState.CONNECTED.wire());
+            }
+            return !reattach;
+        });
+    }
+
     void writeIfPresent(String key, String value) {
         store.inTransaction(t -> {
             if (t.read(backend.child(VtpmKeys.STATE)).isPresent() && !t.read(backend.child(key)).equals(Optional.of(value))) {
@@ -115,9 +165,5 @@ final class DeviceNodes {
     /** Records a fatal device error where xenbus tools look for it: "<errno> <message>". */
     void writeError(String message) {
         store.write(errorNode, "22 " + message); // EINVAL: what xenbus_dev_fatal callers pass for bad input
-    }
-
-    void clearError() {
-        store.rm(errorNode.parent());
     }
 }

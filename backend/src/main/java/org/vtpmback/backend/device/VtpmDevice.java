@@ -120,7 +120,8 @@ public final class VtpmDevice {
         if (removed) {
             return;
         }
-        if (!nodes.backendExists()) {
+        DeviceNodes.Look look = nodes.look();
+        if (!look.backendExists()) {
             LOG.log(System.Logger.Level.INFO, "{0}: backend directory removed", id);
             releaseRing();
             parked.finishForRemoval();
@@ -128,9 +129,9 @@ public final class VtpmDevice {
             remove();
             return;
         }
-        XenbusState ours = nodes.ourState();
-        XenbusState theirs = nodes.theirState();
-        boolean online = nodes.online();
+        XenbusState ours = look.ours();
+        XenbusState theirs = look.theirs();
+        boolean online = look.online();
         try {
             if (!online) {
                 // Only the toolstack takes a device away (online = 0, or the directory removed): save the
@@ -204,15 +205,11 @@ public final class VtpmDevice {
         dataPath = setup.open(ring, resume, reattach);
         parked.frontendConnected();
         handshakeRestarts.started();
-        if (resume) {
-            // The restore signal is consumed, as xend's _endRestore did: a later reconnect of this
-            // frontend must not ask for the (now used) snapshot again.
-            nodes.writeIfPresent(VtpmKeys.RESUME, "False");
+        // The restore signal is consumed with the switch, as xend's _endRestore did: a later reconnect of this
+        // frontend must not ask for the (now used) snapshot again.
+        if (nodes.switchToConnected(resume)) {
+            LOG.log(System.Logger.Level.INFO, "{0}: backend state -> {1}", id, XenbusState.CONNECTED);
         }
-        nodes.advertiseFeatures();
-        nodes.writeIfPresent(VtpmKeys.READY, "1");
-        nodes.clearError();
-        switchState(XenbusState.CONNECTED);
         LOG.log(System.Logger.Level.INFO, "{0}: {1} (grant {2}, port {3})", id,
                 reattach ? "re-attached to the running frontend" : "connected", ring.grantRefUnsigned(), ring.port());
         turns.serviceRing(); // the frontend may have submitted before we were bound

@@ -1,11 +1,16 @@
 package org.vtpmback.test.host;
 
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.vtpmback.service.Heartbeat;
+import org.vtpmback.xenstore.Transaction;
 import org.vtpmback.xenstore.TransactionBody;
 import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.WatchHandler;
@@ -14,13 +19,16 @@ import org.vtpmback.xenstore.XsPath;
 import org.vtpmback.xenstore.XsPermission;
 
 /**
- * A real xenstored connection that counts the directory listings made through it, by path (outside
- * transactions: the daemon lists backends that way), so that a test can say how much of xenstore a daemon
- * looks at for a change, by count, not by time. Everything else is passed through. Thread-safe.
+ * A real xenstored connection that counts the directory listings and the reads made through it, by path (outside
+ * transactions: the daemon lists backends and looks at state nodes that way), and records what each committed
+ * transaction wrote, so that a test can say how much of xenstore a daemon looks at for a change and which writes
+ * a frontend sees together, by count, not by time. Everything else is passed through. Thread-safe.
  */
 public final class CountingXenStore implements XenStore {
     private final XenStore store;
     private final Map<XsPath, LongAdder> listings = new ConcurrentHashMap<>();
+    private final Map<XsPath, LongAdder> reads = new ConcurrentHashMap<>();
+    private final List<Map<XsPath, String>> commits = new CopyOnWriteArrayList<>();
 
     public CountingXenStore(XenStore store) {
         this.store = store;
@@ -39,8 +47,21 @@ public final class CountingXenStore implements XenStore {
         return copy;
     }
 
+    /** The reads of {@code path} outside transactions so far. */
+    public long reads(XsPath path) {
+        LongAdder n = reads.get(path);
+        return n == null ? 0 : n.sum();
+    }
+
+    /** What each committed transaction wrote (path to value; a removal as null), in commit order. */
+    public List<Map<XsPath, String>> commits() {
+        return List.copyOf(commits);
+    }
+
     public void reset() {
         listings.clear();
+        reads.clear();
+        commits.clear();
     }
 
     @Override
@@ -51,6 +72,7 @@ public final class CountingXenStore implements XenStore {
 
     @Override
     public Optional<String> read(XsPath path) {
+        reads.computeIfAbsent(path, p -> new LongAdder()).increment();
         return store.read(path);
     }
 
@@ -81,7 +103,56 @@ public final class CountingXenStore implements XenStore {
 
     @Override
     public <T> T inTransaction(TransactionBody<T> body) {
-        return store.inTransaction(body);
+        AtomicReference<Map<XsPath, String>> written = new AtomicReference<>();
+        T result = store.inTransaction(t -> {
+            Map<XsPath, String> attempt = new LinkedHashMap<>(); // a retried body starts over
+            written.set(attempt);
+            return body.run(new RecordingTransaction(t, attempt));
+        });
+        if (!written.get().isEmpty()) {
+            commits.add(Collections.unmodifiableMap(written.get()));
+        }
+        return result;
+    }
+
+    /** Passes everything to the transaction, noting the writes and removals. */
+    private record RecordingTransaction(Transaction t, Map<XsPath, String> written) implements Transaction {
+        @Override
+        public Optional<String> read(XsPath path) {
+            return t.read(path);
+        }
+
+        @Override
+        public void write(XsPath path, String value) {
+            t.write(path, value);
+            written.put(path, value);
+        }
+
+        @Override
+        public void mkdir(XsPath path) {
+            t.mkdir(path);
+        }
+
+        @Override
+        public void rm(XsPath path) {
+            t.rm(path);
+            written.put(path, null);
+        }
+
+        @Override
+        public List<String> list(XsPath path) {
+            return t.list(path);
+        }
+
+        @Override
+        public List<XsPermission> permissions(XsPath path) {
+            return t.permissions(path);
+        }
+
+        @Override
+        public void setPermissions(XsPath path, List<XsPermission> permissions) {
+            t.setPermissions(path, permissions);
+        }
     }
 
     @Override

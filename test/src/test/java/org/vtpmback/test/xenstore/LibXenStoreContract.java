@@ -167,6 +167,22 @@ abstract class LibXenStoreContract {
         assertEquals(Optional.of("1"), xs.read(a), "an exception aborts the transaction");
     }
 
+    /** The backend's switch to Connected removes the last error report in its commit, usually with nothing there. */
+    @Test
+    void removingAMissingNodeInATransactionCommitsTheRest() {
+        XsPath written = root.child("state");
+        XsPath missing = root.child("error").child("backend").child("vtpm"); // its parent is missing too
+        xs.write(root.child("x"), "");
+        xs.inTransaction(t -> {
+            t.rm(missing);
+            t.rm(root.child("never"));
+            t.write(written, "4");
+            return null;
+        });
+        assertEquals(Optional.of("4"), xs.read(written), "the transaction committed");
+        assertEquals(Optional.empty(), xs.read(missing));
+    }
+
     @Test
     void conflictingCommitIsRetriedToSuccess(XenstoredDaemon xsd) {
         XsPath counter = root.child("counter");
