@@ -3,7 +3,7 @@
 # (run by bench.sh after each run; run it by hand on a results folder of several runs):
 #  - DIR/bench.csv: every result line of every DIR/output-*.txt, one figure a line:
 #      kind,case,side,clients,commands,ops_s,median_us,p99_us,figure,value,target,result
-#    kind "row" is a line of the summary table (case ... p99_us filled); RATIO, SCALE, STORM, POOL and FIRST_START lines
+#    kind "row" is a line of the summary table (case ... p99_us filled); RATIO (RATIO-INIT, RATIO-DELAYED), SCALE, STORM, POOL and FIRST_START lines
 #    give one CSV line per figure (figure, value); GOAL and GUARD lines also the target and the result (met,
 #    NOT met, ok, FAILED).
 #  - DIR/bench.png, when gnuplot is installed (Debian: gnuplot-nox; not among install-deps.sh's packages, as
@@ -30,6 +30,8 @@ function figures(kind, c, first,    i, k, v, clients) {
 }
 BEGIN { print "kind,case,side,clients,commands,ops_s,median_us,p99_us,figure,value,target,result" }
 /^[a-z][^ ]* +[a-z-]+ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+$/ { print "row", $1, $2, $3, $4, $5, $6, $7, "", "", "", ""; next }
+/^RATIO-INIT / { figures($1, "connect-init", 2); next }
+/^RATIO-DELAYED / { figures($1, "resume-delayed", 2); next }
 /^(RATIO|FIRST_START) / { figures($1, $2, 3); next }
 /^SCALE / { if ($2 ~ /=/) figures("SCALE", "scale", 2); else figures("SCALE", "scale-" $2, 3); next }
 /^STORM / { if ($2 ~ /=/) figures("STORM", "storm", 2); else figures("STORM", "storm-" $2, 3); next }

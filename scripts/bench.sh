@@ -19,10 +19,12 @@
 #   org.vtpmback.test.bench.FirstStartBenchmark on the private xenstored: the wait for a new uuid's first start
 #   (frontend Initialised -> backend Connected) next to an existing vTPM's reboot, TPM 2.0 and 1.2, with a
 #   stocked pool of ready-made TPMs and with none, each on a daemon of its own (FIRST_START lines, ratios).
-# bench.sh --connect [--no-build] [--quick] [--rounds N] [--guests K] instead runs org.vtpmback.test.bench.ConnectBenchmark
-#   on the private xenstored with a daemon of its own: an existing vTPM's connect (Initialised -> Connected -> first
-#   answer) against raw swtpm's spawn to first answer, a resume against swtpm's own migration sequence, and a daemon
-#   restart under K running guests (exec to ready, ready to the last guest's answer); CONNECT, RATIO and GOAL lines.
+# bench.sh --connect [--no-build] [--quick] [--rounds N] [--guests K] [--resume-delay MS] instead runs
+#   org.vtpmback.test.bench.ConnectBenchmark on the private xenstored with a daemon of its own: an existing vTPM's
+#   connect (the frontend's Initialised -> Connected -> first answer; a booting guest and at once) against raw swtpm's
+#   spawn to first answer, a resume (probed MS after InitWait, default 50, and at once) against swtpm's own migration
+#   sequence, and a daemon restart under K running guests (exec to ready, ready to the last guest's answer); CONNECT,
+#   RATIO-INIT, RATIO-DELAYED, RATIO and GOAL lines.
 # bench.sh --pool [--no-build] [--quick] [--rounds N] [--nv-commands N] [--failovers N] [--lease-ttl S] instead runs
 #   org.vtpmback.test.bench.PoolBenchmark (issue 14): a 3-member etcd cluster (Debian's etcd-server; its data in the work
 #   folder, beside the daemons' state) and daemons of its own on private xenstoreds: NV_Write latency and throughput,

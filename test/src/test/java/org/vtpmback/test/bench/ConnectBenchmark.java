@@ -2,7 +2,6 @@ package org.vtpmback.test.bench;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
@@ -13,16 +12,9 @@ import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
-import org.vtpmback.backend.engine.StateBlobs;
 import org.vtpmback.backend.engine.SwtpmConfig;
 import org.vtpmback.backend.engine.SwtpmJail;
-import org.vtpmback.backend.engine.SwtpmLauncher;
 import org.vtpmback.backend.engine.TpmCommands;
-import org.vtpmback.backend.engine.TpmEngine;
-import org.vtpmback.backend.engine.TpmFamily;
-import org.vtpmback.backend.manufacture.StandardManufacturer;
-import org.vtpmback.backend.state.Uuid;
 import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.ProgressWait;
@@ -33,10 +25,15 @@ import org.vtpmback.xen.ShutdownReason;
  * Issue 13's connect, resume and re-attach figures ({@code scripts/bench.sh --connect}), each against its raw swtpm
  * baseline measured in the same run; nothing is asserted about times:
  * <ul>
- *   <li><b>connect</b>: an existing TPM 2.0 vTPM's reboot, frontend Initialised to backend Connected, and to the first
- *   answer, the frontend probing at once after InitWait (the worst case) and {@link #BOOTING_GUEST_MILLIS} later, against raw swtpm spawned on the same kind of state: spawn, CMD_INIT, TPM2_Startup(CLEAR), first answer;
- *   <li><b>resume</b>: the restore of a SUSPENDED snapshot ({@code xl save} then {@code xl restore}), Initialised to the
- *   first answer, against swtpm's own migration sequence on the destination (QEMU's: spawn, CMD_STOP, SET_STATEBLOB of
+ *   <li><b>connect</b>: an existing TPM 2.0 vTPM's reboot, timed from the frontend's Initialised (its own stamp, not
+ *   the device add nor the probe's start) to the backend's Connected as the frontend's watch sees it, and to the first
+ *   answer, the frontend probing {@link #BOOTING_GUEST_MILLIS} after InitWait (a booting guest) and at once (a hot
+ *   plug: the worst case, it waits for the swtpm spawned at InitWait), against raw swtpm spawned on the same kind of
+ *   state: spawn, CMD_INIT, TPM2_Startup(CLEAR), first answer;
+ *   <li><b>resume</b>: the restore of a SUSPENDED snapshot ({@code xl save} then {@code xl restore}), Initialised to
+ *   the first answer, the frontend probing {@code --resume-delay} ms after InitWait (libxl 4.17 adds the vtpm device
+ *   before it loads the saved memory, so a restored guest's frontend cannot be Initialised at once) and at once,
+ *   against swtpm's own migration sequence on the destination (QEMU's: spawn, CMD_STOP, SET_STATEBLOB of
  *   both blobs, CMD_INIT, first answer; the source's GET_STATEBLOBs are at suspend in both);
  *   <li><b>re-attach</b>: a daemon restart under K running guests, each with a command sent while no daemon ran: the
  *   new daemon's exec to ready (its own "ready ... after exec" line) and from ready to the last guest's answer.
@@ -62,7 +59,12 @@ public final class ConnectBenchmark {
     /** The daemon's log level: debug shows where a connect's time goes (the log's millisecond stamps). */
     private final String logLevel;
 
-    private ConnectBenchmark(Path xenstored, Path work, Path runtime, int rounds, int guests, String logLevel) {
+    /** How long after InitWait a restored guest's frontend probes (its memory being loaded meanwhile). */
+    private final long resumeDelayMillis;
+
+    private ConnectBenchmark(Path xenstored, Path work, Path runtime, int rounds, int guests, String logLevel,
+                             long resumeDelayMillis) {
+        this.resumeDelayMillis = resumeDelayMillis;
         this.xenstored = xenstored;
         this.work = work;
         this.runtime = runtime;
@@ -76,24 +78,26 @@ public final class ConnectBenchmark {
               --work DIR      the daemon's state (a disk), --runtime DIR the swtpm folders (a tmpfs; short path)
               --rounds N      measured connects, resumes and raw starts of each kind (default 9; quick 3)
               --guests K      running guests a daemon restart re-attaches (default 16; quick 4)
-              --log-level L   the daemon's (default info; debug: its log shows where a connect's time goes)""";
+              --log-level L   the daemon's (default info; debug: its log shows where a connect's time goes)
+              --resume-delay MS  a restored guest's frontend probes MS after InitWait (default 50)""";
 
     public static void main(String[] args) throws Exception {
         BenchArgs a = BenchArgs.parse(args, USAGE, List.of("xenstored", "work", "runtime"));
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
         new ConnectBenchmark(Path.of(a.get("xenstored")), Path.of(a.get("work")), Path.of(a.get("runtime")),
                 Integer.parseInt(a.get("rounds", "3", "9")),
-                Integer.parseInt(a.get("guests", "4", "16")), a.get("log-level", "info", "info")).run();
+                Integer.parseInt(a.get("guests", "4", "16")), a.get("log-level", "info", "info"),
+                Long.parseLong(a.get("resume-delay", "50", "50"))).run();
     }
 
     private void run() throws Exception {
         System.out.printf(Locale.ROOT, "== vtpmback connect / resume / re-attach benchmark, %s%n   machine: %d cores, load %s;"
                 + " %d rounds, %d guests re-attached%n", ZonedDateTime.now().format(DateTimeFormatter.ISO_OFFSET_DATE_TIME),
                 Runtime.getRuntime().availableProcessors(), Files.readString(Path.of("/proc/loadavg")).trim(), rounds, guests);
-        Raw raw = measureRaw(SwtpmConfig.defaults(runtime.resolve("raw")), "unjailed");
-        Optional<Raw> jailed = DaemonProcess.isRoot()
-                ? Optional.of(measureRaw(SwtpmConfig.defaults(runtime.resolve("rawj")).withJail(
-                        SwtpmJail.defaults(List.of(work, runtime))), "jailed"))
+        ConnectRaw.Raw raw = ConnectRaw.measure(SwtpmConfig.defaults(runtime.resolve("raw")), "unjailed", work, rounds);
+        Optional<ConnectRaw.Raw> jailed = DaemonProcess.isRoot()
+                ? Optional.of(ConnectRaw.measure(SwtpmConfig.defaults(runtime.resolve("rawj")).withJail(
+                        SwtpmJail.defaults(List.of(work, runtime))), "jailed", work, rounds))
                 : Optional.empty();
         Relay relay = measureRelay();
 
@@ -104,27 +108,41 @@ public final class ConnectBenchmark {
             line("raw-spawn-jailed", j.spawn());
             line("raw-migrate-jailed", j.migrate());
         });
-        line("relay-connect", relay.connect());
-        line("relay-connect-answer", relay.connectAnswer());
+        line("relay-init-connected", relay.initConnected());
+        line("relay-init-connected-at-once", relay.initConnectedAtOnce());
+        line("relay-resume-init-answer", relay.resumeInitAnswer());
+        line("relay-resume-init-answer-at-once", relay.resumeInitAnswerAtOnce());
+        line("relay-connect-at-once", relay.connect());
+        line("relay-connect-answer-at-once", relay.connectAnswer());
         line("relay-connect-booted", relay.connectBooted());
-        line("relay-resume-answer", relay.resumeAnswer());
+        line("relay-resume-answer-at-once", relay.resumeAnswer());
         line("restart-ready", relay.ready());
         line("reattach-after-ready", relay.reattach());
-        System.out.printf(Locale.ROOT, "RATIO connect=%.2f (Connected / raw spawn to first answer)  connect_answer=%.2f"
-                + "  resume=%.2f (first answer / raw migrate)%n", median(relay.connect()) / median(raw.spawn()),
-                median(relay.connectAnswer()) / median(raw.spawn()), median(relay.resumeAnswer()) / median(raw.migrate()));
-        jailed.ifPresent(j -> System.out.printf(Locale.ROOT, "RATIO-JAILED connect=%.2f connect_answer=%.2f resume=%.2f"
-                + " (against raw swtpm in the daemon's jail)%n", median(relay.connect()) / median(j.spawn()),
-                median(relay.connectAnswer()) / median(j.spawn()), median(relay.resumeAnswer()) / median(j.migrate())));
-        goal("connect", median(relay.connect()) / median(raw.spawn()), 1.5, "x raw spawn");
-        goal("resume", median(relay.resumeAnswer()) / median(raw.migrate()), 1.5, "x raw migrate");
+        double spawn = median(raw.spawn());
+        double migrate = median(raw.migrate());
+        System.out.printf(Locale.ROOT, "RATIO-INIT connect=%.2f (Initialised -> Connected, probed %d ms after InitWait / raw"
+                + " unjailed spawn to first answer)  at_once=%.2f%n", median(relay.initConnected()) / spawn, BOOTING_GUEST_MILLIS,
+                median(relay.initConnectedAtOnce()) / spawn);
+        System.out.printf(Locale.ROOT, "RATIO-DELAYED resume=%.2f (Initialised -> first answer, probed %d ms after InitWait /"
+                + " raw migrate)  at_once=%.2f%n", median(relay.resumeInitAnswer()) / migrate, resumeDelayMillis,
+                median(relay.resumeInitAnswerAtOnce()) / migrate);
+        System.out.printf(Locale.ROOT, "RATIO connect=%.2f (at once, probe start -> Connected / raw spawn to first answer)"
+                + "  connect_answer=%.2f  resume=%.2f (at once, first answer / raw migrate)%n", median(relay.connect()) / spawn,
+                median(relay.connectAnswer()) / spawn, median(relay.resumeAnswer()) / migrate);
+        jailed.ifPresent(j -> System.out.printf(Locale.ROOT, "RATIO-JAILED connect=%.2f at_once=%.2f resume=%.2f at_once=%.2f"
+                + " (Initialised as above, against raw swtpm in the daemon's jail)%n", median(relay.initConnected()) / median(j.spawn()),
+                median(relay.initConnectedAtOnce()) / median(j.spawn()), median(relay.resumeInitAnswer()) / median(j.migrate()),
+                median(relay.resumeInitAnswerAtOnce()) / median(j.migrate())));
+        goal("connect", median(relay.initConnected()) / spawn, 1.5, "x raw spawn (Initialised -> Connected, booting guest)");
+        goal("resume", median(relay.resumeInitAnswer()) / migrate, 1.5, "x raw migrate (Initialised -> first answer, "
+                + resumeDelayMillis + " ms after InitWait)");
         goal("reattach", max(relay.reattach()) / 1000, 0.2, "s after ready (slowest restart; negative: before ready), "
                 + guests + " guests");
         goal("start", median(relay.ready()) / 1000, 0.5, "s exec to ready (test classpath, no AppCDS: see start-time.sh)");
     }
 
     private static void line(String what, List<Double> ms) {
-        System.out.printf(Locale.ROOT, "CONNECT %-22s %8.1f (%.1f-%.1f) n=%d%n", what, median(ms), min(ms), max(ms), ms.size());
+        System.out.printf(Locale.ROOT, "CONNECT %-34s %8.1f (%.1f-%.1f) n=%d%n", what, median(ms), min(ms), max(ms), ms.size());
     }
 
     private static void goal(String what, double value, double target, String unit) {
@@ -132,71 +150,10 @@ public final class ConnectBenchmark {
                 value <= target ? "met" : "not met");
     }
 
-    /** Raw swtpm's times, ms: spawn to first answer on existing state; migration's destination to first answer. */
-    record Raw(List<Double> spawn, List<Double> migrate) {
-    }
-
-    private Raw measureRaw(SwtpmConfig config, String label) throws Exception {
-        System.out.printf(Locale.ROOT, "%n-- raw swtpm (%s)%n", label);
-        SwtpmLauncher launcher = new SwtpmLauncher(config);
-        Path base = Files.createDirectories(config.runtimeDir());
-        // A manufactured vTPM's state, as the daemon's (RawSwtpm): copied into a new folder for each spawn.
-        Path source = base.resolve("src");
-        StateBlobs blobs;
-        try (TpmEngine engine = launcher.create("bench-src", TpmFamily.TPM2, source)) {
-            engine.initClear();
-            engine.sendStartupClear();
-            new StandardManufacturer(Files.createDirectories(work.resolve("raw-ca"))).manufacture(engine,
-                    new Uuid(UUID.randomUUID().toString()));
-            engine.execute(0, TpmCommands.getRandom(8));
-            blobs = engine.saveState(true); // what a suspend takes from the source
-            engine.shutdownOrderly();
-        }
-        List<Double> spawn = new ArrayList<>();
-        List<Double> migrate = new ArrayList<>();
-        for (int round = 0; round < rounds + 2; round++) { // the first two warm the JIT, unmeasured
-            Path dir = Files.createDirectories(base.resolve("s" + round));
-            try (Stream<Path> files = Files.list(source)) {
-                for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".permall")).toList()) {
-                    Files.copy(f, dir.resolve(f.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-            long t0 = System.nanoTime();
-            try (TpmEngine e = launcher.create("bench-s" + round, TpmFamily.TPM2, dir)) {
-                e.initClear();
-                e.sendStartupClear();
-                answered(e);
-                double ms = (System.nanoTime() - t0) / 1e6;
-                if (round >= 2) {
-                    spawn.add(ms);
-                }
-            }
-            t0 = System.nanoTime();
-            try (TpmEngine e = launcher.create("bench-m" + round, TpmFamily.TPM2, Files.createDirectories(base.resolve("m" + round)))) {
-                e.restoreState(blobs);
-                answered(e);
-                double ms = (System.nanoTime() - t0) / 1e6;
-                if (round >= 2) {
-                    migrate.add(ms);
-                }
-            }
-        }
-        System.out.printf(Locale.ROOT, "   spawn to first answer %.1f ms, migrate to first answer %.1f ms (medians)%n",
-                median(spawn), median(migrate));
-        return new Raw(spawn, migrate);
-    }
-
-    private static void answered(TpmEngine e) {
-        byte[] answer = e.execute(0, TpmCommands.getRandom(8));
-        if (answer.length < 10 || java.nio.ByteBuffer.wrap(answer).getInt(6) != 0) {
-            throw new IllegalStateException(e + ": GetRandom failed: " + java.util.HexFormat.of().formatHex(answer));
-        }
-    }
-
     /** The relay's times, ms. */
-    record Relay(List<Double> connect, List<Double> connectAnswer, List<Double> connectBooted, List<Double> resumeAnswer,
-                 List<Double> ready,
-                 List<Double> reattach) {
+    record Relay(List<Double> initConnected, List<Double> initConnectedAtOnce, List<Double> resumeInitAnswer,
+                 List<Double> resumeInitAnswerAtOnce, List<Double> connect, List<Double> connectAnswer,
+                 List<Double> connectBooted, List<Double> resumeAnswer, List<Double> ready, List<Double> reattach) {
     }
 
     private Relay measureRelay() throws Exception {
@@ -204,34 +161,42 @@ public final class ConnectBenchmark {
         Path sim = Files.createDirectories(runtime.resolve("sim"));
         Path daemonWork = work.resolve("daemon");
         String[] settings = {"default-tpm-family=2.0", "runtime-dir=" + runtime.resolve("relay"), "log-level=" + logLevel};
-        List<Double> connect = new ArrayList<>();
-        List<Double> connectAnswer = new ArrayList<>();
-        List<Double> connectBooted = new ArrayList<>();
-        List<Double> resumeAnswer = new ArrayList<>();
-        List<Double> ready = new ArrayList<>();
-        List<Double> reattach = new ArrayList<>();
+        Relay out = new Relay(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>(),
+                new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+        List<Double> ready = out.ready();
+        List<Double> reattach = out.reattach();
         DaemonProcess daemon = DaemonProcess.start(xenstored, sim, daemonWork, settings);
         try (SimulatedVtpmHost host = new SimulatedVtpmHost(xenstored, work.resolve("guests"), sim)) {
             Guest g = host.boot(UUID.randomUUID().toString());
             for (int round = 0; round < rounds + 2; round++) { // the first two warm the daemon's JIT, unmeasured
                 g.shutdown(ShutdownReason.REBOOT);
-                awaitGone(daemon, g);
+                ConnectProbe.awaitGone(daemon, g);
                 g = host.create(g.uuid(), false);
-                double[] c = probeAndAnswer(g, 0);
+                ConnectProbe.Probe c = ConnectProbe.probeAndAnswer(g, 0);
                 g.shutdown(ShutdownReason.REBOOT);
-                awaitGone(daemon, g);
+                ConnectProbe.awaitGone(daemon, g);
                 g = host.create(g.uuid(), false);
-                double[] b = probeAndAnswer(g, BOOTING_GUEST_MILLIS);
+                ConnectProbe.Probe b = ConnectProbe.probeAndAnswer(g, BOOTING_GUEST_MILLIS);
                 g.suspend();
                 g = host.create(g.uuid(), true);
-                double[] r = probeAndAnswer(g, 0);
+                ConnectProbe.Probe r = ConnectProbe.probeAndAnswer(g, 0);
+                g.suspend();
+                g = host.create(g.uuid(), true);
+                ConnectProbe.Probe rd = ConnectProbe.probeAndAnswer(g, resumeDelayMillis);
                 if (round >= 2) {
-                    connect.add(c[0]);
-                    connectAnswer.add(c[0] + c[1]);
-                    connectBooted.add(b[0] + b[1]);
-                    resumeAnswer.add(r[0] + r[1]);
-                    System.out.printf(Locale.ROOT, "   round %d  connect %.1f + answer %.1f ms (probe %d ms later: %.1f + %.1f)"
-                            + "   resume %.1f + answer %.1f ms%n", round - 1, c[0], c[1], BOOTING_GUEST_MILLIS, b[0], b[1], r[0], r[1]);
+                    out.initConnected().add(b.initConnected());
+                    out.initConnectedAtOnce().add(c.initConnected());
+                    out.resumeInitAnswer().add(rd.initAnswer());
+                    out.resumeInitAnswerAtOnce().add(r.initAnswer());
+                    out.connect().add(c.connected());
+                    out.connectAnswer().add(c.connected() + c.answer());
+                    out.connectBooted().add(b.connected() + b.answer());
+                    out.resumeAnswer().add(r.connected() + r.answer());
+                    System.out.printf(Locale.ROOT, "   round %d  Initialised -> Connected: booting %.2f, at once %.2f ms;"
+                            + " resume Initialised -> first answer: %d ms later %.2f, at once %.2f ms%n", round - 1,
+                            b.initConnected(), c.initConnected(), resumeDelayMillis, rd.initAnswer(), r.initAnswer());
+                    System.out.printf(Locale.ROOT, "     booting %s%n     at once %s%n     resume %d ms later %s%n"
+                            + "     resume at once %s%n", b.times(), c.times(), resumeDelayMillis, rd.times(), r.times());
                 }
             }
             g.destroy();
@@ -279,40 +244,7 @@ public final class ConnectBenchmark {
         } finally {
             daemon.close();
         }
-        return new Relay(connect, connectAnswer, connectBooted, resumeAnswer, ready, reattach);
-    }
-
-    /**
-     * Until the daemon has let go of {@code g}'s device: a reboot's save runs as libxl removes the old device, which the
-     * emulated toolstack does at once, while a real one builds the new domain first (memory, kernel) before adding its
-     * devices. Not timed: what is measured starts at the new domain's probe.
-     */
-    private static void awaitGone(DaemonProcess daemon, Guest g) throws Exception {
-        String gone = "domain " + g.domid() + " vtpm 0: device gone";
-        long deadline = System.nanoTime() + 30_000_000_000L;
-        while (!daemon.log().contains(gone)) {
-            if (System.nanoTime() > deadline) {
-                throw new IllegalStateException("no '" + gone + "' in the daemon's log within 30 s");
-            }
-            Thread.sleep(5);
-        }
-    }
-
-    /**
-     * The domain exists, its backend in InitWait: the frontend probes {@code delayMillis} later; ms from its
-     * Initialised until Connected, then ms to the first answer.
-     */
-    private static double[] probeAndAnswer(Guest g, long delayMillis) throws Exception {
-        Thread.sleep(delayMillis);
-        long t0 = System.nanoTime();
-        g.unpause();
-        long t1 = System.nanoTime();
-        byte[] answer = g.transmit(TpmCommands.getRandom(8));
-        long t2 = System.nanoTime();
-        if (answer.length < 10 || java.nio.ByteBuffer.wrap(answer).getInt(6) != 0) {
-            throw new IllegalStateException("domain " + g.domid() + ": GetRandom failed");
-        }
-        return new double[] {(t1 - t0) / 1e6, (t2 - t1) / 1e6};
+        return out;
     }
 
     static double median(List<Double> xs) {

@@ -95,6 +95,11 @@ public final class FrontendEmulator implements AutoCloseable {
     }
 
     /** The response to the latest probe's first command; completes exceptionally if it failed. */
+    /** Where the last probe's (or resume's) time went. */
+    public ProbeTimes probeTimes() {
+        return driver.probeTimes();
+    }
+
     public CompletableFuture<byte[]> firstResponse() {
         return driver.firstResponse();
     }

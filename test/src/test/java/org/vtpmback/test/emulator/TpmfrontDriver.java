@@ -43,6 +43,12 @@ final class TpmfrontDriver {
             CompletableFuture.failedFuture(new TpmDeviceGoneException("not probed yet"));
     private volatile boolean closed;
     private Watch backendWatch; // xenbus thread only
+    /** The last probe's stamps: written on the xenbus thread (the answer's on the command's), read by benchmarks. */
+    private volatile long probeStart;
+    private volatile long initialisedAt;
+    private volatile long backendConnectedAt;
+    private volatile long connectedAt;
+    private volatile long firstAnswerAt;
 
     TpmfrontDriver(XenStore xs, SimulationDirectory directory, int domid, int devid, int backendDomid,
                    ReentrantLock commandLock, IntSupplier locality) {
@@ -71,6 +77,11 @@ final class TpmfrontDriver {
 
     XsPath backendPath() {
         return backendPath;
+    }
+
+    /** The last probe's (or resume's) stamps. */
+    ProbeTimes probeTimes() {
+        return new ProbeTimes(probeStart, initialisedAt, backendConnectedAt, connectedAt, firstAnswerAt);
     }
 
     CompletableFuture<byte[]> firstResponse() {
@@ -125,6 +136,11 @@ final class TpmfrontDriver {
         if (ring != null) {
             throw new IllegalStateException("already probed: use resume() or close()");
         }
+        probeStart = System.nanoTime();
+        initialisedAt = 0;
+        backendConnectedAt = 0;
+        connectedAt = 0;
+        firstAnswerAt = 0;
         backendPath = readBackendPath();
         GuestRing r = preallocated != null ? preallocated : GuestRing.allocate(directory, domid, backendDomid);
         try {
@@ -135,6 +151,7 @@ final class TpmfrontDriver {
                 return null;
             });
             node.switchState(XenbusState.INITIALISED);
+            initialisedAt = System.nanoTime();
         } catch (RuntimeException e) {
             r.close();
             throw e;
@@ -142,6 +159,7 @@ final class TpmfrontDriver {
         ring = r;
         CountDownLatch submitted = new CountDownLatch(1);
         firstResponse = FirstCommand.start(r, firstCommand, locality.getAsInt(), commandLock, submitted, name + "-probe");
+        firstResponse.thenRun(() -> firstAnswerAt = System.nanoTime());
         return submitted;
     }
 
@@ -166,11 +184,15 @@ final class TpmfrontDriver {
                 if (node.localState() == XenbusState.CONNECTED) {
                     return;
                 }
+                if (backendConnectedAt == 0) {
+                    backendConnectedAt = System.nanoTime();
+                }
                 if (node.readUnsigned(backendPath, VtpmKeys.FEATURE_PROTOCOL_V2) == 0) {
                     node.devFatal(EINVAL, "vTPM protocol 2 required");
                     return;
                 }
                 node.switchState(XenbusState.CONNECTED);
+                connectedAt = System.nanoTime();
             }
             case CLOSING, CLOSED -> {
                 unregister();                          // device_unregister: the chip disappears
