@@ -6,9 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.vtpmback.test.host.CountingXenStore;
@@ -16,7 +13,6 @@ import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.ProgressWait;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
-import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XsPath;
 
 /**
@@ -30,7 +26,7 @@ import org.vtpmback.xenstore.XsPath;
 class ConnectNodesTest {
     @Test
     void theSwitchToConnectedCommitsTheConnectNodesWithIt(SimulatedVtpmHost host) throws Exception {
-        CountingXenStore counting = restartCounting(host);
+        CountingXenStore counting = CountedDaemon.restart(host);
         Guest g = host.boot(UUID.randomUUID().toString());
         assertConnectedInOneCommit(host, counting, g, false);
 
@@ -44,11 +40,11 @@ class ConnectNodesTest {
 
     @Test
     void aLookReadsEachStateNodeOnce(SimulatedVtpmHost host) throws Exception {
-        CountingXenStore counting = restartCounting(host);
+        CountingXenStore counting = CountedDaemon.restart(host);
         Guest g = host.boot(UUID.randomUUID().toString());
         XsPath be = host.toolstack().backendPath(g.domid(), 0);
         XsPath feState = host.toolstack().frontendPath(g.domid(), 0).child("state");
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
         counting.reset(); // a look may be under way: the backend's count may lead by one
         int rounds = 5;
         for (int i = 0; i < rounds; i++) {
@@ -68,7 +64,7 @@ class ConnectNodesTest {
         XsPath be = host.toolstack().backendPath(g.domid(), 0);
         // The frontend may see the commit before the daemon's thread has noted it.
         until("the commit of Connected noted", () -> counting.commits().stream().anyMatch(c -> "4".equals(c.get(be.child("state")))));
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
         List<Map<XsPath, String>> connected = counting.commits().stream()
                 .filter(c -> "4".equals(c.get(be.child("state")))).toList();
         assertEquals(1, connected.size(), "one commit switched to Connected: " + counting.commits());
@@ -94,30 +90,4 @@ class ConnectNodesTest {
         }, () -> "not yet");
     }
 
-    /** The extension's daemon again, on a connection that counts (no device exists yet). */
-    private static CountingXenStore restartCounting(SimulatedVtpmHost host) throws Exception {
-        AtomicReference<CountingXenStore> counting = new AtomicReference<>();
-        host.stopDaemon();
-        host.daemonXenstore(xs -> {
-            counting.set(new CountingXenStore(xs));
-            return counting.get();
-        }).startDaemon();
-        return counting.get();
-    }
-
-    /** As {@link WatchEventLookupsTest}'s: a marker's watch on the daemon's connection, then a task on its executor. */
-    private static void settle(SimulatedVtpmHost host, CountingXenStore daemonConnection) throws Exception {
-        XsPath marker = host.toolstack().backendPath(1, 0).parent().parent().parent().child("connect-test-marker");
-        String value = UUID.randomUUID().toString();
-        CountDownLatch written = new CountDownLatch(1);
-        try (Watch w = daemonConnection.watch(marker, p -> {
-            if (host.xenstore().read(marker).filter(value::equals).isPresent()) {
-                written.countDown();
-            }
-        })) {
-            host.xenstore().write(marker, value);
-            assertTrue(written.await(SimulatedVtpmHost.WAIT.toSeconds(), TimeUnit.SECONDS), "the marker's watch event");
-        }
-        host.daemon().probe().get(SimulatedVtpmHost.WAIT.toSeconds(), TimeUnit.SECONDS);
-    }
 }

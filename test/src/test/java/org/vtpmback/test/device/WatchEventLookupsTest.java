@@ -1,22 +1,17 @@
 package org.vtpmback.test.device;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.vtpmback.test.host.CountingXenStore;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
-import org.vtpmback.xenstore.Watch;
 import org.vtpmback.xenstore.XsPath;
 
 /**
@@ -34,12 +29,12 @@ class WatchEventLookupsTest {
 
     @Test
     void aDeviceAddListsOnlyItsOwnDomainNotEveryBackend(SimulatedVtpmHost host) throws Exception {
-        CountingXenStore counting = restartCounting(host);
+        CountingXenStore counting = CountedDaemon.restart(host);
         for (int i = 0; i < ATTACHED; i++) {
             host.create(UUID.randomUUID().toString(), false); // device in InitWait: the daemon handles it
         }
         XsPath base = backendBase(host);
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
         counting.reset();
 
         List<XsPath> added = new ArrayList<>();
@@ -47,7 +42,7 @@ class WatchEventLookupsTest {
             int domid = host.create(UUID.randomUUID().toString(), false).domid(); // returns at InitWait
             added.add(base.child(domid));
         }
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
 
         Map<XsPath, Long> listed = counting.listings();
         assertEquals(0, counting.listings(base), "backend/vtpm itself listed for " + ADDED + " device adds: " + listed);
@@ -56,15 +51,15 @@ class WatchEventLookupsTest {
 
     @Test
     void anEventBelowANameThatIsNoDomainListsNothing(SimulatedVtpmHost host) throws Exception {
-        CountingXenStore counting = restartCounting(host);
+        CountingXenStore counting = CountedDaemon.restart(host);
         host.create(UUID.randomUUID().toString(), false);
         XsPath base = backendBase(host);
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
         counting.reset();
 
         host.xenstore().write(base.child("not-a-domid").child("0").child("state"), "1");
         host.xenstore().write(base.child("0").child("0").child("state"), "1"); // dom0 is never a vTPM frontend
-        settle(host, counting);
+        CountedDaemon.settle(host, counting);
         Map<XsPath, Long> listed = counting.listings();
         host.xenstore().rm(base.child("not-a-domid"));
         host.xenstore().rm(base.child("0"));
@@ -72,38 +67,8 @@ class WatchEventLookupsTest {
         assertEquals(Map.of(), listed, "nothing to look at for these events");
     }
 
-    /** The extension's daemon again, on a connection that counts its listings (no device exists yet). */
-    private static CountingXenStore restartCounting(SimulatedVtpmHost host) throws Exception {
-        AtomicReference<CountingXenStore> counting = new AtomicReference<>();
-        host.stopDaemon();
-        host.daemonXenstore(xs -> {
-            counting.set(new CountingXenStore(xs));
-            return counting.get();
-        }).startDaemon();
-        return counting.get();
-    }
-
     private static XsPath backendBase(SimulatedVtpmHost host) {
         return host.toolstack().backendPath(1, 0).parent().parent();
     }
 
-    /**
-     * Waits until the daemon has looked at what the events so far asked for. A marker node's watch on the daemon's own
-     * connection fires after the events xenstored queued on that connection before it (one reader thread hands them
-     * to their handlers in order); then a task queued on the daemon's executor runs after the looks queued there.
-     */
-    private static void settle(SimulatedVtpmHost host, CountingXenStore daemonConnection) throws Exception {
-        XsPath marker = backendBase(host).parent().child("lookups-test-marker");
-        String value = UUID.randomUUID().toString();
-        CountDownLatch written = new CountDownLatch(1);
-        try (Watch w = daemonConnection.watch(marker, p -> {
-            if (daemonConnection.read(marker).filter(value::equals).isPresent()) {
-                written.countDown();
-            }
-        })) {
-            host.xenstore().write(marker, value);
-            assertTrue(written.await(SimulatedVtpmHost.WAIT.toSeconds(), TimeUnit.SECONDS), "the marker's watch event");
-        }
-        host.daemon().probe().get(SimulatedVtpmHost.WAIT.toSeconds(), TimeUnit.SECONDS);
-    }
 }
