@@ -27,9 +27,16 @@ final class AsideManufacture {
     record Made<T>(byte[] permanent, T inspected) {
     }
 
-    /** Manufactures {@code uuid} as {@code family}: its permanent state. */
-    byte[] manufacture(Uuid uuid, TpmFamily family) {
-        return manufacture(uuid, family, engine -> null).permanent();
+    /**
+     * Manufactures {@code uuid} as {@code family}: its permanent state. {@code started} sees the blank engine before
+     * the manufacturer runs, so that a stop can abort it (its swtpm killed: the manufacture then fails).
+     */
+    byte[] manufacture(Uuid uuid, TpmFamily family, Consumer<TpmEngine> started) {
+        return aside(uuid.value(), boot.startBlank(uuid.value(), family), engine -> {
+            started.accept(engine);
+            manufacturer.manufacture(engine, uuid);
+            return null;
+        }).permanent();
     }
 
     /**

@@ -1,7 +1,10 @@
 package org.vtpmback.backend.instance;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -14,6 +17,7 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.vtpmback.backend.engine.EngineBoot;
+import org.vtpmback.backend.engine.TpmEngine;
 import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.state.Uuid;
 
@@ -32,10 +36,16 @@ import org.vtpmback.backend.state.Uuid;
  *
  * <p>A failed manufacture is tried again at connect. An {@link Error} other than a linkage error is
  * fatal here as on every daemon thread (see {@code SerialExecutor}): it is rethrown on the worker
- * thread, whose uncaught-exception handler (the daemon's: one line, exit 70) decides. Thread-safe.
+ * thread, whose uncaught-exception handler (the daemon's: one line, exit 70) decides.
+ *
+ * <p>{@link #close} ends it with the daemon: a manufacture under way is aborted (its swtpm killed, its folder
+ * removed) and one not begun never begins, so no swtpm or runtime folder outlives a stopped daemon's close.
+ * Thread-safe.
  */
 final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
+
+    private static final java.time.Duration JOIN = java.time.Duration.ofSeconds(10);
 
     private final AsideManufacture aside;
     private final Optional<ManufacturePool> pool;
@@ -44,6 +54,9 @@ final class EarlyManufacture {
     private final ExecutorService worker;
     /** Takes pool entries (a durable write), so that they never queue behind a key generation; its thread ends when idle. */
     private final ExecutorService taker;
+    /** The blank engines being manufactured (early or at connect): {@link #close} kills them. */
+    private final Set<TpmEngine> making = ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
 
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
         this(new AsideManufacture(boot, manufacturer), Optional.empty(), r -> {
@@ -69,6 +82,9 @@ final class EarlyManufacture {
 
     /** Starts making {@code uuid} as {@code family} unless that is already under way. */
     void start(String device, Uuid uuid, TpmFamily family) {
+        if (closed) {
+            return; // the daemon is stopping: the next one starts it again at InitWait
+        }
         pending.computeIfAbsent(uuid, u -> {
             LOG.log(System.Logger.Level.INFO, "{0}: vTPM {1} is new: making it ({2}) while the guest boots", device, u, family);
             CompletableFuture<NewTpm> made = new CompletableFuture<>();
@@ -90,7 +106,11 @@ final class EarlyManufacture {
      * nothing. Not {@code supplyAsync}: it keeps every Throwable in the future, so an OutOfMemoryError or
      * StackOverflowError would end up as a warning and a retry at connect.
      */
-    private static void early(CompletableFuture<NewTpm> made, Supplier<NewTpm> work, Runnable otherwise) {
+    private void early(CompletableFuture<NewTpm> made, Supplier<NewTpm> work, Runnable otherwise) {
+        if (closed) {
+            made.cancel(false); // queued before the stop: never begun
+            return;
+        }
         try {
             NewTpm tpm = work.get();
             if (tpm != null) {
@@ -119,11 +139,28 @@ final class EarlyManufacture {
     /** Manufactures {@code uuid}; one log line says how long it took, and why the pool did not serve it. */
     private NewTpm manufacture(Uuid uuid, TpmFamily family) {
         long t0 = System.nanoTime();
-        NewTpm made = NewTpm.manufactured(aside.manufacture(uuid, family));
+        List<TpmEngine> engine = new ArrayList<>(1);
+        NewTpm made;
+        try {
+            made = NewTpm.manufactured(aside.manufacture(uuid, family, e -> {
+                engine.add(e);
+                started(e);
+            }));
+        } finally {
+            making.removeAll(engine);
+        }
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}) in {2} ms: {3}", uuid, family, millisSince(t0),
                 pool.map(p -> p.sizeOf(family) > 0 ? "the pool of ready-made " + family + " TPMs was empty"
                         : "the pool keeps no ready-made " + family + " TPMs").orElse("no pool of ready-made TPMs"));
         return made;
+    }
+
+    /** The blank engine of a manufacture, before the manufacturer runs: a close from now on kills it. */
+    private void started(TpmEngine engine) {
+        making.add(engine);
+        if (closed) {
+            throw new InstanceException("vTPM manufacture stopped: the daemon is stopping"); // close() may have looked before
+        }
     }
 
     /** Milliseconds since {@code t0}, as a plain number (MessageFormat would group a long's digits). */
@@ -138,6 +175,9 @@ final class EarlyManufacture {
      * mode the early result is dropped unseen (a pool entry taken for it is used up) and nothing is returned.
      */
     Optional<NewTpm> settle(String device, Uuid uuid, StartMode mode, TpmFamily family) {
+        if (closed) {
+            throw new InstanceException(device + ": vTPM " + uuid + " not started: the daemon is stopping");
+        }
         if (mode != StartMode.MANUFACTURE) {
             discard(uuid);
             return Optional.empty();
@@ -166,6 +206,34 @@ final class EarlyManufacture {
         CompletableFuture<NewTpm> made = pending.remove(uuid);
         if (made != null) {
             LOG.log(System.Logger.Level.INFO, "vTPM {0}: dropping the TPM manufactured early: it is not a first start", uuid);
+        }
+    }
+
+    /**
+     * Ends the early manufactures, for a daemon stop (after its devices detached: no connect waits for one any more):
+     * one under way is aborted, its swtpm killed (the worker then removes its folder), one queued is dropped unbegun,
+     * a pool entry being taken is left to finish (a durable write is never interrupted). Waits for the threads a
+     * little; a later {@link #settle} fails. Idempotent.
+     */
+    void close() {
+        closed = true;
+        worker.shutdown();
+        taker.shutdown();
+        making.forEach(engine -> {
+            LOG.log(System.Logger.Level.INFO, "stopping: a vTPM being manufactured is dropped (its guest's next start makes it again)");
+            engine.abort();
+        });
+        pending.values().forEach(made -> made.cancel(false));
+        pending.clear();
+        for (ExecutorService threads : new ExecutorService[] {worker, taker}) {
+            try {
+                if (!threads.awaitTermination(JOIN.toMillis(), TimeUnit.MILLISECONDS)) {
+                    LOG.log(System.Logger.Level.WARNING, "an early manufacture did not stop within {0}", JOIN);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 }

@@ -105,8 +105,10 @@ public final class PersistentInstances implements VtpmInstances {
         pool.ifPresent(ManufacturePool::close);
     }
 
+    /** Ends the early manufactures first (no device waits for one now: see {@link EarlyManufacture#close}). */
     @Override
     public void closeStore() {
+        early.close();
         try {
             store.close();
         } catch (java.io.IOException | RuntimeException e) {

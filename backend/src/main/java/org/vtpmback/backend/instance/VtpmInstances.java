@@ -40,8 +40,9 @@ public interface VtpmInstances {
 
     /**
      * Closes the store once every device has detached: the checkpoints still only in the commit log go to the record
-     * files, and the keys are wiped. The daemon calls it last as it stops or hands over; a failure is logged (the next
-     * start folds the log). Idempotent.
+     * files, and the keys are wiped. Work for no device (a vTPM being manufactured for a guest that has not connected)
+     * ends before it, so no swtpm or runtime folder outlives the close. The daemon calls it last as it stops or hands
+     * over; a failure is logged (the next start folds the log). Idempotent.
      */
     default void closeStore() {
     }
