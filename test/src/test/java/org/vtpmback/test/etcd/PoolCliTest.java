@@ -29,7 +29,7 @@ import org.vtpmback.etcd.PoolAdmin;
 import org.vtpmback.etcd.HostId;
 import org.vtpmback.etcd.LeaseTiming;
 import org.vtpmback.hotplug.cli.Main;
-import org.vtpmback.backend.engine.SwtpmJail;
+import org.vtpmback.test.host.DaemonProcess;
 
 /**
  * The operator's commands with {@code store = etcd} on a real 1-member cluster, run in this JVM as the CLI runs them:
@@ -65,9 +65,7 @@ class PoolCliTest {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         List<String> all = new ArrayList<>(List.of(args));
         // create and ek start swtpm: this JVM's own uid range when root (as the test module's daemons use), else no jail
-        all.addAll(List.of("--set", "root".equals(System.getProperty("user.name"))
-                ? "swtpm-uid-base=" + (SwtpmJail.DEFAULT_FIRST_UID + SwtpmJail.DEFAULT_UID_COUNT
-                        * (int) (1 + ProcessHandle.current().pid() % 4096)) : "swtpm-jail=no"));
+        DaemonProcess.jailSettings().forEach(setting -> all.addAll(List.of("--set", setting)));
         all.addAll(List.of("--set", "state-dir=" + tmp.resolve("state"), "--set", "runtime-dir=" + tmp.resolve("run"),
                 "--set", "master-key=" + tmp.resolve("state/master.key"), "--set", "store=" + store,
                 "--set", "etcd-endpoints=" + (endpoint != null ? endpoint : etcd.clientUrl(0).toString()),

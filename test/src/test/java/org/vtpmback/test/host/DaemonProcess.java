@@ -42,6 +42,15 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     /**
+     * The jail settings ({@code --set} values) of every daemon a test starts: as root the jail on this JVM's own uid
+     * range ({@link #testUidBase}), since a daemon's start kills every process of its range (on the default range it
+     * would end the swtpm processes of any other daemon or test run on the machine); not root, no jail (it needs root).
+     */
+    public static List<String> jailSettings() {
+        return isRoot() ? List.of("swtpm-uid-base=" + testUidBase()) : List.of("swtpm-jail=no");
+    }
+
+    /**
      * Starts the daemon with its state under {@code work} (state, run, master.key, as the in-process
      * {@link SimulatedVtpmHost#startDaemon()} lays them out) and waits for its readiness line.
      */
@@ -80,11 +89,8 @@ public final class DaemonProcess implements AutoCloseable {
         if (runtimeDir.equals(work.resolve("run"))) {
             cmd.addAll(List.of("--set", "runtime-dir=" + runtimeDir));
         }
-        if (!isRoot()) {
-            cmd.addAll(List.of("--set", "swtpm-jail=no")); // the jail (the default) needs root
-        } else {
-            // a daemon kills every process in its uid range at start: not those of other test JVMs on this machine
-            cmd.addAll(List.of("--set", "swtpm-uid-base=" + testUidBase()));
+        for (String setting : jailSettings()) {
+            cmd.addAll(List.of("--set", setting));
         }
         // no pool of ready-made TPMs unless the test asks for one: its background key generation is not theirs
         if (java.util.Arrays.stream(extraSettings).noneMatch(s -> s.startsWith("manufacture-pool="))) {

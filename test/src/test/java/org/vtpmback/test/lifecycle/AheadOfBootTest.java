@@ -65,8 +65,7 @@ class AheadOfBootTest {
                 "--set", "state-dir=" + work.resolve("state"), "--set", "runtime-dir=" + work.resolve("run"),
                 "--set", "log-level=warn"));
         // the daemon's jail and uid range (SimulatedVtpmHost.testJail): the command shares them, as on a host
-        cmd.addAll(DaemonProcess.isRoot() ? List.of("--set", "swtpm-uid-base=" + DaemonProcess.testUidBase())
-                : List.of("--set", "swtpm-jail=no"));
+        DaemonProcess.jailSettings().forEach(setting -> cmd.addAll(List.of("--set", setting)));
         cmd.addAll(List.of(args).subList(1, args.length));
         Process p = new ProcessBuilder(cmd).start();
         p.getOutputStream().close();

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.vtpmback.test.host.DaemonProcess;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 
@@ -60,9 +61,13 @@ final class FaultHost implements AutoCloseable {
         FaultHost h = new FaultHost(name, dir, xsd, state, runtime, tmpfs);
         try {
             Path sim = Files.createDirectories(dir.resolve("sim"));
-            h.daemon = DaemonUnderTest.start(name, o.dist(), o.daemonJavaOpts(), dir.resolve("daemon.log"), List.of("host=simulated",
-                    "simulation-dir=" + sim, "xenstored-socket=" + xsd.socket(), "state-dir=" + state,
-                    "runtime-dir=" + runtime, "master-key=" + state.resolve("master.key")));
+            // the jail on this JVM's own uid range: on the default one, any other daemon's start on the machine
+            // (a test run, an installed vtpmback) killed the suite's swtpm processes and failed the neighbour
+            List<String> settings = new java.util.ArrayList<>(List.of("host=simulated", "simulation-dir=" + sim,
+                    "xenstored-socket=" + xsd.socket(), "state-dir=" + state, "runtime-dir=" + runtime,
+                    "master-key=" + state.resolve("master.key")));
+            settings.addAll(DaemonProcess.jailSettings());
+            h.daemon = DaemonUnderTest.start(name, o.dist(), o.daemonJavaOpts(), dir.resolve("daemon.log"), settings);
             h.host = new SimulatedVtpmHost(xsd.socket(), dir.resolve("host"), sim);
             h.neighbour = new Neighbour(h.host.boot(UUID.randomUUID().toString()));
             return h;

@@ -36,13 +36,12 @@ final class CutDaemon {
                 "-XX:TieredStopAtLevel=1", "-Xshare:auto", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss512k", "-Xlog:cds=error"));
         cmd.addAll(jvmOptions);
         cmd.addAll(List.of("-cp", jarsOnly(), "org.vtpmback.hotplug.cli.Main", "daemon"));
-        for (String setting : List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket=" + xenstoredSocket,
-                "state-dir=" + state, "runtime-dir=" + run, "master-key=" + state.resolve("master.key"), "default-tpm-family=2.0")) {
+        List<String> settings = new ArrayList<>(List.of("host=simulated", "simulation-dir=" + simDir, "xenstored-socket="
+                + xenstoredSocket, "state-dir=" + state, "runtime-dir=" + run, "master-key=" + state.resolve("master.key"),
+                "default-tpm-family=2.0"));
+        settings.addAll(DaemonProcess.jailSettings());
+        for (String setting : settings) {
             cmd.addAll(List.of("--set", setting));
-        }
-        if (DaemonProcess.isRoot()) {
-            // a daemon kills every process in its uid range at start: not those of another harness or test JVM
-            cmd.addAll(List.of("--set", "swtpm-uid-base=" + DaemonProcess.testUidBase()));
         }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(env);
