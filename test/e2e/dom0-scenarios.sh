@@ -510,6 +510,9 @@ restore_gaps() {
     E2E_FIGURES="${E2E_FIGURES:+$E2E_FIGURES }restore-initwait-connected=$((tc - tw))ms"
     [ -n "$ti" ] && E2E_FIGURES="$E2E_FIGURES restore-initwait-initialised=$((ti - tw))ms restore-initialised-connected=$((tc - ti))ms"
     say "restored domain $1: InitWait -> Connected $((tc - tw)) ms${ti:+ (the frontend Initialised after $((ti - tw)) ms)}"
+    # what the daemon did in between (the spawn at InitWait, the state loaded, the commit), for the figures' reading
+    daemon_log_since $2 | sed -n "/domain $1 vtpm 0: backend state -> INIT_WAIT/,/domain $1 vtpm 0: backend state -> CONNECTED/p" \
+      | head -n 40 | cut -c1-220 | sed 's/^/E2E-LOG daemon| /'
   else
     say "restored domain $1: no InitWait/Connected lines in the daemon log"
   fi
