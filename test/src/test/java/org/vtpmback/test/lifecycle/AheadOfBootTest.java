@@ -6,7 +6,6 @@ import static org.vtpmback.test.lifecycle.GuestTpm.assertOk;
 import static org.vtpmback.test.lifecycle.GuestTpm.tpm12;
 
 import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,12 +17,12 @@ import java.security.cert.TrustAnchor;
 import java.security.cert.X509Certificate;
 import java.security.interfaces.RSAPublicKey;
 import java.security.spec.X509EncodedKeySpec;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -33,6 +32,7 @@ import org.vtpmback.backend.engine.TpmFamily;
 import org.vtpmback.backend.manufacture.Pem;
 import org.vtpmback.backend.state.InstanceRecord.EndKind;
 import org.vtpmback.test.host.DaemonProcess;
+import org.vtpmback.test.host.CliRun;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
@@ -54,36 +54,16 @@ class AheadOfBootTest {
     @RegisterExtension
     final LogCapture logs = new LogCapture();
 
-    record Cli(int status, String out, String err) {
-    }
-
     /** {@code vtpmback <args>} in a JVM of its own, on the simulated host's state-dir and runtime-dir. */
-    private static Cli vtpmback(SimulatedVtpmHost host, String... args) throws Exception {
+    private static CliRun vtpmback(SimulatedVtpmHost host, String... args) throws Exception {
         Path work = host.work();
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", args[0],
-                "--set", "state-dir=" + work.resolve("state"), "--set", "runtime-dir=" + work.resolve("run"),
-                "--set", "log-level=warn"));
+        List<String> settings = new ArrayList<>(List.of("state-dir=" + work.resolve("state"), "runtime-dir=" + work.resolve("run"),
+                "log-level=warn"));
         // the daemon's jail and uid range (SimulatedVtpmHost.testJail): the command shares them, as on a host
-        DaemonProcess.jailSettings().forEach(setting -> cmd.addAll(List.of("--set", setting)));
+        settings.addAll(DaemonProcess.jailSettings());
+        List<String> cmd = CliRun.command(args[0], settings);
         cmd.addAll(List.of(args).subList(1, args.length));
-        Process p = new ProcessBuilder(cmd).start();
-        p.getOutputStream().close();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread t = new Thread(() -> {
-            try {
-                p.getErrorStream().transferTo(err);
-            } catch (Exception e) {
-                // process ended
-            }
-        });
-        t.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "vtpmback " + String.join(" ", args) + " hung");
-        t.join();
-        Cli c = new Cli(p.exitValue(), out, err.toString(StandardCharsets.UTF_8));
-        System.out.println("$ vtpmback " + String.join(" ", args) + "   (exit " + c.status() + ")\n" + c.out() + c.err());
-        return c;
+        return CliRun.run(new ProcessBuilder(cmd), Duration.ofSeconds(120), String.join(" ", args));
     }
 
     private static String field(String json, String name) {
@@ -99,7 +79,7 @@ class AheadOfBootTest {
     @Test
     void aVtpmCreatedAheadIsBootedFromItsRecordAndItsGuestReadsTheEkCertificateThatEkPrinted(SimulatedVtpmHost host)
             throws Exception {
-        Cli created = vtpmback(host, "create", "--json");
+        CliRun created = vtpmback(host, "create", "--json");
         assertEquals(0, created.status(), created.err());
         String uuid = field(created.out(), "uuid");
         assertEquals("2.0", field(created.out(), "family"));
@@ -119,7 +99,7 @@ class AheadOfBootTest {
         Path der = host.work().resolve("guest-ek.der");
         g.tpm2("tpm2_nvread", "0x1c00002", "-C", "o", "-o", der.toString());
         X509Certificate inGuest = certificate(Files.readAllBytes(der));
-        Cli ek = vtpmback(host, "ek", uuid);
+        CliRun ek = vtpmback(host, "ek", uuid);
         assertEquals(0, ek.status(), ek.err());
         Matcher pem = PEM_CERT.matcher(ek.out());
         assertTrue(pem.find(), ek.out());
@@ -127,7 +107,7 @@ class AheadOfBootTest {
         assertEquals(field(created.out(), "ek_certificate_sha256"), Pem.sha256(inGuest));
 
         // and it chains to the host's CA, as a verifier checks it
-        Cli ca = vtpmback(host, "ca");
+        CliRun ca = vtpmback(host, "ca");
         assertEquals(0, ca.status(), ca.err());
         PKIXParameters pkix = new PKIXParameters(Set.of(new TrustAnchor(certificate(ca.out().getBytes(StandardCharsets.US_ASCII)),
                 null)));
@@ -139,7 +119,7 @@ class AheadOfBootTest {
     @Test
     void aTpm12CreatedAheadStartsAsTpm12UnderADaemonWhoseDefaultIs20(SimulatedVtpmHost host) throws Exception {
         String uuid = UUID.randomUUID().toString(); // the daemon has no family for it: its default, 2.0, would apply
-        Cli created = vtpmback(host, "create", "--family", "1.2", uuid);
+        CliRun created = vtpmback(host, "create", "--family", "1.2", uuid);
         assertEquals(0, created.status(), created.err());
         assertEquals(TpmFamily.TPM12, GuestTpm.stored(host, uuid).family());
 
@@ -152,7 +132,7 @@ class AheadOfBootTest {
         // a TPM 1.2 answers the guest: TPM_ReadPubek (no owner yet) gives the EK 'vtpmback ek' printed
         byte[] pubek = tpm12(g, TPM_ORD_READ_PUBEK, new byte[20]);
         assertOk(pubek, "TPM_ReadPubek");
-        Cli ek = vtpmback(host, "ek", uuid);
+        CliRun ek = vtpmback(host, "ek", uuid);
         assertEquals(0, ek.status(), ek.err());
         assertEquals("", ek.err(), "no note: it has an EK certificate");
         Matcher key = PEM_KEY.matcher(ek.out());
@@ -170,7 +150,7 @@ class AheadOfBootTest {
         assertTrue(created.out().contains("EK certificate SHA-256:   " + Pem.sha256(inGuest)), created.out());
         assertEquals(printed, inGuest.getPublicKey());
         assertEquals("CN=vtpm " + uuid, inGuest.getSubjectX500Principal().getName());
-        Cli ca = vtpmback(host, "ca");
+        CliRun ca = vtpmback(host, "ca");
         assertEquals(0, ca.status(), ca.err());
         PKIXParameters pkix = new PKIXParameters(Set.of(new TrustAnchor(certificate(ca.out().getBytes(StandardCharsets.US_ASCII)),
                 null)));

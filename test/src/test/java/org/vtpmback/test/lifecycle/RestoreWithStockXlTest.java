@@ -16,18 +16,18 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.vtpmback.hotplug.toolstack.DomainResume;
 import org.vtpmback.hotplug.toolstack.ProcessXl;
+import org.vtpmback.test.host.CliRun;
 import org.vtpmback.test.host.Guest;
 import org.vtpmback.test.host.SimulatedVtpmHost;
 import org.vtpmback.test.host.UseSimulatedHost;
@@ -80,38 +80,17 @@ class RestoreWithStockXlTest {
         return host.xenstore().read(host.toolstack().backendPath(g.domid(), 0).child("resume"));
     }
 
-    record Cli(int status, String out, String err) {
-    }
-
     /** {@code vtpmback <args>} in its own JVM with the fake xl first in PATH: xl is found the way the real one would be. */
-    private Cli vtpmback(String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), "org.vtpmback.hotplug.cli.Main", args[0],
-                "--set", "xenstored-socket=" + xsd.socket(), "--set", "backend-domid=" + SimulatedVtpmHost.BACKEND_DOMID,
-                "--set", "state-dir=" + work.resolve("cli-state"), "--set", "runtime-dir=" + work.resolve("cli-run"),
-                "--set", "log-level=warn"));
+    private CliRun vtpmback(String... args) throws Exception {
+        List<String> cmd = CliRun.command(args[0], List.of("xenstored-socket=" + xsd.socket(), "backend-domid="
+                + SimulatedVtpmHost.BACKEND_DOMID, "state-dir=" + work.resolve("cli-state"), "runtime-dir=" + work.resolve("cli-run"),
+                "log-level=warn"));
         cmd.addAll(List.of(args).subList(1, args.length));
         ProcessBuilder pb = new ProcessBuilder(cmd);
         Map<String, String> env = pb.environment();
         env.putAll(xsd.clientEnvironment());
         env.put("PATH", xlDir + ":" + env.getOrDefault("PATH", "/usr/bin:/bin"));
-        Process p = pb.start();
-        p.getOutputStream().close();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        Thread t = new Thread(() -> {
-            try {
-                p.getErrorStream().transferTo(err);
-            } catch (Exception e) {
-                // process ended
-            }
-        });
-        t.start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "vtpmback " + String.join(" ", args) + " hung");
-        t.join();
-        Cli c = new Cli(p.exitValue(), out, err.toString(StandardCharsets.UTF_8));
-        System.out.println("$ vtpmback " + String.join(" ", args) + "   (exit " + c.status() + ")\n" + c.out() + c.err());
-        return c;
+        return CliRun.run(pb, Duration.ofSeconds(60), String.join(" ", args));
     }
 
     @Test
@@ -124,7 +103,7 @@ class RestoreWithStockXlTest {
 
         Guest restored = host.create(uuid, false); // what xl restore -p leaves: paused, resume = False
         domains(restored);
-        Cli r = vtpmback("restore", "-e", "/etc/xen/guest.cfg", "/var/lib/xen/save/guest.save");
+        CliRun r = vtpmback("restore", "-e", "/etc/xen/guest.cfg", "/var/lib/xen/save/guest.save");
         assertEquals(0, r.status(), r.err());
         assertEquals(List.of("list", "restore -p -e /etc/xen/guest.cfg /var/lib/xen/save/guest.save", "list",
                 "unpause " + restored.domid()), calls());
@@ -150,7 +129,7 @@ class RestoreWithStockXlTest {
         Files.createFile(xlDir.resolve("listed"));
         domains(destination);
 
-        Cli r = vtpmback("resume-domain", "guest-" + destination.domid());
+        CliRun r = vtpmback("resume-domain", "guest-" + destination.domid());
         assertEquals(0, r.status(), r.err());
         assertEquals(List.of("domid guest-" + destination.domid(), "unpause " + destination.domid()), calls());
         destination.unpause();
