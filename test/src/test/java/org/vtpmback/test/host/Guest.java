@@ -54,8 +54,9 @@ public final class Guest {
      * Probes and waits for Connected for as long as the daemon works on it (a first connect manufactures the vTPM).
      *
      * @throws DeviceFailed as soon as the daemon fails the device (a refused resume, a state that does not load):
-     *     the frontend then stays Closed, and following the daemon's CPU would wait for {@link ProgressWait#CAP}
-     *     (an idle daemon in a JVM of its own still uses some CPU, which counts as progress)
+     *     the frontend then stays Closed, and following child processes' CPU would wait for {@link ProgressWait#CAP}
+     *     (the test's xenstored answers this wait's own reads, and a daemon in a JVM of its own uses some CPU even
+     *     when idle: either counts as progress)
      */
     void probe() throws Exception {
         frontend.probe();
