@@ -90,7 +90,8 @@ final class ActivationPipeline {
             dropSpawned(uuid, spawned);
         }
         if (decision.mode() == StartMode.REFUSE) {
-            throw new InstanceException(request.device() + ": refusing vTPM " + uuid + ": " + decision.reason());
+            throw new InstanceException(request.device() + ": refusing vTPM " + uuid + " (" + storedAs(uuid, stored) + "): "
+                    + decision.reason());
         }
         if (made.isPresent()) {
             return firstStart(request, uuid, lease, family, made.get());
@@ -109,6 +110,15 @@ final class ActivationPipeline {
                 : loadsSpawned ? loadSpawned(request, uuid, spawned.get(), blobs)
                 : boot.start(uuid.value(), request.frontendDomid(), from.family(), blobs);
         return running(request, lease, decision.mode(), from, engine);
+    }
+
+    /**
+     * Where the refused vTPM's record is and which generation it holds, for the operator: after a host power cut a
+     * restore is refused when the RUNNING record that consumed its snapshot was durable and the guest never connected.
+     */
+    private String storedAs(Uuid uuid, Optional<InstanceRecord> stored) {
+        return stored.map(r -> "stored record " + store.where(uuid) + ", generation " + r.generation())
+                .orElseGet(() -> "nothing stored at " + store.where(uuid));
     }
 
     /** Stops the engine spawned at InitWait that this start does not use, and removes its folder (it never had state). */

@@ -31,11 +31,49 @@ public final class Guest {
         this.frontend = new FrontendEmulator(host.xenstore(), host.simulation(), domid, 0, SimulatedVtpmHost.BACKEND_DOMID);
     }
 
-    /** Probes and waits for Connected for as long as the daemon works on it (a first connect manufactures the vTPM). */
+    /**
+     * The daemon gave up on this guest's device (as xenbus_dev_fatal does: the reason in the backend's {@code error}
+     * node, the backend Closing or Closed): the frontend will never connect, so the wait for it ends at once.
+     */
+    public static final class DeviceFailed extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+        private final String reason;
+
+        DeviceFailed(int domid, String reason, String states) {
+            super("domain " + domid + ": the backend failed the device (" + states + "): " + reason);
+            this.reason = reason;
+        }
+
+        /** The backend's {@code error} node as the daemon wrote it ("<errno> <message>"). */
+        public String reason() {
+            return reason;
+        }
+    }
+
+    /**
+     * Probes and waits for Connected for as long as the daemon works on it (a first connect manufactures the vTPM).
+     *
+     * @throws DeviceFailed as soon as the daemon fails the device (a refused resume, a state that does not load):
+     *     the frontend then stays Closed, and following child processes' CPU would wait for {@link ProgressWait#CAP}
+     *     (the test's xenstored answers this wait's own reads, and a daemon in a JVM of its own uses some CPU even
+     *     when idle: either counts as progress)
+     */
     void probe() throws Exception {
         frontend.probe();
-        ProgressWait.await("domain " + domid + ": frontend connected", () -> frontend.awaitConnected(WATCH_SLICE),
+        ProgressWait.await("domain " + domid + ": frontend connected", this::connectedOrFailed,
                 () -> "frontend " + frontend.state() + ", backend " + host.toolstack().backendState(domid, 0));
+    }
+
+    private boolean connectedOrFailed() throws InterruptedException {
+        if (frontend.awaitConnected(WATCH_SLICE)) {
+            return true;
+        }
+        Optional<String> failure = host.deviceFailure(domid, 0);
+        if (failure.isPresent()) {
+            throw new DeviceFailed(domid, failure.get(), "frontend " + frontend.state() + ", backend "
+                    + host.toolstack().backendState(domid, 0).map(Object::toString).orElse("gone"));
+        }
+        return false;
     }
 
     /** {@code xl unpause} of a domain made by {@link SimulatedVtpmHost#create}: the frontend probes and connects. */

@@ -38,6 +38,8 @@ import org.vtpmback.hotplug.toolstack.ResumeSignal;
 import org.vtpmback.test.emulator.ToolstackEmulator;
 import org.vtpmback.test.xenstored.XenstoredDaemon;
 import org.vtpmback.xenstore.XenStore;
+import org.vtpmback.xenstore.XenbusState;
+import org.vtpmback.xenstore.XsPath;
 import org.vtpmback.xenstore.libxs.LibXenStore;
 
 /**
@@ -268,6 +270,21 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     /** A new xenstore connection to this host's xenstored, as a toolstack process opens one (the caller closes it). */
     public XenStore connectToolstack() {
         return LibXenStore.connect(xenstoredSocket);
+    }
+
+    /**
+     * The daemon's report that it gave up on device {@code devid} of {@code domid}: the backend's {@code error} node
+     * (xenbus_dev_fatal's {@code error/backend/vtpm/<domid>/<devid>/error} under the backend domain's home, removed
+     * by a later connect) while the backend is Closing or Closed. Empty while the device may still connect.
+     */
+    public Optional<String> deviceFailure(int domid, int devid) {
+        boolean closing = toolstack.backendState(domid, devid).map(s -> s == XenbusState.CLOSING || s == XenbusState.CLOSED)
+                .orElse(false);
+        if (!closing) {
+            return Optional.empty();
+        }
+        return tools.read(XsPath.of("/local/domain/" + BACKEND_DOMID).child("error").child("backend").child("vtpm").child(domid)
+                .child(devid).child("error"));
     }
 
     public ToolstackEmulator toolstack() {

@@ -90,6 +90,8 @@ class RefusalTest {
 
         String error = refusedStart(uuid, true);
         assertTrue(error.contains("resume requested but no suspend snapshot is stored"), error);
+        // the operator finds the record and what it holds (after a power cut: the RUNNING record that consumed the snapshot)
+        assertTrue(error.contains("stored record " + file(host, uuid) + ", generation " + generation), error);
         assertEquals(1, logs.since(mark, "start mode REFUSE").size(), logs.lines().toString());
         assertArrayEquals(before, Files.readAllBytes(file(host, uuid)), "stored state untouched");
         assertEquals(generation, GuestTpm.stored(host, uuid).generation());
@@ -101,6 +103,7 @@ class RefusalTest {
         String uuid = UUID.randomUUID().toString();
         String error = refusedStart(uuid, true);
         assertTrue(error.contains("no state for the vTPM"), error);
+        assertTrue(error.contains("nothing stored at " + file(host, uuid)), error);
         assertFalse(Files.exists(file(host, uuid)), "nothing manufactured");
         // it was new at InitWait, so its manufacture began early; the refusal dropped it unseen
         assertEquals(1, logs.since(0, "vTPM " + uuid + ": dropping the TPM manufactured early").size(), logs.lines().toString());

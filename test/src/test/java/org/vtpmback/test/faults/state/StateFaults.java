@@ -107,6 +107,8 @@ final class StateFaults implements AutoCloseable {
     /** The daemons' syncs in the state folder: the commit log's fdatasyncs (checkpoints) apart from the rest. */
     private final Map<String, Integer> syncs = new java.util.TreeMap<>();
     private CutDaemon daemon;
+    /** The thread running the current point's operation, while it runs (a hang prints its stack). */
+    private volatile Thread opThread;
     private List<String> jvmOptions = List.of();
     private Path progress;
     private int life;
@@ -184,7 +186,12 @@ final class StateFaults implements AutoCloseable {
         long delayNanos = op == Op.NV_WRITES ? (long) (random.nextDouble() * burst * 20_000_000L)
                 : (long) (random.nextDouble() * 3_000_000_000L);
         Future<?> worker = workers.submit(() -> {
-            operation(op, burst);
+            opThread = Thread.currentThread();
+            try {
+                operation(op, burst);
+            } finally {
+                opThread = null;
+            }
             return null;
         });
         boolean died = false;
@@ -222,19 +229,25 @@ final class StateFaults implements AutoCloseable {
         long t1 = System.nanoTime();
         startDaemon();
         long t2 = System.nanoTime();
+        String ended = "done";
         try {
             worker.get(OP_WAIT.toSeconds(), TimeUnit.SECONDS);
         } catch (java.util.concurrent.ExecutionException e) {
             // the operation the cut interrupted; the checks below decide whether anything was lost
+            ended = String.valueOf(e.getCause());
         } catch (TimeoutException e) {
+            String where = "point " + point + " (" + op + ", " + cut + ")";
+            System.out.println(describeHang(where, lastLog));
             worker.cancel(true);
-            failures.add("point " + point + " (" + op + ", " + cut + "): the operation hung");
+            ended = "hung";
+            failures.add(where + ": the operation hung; logs kept as " + keepHangLogs(point, lastLog));
         }
         long t3 = System.nanoTime();
         check(point, op, cut, lastLog);
         if (VERBOSE) {
-            System.out.printf("point %d %s %s: cut %d ms, restart %d ms, operation end %d ms, check %d ms, counter %d%n", point, op, cut,
-                    (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000, (System.nanoTime() - t3) / 1_000_000, acked);
+            System.out.printf("point %d %s %s: cut %d ms, restart %d ms, operation end %d ms, check %d ms, counter %d; operation: %s%n",
+                    point, op, cut, (t1 - t0) / 1_000_000, (t2 - t1) / 1_000_000, (t3 - t2) / 1_000_000,
+                    (System.nanoTime() - t3) / 1_000_000, acked, ended);
         }
     }
 
@@ -467,6 +480,9 @@ final class StateFaults implements AutoCloseable {
         Guest g = host.create(u, false);
         try {
             g.unpause();
+        } catch (Guest.DeviceFailed e) {
+            g.destroy();
+            throw e;
         } catch (IllegalStateException e) {
             if (!g.frontend().awaitConnected(PATIENCE)) {
                 g.destroy(); // else it would hold the vTPM's lease against every later boot
@@ -560,6 +576,57 @@ final class StateFaults implements AutoCloseable {
                 failures.add(where + ": " + what + " " + u + ": " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * What a hung operation was waiting for: its thread's stack, the xenbus states of the uuid's domains, and
+     * the tails of the cut daemon's log and the restarted one's.
+     */
+    private String describeHang(String where, Path lastLog) throws IOException {
+        StringBuilder b = new StringBuilder(where).append(": the operation hung; its thread:\n");
+        Thread t = opThread;
+        if (t != null) {
+            for (StackTraceElement e : t.getStackTrace()) {
+                b.append("    at ").append(e).append('\n');
+            }
+        }
+        synchronized (domains) {
+            for (Guest d : domains) {
+                b.append("  domain ").append(d.domid()).append(": frontend ").append(d.frontend().state()).append(", backend ")
+                        .append(host.toolstack().backendState(d.domid(), 0)).append('\n');
+            }
+        }
+        for (String d : host.xenstore().list(org.vtpmback.xenstore.XsPath.of("/local/domain/0/backend/vtpm"))) {
+            b.append("  backend/vtpm/").append(d).append(": ").append(host.toolstack().backendState(Integer.parseInt(d), 0))
+                    .append('\n');
+        }
+        Path current = work.resolve("logs/daemon-" + life + ".log");
+        for (Path log : List.of(lastLog, current)) {
+            b.append("  last lines of ").append(log).append(":\n");
+            if (Files.exists(log)) {
+                List<String> lines = Files.readAllLines(log);
+                lines.subList(Math.max(0, lines.size() - 40), lines.size()).forEach(l -> b.append("    ").append(l).append('\n'));
+            }
+        }
+        return b.toString();
+    }
+
+    /**
+     * Copies the cut daemon's log and the restarted one's out of the work folder (a hang is no failure, so the
+     * {@code @TempDir} goes at the end) into {@code target/faults-state} of the module.
+     */
+    private String keepHangLogs(int point, Path lastLog) throws IOException {
+        Path kept = Files.createDirectories(Path.of("target/faults-state").toAbsolutePath());
+        Path cutCopy = kept.resolve("hung-" + mode.name().toLowerCase() + "-" + seed + "-point-" + point + "-cut.log");
+        Path restartCopy = kept.resolve("hung-" + mode.name().toLowerCase() + "-" + seed + "-point-" + point + "-restart.log");
+        if (Files.exists(lastLog)) {
+            Files.copy(lastLog, cutCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        Path current = work.resolve("logs/daemon-" + life + ".log");
+        if (Files.exists(current)) {
+            Files.copy(current, restartCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        return cutCopy + ", " + restartCopy;
     }
 
     private void keepLog(Path log, int point) throws IOException {
