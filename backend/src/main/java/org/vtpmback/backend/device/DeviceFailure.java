@@ -57,7 +57,9 @@ final class DeviceFailure {
     /** A handshake step failed: reported, and the backend goes to Closing. */
     void stepFailed(RuntimeException e) {
         String message = e.getMessage() == null ? e.toString() : e.getMessage();
-        log.log(System.Logger.Level.ERROR, "{0}: {1}", id, message);
+        String prefix = id + ": ";
+        // an InstanceException names the device already (its message also reaches the CLI): not twice in one line
+        log.log(System.Logger.Level.ERROR, "{0}: {1}", id, message.startsWith(prefix) ? message.substring(prefix.length()) : message);
         if (!(e instanceof GuestProtocolException) && !(e instanceof InstanceException)) {
             log.log(System.Logger.Level.DEBUG, id + ": stack trace", e);
         }
