@@ -13,7 +13,7 @@
 #   Default: 20 points per mode (the CI profile); --long: 1000 per mode. --minutes M stops each
 #   mode after M minutes with the points done so far (the summary says how many).
 #   Prints one line per mode, e.g.
-#     FAULTS state power points=20 lost=0 unloadable=0 phantom=0 seed=... duration=... result=PASS
+#     FAULTS state power points=20 lost=0 unloadable=0 phantom=0 hung=0 seed=... duration=... result=PASS
 #   and exits non-zero if any acknowledged write or vTPM was lost, or a state did not load.
 # Env: XEN_ROOT (default build/xen-root), MVN_ARGS (extra Maven arguments, e.g. -o).
 set -euo pipefail

@@ -56,11 +56,15 @@ final class StateFaults implements AutoCloseable {
     private static final Duration PATIENCE = Duration.ofMinutes(3);
     private static final Duration OP_WAIT = Duration.ofSeconds(150);
 
-    record Summary(Mode mode, int points, int lost, int unloadable, int phantom, long seed, Duration took,
+    /**
+     * @param hung operations that neither ended nor failed within {@link #OP_WAIT} after the restart: counted, not a
+     *             failure of the run yet (a guest must come back or be failed loudly; a refusal now ends the wait)
+     */
+    record Summary(Mode mode, int points, int lost, int unloadable, int phantom, int hung, long seed, Duration took,
             Map<Op, Integer> ops, Map<Cut, Integer> cuts, long acked, Map<String, Integer> syncs, List<String> failures) {
         String line() {
             return "FAULTS state " + mode.name().toLowerCase() + " points=" + points + " lost=" + lost + " unloadable=" + unloadable
-                    + " phantom=" + phantom + " seed=" + seed + " duration=" + took.toSeconds() + "s per-point="
+                    + " phantom=" + phantom + " hung=" + hung + " seed=" + seed + " duration=" + took.toSeconds() + "s per-point="
                     + (points == 0 ? 0 : took.toMillis() / points) + "ms acked-writes=" + acked + " cuts=" + lower(cuts) + " ops="
                     + lower(ops) + " syncs=" + lower(syncs) + " result=" + (lost + unloadable + phantom == 0 ? "PASS" : "FAIL");
         }
@@ -102,6 +106,7 @@ final class StateFaults implements AutoCloseable {
     private volatile boolean importCut;
     private final List<Guest> strays = new ArrayList<>(); // manufactured guests not destroyed yet
     private final List<String> failures = new ArrayList<>();
+    private int hung;
     private final Map<Op, Integer> ops = new EnumMap<>(Op.class);
     private final Map<Cut, Integer> cuts = new EnumMap<>(Cut.class);
     /** The daemons' syncs in the state folder: the commit log's fdatasyncs (checkpoints) apart from the rest. */
@@ -158,7 +163,7 @@ final class StateFaults implements AutoCloseable {
     }
 
     private Summary summary(int done, long start) {
-        return new Summary(mode, done, lost, unloadable, phantom, seed, Duration.ofNanos(System.nanoTime() - start), new EnumMap<>(ops),
+        return new Summary(mode, done, lost, unloadable, phantom, hung, seed, Duration.ofNanos(System.nanoTime() - start), new EnumMap<>(ops),
                 new EnumMap<>(cuts), acked, new java.util.TreeMap<>(syncs), List.copyOf(failures));
     }
 
@@ -240,6 +245,7 @@ final class StateFaults implements AutoCloseable {
             System.out.println(describeHang(where, lastLog));
             worker.cancel(true);
             ended = "hung";
+            hung++;
             failures.add(where + ": the operation hung; logs kept as " + keepHangLogs(point, lastLog));
         }
         long t3 = System.nanoTime();
