@@ -70,6 +70,15 @@ tpm() {
   [ -n "$r" ] || { echo "TPMERR read $(head -1 /tmp/dd.err)"; return 1; }
   echo "TPMRSP $r"
 }
+# tpm_burst <hex> <n>: the command <n> times back to back; "BURST n=<n> ok=<answers with rc 0> s=<seconds>"
+tpm_burst() {
+  bn=0; bok=0; bt0=$(up)
+  while [ $bn -lt "$2" ]; do
+    bn=$((bn+1)); r=$(tpm "$1")
+    case $r in "TPMRSP "????????????00000000*) bok=$((bok+1)) ;; esac
+  done
+  echo "BURST n=$bn ok=$bok s=$(awk -v a=$bt0 -v b=$(up) 'BEGIN{printf "%.1f", b-a}')"
+}
 # frontend state as the guest kernel sees it (xenbus sysfs), and TPM events
 fstate() { cat /sys/bus/xen/devices/vtpm-0/state 2>/dev/null || echo none; }
 tpmlog() { dmesg | grep -i -E 'tpm|vtpm' ; true; }

@@ -76,6 +76,9 @@ class EarlyManufactureCloseTest {
         assertFalse(Files.exists(boot.blankFolderOf(first.value())), "its runtime folder outlived close()");
         assertEquals(List.of(first), manufactured, "the queued manufacture began after the stop");
         assertFalse(Files.exists(boot.blankFolderOf(queued.value())));
+        for (Thread t : threads) {
+            t.join(10_000); // an executor is terminated as its last worker leaves run(), a moment before the thread ends
+        }
         assertEquals(List.of(), threads.stream().filter(Thread::isAlive).toList(), "worker threads outlived close()");
         InstanceException refused = assertThrows(InstanceException.class,
                 () -> early.settle("test/1", first, StartMode.MANUFACTURE, TpmFamily.TPM2));
