@@ -276,16 +276,18 @@ scenario1() {
 
 # cpu_ticks <pid>: the process's user + system CPU so far, all threads, in clock ticks
 cpu_ticks() { awk '{print $14 + $15}' /proc/$1/stat 2>/dev/null; }
-# app_ticks <pid>: the same without the JVM's JIT compiler threads (their names start "C1 Compiler"/"C2 Compiler"):
-# under emulation a daemon that just started still compiles its data path during a short burst
+# app_ticks <pid>: the same less what its live JIT compiler threads ("C1/C2 CompilerThre") used: under emulation a
+# daemon that just started still compiles its data path during a short burst. From the process's total, which keeps
+# the time of threads that ended (a pool thread's idle end), minus the compiler threads'; a compiler thread that ends
+# (the JVM adds and removes them as it needs) moves its time back into the figure.
 app_ticks() {
-  local t sum=0 c
+  local t jit=0 c
   for t in /proc/$1/task/*; do
-    case $(cat $t/comm 2>/dev/null) in "C1 Compiler"*|"C2 Compiler"*) continue ;; esac
-    c=$(sed 's/^.*) //' $t/stat 2>/dev/null | awk '{print $12 + $13}')
-    sum=$((sum + ${c:-0}))
+    case $(cat $t/comm 2>/dev/null) in
+      "C1 Compiler"*|"C2 Compiler"*) c=$(sed 's/^.*) //' $t/stat 2>/dev/null | awk '{print $12 + $13}'); jit=$((jit + ${c:-0})) ;;
+    esac
   done
-  echo $sum
+  echo $(( $(cpu_ticks $1) - jit ))
 }
 
 # datapath_cpu <guest> <uuid> <hex> <n>: what relaying a cheap command costs dom0 on real Xen (the event channel
@@ -309,9 +311,10 @@ datapath_cpu() {
     -v a=$t0 -v b=$t1 -v hz=$hz '
     function net(x, idle) { x -= idle * (b - a) / 10; return x < 0 ? 0 : x }
     function ms(x) { return sprintf("%.2f", x * 1000 / hz / n) }
-    BEGIN { dn = net(d, di); an = net(ap, ai)
-            printf "datapath-cmds=%d datapath-daemon-cpu-ms=%s datapath-daemon-nojit-cpu-ms=%s datapath-swtpm-cpu-ms=%s datapath-ratio=%s datapath-ratio-nojit=%s",
-              n, ms(dn), ms(an), ms(s), s > 0 ? sprintf("%.2f", dn / s) : "-", s > 0 ? sprintf("%.2f", an / s) : "-" }')"
+    BEGIN { dn = net(d, di); an = net(ap, ai); r = "-"; rn = "-"
+            if (s > 0) { r = sprintf("%.2f", dn / s); rn = sprintf("%.2f", an / s) }
+            printf("datapath-cmds=%d datapath-daemon-cpu-ms=%s datapath-daemon-nojit-cpu-ms=%s datapath-swtpm-cpu-ms=%s datapath-ratio=%s datapath-ratio-nojit=%s",
+              n, ms(dn), ms(an), ms(s), r, rn) }')"
 }
 
 # wait_tpm0 <name> <seconds>: until the guest has /dev/tpm0 again (after a
