@@ -1,10 +1,8 @@
 package org.vtpmback.backend.instance;
 
-import java.util.ArrayList;
-import java.util.List;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -45,7 +43,7 @@ import org.vtpmback.backend.state.Uuid;
 final class EarlyManufacture {
     private static final System.Logger LOG = System.getLogger(EarlyManufacture.class.getName());
 
-    private static final java.time.Duration JOIN = java.time.Duration.ofSeconds(10);
+    private static final Duration JOIN = Duration.ofSeconds(10);
 
     private final AsideManufacture aside;
     private final Optional<ManufacturePool> pool;
@@ -54,8 +52,8 @@ final class EarlyManufacture {
     private final ExecutorService worker;
     /** Takes pool entries (a durable write), so that they never queue behind a key generation; its thread ends when idle. */
     private final ExecutorService taker;
-    /** The blank engines being manufactured (early or at connect): {@link #close} kills them. */
-    private final Set<TpmEngine> making = ConcurrentHashMap.newKeySet();
+    /** The blank engines being manufactured (early or at connect), by uuid: {@link #close} kills them. */
+    private final Map<Uuid, TpmEngine> making = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     EarlyManufacture(EngineBoot boot, Manufacturer manufacturer) {
@@ -139,15 +137,13 @@ final class EarlyManufacture {
     /** Manufactures {@code uuid}; one log line says how long it took, and why the pool did not serve it. */
     private NewTpm manufacture(Uuid uuid, TpmFamily family) {
         long t0 = System.nanoTime();
-        List<TpmEngine> engine = new ArrayList<>(1);
         NewTpm made;
         try {
-            made = NewTpm.manufactured(aside.manufacture(uuid, family, e -> {
-                engine.add(e);
-                started(e);
+            made = NewTpm.manufactured(aside.manufacture(uuid, family, engine -> {
+                started(uuid, engine); // a block: void, so the Consumer overload
             }));
         } finally {
-            making.removeAll(engine);
+            making.remove(uuid);
         }
         LOG.log(System.Logger.Level.INFO, "vTPM {0}: manufactured ({1}) in {2} ms: {3}", uuid, family, millisSince(t0),
                 pool.map(p -> p.sizeOf(family) > 0 ? "the pool of ready-made " + family + " TPMs was empty"
@@ -156,8 +152,8 @@ final class EarlyManufacture {
     }
 
     /** The blank engine of a manufacture, before the manufacturer runs: a close from now on kills it. */
-    private void started(TpmEngine engine) {
-        making.add(engine);
+    private void started(Uuid uuid, TpmEngine engine) {
+        making.put(uuid, engine);
         if (closed) {
             throw new InstanceException("vTPM manufacture stopped: the daemon is stopping"); // close() may have looked before
         }
@@ -219,7 +215,7 @@ final class EarlyManufacture {
         closed = true;
         worker.shutdown();
         taker.shutdown();
-        making.forEach(engine -> {
+        making.values().forEach(engine -> {
             LOG.log(System.Logger.Level.INFO, "stopping: a vTPM being manufactured is dropped (its guest's next start makes it again)");
             engine.abort();
         });

@@ -280,11 +280,13 @@ public final class SimulatedVtpmHost implements AutoCloseable {
     public Optional<String> deviceFailure(int domid, int devid) {
         boolean closing = toolstack.backendState(domid, devid).map(s -> s == XenbusState.CLOSING || s == XenbusState.CLOSED)
                 .orElse(false);
-        if (!closing) {
-            return Optional.empty();
-        }
-        return tools.read(XsPath.of("/local/domain/" + BACKEND_DOMID).child("error").child("backend").child("vtpm").child(domid)
-                .child(devid).child("error"));
+        return closing ? tools.read(errorNode(domid, devid)) : Optional.empty();
+    }
+
+    /** Where the daemon reports a failed device, as xenbus_dev_fatal does: under the backend domain's home. */
+    public static XsPath errorNode(int domid, int devid) {
+        return XsPath.of("/local/domain/" + BACKEND_DOMID).child("error").child("backend").child("vtpm").child(domid).child(devid)
+                .child("error");
     }
 
     public ToolstackEmulator toolstack() {

@@ -130,7 +130,7 @@ final class RogueGuest implements AutoCloseable {
 
     /** The error node the daemon writes for a failed device, read by dom0. */
     Optional<String> errorNode() {
-        return host.xenstore().read(XsPath.of("/local/domain/0/error/backend/vtpm").child(domid).child(0).child("error"));
+        return host.xenstore().read(SimulatedVtpmHost.errorNode(domid, 0));
     }
 
     ByteBuffer page() {

@@ -220,7 +220,7 @@ final class StateFaults implements AutoCloseable {
         }
         cuts.merge(cut, 1, Integer::sum);
         fs.disarm();
-        Path lastLog = work.resolve("logs/daemon-" + life + ".log");
+        Path lastLog = currentLog();
         if (mode == Mode.POWER) {
             Process imp = importing;
             if (imp != null) {
@@ -606,7 +606,7 @@ final class StateFaults implements AutoCloseable {
             b.append("  backend/vtpm/").append(d).append(": ").append(host.toolstack().backendState(Integer.parseInt(d), 0))
                     .append('\n');
         }
-        Path current = work.resolve("logs/daemon-" + life + ".log");
+        Path current = currentLog();
         for (Path log : List.of(lastLog, current)) {
             b.append("  last lines of ").append(log).append(":\n");
             if (Files.exists(log)) {
@@ -628,11 +628,16 @@ final class StateFaults implements AutoCloseable {
         if (Files.exists(lastLog)) {
             Files.copy(lastLog, cutCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
-        Path current = work.resolve("logs/daemon-" + life + ".log");
+        Path current = currentLog();
         if (Files.exists(current)) {
             Files.copy(current, restartCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
         return cutCopy + ", " + restartCopy;
+    }
+
+    /** The log of the daemon running now (the one started after the last cut). */
+    private Path currentLog() {
+        return work.resolve("logs/daemon-" + life + ".log");
     }
 
     private void keepLog(Path log, int point) throws IOException {
@@ -671,7 +676,7 @@ final class StateFaults implements AutoCloseable {
         countSyncs();
         fs.newProcess();
         life++;
-        Path log = work.resolve("logs/daemon-" + life + ".log");
+        Path log = currentLog();
         Files.deleteIfExists(work.resolve("logs/daemon-" + (life - 2) + ".log")); // keep the last two lives
         daemon = CutDaemon.start(xenstored, work.resolve("sim"), state, run, log, fs.environment(), jvmOptions);
     }
